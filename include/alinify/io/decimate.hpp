@@ -1,0 +1,25 @@
+#pragma once
+// The registration images: grey, averaged down by an integer factor f, read by strips.
+#include <string>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+#include "alinify/io/raster.hpp"
+
+namespace alinify::io {
+
+struct GreyImage {
+  Size size;       // decimated size: floor(full / factor)
+  int factor = 1;  // pixel (i, j) averages full-res pixels [f*i, f*i+f) x [f*j, f*j+f)
+  std::vector<float> pixels;
+};
+
+// The one buffer sized by the image in this project, and it is the decimated one:
+// (W/f) x (H/f) floats. Reads `rows_per_read` decimated rows per GDAL call.
+GreyImage decimate_grey(const Raster& raster, int factor, int rows_per_read = 64);
+
+// MetaImage (.mhd + .raw) with ElementSpacing f and Offset (f-1)/2: elastix's physical
+// coordinates are then full-resolution pixel coordinates (docs/elastix_contract.md).
+void write_metaimage(const std::string& mhd_path, const GreyImage& image);
+
+}  // namespace alinify::io

@@ -1,0 +1,57 @@
+#pragma once
+// Reading RGB rasters through GDAL, one window at a time.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "alinify/core/geometry.hpp"
+
+typedef void* GDALDatasetH;
+
+namespace alinify::io {
+
+struct RasterInfo {
+  std::string path;
+  Size size;
+  int bands = 0;
+  int overviews = 0;
+  bool has_geotransform = false;
+  std::array<double, 6> geotransform{0, 1, 0, 0, 0, 1};
+  std::string projection;
+};
+
+// Registers GDAL drivers and sets the block cache once; quiet GDAL's own stderr printing
+// (its errors become our exceptions instead).
+void init_gdal(uint64_t cache_bytes = 64ull << 20);
+
+class Raster {
+ public:
+  // Opens read-only and validates: a raster, 3 or 4 Byte bands (RGB, alpha ignored) or 1 Byte band
+  // (grey, replicated). Anything else is bad input naming the file.
+  static Raster open(const std::string& path);
+  Raster(Raster&&) noexcept;
+  Raster& operator=(Raster&&) noexcept;
+  ~Raster();
+
+  const RasterInfo& info() const { return info_; }
+  Size size() const { return info_.size; }
+
+  // Pixel-interleaved RGB of the window (must lie inside the raster) into dst with row stride
+  // `stride` bytes. A read failure (truncated file) is bad input naming the file.
+  void read_rgb(const Window& w, uint8_t* dst, size_t stride) const;
+
+  // Grey (0.299 R + 0.587 G + 0.114 B) of the window, averaged down to out_w x out_h (GDAL's
+  // average resampling; GDAL uses the file's overviews when they fit the ratio).
+  void read_grey_average(const Window& w, int out_w, int out_h, float* dst) const;
+
+ private:
+  Raster() = default;
+  RasterInfo info_;
+  GDALDatasetH ds_ = nullptr;
+};
+
+// Quick validation without keeping the file open (used by every rank before work starts).
+RasterInfo probe_raster(const std::string& path);
+
+}  // namespace alinify::io

@@ -1,0 +1,44 @@
+#pragma once
+// The pipeline: rank 0 registers, the transform is broadcast, every rank warps its strips.
+// Written against the communicator and the backend interface only.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "alinify/par/comm.hpp"
+#include "alinify/reg/registration.hpp"
+#include "alinify/transform/transform_json.hpp"
+
+namespace alinify::job {
+
+struct RegisterJob {
+  std::string design, scan;
+  std::string transform_out;                  // T.json; the elastix folder is <T stem>.elastix beside it
+  reg::RegisterOptions reg;
+  std::optional<uint64_t> mem_budget;         // per rank, --mem-budget
+  std::optional<int64_t> max_pixels;          // --registration-max-pixels
+};
+
+struct WarpJob {
+  std::string design, scan, out;
+  std::string transform_path;                 // for messages (and for `alinify warp`)
+  std::string interp = "bilinear";
+  std::string compress = "none";
+  std::string backend = "auto";
+  int device = -1;
+  int fill = 0;                               // grey level outside the scan
+  int tile = 256;
+  std::optional<uint64_t> mem_budget;
+};
+
+// Every rank calls these. A failure on any rank ends every rank with a non-zero exit and leaves
+// no output; the rank that failed reports it, the others exit quietly (Error::reported_elsewhere).
+transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job);
+void run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job);
+// register + broadcast + warp.
+void run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp);
+
+// `alinify warp`: rank 0 reads T.json and broadcasts it.
+transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::string& path);
+
+}  // namespace alinify::job

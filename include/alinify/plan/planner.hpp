@@ -1,0 +1,58 @@
+#pragma once
+// Pure planning functions: registration resolution from a memory budget, warp strip heights,
+// and the split of output rows among ranks.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+
+namespace alinify::plan {
+
+// Peak RSS of an elastix run as a + b * (fixed + moving pixels). Measured on Debian 12's elastix
+// 5.0.1 with the project's presets; the figures and how they were measured are in docs/memory_budget.md.
+// Placeholder figures until measured (docs/memory_budget.md has the measurements).
+constexpr double kElastixBytesPerPixelLinear = 60.0;
+constexpr double kElastixBytesPerPixelBSpline = 60.0;
+constexpr uint64_t kElastixOverhead = 64ull << 20;
+
+struct ElastixMemoryModel {
+  double bytes_per_pixel = 0;  // per registration pixel, fixed and moving counted together
+  uint64_t overhead = 0;       // fixed cost of the process
+};
+ElastixMemoryModel elastix_memory_model(const std::string& preset);
+
+struct RegistrationPlan {
+  int factor = 1;              // decimation factor (integer, both axes)
+  Size design_reg, scan_reg;   // registration image sizes
+  uint64_t estimated_bytes = 0;
+  std::string reason;          // one human sentence for the log
+};
+
+// The smallest factor f >= 1 such that (a) the estimated elastix peak fits in the budget share it
+// may use and (b) the larger of the two registration images has at most max_pixels pixels when
+// given. There is no path around this function: every registration goes through it.
+RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes, const ElastixMemoryModel& model,
+                                   std::optional<int64_t> max_pixels);
+
+struct StripPlan {
+  int strip_rows = 0;   // output rows per strip, a multiple of the tile height
+  int block_cols = 0;   // output columns per block inside a strip, a multiple of the tile width
+  uint64_t estimated_bytes = 0;
+  std::string reason;
+};
+
+// Output buffer (strip_rows x width x 3) + one source window per block. The source window of a
+// block is assumed at most `window_growth` times the block's area plus margins (rotation, scale).
+StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, double window_growth = 2.0);
+
+struct RowRange {
+  int64_t y0 = 0, rows = 0;
+};
+
+// Strips of one rank: the output rows cut at strip_rows (tile-aligned), dealt round-robin so that
+// every rank gets a similar share of the image. Pure and independent of how many strips exist.
+std::vector<RowRange> strips_for_rank(int64_t height, int strip_rows, int rank, int size);
+
+}  // namespace alinify::plan

@@ -1,0 +1,16 @@
+#pragma once
+// elastix parameter presets, embedded from configs/elastix/*.txt at build time so the binary
+// needs no install tree.
+#include <string>
+#include <vector>
+
+namespace alinify::reg {
+
+// Preset names: rigid, affine, bspline (affine then B-spline).
+std::vector<std::string> preset_names();
+// The parameter files of a preset, written into dir; returns their paths in order.
+std::vector<std::string> write_preset_files(const std::string& preset, const std::string& dir);
+// The text of one embedded configs/elastix file ("affine.txt"); empty if absent.
+std::string embedded_config(const std::string& file_name);
+
+}  // namespace alinify::reg

@@ -1,0 +1,37 @@
+#pragma once
+// Rank 0's registration: decimate both images by the planned factor (grey, averaged, by strips),
+// write them with the scale-free convention, run elastix, parse its chain.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "alinify/io/raster.hpp"
+#include "alinify/transform/transform.hpp"
+
+namespace alinify::reg {
+
+struct RegisterOptions {
+  std::string preset = "bspline";            // rigid|affine|bspline
+  std::vector<std::string> parameter_files;  // a user's own elastix files: used unchanged instead of the preset
+  std::string elastix = "elastix";           // name on PATH or path
+  std::string work_dir;                      // elastix's folder (kept: log, TransformParameters)
+  int threads = 0;
+  bool keep_images = false;                  // keep the decimated .mhd/.raw after success
+};
+
+struct RegistrationResult {
+  transform::Transform transform;
+  std::vector<std::string> elastix_chain;  // TransformParameters.N.txt, last = final
+  std::string elastix_log;
+  double decimate_seconds = 0, elastix_seconds = 0;
+  uint64_t elastix_peak_rss = 0;
+  uint64_t registration_image_bytes = 0;   // both decimated images
+};
+
+RegistrationResult register_pair(const io::Raster& design, const io::Raster& scan, int factor,
+                                 const RegisterOptions& options);
+
+// Fraction of design points (sampled on a grid) that the transform maps inside the scan.
+double overlap_fraction(const transform::Transform& t, Size design, Size scan);
+
+}  // namespace alinify::reg

@@ -1,0 +1,68 @@
+#pragma once
+// Synthetic design/scan pairs with exact ground truth, written by strips (bounded memory).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "alinify/core/geometry.hpp"
+#include "alinify/synth/truth.hpp"
+
+namespace alinify::synth {
+
+struct SynthOptions {
+  std::string out_dir;
+  int64_t width = 2048;
+  int64_t height = 1536;
+  uint64_t seed = 1;
+  int strip_rows = 256;
+  int threads = 0;  // 0: OpenMP default
+};
+
+// Writes out_dir/design.tif, out_dir/scan.tif (tiled RGB uint8 GeoTIFF) and out_dir/truth.json.
+void write_synthetic_pair(const SynthOptions& options);
+
+// The procedural print design: colour(x, y) of continuous design-pixel coordinates
+// ((0,0) = centre of the top-left pixel). Hard edges; design.tif holds colour at pixel centres.
+// Large structures scale with the image size (hashed cell grid, cell ~ max(W,H)/20), a blob texture
+// sits at ~1/150 of the size, fine detail (1-3 px lines, small dots) is in absolute pixels.
+// Everything is deterministic from (size, seed). Defined everywhere (cells are clamped a few cells
+// beyond the design), meaningful on the design area.
+class DesignPattern {
+ public:
+  DesignPattern(Size size, uint64_t seed);
+  ~DesignPattern();
+  DesignPattern(DesignPattern&&) noexcept;
+  DesignPattern& operator=(DesignPattern&&) noexcept;
+  DesignPattern(const DesignPattern&) = delete;
+  DesignPattern& operator=(const DesignPattern&) = delete;
+
+  void colour(double x, double y, uint8_t rgb[3]) const;
+  Size size() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The ground truth of a pair drawn from the seed: rotation +-1.5 deg, scale 1 +- 0.02 (anisotropy
+// +-0.5%) about the image centres, shift +-2% of the size, 4-6 sine waves totalling 0.0015*max(W,H) px
+// with wavelengths in [max/3, max/1.2].
+Truth make_truth(Size design, Size scan, uint64_t seed);
+
+// The camera model: scan pixel (x, y) = mean of the design at truth(q + d) over 4 sub-pixel offsets
+// (table colour outside the design), then weave texture, illumination, colour shift and noise.
+class ScanModel {
+ public:
+  ScanModel(const DesignPattern& design, const Truth& truth, uint64_t seed);
+  void pixel(int64_t x, int64_t y, uint8_t rgb[3]) const;
+
+ private:
+  const DesignPattern& design_;
+  const Truth& truth_;
+  uint64_t seed_;
+  double dx_[4], dy_[4];     // sub-pixel offsets mapped through the truth's linear part
+  double illum_a_, illum_b_, illum_c_;
+  double gain_[3], bias_[3];
+};
+
+}  // namespace alinify::synth

@@ -1,0 +1,29 @@
+#pragma once
+// The analytic ground-truth map of a synthetic pair: scan pixel -> design pixel.
+#include <string>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+
+namespace alinify::synth {
+
+struct Wave {  // displacement term: amp * sin(kx*x + ky*y + phase), added to one axis
+  int axis;    // 0 = x, 1 = y
+  double amp, kx, ky, phase;
+};
+
+class Truth {
+ public:
+  Size design, scan;
+  double m[4] = {1, 0, 0, 1};  // design = m * scan + offset + sum(waves(scan))
+  double offset[2] = {0, 0};
+  std::vector<Wave> waves;
+
+  Vec2 scan_to_design(Vec2 q) const;
+  std::string to_json_text() const;
+  static Truth from_json_text(const std::string& text, const std::string& source);
+  static Truth load(const std::string& path);
+  void save(const std::string& path) const;
+};
+
+}  // namespace alinify::synth

@@ -1,0 +1,37 @@
+#pragma once
+// The elastix parameter-file format: "(Key value value ...)" lines, // comments.
+// Reads TransformParameters chains into the transform model and writes full-resolution copies
+// that transformix applies to the full-size image. See docs/elastix_contract.md.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+#include "alinify/transform/transform.hpp"
+
+namespace alinify::transform {
+
+using ParameterMap = std::map<std::string, std::vector<std::string>>;
+
+// Throws bad input naming the file and line on a malformed line or unreadable file.
+ParameterMap read_parameter_file(const std::string& path);
+ParameterMap parse_parameter_text(const std::string& text, const std::string& source);
+std::string format_parameter_map(const ParameterMap& map);
+
+// The chain that ends at `last_file`, innermost (elastix's initial transform) first, following
+// InitialTransformParametersFileName (relative names resolved against the referring file's folder).
+std::vector<std::string> transform_chain(const std::string& last_file);
+
+// Parses every file of the chain (Translation, Euler, Similarity, Affine, BSpline order 3;
+// Compose/Add; centre of rotation; grid origin/spacing/direction) into a Transform in
+// full-resolution pixel coordinates (valid when the registration images used spacing f and
+// origin (f-1)/2, see docs/elastix_contract.md).
+Transform read_elastix_transform(const std::string& last_file);
+
+// Writes the chain again into out_dir as TransformParameters.full.K.txt, with the output grid
+// (Size, Spacing, Origin, Index, Direction) set to the full-resolution design grid and the
+// InitialTransformParametersFileName links rewritten. Returns the written paths, innermost first.
+std::vector<std::string> write_full_resolution_chain(const std::string& last_file, const std::string& out_dir,
+                                                     Size design);
+
+}  // namespace alinify::transform

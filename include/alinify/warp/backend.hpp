@@ -1,0 +1,40 @@
+#pragma once
+// The warp backend interface: the pipeline asks the factory for one and never names a backend.
+#include <array>
+#include <memory>
+#include <string>
+
+#include "alinify/core/geometry.hpp"
+#include "alinify/transform/transform.hpp"
+#include "alinify/warp/warp_kernel.hpp"
+
+namespace alinify::warp {
+
+struct WarpSettings {
+  Interp interp = Interp::kBilinear;
+  std::array<uint8_t, 3> fill{0, 0, 0};
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // Warps every pixel of `out` from `src`. The transform is set once per job (set_transform).
+  virtual void set_transform(const transform::Transform& t) = 0;
+  virtual void warp(const SourceView& src, const OutputBlock& out, const WarpSettings& settings) = 0;
+};
+
+// "auto" (CUDA when a device is present, else CPU), "cpu", "cuda". `device` picks the GPU (-1: by
+// local rank). Unknown or unavailable names are a usage error.
+std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank, int device = -1);
+
+Interp parse_interp(const std::string& name);
+std::string interp_name(Interp interp);
+
+// The scan window an output block needs: the transform sampled over the block every `step`
+// pixels (edges included), bounding box, plus the filter radius and a safety pixel, clipped to
+// the scan. Empty when the block maps wholly outside the scan.
+Window source_window(const transform::Transform& t, const Window& out_block, Size scan, Interp interp,
+                     int step = 8);
+
+}  // namespace alinify::warp

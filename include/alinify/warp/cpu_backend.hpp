@@ -1,0 +1,18 @@
+#pragma once
+#include "alinify/warp/backend.hpp"
+
+namespace alinify::warp {
+
+// The CPU backend: warp_pixel over the block, rows shared among OpenMP threads.
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  void set_transform(const transform::Transform& t) override;
+  void warp(const SourceView& src, const OutputBlock& out, const WarpSettings& settings) override;
+
+ private:
+  transform::Transform transform_;  // owns the B-spline coefficients the view points to
+  transform::TransformView view_{};
+};
+
+}  // namespace alinify::warp

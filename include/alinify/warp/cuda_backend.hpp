@@ -1,0 +1,14 @@
+#pragma once
+// The CUDA backend's entry points. Defined in cuda_backend.cu when nvcc was found, else in
+// cuda_absent.cpp (no device, not compiled), so the factory links either way.
+#include <memory>
+
+#include "alinify/warp/backend.hpp"
+
+namespace alinify::warp {
+
+bool cuda_compiled();
+int cuda_device_count();  // 0 when not compiled, no driver or no device
+std::unique_ptr<Backend> make_cuda_backend(int device);
+
+}  // namespace alinify::warp

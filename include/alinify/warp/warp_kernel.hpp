@@ -1,0 +1,22 @@
+#pragma once
+// One output pixel of the warp: the whole math of the CPU and CUDA kernels.
+#include "alinify/transform/transform_eval.hpp"
+#include "alinify/warp/interpolate.hpp"
+
+namespace alinify::warp {
+
+struct OutputBlock {
+  uint8_t* data;         // pixel-interleaved RGB, row-major
+  int64_t x0, y0;        // block origin in output (design) pixels
+  int64_t width, height;
+  int64_t stride;        // bytes per row
+};
+
+ALINIFY_HD inline void warp_pixel(const transform::TransformView& t, const SourceView& src, const OutputBlock& out,
+                                  Interp interp, const uint8_t fill[3], int64_t i, int64_t j) {
+  double qx, qy;
+  transform::apply_view(t, static_cast<double>(out.x0 + i), static_cast<double>(out.y0 + j), &qx, &qy);
+  sample_rgb(src, qx, qy, interp, fill, out.data + j * out.stride + i * 3);
+}
+
+}  // namespace alinify::warp

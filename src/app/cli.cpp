@@ -1,0 +1,292 @@
+#include "app/cli.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/core/resources.hpp"
+#include "alinify/job/evaluate.hpp"
+#include "alinify/job/map_points.hpp"
+#include "alinify/job/pipeline.hpp"
+#include "alinify/synth/synth.hpp"
+#include "alinify/synth/truth.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace alinify::app {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: alinify <command> [options]   (alinify <command> --help for its options)\n"
+    "\n"
+    "Aligns camera scans of printed fabric to their design images, at any size, on one machine or\n"
+    "under mpirun/srun. Commands:\n"
+    "  run         register (rank 0) + broadcast + warp (every rank): the main job\n"
+    "  register    register a scan to its design with elastix: transform.json + elastix files\n"
+    "  warp        warp the scan onto the design's grid with a transform.json\n"
+    "  synth       write a synthetic design/scan pair with exact ground truth\n"
+    "  eval        error of a transform against a synthetic pair's truth.json (JSON on stdout)\n"
+    "  map-points  map design pixel positions (CSV x,y) to scan positions\n"
+    "\n"
+    "Pixel coordinates everywhere: (0,0) is the centre of the top-left pixel, x right, y down.\n"
+    "Exit codes: 0 ok, 1 usage, 2 bad input, 3 runtime failure.\n";
+
+po::options_description common_options() {
+  po::options_description d("Common options");
+  d.add_options()("help,h", "show this help and exit")(
+      "config", po::value<std::string>(), "INI file with options of this command (the command line wins)")(
+      "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error");
+  return d;
+}
+
+po::options_description register_options() {
+  po::options_description d("Registration");
+  d.add_options()("preset", po::value<std::string>()->default_value("bspline"),
+                  "elastix preset: rigid, affine, bspline (affine then B-spline, grid spacing 256 full-res px)")(
+      "params", po::value<std::vector<std::string>>()->multitoken(),
+      "your own elastix parameter files, used unchanged in this order instead of the preset")(
+      "mem-budget", po::value<std::string>(),
+      "memory per rank (e.g. 2GiB); the smallest of this, the cgroup, Slurm and MemAvailable wins")(
+      "registration-max-pixels", po::value<int64_t>(),
+      "cap on the pixels of each registration image (the memory budget still applies)")(
+      "elastix", po::value<std::string>()->default_value("elastix"), "elastix executable (name on PATH or path)")(
+      "elastix-threads", po::value<int>()->default_value(0), "threads for elastix (0: its default, all cores)")(
+      "keep-registration-images", po::bool_switch(), "keep the decimated .mhd/.raw images in the elastix folder");
+  return d;
+}
+
+po::options_description warp_options() {
+  po::options_description d("Warp");
+  d.add_options()("interp", po::value<std::string>()->default_value("bilinear"), "nearest|bilinear|bicubic")(
+      "compress", po::value<std::string>()->default_value("none"),
+      "none|deflate|zstd (compression is a final pass on rank 0)")(
+      "backend", po::value<std::string>()->default_value("auto"), "auto|cpu|cuda (auto: CUDA when a GPU is visible)")(
+      "device", po::value<int>()->default_value(-1), "GPU index for --backend cuda (-1: local rank mod GPUs)")(
+      "fill", po::value<int>()->default_value(0), "grey level (0..255) where the design maps outside the scan")(
+      "tile", po::value<int>()->default_value(256), "output tile size in pixels (multiple of 16)");
+  return d;
+}
+
+struct Parsed {
+  po::variables_map vm;
+  bool help = false;
+};
+
+// Parses args (after the command word) against `desc` + common options; INI from --config fills
+// what the command line left unset.
+Parsed parse(const std::string& command, po::options_description desc, int argc, char** argv,
+             par::Communicator& comm, const std::string& synopsis) {
+  desc.add(common_options());
+  Parsed p;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), p.vm);
+    if (p.vm.count("config")) {
+      const std::string path = p.vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) fail_input(path, fs::exists(path) ? "cannot be read" : "no such file");
+      try {
+        po::store(po::parse_config_file(in, desc), p.vm);
+      } catch (const po::error& e) {
+        fail_input(path, e.what());
+      }
+    }
+    if (p.vm.count("help")) {
+      if (comm.is_root()) std::cout << "usage: alinify " << command << " " << synopsis << "\n\n" << desc << "\n";
+      p.help = true;
+      return p;
+    }
+    po::notify(p.vm);
+  } catch (const po::error& e) {
+    fail_usage("alinify " + command + ": " + e.what() + " (see alinify " + command + " --help)");
+  }
+  return p;
+}
+
+std::string req(const po::variables_map& vm, const char* name) { return vm[name].as<std::string>(); }
+
+job::RegisterJob register_job(const po::variables_map& vm, const std::string& transform_out) {
+  job::RegisterJob j;
+  j.design = req(vm, "design");
+  j.scan = req(vm, "scan");
+  j.transform_out = transform_out;
+  j.reg.preset = req(vm, "preset");
+  if (vm.count("params")) j.reg.parameter_files = vm["params"].as<std::vector<std::string>>();
+  j.reg.elastix = req(vm, "elastix");
+  j.reg.threads = vm["elastix-threads"].as<int>();
+  j.reg.keep_images = vm["keep-registration-images"].as<bool>();
+  if (vm.count("mem-budget")) j.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
+  if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
+  const std::string& preset = j.reg.preset;
+  if (preset != "rigid" && preset != "affine" && preset != "bspline")
+    fail_usage("--preset: '" + preset + "' is not one of rigid, affine, bspline");
+  return j;
+}
+
+job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_path) {
+  job::WarpJob w;
+  w.design = req(vm, "design");
+  w.scan = req(vm, "scan");
+  w.out = req(vm, "out");
+  w.transform_path = transform_path;
+  w.interp = req(vm, "interp");
+  w.compress = req(vm, "compress");
+  w.backend = req(vm, "backend");
+  w.device = vm["device"].as<int>();
+  w.fill = vm["fill"].as<int>();
+  w.tile = vm["tile"].as<int>();
+  if (vm.count("mem-budget")) w.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
+  if (w.compress != "none" && w.compress != "deflate" && w.compress != "zstd")
+    fail_usage("--compress: '" + w.compress + "' is not one of none, deflate, zstd");
+  return w;
+}
+
+void add_pair(po::options_description& d) {
+  d.add_options()("design", po::value<std::string>()->required(), "design image (RGB GeoTIFF or any GDAL raster)")(
+      "scan", po::value<std::string>()->required(), "scan image (RGB)");
+}
+
+int cmd_synth(par::Communicator& comm, int argc, char** argv) {
+  po::options_description d("synth options");
+  d.add_options()("out-dir", po::value<std::string>()->required(), "folder for design.tif, scan.tif, truth.json")(
+      "width", po::value<int64_t>()->default_value(2048), "design width in pixels")(
+      "height", po::value<int64_t>()->default_value(1536), "design height in pixels")(
+      "seed", po::value<uint64_t>()->default_value(1), "random seed (same seed, same pair)")(
+      "strip-rows", po::value<int>()->default_value(256), "rows generated per strip (memory ~ width x strip-rows)");
+  Parsed p = parse("synth", d, argc, argv, comm, "--out-dir DIR [--width W --height H --seed N]");
+  if (p.help) return 0;
+  if (!comm.is_root()) return 0;  // one writer; other ranks have nothing to do
+  synth::SynthOptions o;
+  o.out_dir = req(p.vm, "out-dir");
+  o.width = p.vm["width"].as<int64_t>();
+  o.height = p.vm["height"].as<int64_t>();
+  o.seed = p.vm["seed"].as<uint64_t>();
+  o.strip_rows = p.vm["strip-rows"].as<int>();
+  if (o.width < 64 || o.height < 64) fail_usage("--width/--height: at least 64 pixels");
+  if (o.strip_rows < 1) fail_usage("--strip-rows: must be positive");
+  const double t0 = now_seconds();
+  synth::write_synthetic_pair(o);
+  spdlog::info("synth {}x{} in {:.1f} s, peak RSS {}", o.width, o.height, now_seconds() - t0,
+               format_bytes(peak_rss_bytes()));
+  return 0;
+}
+
+int cmd_register(par::Communicator& comm, int argc, char** argv) {
+  po::options_description d("register options");
+  add_pair(d);
+  d.add_options()("out", po::value<std::string>()->required(),
+                  "transform.json to write; the elastix folder <name>.elastix/ (log, TransformParameters, "
+                  "full-resolution TransformParameters.full.N.txt) is written beside it");
+  d.add(register_options());
+  Parsed p = parse("register", d, argc, argv, comm, "--design D --scan S --out T.json [options]");
+  if (p.help) return 0;
+  job::run_register(comm, register_job(p.vm, req(p.vm, "out")));
+  return 0;
+}
+
+int cmd_warp(par::Communicator& comm, int argc, char** argv) {
+  po::options_description d("warp options");
+  add_pair(d);
+  d.add_options()("transform", po::value<std::string>()->required(), "transform.json (from register or run)")(
+      "out", po::value<std::string>()->required(), "output tiled BigTIFF GeoTIFF on the design's grid")(
+      "mem-budget", po::value<std::string>(), "memory per rank (e.g. 2GiB)");
+  d.add(warp_options());
+  Parsed p = parse("warp", d, argc, argv, comm, "--design D --scan S --transform T.json --out O.tif [options]");
+  if (p.help) return 0;
+  job::WarpJob w = warp_job(p.vm, req(p.vm, "transform"));
+  transform::TransformFile t = job::load_and_broadcast(comm, w.transform_path);
+  job::run_warp(comm, t, w);
+  return 0;
+}
+
+int cmd_run(par::Communicator& comm, int argc, char** argv) {
+  po::options_description d("run options");
+  add_pair(d);
+  d.add_options()("out", po::value<std::string>()->required(), "aligned scan: tiled BigTIFF on the design's grid")(
+      "transform-out", po::value<std::string>(), "transform.json to write (default: <out without .tif>.transform.json)");
+  d.add(register_options());
+  d.add(warp_options());
+  Parsed p = parse("run", d, argc, argv, comm, "--design D --scan S --out O.tif [options]");
+  if (p.help) return 0;
+  std::string tout;
+  if (p.vm.count("transform-out")) {
+    tout = req(p.vm, "transform-out");
+  } else {
+    fs::path o(req(p.vm, "out"));
+    tout = (o.parent_path() / (o.stem().string() + ".transform.json")).string();
+  }
+  job::RegisterJob r = register_job(p.vm, tout);
+  job::WarpJob w = warp_job(p.vm, tout);
+  job::run_pipeline(comm, r, w);
+  return 0;
+}
+
+int cmd_map_points(par::Communicator& comm, int argc, char** argv) {
+  po::options_description d("map-points options");
+  d.add_options()("transform", po::value<std::string>()->required(), "transform.json")(
+      "in", po::value<std::string>()->required(), "CSV with a header naming columns x and y (design pixels)")(
+      "out", po::value<std::string>()->required(), "CSV with x,y,scan_x,scan_y");
+  Parsed p = parse("map-points", d, argc, argv, comm, "--transform T.json --in P.csv --out Q.csv");
+  if (p.help || !comm.is_root()) return 0;
+  auto t = transform::read_transform_json(req(p.vm, "transform"));
+  int64_t n = job::map_points(t.transform, req(p.vm, "in"), req(p.vm, "out"));
+  spdlog::info("mapped {} points to {}", n, req(p.vm, "out"));
+  return 0;
+}
+
+int cmd_eval(par::Communicator& comm, int argc, char** argv) {
+  po::options_description d("eval options");
+  d.add_options()("transform", po::value<std::string>()->required(), "transform.json")(
+      "truth", po::value<std::string>()->required(), "truth.json written by alinify synth")(
+      "step", po::value<int>()->default_value(4), "grid spacing of the design points, in pixels");
+  Parsed p = parse("eval", d, argc, argv, comm, "--transform T.json --truth truth.json [--step N]");
+  if (p.help || !comm.is_root()) return 0;
+  int step = p.vm["step"].as<int>();
+  if (step < 1) fail_usage("--step: must be at least 1");
+  auto t = transform::read_transform_json(req(p.vm, "transform"));
+  auto truth = synth::Truth::load(req(p.vm, "truth"));
+  if (!(truth.design == t.design))
+    fail_input(req(p.vm, "transform"), "was made for a different design size than " + req(p.vm, "truth"));
+  job::EvalResult r = job::evaluate(t.transform, truth, step);
+  std::cout << r.to_json_text() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+std::string log_level_from(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--log-level") {
+      std::string l = argv[i + 1];
+      for (const char* ok : {"trace", "debug", "info", "warn", "error"})
+        if (l == ok) return l;
+    }
+  return "info";
+}
+
+int run_cli(par::Communicator& comm, int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+      std::string(argv[1]) == "help") {
+    if (comm.is_root()) std::cout << kUsage;
+    return argc < 2 ? static_cast<int>(ExitCode::kUsage) : 0;
+  }
+  if (std::string(argv[1]) == "--version") {
+    if (comm.is_root()) std::cout << "alinify 0.1.0\n";
+    return 0;
+  }
+  using Cmd = int (*)(par::Communicator&, int, char**);
+  static const std::map<std::string, Cmd> kCommands{{"synth", cmd_synth}, {"register", cmd_register},
+                                                    {"warp", cmd_warp},   {"run", cmd_run},
+                                                    {"eval", cmd_eval},   {"map-points", cmd_map_points}};
+  auto it = kCommands.find(argv[1]);
+  if (it == kCommands.end()) fail_usage(std::string("unknown command '") + argv[1] + "' (see alinify --help)");
+  return it->second(comm, argc - 1, argv + 1);
+}
+
+}  // namespace alinify::app

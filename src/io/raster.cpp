@@ -1,0 +1,125 @@
+#include "alinify/io/raster.hpp"
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include "alinify/core/error.hpp"
+
+namespace alinify::io {
+namespace {
+
+std::string last_gdal_error() {
+  const char* m = CPLGetLastErrorMsg();
+  return m && *m ? std::string(m) : std::string("unknown GDAL error");
+}
+
+}  // namespace
+
+void init_gdal(uint64_t cache_bytes) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    GDALAllRegister();
+    CPLSetErrorHandler(CPLQuietErrorHandler);
+    GDALSetCacheMax64(static_cast<GIntBig>(cache_bytes));
+  });
+}
+
+Raster::Raster(Raster&& o) noexcept : info_(std::move(o.info_)), ds_(o.ds_) { o.ds_ = nullptr; }
+Raster& Raster::operator=(Raster&& o) noexcept {
+  if (this != &o) {
+    if (ds_) GDALClose(ds_);
+    info_ = std::move(o.info_);
+    ds_ = o.ds_;
+    o.ds_ = nullptr;
+  }
+  return *this;
+}
+Raster::~Raster() {
+  if (ds_) GDALClose(ds_);
+}
+
+Raster Raster::open(const std::string& path) {
+  init_gdal();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail_input(path, "no such file");
+  if (std::filesystem::is_directory(path, ec)) fail_input(path, "is a directory, not a raster");
+  CPLErrorReset();
+  GDALDatasetH ds = GDALOpen(path.c_str(), GA_ReadOnly);
+  if (!ds) fail_input(path, "not a readable raster (" + last_gdal_error() + ")");
+  Raster r;
+  r.ds_ = ds;
+  r.info_.path = path;
+  r.info_.size = Size{GDALGetRasterXSize(ds), GDALGetRasterYSize(ds)};
+  r.info_.bands = GDALGetRasterCount(ds);
+  if (r.info_.bands != 1 && r.info_.bands != 3 && r.info_.bands != 4)
+    fail_input(path, "has " + std::to_string(r.info_.bands) + " bands; RGB (3), RGBA (4) or grey (1) expected");
+  for (int b = 1; b <= r.info_.bands; ++b) {
+    GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(ds, b));
+    if (t != GDT_Byte)
+      fail_input(path, std::string("band ") + std::to_string(b) + " is " + GDALGetDataTypeName(t) +
+                           "; 8-bit (Byte) bands expected");
+  }
+  r.info_.overviews = GDALGetOverviewCount(GDALGetRasterBand(ds, 1));
+  double gt[6];
+  if (GDALGetGeoTransform(ds, gt) == CE_None) {
+    r.info_.has_geotransform = true;
+    for (int i = 0; i < 6; ++i) r.info_.geotransform[i] = gt[i];
+  }
+  const char* wkt = GDALGetProjectionRef(ds);
+  r.info_.projection = wkt ? wkt : "";
+  return r;
+}
+
+RasterInfo probe_raster(const std::string& path) { return Raster::open(path).info(); }
+
+void Raster::read_rgb(const Window& w, uint8_t* dst, size_t stride) const {
+  if (w.empty()) return;
+  const int nb = info_.bands == 1 ? 1 : 3;
+  int band_map[3] = {1, 2, 3};
+  CPLErrorReset();
+  // One call for the three bands, written pixel-interleaved straight into the caller's buffer.
+  CPLErr e = GDALDatasetRasterIO(ds_, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0),
+                                 static_cast<int>(w.width), static_cast<int>(w.height), dst,
+                                 static_cast<int>(w.width), static_cast<int>(w.height), GDT_Byte, nb, band_map,
+                                 3, static_cast<GSpacing>(stride), 1);
+  if (e != CE_None)
+    fail_input(info_.path, "read of window " + std::to_string(w.x0) + "," + std::to_string(w.y0) + " " +
+                               std::to_string(w.width) + "x" + std::to_string(w.height) +
+                               " failed (truncated or corrupt file?): " + last_gdal_error());
+  if (nb == 1) {
+    for (int64_t y = 0; y < w.height; ++y) {
+      uint8_t* row = dst + y * stride;
+      for (int64_t x = 0; x < w.width; ++x) row[3 * x + 1] = row[3 * x + 2] = row[3 * x];
+    }
+  }
+}
+
+void Raster::read_grey_average(const Window& w, int out_w, int out_h, float* dst) const {
+  const int nb = info_.bands == 1 ? 1 : 3;
+  std::vector<float> rgb(static_cast<size_t>(out_w) * out_h * nb);
+  GDALRasterIOExtraArg extra;
+  INIT_RASTERIO_EXTRA_ARG(extra);
+  extra.eResampleAlg = GRIORA_Average;
+  int band_map[3] = {1, 2, 3};
+  CPLErrorReset();
+  CPLErr e = GDALDatasetRasterIOEx(ds_, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0),
+                                   static_cast<int>(w.width), static_cast<int>(w.height), rgb.data(), out_w, out_h,
+                                   GDT_Float32, nb, band_map, static_cast<GSpacing>(nb * sizeof(float)),
+                                   static_cast<GSpacing>(nb * sizeof(float)) * out_w, sizeof(float), &extra);
+  if (e != CE_None)
+    fail_input(info_.path, "decimated read failed (truncated or corrupt file?): " + last_gdal_error());
+  const size_t n = static_cast<size_t>(out_w) * out_h;
+  if (nb == 1) {
+    std::copy(rgb.begin(), rgb.end(), dst);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i)
+    dst[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
+}
+
+}  // namespace alinify::io

@@ -1,0 +1,161 @@
+#include "alinify/io/tiled_output.hpp"
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <cpl_string.h>
+#include <fcntl.h>
+#include <gdal.h>
+#include <gdal_utils.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "alinify/core/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace alinify::io {
+namespace {
+
+std::string compressed_partial(const std::string& final_path) { return final_path + ".partial-compressed"; }
+
+void check_output_folder(const std::string& path) {
+  fs::path dir = fs::absolute(path).parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail_input(path, "output folder " + dir.string() + " does not exist");
+  if (access(dir.c_str(), W_OK) != 0) fail_input(path, "output folder " + dir.string() + " is not writable");
+}
+
+}  // namespace
+
+std::string partial_path(const std::string& final_path) { return final_path + ".partial"; }
+
+void create_tiled_output(const OutputSpec& spec) {
+  init_gdal();
+  if (spec.compress != "none" && spec.compress != "deflate" && spec.compress != "zstd")
+    fail_usage("--compress: '" + spec.compress + "' is not one of none, deflate, zstd");
+  check_output_folder(spec.path);
+  GDALDriverH drv = GDALGetDriverByName("GTiff");
+  char** opts = nullptr;
+  opts = CSLSetNameValue(opts, "TILED", "YES");
+  opts = CSLSetNameValue(opts, "BLOCKXSIZE", std::to_string(spec.tile).c_str());
+  opts = CSLSetNameValue(opts, "BLOCKYSIZE", std::to_string(spec.tile).c_str());
+  opts = CSLSetNameValue(opts, "INTERLEAVE", "PIXEL");
+  opts = CSLSetNameValue(opts, "BIGTIFF", "YES");
+  opts = CSLSetNameValue(opts, "PHOTOMETRIC", "RGB");
+  // Not sparse: on close GDAL assigns every tile its offset (the file is extended, not written).
+  opts = CSLSetNameValue(opts, "SPARSE_OK", "FALSE");
+  const std::string tmp = partial_path(spec.path);
+  CPLErrorReset();
+  GDALDatasetH ds = GDALCreate(drv, tmp.c_str(), static_cast<int>(spec.size.width),
+                               static_cast<int>(spec.size.height), 3, GDT_Byte, opts);
+  CSLDestroy(opts);
+  if (!ds) fail_runtime("cannot create " + tmp + ": " + CPLGetLastErrorMsg());
+  if (spec.georef.has_geotransform) GDALSetGeoTransform(ds, const_cast<double*>(spec.georef.geotransform.data()));
+  if (!spec.georef.projection.empty()) GDALSetProjection(ds, spec.georef.projection.c_str());
+  GDALClose(ds);
+}
+
+TileWriter::TileWriter(const OutputSpec& spec) : spec_(spec) {
+  init_gdal();
+  const std::string tmp = partial_path(spec.path);
+  tiles_x_ = (spec.size.width + spec.tile - 1) / spec.tile;
+  tiles_y_ = (spec.size.height + spec.tile - 1) / spec.tile;
+  {
+    GDALDatasetH ds = GDALOpen(tmp.c_str(), GA_ReadOnly);
+    if (!ds) fail_runtime("cannot open the laid-out output " + tmp + ": " + CPLGetLastErrorMsg());
+    GDALRasterBandH band = GDALGetRasterBand(ds, 1);
+    offsets_.resize(static_cast<size_t>(tiles_x_ * tiles_y_));
+    for (int64_t ty = 0; ty < tiles_y_; ++ty)
+      for (int64_t tx = 0; tx < tiles_x_; ++tx) {
+        std::string key = "BLOCK_OFFSET_" + std::to_string(tx) + "_" + std::to_string(ty);
+        const char* v = GDALGetMetadataItem(band, key.c_str(), "TIFF");
+        if (!v) {
+          GDALClose(ds);
+          fail_runtime(tmp + ": tile " + std::to_string(tx) + "," + std::to_string(ty) + " has no offset");
+        }
+        offsets_[ty * tiles_x_ + tx] = std::strtoull(v, nullptr, 10);
+      }
+    GDALClose(ds);
+  }
+  fd_ = ::open(tmp.c_str(), O_WRONLY);
+  if (fd_ < 0) fail_runtime("cannot open " + tmp + " for writing: " + std::strerror(errno));
+  tile_buf_.resize(static_cast<size_t>(spec.tile) * spec.tile * 3);
+}
+
+TileWriter::~TileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* rgb, size_t stride) {
+  const int t = spec_.tile;
+  if (y0 % t != 0) fail_runtime("strip start " + std::to_string(y0) + " is not tile-aligned");
+  if (rows % t != 0 && y0 + rows != spec_.size.height) fail_runtime("strip rows are not tile-aligned");
+  const size_t row_bytes = static_cast<size_t>(t) * 3;
+  for (int64_t ty = y0 / t; ty * t < y0 + rows; ++ty) {
+    for (int64_t tx = 0; tx < tiles_x_; ++tx) {
+      std::memset(tile_buf_.data(), 0, tile_buf_.size());  // edge tiles are padded
+      const int64_t x0 = tx * t;
+      const int64_t w = std::min<int64_t>(t, spec_.size.width - x0);
+      const int64_t h = std::min<int64_t>(t, std::min(y0 + rows, spec_.size.height) - ty * t);
+      for (int64_t r = 0; r < h; ++r)
+        std::memcpy(tile_buf_.data() + r * row_bytes, rgb + (ty * t - y0 + r) * stride + x0 * 3, w * 3);
+      const uint64_t off = offsets_[ty * tiles_x_ + tx];
+      size_t done = 0;
+      while (done < tile_buf_.size()) {
+        ssize_t n = ::pwrite(fd_, tile_buf_.data() + done, tile_buf_.size() - done, off + done);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          fail_runtime("write to " + partial_path(spec_.path) + " failed: " + std::strerror(errno));
+        }
+        done += static_cast<size_t>(n);
+      }
+    }
+  }
+}
+
+void finish_output(const OutputSpec& spec) {
+  const std::string tmp = partial_path(spec.path);
+  std::string ready = tmp;
+  if (spec.compress != "none") {
+    // Compression is sequential in the TIFF layout (tile sizes are unknown until compressed), so it
+    // is a final pass: GDAL re-encodes tile by tile with all cores, streaming.
+    const std::string ctmp = compressed_partial(spec.path);
+    char** args = nullptr;
+    for (const char* a : {"-of", "GTiff", "-co", "TILED=YES", "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS"})
+      args = CSLAddString(args, a);
+    args = CSLAddString(args, "-co");
+    args = CSLAddString(args, ("COMPRESS=" + std::string(spec.compress == "zstd" ? "ZSTD" : "DEFLATE")).c_str());
+    args = CSLAddString(args, "-co");
+    args = CSLAddString(args, ("BLOCKXSIZE=" + std::to_string(spec.tile)).c_str());
+    args = CSLAddString(args, "-co");
+    args = CSLAddString(args, ("BLOCKYSIZE=" + std::to_string(spec.tile)).c_str());
+    GDALTranslateOptions* o = GDALTranslateOptionsNew(args, nullptr);
+    CSLDestroy(args);
+    GDALDatasetH src = GDALOpen(tmp.c_str(), GA_ReadOnly);
+    int usage_error = 0;
+    GDALDatasetH dst = src ? GDALTranslate(ctmp.c_str(), src, o, &usage_error) : nullptr;
+    GDALTranslateOptionsFree(o);
+    if (src) GDALClose(src);
+    if (!dst) {
+      std::error_code ec;
+      fs::remove(ctmp, ec);
+      fail_runtime("compressing " + tmp + " failed: " + CPLGetLastErrorMsg());
+    }
+    GDALClose(dst);
+    fs::remove(tmp);
+    ready = ctmp;
+  }
+  std::error_code ec;
+  fs::rename(ready, spec.path, ec);
+  if (ec) fail_runtime("cannot rename " + ready + " to " + spec.path + ": " + ec.message());
+}
+
+void discard_output(const OutputSpec& spec) {
+  std::error_code ec;
+  fs::remove(partial_path(spec.path), ec);
+  fs::remove(compressed_partial(spec.path), ec);
+}
+
+}  // namespace alinify::io

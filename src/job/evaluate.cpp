@@ -1,0 +1,105 @@
+// Registration error against a synthetic truth, with bounded memory: a linear histogram at 1e-4 px
+// up to kLinearCap px and a log-scale histogram (1% bins) beyond; mean and max are exact.
+#include "alinify/job/evaluate.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "alinify/core/error.hpp"
+
+namespace alinify::job {
+
+namespace {
+
+constexpr double kBin = 1e-4;
+constexpr double kLinearCap = 64.0;
+constexpr int64_t kLinearBins = static_cast<int64_t>(kLinearCap / kBin);  // 640000
+constexpr double kLogRatio = 1.01;
+constexpr int64_t kLogBins = 2200;  // 64 * 1.01^2200 ~ 3e11 px: far beyond any meaningful error
+
+struct Histogram {
+  std::vector<std::atomic<uint64_t>> counts;
+  Histogram() : counts(kLinearBins + kLogBins) {}
+
+  static int64_t bin_of(double e) {
+    if (e < kLinearCap) return std::min<int64_t>(static_cast<int64_t>(e / kBin), kLinearBins - 1);
+    const int64_t k = static_cast<int64_t>(std::log(e / kLinearCap) / std::log(kLogRatio));
+    return kLinearBins + std::clamp<int64_t>(k, 0, kLogBins - 1);
+  }
+  static double centre_of(int64_t b) {
+    if (b < kLinearBins) return (static_cast<double>(b) + 0.5) * kBin;
+    const double lo = kLinearCap * std::pow(kLogRatio, static_cast<double>(b - kLinearBins));
+    return lo * std::sqrt(kLogRatio);
+  }
+  // The value at rank `rank` (0-based) in sorted order, to bin resolution.
+  double quantile_at(uint64_t rank) const {
+    uint64_t seen = 0;
+    for (int64_t b = 0; b < static_cast<int64_t>(counts.size()); ++b) {
+      seen += counts[b].load(std::memory_order_relaxed);
+      if (seen > rank) return centre_of(b);
+    }
+    return centre_of(static_cast<int64_t>(counts.size()) - 1);
+  }
+};
+
+}  // namespace
+
+std::string EvalResult::to_json_text() const {
+  nlohmann::json j;
+  j["points"] = points;
+  j["mean"] = mean;
+  j["median"] = median;
+  j["p95"] = p95;
+  j["max"] = max;
+  return j.dump();
+}
+
+EvalResult evaluate(const transform::Transform& t, const synth::Truth& truth, int step) {
+  if (step < 1) fail_usage("evaluate: step must be at least 1 pixel");
+  if (truth.design.width <= 0 || truth.design.height <= 0 || truth.scan.width <= 0 || truth.scan.height <= 0)
+    fail_input("truth", "design and scan sizes must be positive");
+  const transform::TransformView view = t.view();
+  const int64_t nx = (truth.design.width + step - 1) / step;
+  const int64_t ny = (truth.design.height + step - 1) / step;
+  const double xmax = truth.scan.width - 0.5, ymax = truth.scan.height - 0.5;
+
+  Histogram hist;
+  int64_t points = 0;
+  double sum = 0, max = 0;
+#pragma omp parallel for schedule(dynamic, 4) reduction(+ : points, sum) reduction(max : max)
+  for (int64_t j = 0; j < ny; ++j) {
+    const double py = static_cast<double>(j * step);
+    for (int64_t i = 0; i < nx; ++i) {
+      const double px = static_cast<double>(i * step);
+      double qx, qy;
+      transform::apply_view(view, px, py, &qx, &qy);
+      if (!(qx >= -0.5 && qx <= xmax && qy >= -0.5 && qy <= ymax)) continue;  // NaN fails too
+      const Vec2 back = truth.scan_to_design(Vec2{qx, qy});
+      const double e = std::hypot(back.x - px, back.y - py);
+      ++points;
+      sum += e;
+      max = std::max(max, e);
+      hist.counts[Histogram::bin_of(e)].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (points == 0) fail_input("transform", "no design point maps inside the scan");
+
+  EvalResult r;
+  r.points = points;
+  r.mean = sum / static_cast<double>(points);
+  r.max = max;
+  // Nearest-rank quantiles, to histogram resolution and never above the exact maximum.
+  const auto rank = [&](double q) {
+    const double k = std::ceil(q * static_cast<double>(points)) - 1;
+    return static_cast<uint64_t>(std::clamp(k, 0.0, static_cast<double>(points - 1)));
+  };
+  r.median = std::min(hist.quantile_at(rank(0.5)), max);
+  r.p95 = std::min(hist.quantile_at(rank(0.95)), max);
+  return r;
+}
+
+}  // namespace alinify::job

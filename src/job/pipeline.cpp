@@ -1,0 +1,307 @@
+#include "alinify/job/pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/core/resources.hpp"
+#include "alinify/io/raster.hpp"
+#include "alinify/io/tiled_output.hpp"
+#include "alinify/plan/memory_budget.hpp"
+#include "alinify/plan/planner.hpp"
+#include "alinify/transform/elastix_params.hpp"
+#include "alinify/warp/backend.hpp"
+
+namespace fs = std::filesystem;
+
+namespace alinify::job {
+namespace {
+
+// The smallest design share that must map inside the scan for a result to count as aligned.
+constexpr double kMinOverlap = 0.01;
+
+// Runs `work` on every rank, then agrees on the outcome: returns only when every rank succeeded.
+// A failing rank rethrows its own error; the others stop with the worst exit code, quietly.
+// `work` must not call collectives: a rank that throws would never reach them.
+void on_every_rank(par::Communicator& comm, const std::string& stage, const std::function<void()>& work,
+                   const std::function<void()>& on_failure_at_root = {}) {
+  int code = 0;
+  std::optional<Error> mine;
+  try {
+    work();
+  } catch (const Error& e) {
+    mine = e;
+  } catch (const std::exception& e) {
+    mine = Error(ExitCode::kRuntime, stage + ": " + e.what());
+  }
+  if (mine) code = static_cast<int>(mine->code());
+  const int64_t worst = comm.allreduce_max(code);
+  if (worst == 0) return;
+  if (comm.is_root() && on_failure_at_root) on_failure_at_root();
+  if (mine) throw *mine;
+  throw Error(static_cast<ExitCode>(worst), stage + " failed on another rank").mark_reported_elsewhere();
+}
+
+// Runs `work` on rank 0 and broadcasts its text (or its failure) to every rank.
+std::string on_root_then_broadcast(par::Communicator& comm, const std::string& stage,
+                                   const std::function<std::string()>& work) {
+  std::string message;
+  std::optional<Error> mine;
+  if (comm.is_root()) {
+    try {
+      message = "OK\n" + work();
+    } catch (const Error& e) {
+      mine = e;
+    } catch (const std::exception& e) {
+      mine = Error(ExitCode::kRuntime, stage + ": " + e.what());
+    }
+    if (mine) message = "E" + std::to_string(static_cast<int>(mine->code())) + "\n" + mine->what();
+  }
+  comm.broadcast(message, 0);
+  if (message.rfind("OK\n", 0) == 0) return message.substr(3);
+  if (mine) throw *mine;
+  const int code = std::atoi(message.c_str() + 1);
+  const std::string what = message.substr(message.find('\n') + 1);
+  throw Error(static_cast<ExitCode>(code), "rank 0 failed in " + stage + ": " + what).mark_reported_elsewhere();
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".partial";
+  {
+    std::ofstream out(tmp);
+    out << text;
+    if (!out) fail_input(path, "cannot write");
+  }
+  fs::rename(tmp, path);
+}
+
+std::string elastix_dir_for(const std::string& transform_out) {
+  fs::path p(transform_out);
+  return (p.parent_path() / (p.stem().string() + ".elastix")).string();
+}
+
+void check_overlap(const transform::TransformFile& t, const std::string& blame) {
+  const double f = reg::overlap_fraction(t.transform, t.design, t.scan);
+  if (f < kMinOverlap)
+    fail_input(blame, "the design and the scan do not overlap under this transform (" +
+                          std::to_string(static_cast<int>(f * 100)) + "% of the design maps inside the scan)");
+}
+
+plan::Budget rank_budget(par::Communicator& comm, std::optional<uint64_t> user) {
+  return plan::choose_budget(plan::discover_memory(comm.local_size(), user));
+}
+
+struct WarpTimes {
+  double read = 0, warp = 0, write = 0;
+  int64_t strips = 0, blocks = 0;
+};
+
+// Warps one output block into the strip buffer; splits it when its source window would not fit.
+void warp_block(const Window& block, const io::Raster& scan, const transform::Transform& t, warp::Backend& backend,
+                const warp::WarpSettings& settings, uint64_t window_limit, int tile, uint8_t* strip, int64_t strip_y0,
+                size_t strip_stride, std::vector<uint8_t>& window_buf, WarpTimes& times) {
+  const Window src = warp::source_window(t, block, scan.size(), settings.interp);
+  uint8_t* out = strip + (block.y0 - strip_y0) * strip_stride + block.x0 * 3;
+  if (src.empty()) {  // the whole block maps outside the scan
+    for (int64_t j = 0; j < block.height; ++j)
+      for (int64_t i = 0; i < block.width; ++i) std::memcpy(out + j * strip_stride + i * 3, settings.fill.data(), 3);
+    ++times.blocks;
+    return;
+  }
+  const uint64_t bytes = static_cast<uint64_t>(src.width) * src.height * 3;
+  if (bytes > window_limit && (block.width > tile || block.height > tile)) {
+    // Split the longer side on a tile boundary (or in half when under two tiles).
+    const bool cols = block.width >= block.height;
+    const int64_t len = cols ? block.width : block.height;
+    int64_t half = len / 2 >= tile ? (len / 2) / tile * tile : len / 2;
+    Window a = block, b = block;
+    if (cols) {
+      a.width = half;
+      b.x0 += half;
+      b.width -= half;
+    } else {
+      a.height = half;
+      b.y0 += half;
+      b.height -= half;
+    }
+    for (const Window& w : {a, b})
+      warp_block(w, scan, t, backend, settings, window_limit, tile, strip, strip_y0, strip_stride, window_buf, times);
+    return;
+  }
+  double t0 = now_seconds();
+  window_buf.resize(bytes);
+  scan.read_rgb(src, window_buf.data(), static_cast<size_t>(src.width) * 3);
+  double t1 = now_seconds();
+  warp::SourceView sv{window_buf.data(), src.x0, src.y0, src.width, src.height, src.width * 3,
+                      scan.size().width, scan.size().height};
+  warp::OutputBlock ob{out, block.x0, block.y0, block.width, block.height, static_cast<int64_t>(strip_stride)};
+  backend.warp(sv, ob, settings);
+  times.read += t1 - t0;
+  times.warp += now_seconds() - t1;
+  ++times.blocks;
+}
+
+}  // namespace
+
+transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job) {
+  std::string text = on_root_then_broadcast(comm, "registration", [&] {
+    const double t_start = now_seconds();
+    io::Raster design = io::Raster::open(job.design);
+    io::Raster scan = io::Raster::open(job.scan);
+    plan::Budget budget = rank_budget(comm, job.mem_budget);
+    spdlog::info("memory budget {} per rank, from {} ({})", format_bytes(budget.bytes), budget.source, budget.explain);
+    const std::string model_preset = job.reg.parameter_files.empty() ? job.reg.preset : "bspline";
+    plan::RegistrationPlan p = plan::plan_registration(design.size(), scan.size(), budget.bytes,
+                                                       plan::elastix_memory_model(model_preset), job.max_pixels);
+    spdlog::info("plan: {}", p.reason);
+
+    reg::RegisterOptions ro = job.reg;
+    ro.work_dir = elastix_dir_for(job.transform_out);
+    reg::RegistrationResult r = reg::register_pair(design, scan, p.factor, ro);
+
+    transform::TransformFile f;
+    f.transform = r.transform;
+    f.design = design.size();
+    f.scan = scan.size();
+    f.registration_factor = p.factor;
+    f.preset = job.reg.parameter_files.empty() ? job.reg.preset : "custom";
+    check_overlap(f, job.scan);
+    const std::string json = transform::to_json_text(f);
+    write_text_atomically(job.transform_out, json);
+    auto full = transform::write_full_resolution_chain(r.elastix_chain.back(), ro.work_dir, design.size());
+    spdlog::info("transform {} (full-resolution elastix chain {}, elastix log {})", job.transform_out, full.back(),
+                 r.elastix_log);
+    spdlog::info("stage times: decimate {:.2f} s, elastix {:.2f} s, registration total {:.2f} s; elastix peak RSS {}",
+                 r.decimate_seconds, r.elastix_seconds, now_seconds() - t_start, format_bytes(r.elastix_peak_rss));
+    return json;
+  });
+  return transform::from_json_text(text, "broadcast transform");
+}
+
+transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::string& path) {
+  std::string text = on_root_then_broadcast(comm, "reading the transform", [&] {
+    std::ifstream in(path);
+    if (!in) fail_input(path, fs::exists(path) ? "cannot be read" : "no such file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    transform::from_json_text(ss.str(), path);  // validate on rank 0, where the error is reported
+    return ss.str();
+  });
+  return transform::from_json_text(text, path);
+}
+
+void run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
+  const double t_start = now_seconds();
+  std::optional<io::Raster> scan;
+  std::unique_ptr<warp::Backend> backend;
+  warp::WarpSettings settings;
+  io::OutputSpec spec;
+  plan::StripPlan strips;
+  uint64_t window_limit = 0;
+
+  on_every_rank(comm, "warp setup", [&] {
+    io::Raster design = io::Raster::open(job.design);
+    scan.emplace(io::Raster::open(job.scan));
+    const std::string blame = job.transform_path.empty() ? std::string("transform") : job.transform_path;
+    if (!(t.design == design.size()))
+      fail_input(blame, "was made for a " + std::to_string(t.design.width) + "x" + std::to_string(t.design.height) +
+                            " design, but " + job.design + " is " + std::to_string(design.size().width) + "x" +
+                            std::to_string(design.size().height));
+    if (!(t.scan == scan->size()))
+      fail_input(blame, "was made for a " + std::to_string(t.scan.width) + "x" + std::to_string(t.scan.height) +
+                            " scan, but " + job.scan + " is " + std::to_string(scan->size().width) + "x" +
+                            std::to_string(scan->size().height));
+    check_overlap(t, blame);
+    settings.interp = warp::parse_interp(job.interp);
+    if (job.fill < 0 || job.fill > 255) fail_usage("--fill: " + std::to_string(job.fill) + " is not in 0..255");
+    settings.fill = {static_cast<uint8_t>(job.fill), static_cast<uint8_t>(job.fill), static_cast<uint8_t>(job.fill)};
+    if (job.tile < 16 || job.tile % 16 != 0) fail_usage("--tile: must be a multiple of 16");
+    if (fs::exists(job.out) && fs::is_directory(job.out)) fail_input(job.out, "is a directory");
+    spec.path = job.out;
+    spec.size = design.size();
+    spec.tile = job.tile;
+    spec.compress = job.compress;
+    spec.georef = design.info();
+    plan::Budget budget = rank_budget(comm, job.mem_budget);
+    strips = plan::plan_strips(spec.size, spec.tile, budget.bytes);
+    window_limit = budget.bytes / 4;
+    backend = warp::make_backend(job.backend, comm.local_rank(), job.device);
+    backend->set_transform(t.transform);
+  });
+  // Every rank must cut the image the same way: the smallest strip height wins.
+  strips.strip_rows = static_cast<int>(-comm.allreduce_max(-strips.strip_rows));
+  if (comm.is_root()) spdlog::info("warp plan: {} (agreed strip height {} rows)", strips.reason, strips.strip_rows);
+  spdlog::info("warp backend {}", backend->name());
+
+  on_every_rank(comm, "creating the output", [&] {
+    if (comm.is_root()) io::create_tiled_output(spec);
+  });
+
+  WarpTimes times;
+  on_every_rank(
+      comm, "warp",
+      [&] {
+        io::TileWriter writer(spec);
+        const size_t stride = static_cast<size_t>(spec.size.width) * 3;
+        std::vector<uint8_t> strip(static_cast<size_t>(strips.strip_rows) * stride);
+        std::vector<uint8_t> window_buf;
+        for (const plan::RowRange& r : plan::strips_for_rank(spec.size.height, strips.strip_rows, comm.rank(),
+                                                             comm.size())) {
+          for (int64_t bx = 0; bx < spec.size.width; bx += strips.block_cols) {
+            Window block{bx, r.y0, std::min<int64_t>(strips.block_cols, spec.size.width - bx), r.rows};
+            warp_block(block, *scan, t.transform, *backend, settings, window_limit, spec.tile, strip.data(), r.y0,
+                       stride, window_buf, times);
+          }
+          const double t0 = now_seconds();
+          writer.write_strip(r.y0, r.rows, strip.data(), stride);
+          times.write += now_seconds() - t0;
+          ++times.strips;
+        }
+      },
+      [&] { io::discard_output(spec); });
+
+  on_every_rank(
+      comm, "finishing the output", [&] {
+        if (comm.is_root()) io::finish_output(spec);
+      },
+      [&] { io::discard_output(spec); });
+
+  // Rank 0 reports every rank's split and peak RSS.
+  std::ostringstream mine;
+  mine << comm.rank() << " " << times.strips << " " << times.read << " " << times.warp << " " << times.write << " "
+       << peak_rss_bytes() << " " << peak_child_rss_bytes();
+  std::vector<std::string> all = comm.gather(mine.str(), 0);
+  if (comm.is_root()) {
+    for (const std::string& line : all) {
+      std::istringstream in(line);
+      int rank = 0;
+      int64_t n = 0;
+      double rd = 0, wp = 0, wr = 0;
+      uint64_t rss = 0, child = 0;
+      in >> rank >> n >> rd >> wp >> wr >> rss >> child;
+      spdlog::info("rank {}: {} strips, read {:.2f} s, warp {:.2f} s, write {:.2f} s, peak RSS {}{}", rank, n, rd, wp,
+                   wr, format_bytes(rss), child ? " (elastix child " + format_bytes(child) + ")" : std::string());
+    }
+    spdlog::info("output {} ({}x{}, {} interpolation, compress {}), warp stage {:.2f} s", spec.path, spec.size.width,
+                 spec.size.height, warp::interp_name(settings.interp), spec.compress, now_seconds() - t_start);
+  }
+}
+
+void run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp) {
+  const double t0 = now_seconds();
+  transform::TransformFile t = run_register(comm, reg);
+  const double t1 = now_seconds();
+  if (comm.is_root()) spdlog::info("registration and broadcast: {:.2f} s", t1 - t0);
+  WarpJob w = warp;
+  if (w.transform_path.empty()) w.transform_path = reg.transform_out;
+  run_warp(comm, t, w);
+  if (comm.is_root()) spdlog::info("run finished in {:.2f} s", now_seconds() - t0);
+}
+
+}  // namespace alinify::job

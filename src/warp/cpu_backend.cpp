@@ -1,0 +1,18 @@
+#include "alinify/warp/cpu_backend.hpp"
+
+namespace alinify::warp {
+
+void CpuBackend::set_transform(const transform::Transform& t) {
+  transform_ = t;
+  view_ = transform_.view();
+}
+
+void CpuBackend::warp(const SourceView& src, const OutputBlock& out, const WarpSettings& settings) {
+  const uint8_t fill[3] = {settings.fill[0], settings.fill[1], settings.fill[2]};
+  const transform::TransformView view = view_;
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < out.height; ++j)
+    for (int64_t i = 0; i < out.width; ++i) warp_pixel(view, src, out, settings.interp, fill, i, j);
+}
+
+}  // namespace alinify::warp

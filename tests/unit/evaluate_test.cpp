@@ -1,0 +1,172 @@
+// Registration error against a synthetic truth.
+#include "alinify/job/evaluate.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "alinify/core/error.hpp"
+#include "alinify/synth/synth.hpp"
+#include "alinify/transform/transform.hpp"
+
+using alinify::Error;
+using alinify::ExitCode;
+using alinify::Size;
+using alinify::Vec2;
+using alinify::job::EvalResult;
+using alinify::job::evaluate;
+using alinify::synth::Truth;
+using alinify::transform::Stage;
+using alinify::transform::StageKind;
+using alinify::transform::Transform;
+
+namespace {
+
+Transform affine(double a, double b, double c, double d, double ox, double oy) {
+  Transform t;
+  Stage s;
+  s.kind = StageKind::kAffine;
+  s.affine.m[0] = a, s.affine.m[1] = b, s.affine.m[2] = c, s.affine.m[3] = d;
+  s.affine.offset[0] = ox, s.affine.offset[1] = oy;
+  t.stages.push_back(s);
+  return t;
+}
+
+// The design -> scan transform that inverts the truth's affine part, with an optional design-side
+// shift (dx, dy): truth(T(p)) = p + (dx, dy) exactly when the truth has no waves.
+Transform inverse_of(const Truth& t, double dx = 0, double dy = 0) {
+  const double det = t.m[0] * t.m[3] - t.m[1] * t.m[2];
+  const double i0 = t.m[3] / det, i1 = -t.m[1] / det, i2 = -t.m[2] / det, i3 = t.m[0] / det;
+  const double ox = dx - t.offset[0], oy = dy - t.offset[1];
+  return affine(i0, i1, i2, i3, i0 * ox + i1 * oy, i2 * ox + i3 * oy);
+}
+
+Truth no_wave_truth(uint64_t seed) {
+  Truth t = alinify::synth::make_truth(Size{640, 480}, Size{660, 470}, seed);
+  t.waves.clear();
+  return t;
+}
+
+}  // namespace
+
+TEST(Evaluate, ExactInverseGivesZeroError) {
+  const Truth truth = no_wave_truth(3);
+  const EvalResult r = evaluate(inverse_of(truth), truth, 4);
+  EXPECT_GT(r.points, 0.8 * (640 / 4) * (480 / 4));
+  EXPECT_LE(r.points, (640 / 4) * (480 / 4));
+  EXPECT_LT(r.max, 1e-6);
+  EXPECT_LT(r.mean, 1e-6);
+  EXPECT_LE(r.median, r.max);
+  EXPECT_LE(r.p95, r.max);
+}
+
+TEST(Evaluate, HalfPixelShiftGivesHalfPixelError) {
+  const Truth truth = no_wave_truth(5);
+  const EvalResult r = evaluate(inverse_of(truth, 0.5, 0), truth, 3);
+  EXPECT_NEAR(r.mean, 0.5, 1e-3);
+  EXPECT_NEAR(r.median, 0.5, 2e-4);
+  EXPECT_NEAR(r.p95, 0.5, 2e-4);
+  EXPECT_NEAR(r.max, 0.5, 1e-9);
+  const EvalResult diag = evaluate(inverse_of(truth, 3, -4), truth, 7);
+  EXPECT_NEAR(diag.mean, 5.0, 1e-6);
+  EXPECT_NEAR(diag.median, 5.0, 2e-4);
+}
+
+TEST(Evaluate, CountsOnlyPointsLandingInsideTheScan) {
+  Truth truth;
+  truth.design = {100, 80};
+  truth.scan = {100, 80};
+  // Identity truth and transform: every grid point counts, with zero error.
+  EvalResult r = evaluate(affine(1, 0, 0, 1, 0, 0), truth, 10);
+  EXPECT_EQ(r.points, 10 * 8);
+  EXPECT_EQ(r.max, 0.0);
+  // Shifted 49.6 px right: design x in {0..40} lands at x <= 89.6 inside; x >= 50 lands beyond 99.5.
+  r = evaluate(affine(1, 0, 0, 1, 49.6, 0), truth, 10);
+  EXPECT_EQ(r.points, 5 * 8);
+  EXPECT_NEAR(r.mean, 49.6, 1e-9);
+  EXPECT_NEAR(r.median, 49.6, 2e-4);
+}
+
+TEST(Evaluate, QuantilesMatchABruteForceReference) {
+  // Identity truth, transform scaled 1% about the origin: error = 0.01 * |p|, a spread distribution.
+  Truth truth;
+  truth.design = {300, 200};
+  truth.scan = {400, 300};
+  const double k = 1.01;
+  const EvalResult r = evaluate(affine(k, 0, 0, k, 0, 0), truth, 2);
+  std::vector<double> e;
+  for (int y = 0; y < 200; y += 2)
+    for (int x = 0; x < 300; x += 2) e.push_back(std::hypot(x * k - x, y * k - y));
+  std::sort(e.begin(), e.end());
+  const auto at = [&](double q) { return e[static_cast<size_t>(std::ceil(q * e.size()) - 1)]; };
+  double mean = 0;
+  for (double v : e) mean += v;
+  mean /= static_cast<double>(e.size());
+  EXPECT_EQ(r.points, static_cast<int64_t>(e.size()));
+  EXPECT_NEAR(r.mean, mean, 1e-9);
+  EXPECT_NEAR(r.median, at(0.5), 1e-4);
+  EXPECT_NEAR(r.p95, at(0.95), 1e-4);
+  EXPECT_NEAR(r.max, e.back(), 1e-12);
+  EXPECT_LT(r.median, r.p95);
+  EXPECT_LT(r.p95, r.max);
+  EXPECT_LT(r.mean, r.max);
+}
+
+TEST(Evaluate, LargeErrorsBeyondTheFineHistogram) {
+  // Errors of ~100..300 px go to the coarse bins: quantiles stay within 1%, max stays exact.
+  Truth truth;
+  truth.design = {200, 100};
+  truth.scan = {2000, 1000};
+  const EvalResult r = evaluate(affine(1, 0, 0, 1, 100, 0), truth, 5);
+  EXPECT_NEAR(r.mean, 100.0, 1e-9);
+  EXPECT_NEAR(r.median, 100.0, 1.0);
+  EXPECT_NEAR(r.max, 100.0, 1e-12);
+  const EvalResult s = evaluate(affine(2, 0, 0, 2, 100, 0), truth, 5);
+  EXPECT_LE(s.median, s.p95);
+  EXPECT_LE(s.p95, s.max);
+  EXPECT_NEAR(s.max, std::hypot(195.0 + 100, 95.0), 1e-9);
+}
+
+TEST(Evaluate, WavesShowUpAsErrorOfAnAffineOnlyTransform) {
+  Truth truth = alinify::synth::make_truth(Size{1200, 900}, Size{1200, 900}, 8);
+  double amp = 0;
+  for (const auto& w : truth.waves) amp += w.amp;
+  const EvalResult r = evaluate(inverse_of(truth), truth, 8);
+  EXPECT_GT(r.max, 0.2 * amp);
+  EXPECT_LE(r.max, amp + 1e-9);
+  EXPECT_GT(r.mean, 0.0);
+  EXPECT_LE(r.median, r.p95);
+}
+
+TEST(Evaluate, FailsWhenNothingLandsInsideTheScan) {
+  const Truth truth = no_wave_truth(1);
+  try {
+    evaluate(affine(1, 0, 0, 1, 1e6, 0), truth, 10);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(std::string(e.what()).find("no design point maps inside the scan"), std::string::npos);
+  }
+  EXPECT_THROW(evaluate(affine(1, 0, 0, 1, 0, 0), truth, 0), Error);
+}
+
+TEST(Evaluate, JsonHasTheFiveFields) {
+  EvalResult r;
+  r.points = 12;
+  r.mean = 0.25;
+  r.median = 0.125;
+  r.p95 = 0.5;
+  r.max = 1.0 / 3.0;
+  const auto j = nlohmann::json::parse(r.to_json_text());
+  EXPECT_EQ(j.at("points").get<int64_t>(), 12);
+  EXPECT_EQ(j.at("mean").get<double>(), 0.25);
+  EXPECT_EQ(j.at("median").get<double>(), 0.125);
+  EXPECT_EQ(j.at("p95").get<double>(), 0.5);
+  EXPECT_EQ(j.at("max").get<double>(), 1.0 / 3.0);
+  EXPECT_EQ(j.size(), 5u);
+}
