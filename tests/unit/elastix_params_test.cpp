@@ -50,6 +50,14 @@ std::vector<double> numbers_in(const std::string& path, const std::string& key) 
   return v;
 }
 
+// (Built with += : GCC 12 at -O3 gives a false -Wrestrict for "literal" + std::string&&.)
+std::string numbered(const char* stem, int k) {
+  std::string s(stem);
+  s += std::to_string(k);
+  s += ".txt";
+  return s;
+}
+
 bool transformix_available() { return run_command("command -v transformix").exit_code == 0; }
 
 // Expects bad input whose message names `file` and contains `needle`.
@@ -121,7 +129,7 @@ TEST(ElastixParams, MalformedLinesAreBadInputNamingFileAndLine) {
   int k = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
-    const std::string path = dir.file("bad" + std::to_string(k++) + ".txt");
+    const std::string path = dir.file(numbered("bad", k++));
     spit(path, c.text);
     expect_bad_input([&] { read_parameter_file(path); }, path, c.needle);
     expect_bad_input([&] { read_elastix_transform(path); }, path, c.needle);
@@ -163,7 +171,7 @@ TEST(ElastixParams, TranslationEulerSimilarityAffine) {
   int k = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
-    const std::string path = dir.file("t" + std::to_string(k++) + ".txt");
+    const std::string path = dir.file(numbered("t", k++));
     spit(path, c.text);
     Transform t = read_elastix_transform(path);
     ASSERT_EQ(t.stages.size(), 1u);
@@ -220,7 +228,7 @@ TEST(ElastixParams, UnsupportedTransformsAreBadInputNamingTheFile) {
   int k = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
-    const std::string path = dir.file("u" + std::to_string(k++) + ".txt");
+    const std::string path = dir.file(numbered("u", k++));
     spit(path, c.text);
     expect_bad_input([&] { read_elastix_transform(path); }, path, c.needle);
   }

@@ -1,0 +1,173 @@
+#include <gdal.h>
+#include <cpl_string.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "alinify/core/error.hpp"
+#include "alinify/io/decimate.hpp"
+#include "alinify/io/raster.hpp"
+#include "alinify/io/tiled_output.hpp"
+#include "support/test_support.hpp"
+
+using namespace alinify;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A tiled RGB GeoTIFF with pixel value (x*7 + y*3 + c*50) % 256.
+void write_rgb(const std::string& path, int w, int h, GDALDataType type = GDT_Byte, int bands = 3) {
+  io::init_gdal();
+  char** o = CSLSetNameValue(nullptr, "TILED", "YES");
+  GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path.c_str(), w, h, bands, type, o);
+  CSLDestroy(o);
+  std::vector<uint8_t> row(w);
+  for (int b = 1; b <= bands; ++b)
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) row[x] = static_cast<uint8_t>((x * 7 + y * 3 + (b - 1) * 50) % 256);
+      GDALRasterIO(GDALGetRasterBand(ds, b), GF_Write, 0, y, w, 1, row.data(), w, 1, GDT_Byte, 0, 0);
+    }
+  GDALClose(ds);
+}
+
+void expect_bad_input(const std::string& path, const std::string& words) {
+  try {
+    io::Raster::open(path);
+    FAIL() << "no error for " << path;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+TEST(RasterIo, BadInputsNameTheFileAndTheProblem) {
+  test::ScratchDir dir("io-bad");
+  expect_bad_input(dir.file("missing.tif"), "no such file");
+  std::ofstream(dir.file("text.tif")) << "this is not a TIFF\n";
+  expect_bad_input(dir.file("text.tif"), "not a readable raster");
+  write_rgb(dir.file("u16.tif"), 32, 32, GDT_UInt16);
+  expect_bad_input(dir.file("u16.tif"), "UInt16");
+  write_rgb(dir.file("two.tif"), 32, 32, GDT_Byte, 2);
+  expect_bad_input(dir.file("two.tif"), "2 bands");
+  expect_bad_input(dir.path().string(), "directory");
+}
+
+TEST(RasterIo, TruncatedTiffFailsOnReadWithTheFileName) {
+  test::ScratchDir dir("io-trunc");
+  const std::string p = dir.file("cut.tif");
+  write_rgb(p, 512, 512);
+  fs::resize_file(p, fs::file_size(p) / 2);
+  try {
+    io::Raster r = io::Raster::open(p);  // the header may still open
+    std::vector<uint8_t> buf(512 * 512 * 3);
+    r.read_rgb({0, 0, 512, 512}, buf.data(), 512 * 3);
+    FAIL() << "reading a truncated file succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_NE(std::string(e.what()).find(p), std::string::npos);
+  }
+}
+
+TEST(RasterIo, ReadsAWindowPixelInterleaved) {
+  test::ScratchDir dir("io-read");
+  write_rgb(dir.file("a.tif"), 100, 80);
+  io::Raster r = io::Raster::open(dir.file("a.tif"));
+  EXPECT_EQ(r.size(), (Size{100, 80}));
+  std::vector<uint8_t> buf(10 * 5 * 3);
+  r.read_rgb({20, 30, 10, 5}, buf.data(), 30);
+  for (int y = 0; y < 5; ++y)
+    for (int x = 0; x < 10; ++x)
+      for (int c = 0; c < 3; ++c)
+        ASSERT_EQ(buf[y * 30 + x * 3 + c], ((20 + x) * 7 + (30 + y) * 3 + c * 50) % 256);
+}
+
+TEST(RasterIo, DecimationAveragesBoxesOfGrey) {
+  test::ScratchDir dir("io-dec");
+  write_rgb(dir.file("a.tif"), 64, 48);
+  io::Raster r = io::Raster::open(dir.file("a.tif"));
+  io::GreyImage g = io::decimate_grey(r, 4, 5);  // 5 rows per read: strips do not divide the image
+  ASSERT_EQ(g.size, (Size{16, 12}));
+  for (int j = 0; j < 12; ++j)
+    for (int i = 0; i < 16; ++i) {
+      double sum = 0;
+      for (int y = 4 * j; y < 4 * j + 4; ++y)
+        for (int x = 4 * i; x < 4 * i + 4; ++x)
+          sum += 0.299 * ((x * 7 + y * 3) % 256) + 0.587 * ((x * 7 + y * 3 + 50) % 256) +
+                 0.114 * ((x * 7 + y * 3 + 100) % 256);
+      ASSERT_NEAR(g.pixels[j * 16 + i], sum / 16, 0.6) << i << "," << j;
+    }
+}
+
+TEST(RasterIo, MetaImageCarriesTheScaleFreeConvention) {
+  test::ScratchDir dir("io-mhd");
+  io::GreyImage g;
+  g.size = {3, 2};
+  g.factor = 4;
+  g.pixels = {1, 2, 3, 4, 5, 6};
+  io::write_metaimage(dir.file("g.mhd"), g);
+  std::ifstream in(dir.file("g.mhd"));
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("ElementSpacing = 4 4"), std::string::npos) << text;
+  EXPECT_NE(text.find("Offset = 1.5 1.5"), std::string::npos) << text;
+  EXPECT_EQ(fs::file_size(dir.file("g.raw")), 6 * sizeof(float));
+}
+
+TEST(TiledOutput, StripsWrittenInAnyOrderReadBackExactly) {
+  test::ScratchDir dir("io-out");
+  io::OutputSpec spec;
+  spec.path = dir.file("out.tif");
+  spec.size = {300, 200};
+  spec.tile = 64;
+  io::create_tiled_output(spec);
+  EXPECT_TRUE(fs::exists(io::partial_path(spec.path)));
+  EXPECT_FALSE(fs::exists(spec.path));  // not under its final name until finished
+  std::vector<uint8_t> img(300 * 200 * 3);
+  std::mt19937 rng(9);
+  for (auto& v : img) v = static_cast<uint8_t>(rng());
+  {
+    io::TileWriter w(spec);
+    for (int64_t y0 : {128, 0, 192, 64}) {  // out of order, last strip short (200 = 3*64 + 8)
+      int64_t rows = std::min<int64_t>(64, 200 - y0);
+      w.write_strip(y0, rows, img.data() + y0 * 900, 900);
+    }
+  }
+  io::finish_output(spec);
+  EXPECT_FALSE(fs::exists(io::partial_path(spec.path)));
+  io::Raster r = io::Raster::open(spec.path);
+  std::vector<uint8_t> back(img.size());
+  r.read_rgb({0, 0, 300, 200}, back.data(), 900);
+  EXPECT_EQ(back, img);
+}
+
+TEST(TiledOutput, CompressedOutputHasTheSamePixels) {
+  test::ScratchDir dir("io-zstd");
+  io::OutputSpec spec;
+  spec.path = dir.file("out.tif");
+  spec.size = {130, 70};
+  spec.tile = 64;
+  spec.compress = "deflate";
+  io::create_tiled_output(spec);
+  std::vector<uint8_t> img(130 * 70 * 3);
+  for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<uint8_t>(i / 7);
+  {
+    io::TileWriter w(spec);
+    w.write_strip(0, 64, img.data(), 390);
+    w.write_strip(64, 6, img.data() + 64 * 390, 390);
+  }
+  io::finish_output(spec);
+  GDALDatasetH ds = GDALOpen(spec.path.c_str(), GA_ReadOnly);
+  ASSERT_NE(ds, nullptr);
+  const char* c = GDALGetMetadataItem(ds, "COMPRESSION", "IMAGE_STRUCTURE");
+  ASSERT_NE(c, nullptr);
+  EXPECT_STREQ(c, "DEFLATE");
+  GDALClose(ds);
+  io::Raster r = io::Raster::open(spec.path);
+  std::vector<uint8_t> back(img.size());
+  r.read_rgb({0, 0, 130, 70}, back.data(), 390);
+  EXPECT_EQ(back, img);
+}

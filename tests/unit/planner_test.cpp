@@ -1,0 +1,143 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "alinify/core/error.hpp"
+#include "alinify/plan/memory_budget.hpp"
+#include "alinify/plan/planner.hpp"
+#include "support/test_support.hpp"
+
+using namespace alinify;
+using namespace alinify::plan;
+
+namespace {
+constexpr uint64_t GiB = 1ull << 30;
+constexpr uint64_t MiB = 1ull << 20;
+const Size kBigScan{18960, 14960};
+
+void write_file(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+}  // namespace
+
+TEST(Budget, SmallestSourceWinsAndNodeWideLimitsAreShared) {
+  MemorySources s;
+  s.ranks_on_node = 4;
+  s.mem_available = 32 * GiB;  // 8 GiB per rank
+  s.cgroup_limit = 16 * GiB;   // 4 GiB per rank
+  Budget b = choose_budget(s);
+  EXPECT_EQ(b.bytes, 4 * GiB);
+  EXPECT_EQ(b.source, "cgroup");
+  s.user_per_rank = 2 * GiB;
+  b = choose_budget(s);
+  EXPECT_EQ(b.bytes, 2 * GiB);
+  EXPECT_EQ(b.source, "--mem-budget");
+  s.slurm_limit = 4 * GiB;  // 1 GiB per rank
+  b = choose_budget(s);
+  EXPECT_EQ(b.bytes, 1 * GiB);
+  EXPECT_EQ(b.source, "slurm");
+}
+
+TEST(Budget, DefaultWhenNothingIsKnown) {
+  Budget b = choose_budget(MemorySources{});
+  EXPECT_EQ(b.bytes, 2 * GiB);
+  EXPECT_EQ(b.source, "default");
+}
+
+TEST(Budget, DiscoversCgroupV2MeminfoAndSlurmFromAFakeTree) {
+  test::ScratchDir root("fake-root");
+  write_file(root.path() / "proc/self/cgroup", "0::/job/step\n");
+  write_file(root.path() / "proc/meminfo", "MemTotal: 33554432 kB\nMemAvailable: 16777216 kB\n");
+  write_file(root.path() / "sys/fs/cgroup/memory.max", "max\n");
+  write_file(root.path() / "sys/fs/cgroup/job/memory.max", "6442450944\n");       // 6 GiB, the parent
+  write_file(root.path() / "sys/fs/cgroup/job/step/memory.max", "8589934592\n");  // 8 GiB, own group
+  std::map<std::string, std::string> env{{"SLURM_MEM_PER_CPU", "1024"}, {"SLURM_CPUS_ON_NODE", "2"}};
+  MemorySources s = discover_memory(2, std::nullopt, root.path().string(), &env);
+  ASSERT_TRUE(s.cgroup_limit.has_value());
+  EXPECT_EQ(*s.cgroup_limit, 6 * GiB);  // the tighter parent applies
+  ASSERT_TRUE(s.mem_available.has_value());
+  EXPECT_EQ(*s.mem_available, 16 * GiB);
+  ASSERT_TRUE(s.slurm_limit.has_value());
+  EXPECT_EQ(*s.slurm_limit, 2 * GiB);
+  Budget b = choose_budget(s);
+  EXPECT_EQ(b.bytes, 1 * GiB);  // Slurm's 2 GiB shared by 2 ranks
+  EXPECT_EQ(b.source, "slurm");
+
+  std::map<std::string, std::string> per_node{{"SLURM_MEM_PER_NODE", "3072"}};
+  s = discover_memory(1, 512 * MiB, root.path().string(), &per_node);
+  EXPECT_EQ(*s.slurm_limit, 3 * GiB);
+  EXPECT_EQ(choose_budget(s).bytes, 512 * MiB);
+}
+
+TEST(Planner, OptionsWithoutAnExplicitSizeAreStillBudgeted) {
+  // The old tool skipped its downsampling whenever options came without a target size and then
+  // tried to register the full 283 MP image. Here no max-pixels is given: the budget decides.
+  ElastixMemoryModel m = elastix_memory_model("bspline");
+  RegistrationPlan p = plan_registration(kBigScan, kBigScan, 2 * GiB, m, std::nullopt);
+  EXPECT_GT(p.factor, 1);
+  EXPECT_LE(p.estimated_bytes + (160ull << 20), 2 * GiB);
+  EXPECT_EQ(p.design_reg.width, kBigScan.width / p.factor);
+  // And the factor is the smallest that fits: one less would not.
+  if (p.factor > 1) {
+    double smaller = m.overhead + m.bytes_per_pixel * 2.0 * (kBigScan.width / (p.factor - 1)) *
+                                      (kBigScan.height / (p.factor - 1));
+    EXPECT_GT(smaller + (160ull << 20), 2.0 * GiB * 0.97);
+  }
+}
+
+TEST(Planner, MoreMemoryRegistersLarger) {
+  ElastixMemoryModel m = elastix_memory_model("bspline");
+  int f2 = plan_registration(kBigScan, kBigScan, 2 * GiB, m, std::nullopt).factor;
+  int f8 = plan_registration(kBigScan, kBigScan, 8 * GiB, m, std::nullopt).factor;
+  int f32 = plan_registration(kBigScan, kBigScan, 32 * GiB, m, std::nullopt).factor;
+  EXPECT_GE(f2, f8);
+  EXPECT_GE(f8, f32);
+  EXPECT_GT(f2, f32);
+}
+
+TEST(Planner, MaxPixelsCapsEachImageButNeverRaisesTheBudget) {
+  ElastixMemoryModel m = elastix_memory_model("bspline");
+  RegistrationPlan p = plan_registration(kBigScan, kBigScan, 64 * GiB, m, int64_t{1'000'000});
+  EXPECT_LE(p.design_reg.pixels(), 1'000'000);
+  EXPECT_LE(p.scan_reg.pixels(), 1'000'000);
+  EXPECT_GT(p.design_reg.pixels(), 1'000'000 / 2);  // not needlessly small
+  RegistrationPlan q = plan_registration(kBigScan, kBigScan, 2 * GiB, m, int64_t{200'000'000});
+  EXPECT_EQ(q.factor, plan_registration(kBigScan, kBigScan, 2 * GiB, m, std::nullopt).factor);
+}
+
+TEST(Planner, SmallImagesRegisterAtFullResolution) {
+  RegistrationPlan p = plan_registration({1200, 900}, {1200, 900}, 2 * GiB, elastix_memory_model("affine"),
+                                         std::nullopt);
+  EXPECT_EQ(p.factor, 1);
+}
+
+TEST(Planner, ImpossibleBudgetsAreClearErrors) {
+  EXPECT_THROW(plan_registration(kBigScan, kBigScan, 100 * MiB, elastix_memory_model("bspline"), std::nullopt),
+               Error);
+  EXPECT_THROW(plan_registration(kBigScan, kBigScan, 2 * GiB, elastix_memory_model("bspline"), int64_t{10}), Error);
+}
+
+TEST(Planner, StripsAreTileAlignedAndFitTheBudget) {
+  StripPlan s = plan_strips(kBigScan, 256, 2 * GiB);
+  EXPECT_EQ(s.strip_rows % 256, 0);
+  EXPECT_EQ(s.block_cols % 256, 0);
+  EXPECT_LE(s.estimated_bytes, 2 * GiB / 2);
+  StripPlan tiny = plan_strips(kBigScan, 256, 64 * MiB);
+  EXPECT_EQ(tiny.strip_rows, 256);  // one tile row at least
+}
+
+TEST(Planner, EveryRowIsWrittenByExactlyOneRank) {
+  for (int64_t height : {1, 255, 256, 1000, 14960})
+    for (int size = 1; size <= 5; ++size) {
+      std::vector<int> seen(height, 0);
+      for (int r = 0; r < size; ++r)
+        for (const RowRange& range : strips_for_rank(height, 512, r, size)) {
+          EXPECT_EQ(range.y0 % 512, 0);
+          for (int64_t y = range.y0; y < range.y0 + range.rows; ++y) ++seen[y];
+        }
+      for (int64_t y = 0; y < height; ++y) ASSERT_EQ(seen[y], 1) << "height " << height << " ranks " << size;
+    }
+}
