@@ -16,6 +16,7 @@
 #include "alinify/job/pipeline.hpp"
 #include "alinify/synth/synth.hpp"
 #include "alinify/synth/truth.hpp"
+#include "alinify/warp/backend.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -142,6 +143,9 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   w.fill = vm["fill"].as<int>();
   w.tile = vm["tile"].as<int>();
   if (vm.count("mem-budget")) w.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
+  warp::parse_interp(w.interp);  // option errors before any file is touched
+  if (w.backend != "auto" && w.backend != "cpu" && w.backend != "cuda")
+    fail_usage("--backend: '" + w.backend + "' is not one of auto, cpu, cuda");
   if (w.compress != "none" && w.compress != "deflate" && w.compress != "zstd")
     fail_usage("--compress: '" + w.compress + "' is not one of none, deflate, zstd");
   return w;

@@ -43,8 +43,13 @@ void on_every_rank(par::Communicator& comm, const std::string& stage, const std:
   if (mine) code = static_cast<int>(mine->code());
   const int64_t worst = comm.allreduce_max(code);
   if (worst == 0) return;
+  // The lowest failing rank prints the error line; the same failure on other ranks stays quiet.
+  const int reporter = comm.size() - static_cast<int>(comm.allreduce_max(mine ? comm.size() - comm.rank() : 0));
   if (comm.is_root() && on_failure_at_root) on_failure_at_root();
-  if (mine) throw *mine;
+  if (mine) {
+    if (comm.rank() != reporter) mine->mark_reported_elsewhere();
+    throw *mine;
+  }
   throw Error(static_cast<ExitCode>(worst), stage + " failed on another rank").mark_reported_elsewhere();
 }
 

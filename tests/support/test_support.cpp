@@ -42,8 +42,8 @@ CommandResult run_command(const std::string& command_line) {
   return r;
 }
 
-std::string alinify_bin() { return env_or("ALINIFY_BIN", "alinify"); }
-std::string fixtures_dir() { return env_or("ALINIFY_FIXTURES", "tests/fixtures"); }
-std::string configs_dir() { return env_or("ALINIFY_CONFIGS", "configs"); }
+std::string alinify_bin() { return env_or("ALINIFY_BIN", ALINIFY_DEFAULT_BIN); }
+std::string fixtures_dir() { return env_or("ALINIFY_FIXTURES", ALINIFY_DEFAULT_FIXTURES); }
+std::string configs_dir() { return env_or("ALINIFY_CONFIGS", ALINIFY_DEFAULT_CONFIGS); }
 
 }  // namespace alinify::test

@@ -190,6 +190,24 @@ TEST(ElastixParams, TranslationEulerSimilarityAffine) {
   }
 }
 
+TEST(ElastixParams, ImageDirectionDoesNotChangeTheTransform) {
+  // (Direction ...) describes the registration image's grid only; the transform is physical -> physical.
+  ScratchDir dir("elx-direction");
+  const std::string body = header("AffineTransform", "1.1 0.2 -0.1 0.9 3.5 -2", 6) + "(CenterOfRotationPoint 4 5)\n";
+  spit(dir.file("id.txt"), body + "(Direction 1 0 0 1)\n");
+  spit(dir.file("flip.txt"), body + "(Direction 0 1 1 0)\n(UseDirectionCosines \"true\")\n");
+  Transform a = read_elastix_transform(dir.file("id.txt")), b = read_elastix_transform(dir.file("flip.txt"));
+  for (Vec2 p : {Vec2{0, 0}, Vec2{17.5, -3}}) {
+    EXPECT_EQ(a.apply(p).x, b.apply(p).x);
+    EXPECT_EQ(a.apply(p).y, b.apply(p).y);
+  }
+  // Kept by format_parameter_map; the full-resolution chain uses the identity design grid.
+  EXPECT_NE(format_parameter_map(read_parameter_file(dir.file("flip.txt"))).find("(Direction 0 1 1 0)"),
+            std::string::npos);
+  auto w = write_full_resolution_chain(dir.file("flip.txt"), dir.file("full"), Size{10, 20});
+  EXPECT_EQ(read_parameter_file(w[0]).at("Direction"), (std::vector<std::string>{"1", "0", "0", "1"}));
+}
+
 TEST(ElastixParams, UnsupportedTransformsAreBadInputNamingTheFile) {
   ScratchDir dir("elx-unsupported");
   const std::string grid =

@@ -51,6 +51,8 @@ Truth make_truth(Size design, Size scan, uint64_t seed);
 
 // The camera model: scan pixel (x, y) = mean of the design at truth(q + d) over 4 sub-pixel offsets
 // (table colour outside the design), then weave texture, illumination, colour shift and noise.
+// Holds references: the design and the truth must outlive the model. Deterministic per pixel, so
+// the written scan does not depend on strips or threads.
 class ScanModel {
  public:
   ScanModel(const DesignPattern& design, const Truth& truth, uint64_t seed);
