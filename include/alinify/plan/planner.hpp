@@ -12,10 +12,16 @@ namespace alinify::plan {
 
 // Peak RSS of an elastix run as a + b * (fixed + moving pixels). Measured on Debian 12's elastix
 // 5.0.1 with the project's presets; the figures and how they were measured are in docs/memory_budget.md.
-// Placeholder figures until measured (docs/memory_budget.md has the measurements).
-constexpr double kElastixBytesPerPixelLinear = 60.0;
-constexpr double kElastixBytesPerPixelBSpline = 60.0;
-constexpr uint64_t kElastixOverhead = 64ull << 20;
+// Measured 2026-11-26 with tools/measure_elastix_memory.sh (peak RSS of the child from wait4, one
+// point confirmed by /usr/bin/time -v), 0.84 to 54 MP of fixed + moving pixels, 2 cores:
+//   least squares affine  a = 82.8 MiB, b = 13.04 B/px  -> b rounded up 10%: 14.4
+//   least squares bspline a = 79.1 MiB, b = 13.16 B/px  -> b rounded up 10%: 14.5
+// (the bspline preset runs an affine stage first; its peak equals the affine one within 1.5 MiB).
+// The overhead is the measured floor (112.5 MiB at <= 3 MP), above both intercepts, so the model
+// is above every measured peak.
+constexpr double kElastixBytesPerPixelLinear = 14.4;
+constexpr double kElastixBytesPerPixelBSpline = 14.5;
+constexpr uint64_t kElastixOverhead = 112ull << 20;
 
 struct ElastixMemoryModel {
   double bytes_per_pixel = 0;  // per registration pixel, fixed and moving counted together
