@@ -1,7 +1,10 @@
 // The only file of the project that includes mpi.h.
 #include <mpi.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "alinify/core/error.hpp"
 #include "alinify/par/comm.hpp"
@@ -11,6 +14,19 @@ namespace {
 
 void check(int rc, const char* what) {
   if (rc != MPI_SUCCESS) fail_runtime(std::string("MPI call failed: ") + what);
+}
+
+// Waits for a non-blocking collective without spinning: while rank 0 runs elastix or a slower
+// rank warps, the waiting ranks would otherwise burn a core in MPI's busy poll and slow them down.
+void wait_politely(MPI_Request& request, const char* what) {
+  int done = 0;
+  auto pause = std::chrono::microseconds(50);
+  for (;;) {
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+    if (done) return;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(20000));
+  }
 }
 
 class MpiCommunicator final : public Communicator {
@@ -31,11 +47,17 @@ class MpiCommunicator final : public Communicator {
   int size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }
-  void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "barrier"); }
+  void barrier() override {
+    MPI_Request r;
+    check(MPI_Ibarrier(MPI_COMM_WORLD, &r), "barrier");
+    wait_politely(r, "barrier");
+  }
 
   void broadcast(std::string& text, int root) override {
     uint64_t n = text.size();
-    check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD), "bcast size");
+    MPI_Request r;
+    check(MPI_Ibcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, &r), "bcast size");
+    wait_politely(r, "bcast size");
     text.resize(n);
     // Chunked: MPI counts are int, a B-spline transform text stays far below 2 GiB but be safe.
     const uint64_t kChunk = 1u << 30;
@@ -68,17 +90,21 @@ class MpiCommunicator final : public Communicator {
   }
 
   int64_t allreduce_max(int64_t v) override {
-    int64_t r = 0;
-    check(MPI_Allreduce(&v, &r, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "allreduce max");
-    return r;
+    return allreduce(v, MPI_MAX);
   }
   int64_t allreduce_sum(int64_t v) override {
-    int64_t r = 0;
-    check(MPI_Allreduce(&v, &r, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD), "allreduce sum");
-    return r;
+    return allreduce(v, MPI_SUM);
   }
 
  private:
+  static int64_t allreduce(int64_t v, MPI_Op op) {
+    int64_t out = 0;
+    MPI_Request r;
+    check(MPI_Iallreduce(&v, &out, 1, MPI_INT64_T, op, MPI_COMM_WORLD, &r), "allreduce");
+    wait_politely(r, "allreduce");
+    return out;
+  }
+
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   MPI_Comm node_ = MPI_COMM_NULL;
 };
