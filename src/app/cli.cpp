@@ -1,4 +1,5 @@
 #include "app/cli.hpp"
+#include "app/cli_options.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -18,26 +19,9 @@
 #include "alinify/synth/truth.hpp"
 #include "alinify/warp/backend.hpp"
 
-namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
 namespace alinify::app {
-namespace {
-
-constexpr const char* kUsage =
-    "usage: alinify <command> [options]   (alinify <command> --help for its options)\n"
-    "\n"
-    "Aligns camera scans of printed fabric to their design images, at any size, on one machine or\n"
-    "under mpirun/srun. Commands:\n"
-    "  run         register (rank 0) + broadcast + warp (every rank): the main job\n"
-    "  register    register a scan to its design with elastix: transform.json + elastix files\n"
-    "  warp        warp the scan onto the design's grid with a transform.json\n"
-    "  synth       write a synthetic design/scan pair with exact ground truth\n"
-    "  eval        error of a transform against a synthetic pair's truth.json (JSON on stdout)\n"
-    "  map-points  map design pixel positions (CSV x,y) to scan positions\n"
-    "\n"
-    "Pixel coordinates everywhere: (0,0) is the centre of the top-left pixel, x right, y down.\n"
-    "Exit codes: 0 ok, 1 usage, 2 bad input, 3 runtime failure.\n";
 
 po::options_description common_options() {
   po::options_description d("Common options");
@@ -59,7 +43,14 @@ po::options_description register_options() {
       "cap on the pixels of each registration image (the memory budget still applies)")(
       "elastix", po::value<std::string>()->default_value("elastix"), "elastix executable (name on PATH or path)")(
       "elastix-threads", po::value<int>()->default_value(0), "threads for elastix (0: its default, all cores)")(
-      "keep-registration-images", po::bool_switch(), "keep the decimated .mhd/.raw images in the elastix folder");
+      "keep-registration-images", po::bool_switch(), "keep the decimated .mhd/.raw images in the elastix folder")(
+      "init", po::value<std::string>()->default_value("auto"),
+      "initial transform for elastix: auto|search (coarse global alignment: finds the right repeat of a repeating "
+      "print), none (elastix from the image centres), or a file (elastix TransformParameters or transform.json)")(
+      "accept-ambiguous", po::bool_switch(), "use the best coarse placement even when the runner-up scores close")(
+      "max-rotation", po::value<double>()->default_value(5.0), "coarse search: largest rotation of the scan, degrees")(
+      "quarter-turns", po::bool_switch(), "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
+      "coarse-debug", po::value<std::string>(), "folder for the coarse stage's score map (PGM) and candidates");
   return d;
 }
 
@@ -74,11 +65,6 @@ po::options_description warp_options() {
       "tile", po::value<int>()->default_value(256), "output tile size in pixels (multiple of 16)");
   return d;
 }
-
-struct Parsed {
-  po::variables_map vm;
-  bool help = false;
-};
 
 // Parses args (after the command word) against `desc` + common options; INI from --config fills
 // what the command line left unset.
@@ -124,6 +110,14 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   j.reg.keep_images = vm["keep-registration-images"].as<bool>();
   if (vm.count("mem-budget")) j.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
   if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
+  j.reg.init = req(vm, "init");
+  j.reg.accept_ambiguous = vm["accept-ambiguous"].as<bool>();
+  j.reg.max_rotation_deg = vm["max-rotation"].as<double>();
+  j.reg.quarter_turns = vm["quarter-turns"].as<bool>();
+  if (vm.count("coarse-debug")) j.reg.coarse_debug_dir = req(vm, "coarse-debug");
+  if (j.reg.init == "box") fail_usage("--init box: not available yet; use auto (search) or none");
+  if (!(j.reg.max_rotation_deg >= 0 && j.reg.max_rotation_deg <= 45))
+    fail_usage("--max-rotation: must be in 0..45 degrees");
   const std::string& preset = j.reg.preset;
   if (preset != "rigid" && preset != "affine" && preset != "bspline")
     fail_usage("--preset: '" + preset + "' is not one of rigid, affine, bspline");
@@ -155,6 +149,24 @@ void add_pair(po::options_description& d) {
   d.add_options()("design", po::value<std::string>()->required(), "design image (RGB GeoTIFF or any GDAL raster)")(
       "scan", po::value<std::string>()->required(), "scan image (RGB)");
 }
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: alinify <command> [options]   (alinify <command> --help for its options)\n"
+    "\n"
+    "Aligns camera scans of printed fabric to their design images, at any size, on one machine or\n"
+    "under mpirun/srun. Commands:\n"
+    "  run         register (rank 0) + broadcast + warp (every rank): the main job\n"
+    "  register    register a scan to its design with elastix: transform.json + elastix files\n"
+    "  warp        warp the scan onto the design's grid with a transform.json\n"
+    "  synth       write a synthetic design/scan pair with exact ground truth\n"
+    "  eval        error of a transform against a synthetic pair's truth.json (JSON on stdout)\n"
+    "  map-points  map design pixel positions (CSV x,y) to scan positions\n"
+    "  batch       many pairs from a manifest: groups of ranks, journal, --resume, summary\n"
+    "\n"
+    "Pixel coordinates everywhere: (0,0) is the centre of the top-left pixel, x right, y down.\n"
+    "Exit codes: 0 ok, 1 usage, 2 bad input, 3 runtime failure.\n";
 
 int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   po::options_description d("synth options");
@@ -287,7 +299,8 @@ int run_cli(par::Communicator& comm, int argc, char** argv) {
   using Cmd = int (*)(par::Communicator&, int, char**);
   static const std::map<std::string, Cmd> kCommands{{"synth", cmd_synth}, {"register", cmd_register},
                                                     {"warp", cmd_warp},   {"run", cmd_run},
-                                                    {"eval", cmd_eval},   {"map-points", cmd_map_points}};
+                                                    {"eval", cmd_eval},   {"map-points", cmd_map_points},
+                                                    {"batch", cmd_batch}};
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) fail_usage(std::string("unknown command '") + argv[1] + "' (see alinify --help)");
   return it->second(comm, argc - 1, argv + 1);

@@ -168,6 +168,7 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
 
     reg::RegisterOptions ro = job.reg;
     ro.work_dir = elastix_dir_for(job.transform_out);
+    ro.scan_path = job.scan;
     reg::RegistrationResult r = reg::register_pair(design, scan, p.factor, ro);
 
     transform::TransformFile f;
@@ -176,14 +177,19 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
     f.scan = scan.size();
     f.registration_factor = p.factor;
     f.preset = job.reg.parameter_files.empty() ? job.reg.preset : "custom";
+    f.has_initial = r.has_initial;
+    f.initial = r.initial;
     check_overlap(f, job.scan);
     const std::string json = transform::to_json_text(f);
     write_text_atomically(job.transform_out, json);
     auto full = transform::write_full_resolution_chain(r.elastix_chain.back(), ro.work_dir, design.size());
     spdlog::info("transform {} (full-resolution elastix chain {}, elastix log {})", job.transform_out, full.back(),
                  r.elastix_log);
-    spdlog::info("stage times: decimate {:.2f} s, elastix {:.2f} s, registration total {:.2f} s; elastix peak RSS {}",
-                 r.decimate_seconds, r.elastix_seconds, now_seconds() - t_start, format_bytes(r.elastix_peak_rss));
+    spdlog::info(
+        "stage times: decimate {:.2f} s, coarse {:.2f} s, elastix {:.2f} s, registration total {:.2f} s; elastix peak "
+        "RSS {}",
+        r.decimate_seconds, r.coarse_seconds, r.elastix_seconds, now_seconds() - t_start,
+        format_bytes(r.elastix_peak_rss));
     return json;
   });
   return transform::from_json_text(text, "broadcast transform");
@@ -298,15 +304,21 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
   }
 }
 
-void run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp) {
+RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp) {
+  RunReport report;
   const double t0 = now_seconds();
   transform::TransformFile t = run_register(comm, reg);
   const double t1 = now_seconds();
+  report.registration_factor = t.registration_factor;
+  report.register_seconds = t1 - t0;
   if (comm.is_root()) spdlog::info("registration and broadcast: {:.2f} s", t1 - t0);
   WarpJob w = warp;
   if (w.transform_path.empty()) w.transform_path = reg.transform_out;
   run_warp(comm, t, w);
-  if (comm.is_root()) spdlog::info("run finished in {:.2f} s", now_seconds() - t0);
+  report.total_seconds = now_seconds() - t0;
+  report.warp_seconds = report.total_seconds - report.register_seconds;
+  if (comm.is_root()) spdlog::info("run finished in {:.2f} s", report.total_seconds);
+  return report;
 }
 
 }  // namespace alinify::job

@@ -2,11 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/io/decimate.hpp"
+#include "alinify/reg/coarse_align.hpp"
 #include "alinify/reg/elastix_runner.hpp"
 #include "alinify/reg/presets.hpp"
 #include "alinify/transform/elastix_params.hpp"
@@ -14,6 +18,76 @@
 namespace fs = std::filesystem;
 
 namespace alinify::reg {
+
+namespace {
+
+std::string num(double v) {
+  std::ostringstream ss;
+  ss.precision(17);
+  ss << v;
+  return ss.str();
+}
+
+// elastix TransformParameters for an affine design->scan map (full-res pixels = physical units of
+// the registration images), centre of rotation at 0: elastix's T(x) = A (x - c) + t + c = A x + t.
+void write_initial_parameters(const std::string& path, const transform::Affine& a, Size reg_size, int f) {
+  const double c = (f - 1) / 2.0;
+  std::ofstream out(path);
+  out << "// alinify: initial transform (coarse global alignment), design -> scan, full-resolution pixels\n"
+      << "(Transform \"AffineTransform\")\n(NumberOfParameters 6)\n(TransformParameters " << num(a.m[0]) << " "
+      << num(a.m[1]) << " " << num(a.m[2]) << " " << num(a.m[3]) << " " << num(a.offset[0]) << " " << num(a.offset[1])
+      << ")\n(CenterOfRotationPoint 0 0)\n(InitialTransformParametersFileName \"NoInitialTransform\")\n"
+      << "(HowToCombineTransforms \"Compose\")\n(FixedImageDimension 2)\n(MovingImageDimension 2)\n"
+      << "(FixedInternalImagePixelType \"float\")\n(MovingInternalImagePixelType \"float\")\n"
+      << "(Size " << reg_size.width << " " << reg_size.height << ")\n(Index 0 0)\n(Spacing " << f << " " << f
+      << ")\n(Origin " << num(c) << " " << num(c) << ")\n(Direction 1 0 0 1)\n(UseDirectionCosines \"true\")\n"
+      << "(ResampleInterpolator \"FinalBSplineInterpolator\")\n(FinalBSplineInterpolationOrder 3)\n"
+      << "(Resampler \"DefaultResampler\")\n(DefaultPixelValue 0)\n(ResultImageFormat \"mha\")\n"
+      << "(ResultImagePixelType \"float\")\n(CompressResultImage \"false\")\n";
+  if (!out) fail_runtime(path + ": cannot write the initial transform");
+}
+
+// With an initial transform, elastix's GeometricalCenter initialisation would move the start
+// (centres of a design and a larger scan differ): the preset copies get it switched off.
+void disable_automatic_initialization(const std::vector<std::string>& files) {
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    const std::string from = "(AutomaticTransformInitialization \"true\")";
+    const auto pos = text.find(from);
+    if (pos == std::string::npos) continue;
+    text.replace(pos, from.size(), "(AutomaticTransformInitialization \"false\")");
+    std::ofstream(path) << text;
+  }
+}
+
+// One affine from a transform.json whose stages are all affine (composed).
+transform::Affine affine_of(const transform::Transform& t, const std::string& source) {
+  transform::Affine r;
+  for (const auto& st : t.stages) {
+    if (st.kind != transform::StageKind::kAffine) fail_input(source, "--init: only affine transforms can start elastix");
+    const transform::Affine& a = st.affine;
+    transform::Affine n;
+    if (st.combine == transform::Combine::kAdd) {  // S(x) + T(x) - x
+      for (int k = 0; k < 4; ++k) n.m[k] = a.m[k] + r.m[k] - ((k == 0 || k == 3) ? 1.0 : 0.0);
+      n.offset[0] = a.offset[0] + r.offset[0];
+      n.offset[1] = a.offset[1] + r.offset[1];
+    } else {  // S(T(x))
+      n.m[0] = a.m[0] * r.m[0] + a.m[1] * r.m[2];
+      n.m[1] = a.m[0] * r.m[1] + a.m[1] * r.m[3];
+      n.m[2] = a.m[2] * r.m[0] + a.m[3] * r.m[2];
+      n.m[3] = a.m[2] * r.m[1] + a.m[3] * r.m[3];
+      n.offset[0] = a.m[0] * r.offset[0] + a.m[1] * r.offset[1] + a.offset[0];
+      n.offset[1] = a.m[2] * r.offset[0] + a.m[3] * r.offset[1] + a.offset[1];
+    }
+    r = n;
+  }
+  return r;
+}
+
+}  // namespace
 
 RegistrationResult register_pair(const io::Raster& design, const io::Raster& scan, int factor,
                                  const RegisterOptions& o) {
@@ -25,6 +99,15 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
   fs::create_directories(o.work_dir);
   if (params.empty()) params = write_preset_files(o.preset, o.work_dir);
 
+  const bool search = o.init == "auto" || o.init == "search";
+  const bool from_file = !search && o.init != "none";
+  if (from_file && !fs::exists(o.init)) fail_input(o.init, "--init: no such file");
+  const std::string scan_name = o.scan_path.empty() ? std::string("scan") : o.scan_path;
+  // Coarse images: both by the same total factor, larger side about o.coarse_size.
+  const int g = coarse::factor_for(std::max(design.size().width, scan.size().width) / factor,
+                                   std::max(design.size().height, scan.size().height) / factor, o.coarse_size);
+  coarse::Image coarse_design, coarse_scan;
+
   const double t0 = now_seconds();
   const std::string fixed = (fs::path(o.work_dir) / "design_reg.mhd").string();
   const std::string moving = (fs::path(o.work_dir) / "scan_reg.mhd").string();
@@ -32,17 +115,82 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
     io::GreyImage d = io::decimate_grey(design, factor);
     io::write_metaimage(fixed, d);
     r.registration_image_bytes += d.pixels.size() * sizeof(float);
+    if (search) coarse_design = coarse::downsample(d, g);
   }  // one decimated image in memory at a time
   {
     io::GreyImage s = io::decimate_grey(scan, factor);
     io::write_metaimage(moving, s);
     r.registration_image_bytes += s.pixels.size() * sizeof(float);
+    if (search) coarse_scan = coarse::downsample(s, g);
   }
   r.decimate_seconds = now_seconds() - t0;
   spdlog::info("decimated design and scan by {} in {:.2f} s ({} of registration images)", factor,
                r.decimate_seconds, format_bytes(r.registration_image_bytes));
 
-  ElastixJob job{exe, fixed, moving, params, o.work_dir, "", o.threads};
+  auto remove_images = [&] {
+    for (const auto& m : {fixed, moving}) {
+      std::error_code ec;
+      fs::remove(m, ec);
+      fs::remove(fs::path(m).replace_extension(".raw"), ec);
+    }
+  };
+  std::string initial_file;
+  const Size reg_size{design.size().width / factor, design.size().height / factor};
+  if (search) {
+    coarse::CoarseOptions co;
+    co.max_rotation_deg = o.max_rotation_deg;
+    co.quarter_turns = o.quarter_turns;
+    co.debug_dir = o.coarse_debug_dir;
+    coarse::CoarseResult cr = coarse::estimate_placement(coarse_design, coarse_scan, co);
+    r.coarse_seconds = cr.seconds;
+    spdlog::info("coarse alignment ({}x{} and {}x{} px, factor {}, {} candidates) in {:.2f} s: best {} score {:.3f}{}",
+                 coarse_design.width, coarse_design.height, coarse_scan.width, coarse_scan.height, coarse_design.factor,
+                 cr.candidates, cr.seconds, coarse::describe(cr.best), cr.best.score,
+                 cr.has_runner_up ? fmt::format(", runner-up {} score {:.3f}, confidence {:.3f}",
+                                                coarse::describe(cr.runner_up), cr.runner_up.score, cr.confidence)
+                                  : std::string());
+    if (cr.rejected) {
+      remove_images();
+      fail_input(scan_name, cr.reason);
+    }
+    if (cr.ambiguous) {
+      if (!o.accept_ambiguous) {
+        remove_images();
+        fail_input(scan_name, cr.reason + "; pass --accept-ambiguous to use the best anyway, or --init FILE");
+      }
+      spdlog::warn("{} (accepted: --accept-ambiguous)", cr.reason);
+    }
+    r.has_initial = true;
+    r.initial.method = "search";
+    r.initial.affine = cr.best.affine();
+    r.initial.score = cr.best.score;
+    r.initial.has_runner_up = cr.has_runner_up;
+    r.initial.runner_up = cr.runner_up.affine();
+    r.initial.runner_up_score = cr.runner_up.score;
+    r.initial.confidence = cr.confidence;
+    r.initial.ambiguous = cr.ambiguous;
+    r.initial.seconds = cr.seconds;
+    initial_file = fs::absolute(fs::path(o.work_dir) / "initial_transform.txt").string();
+    write_initial_parameters(initial_file, r.initial.affine, reg_size, factor);
+  } else if (from_file) {
+    const bool json = fs::path(o.init).extension() == ".json";
+    if (json) {
+      transform::TransformFile tf = transform::read_transform_json(o.init);
+      r.initial.affine = affine_of(tf.transform, o.init);
+      initial_file = fs::absolute(fs::path(o.work_dir) / "initial_transform.txt").string();
+      write_initial_parameters(initial_file, r.initial.affine, reg_size, factor);
+    } else {
+      transform::Transform t = transform::read_elastix_transform(o.init);  // validates
+      r.initial.affine = affine_of(t, o.init);
+      initial_file = fs::absolute(o.init).string();
+    }
+    r.has_initial = true;
+    r.initial.method = "file";
+    r.initial.score = r.initial.confidence = 0;
+  }
+  if (!initial_file.empty() && o.parameter_files.empty()) disable_automatic_initialization(params);
+
+  ElastixJob job{exe, fixed, moving, params, o.work_dir, initial_file, o.threads};
   ElastixResult er = run_elastix(job);
   r.elastix_seconds = er.seconds;
   r.elastix_peak_rss = er.peak_rss_bytes;

@@ -1,5 +1,6 @@
 #include "alinify/transform/transform_json.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -95,6 +96,23 @@ std::string to_json_text(const TransformFile& f) {
   j["scan"] = {{"width", f.scan.width}, {"height", f.scan.height}};
   j["registration_factor"] = f.registration_factor;
   j["preset"] = f.preset;
+  if (f.has_initial) {
+    const InitialPlacement& ip = f.initial;
+    json ji;
+    ji["method"] = ip.method;
+    ji["matrix"] = array_of(ip.affine.m, 4);
+    ji["offset"] = array_of(ip.affine.offset, 2);
+    ji["score"] = ip.score;
+    if (ip.has_runner_up) {
+      ji["runner_up"] = {{"matrix", array_of(ip.runner_up.m, 4)},
+                         {"offset", array_of(ip.runner_up.offset, 2)},
+                         {"score", ip.runner_up_score}};
+    }
+    ji["confidence"] = ip.confidence;
+    ji["ambiguous"] = ip.ambiguous;
+    ji["seconds"] = ip.seconds;
+    j["initial"] = std::move(ji);
+  }
   json stages = json::array();
   for (const Stage& s : f.transform.stages) {
     json js;
@@ -152,6 +170,38 @@ TransformFile from_json_text(const std::string& text, const std::string& source)
   f.scan = r.size(j, "scan");
   f.registration_factor = static_cast<int>(r.integer(j, "registration_factor", where, 1, 1 << 20));
   f.preset = r.str(j, "preset", where);
+  if (j.contains("initial")) {  // optional: absent in files from before the coarse stage
+    const json& ji = j.at("initial");
+    const std::string wi = "transform.initial";
+    if (!ji.is_object()) r.bad(wi + " must be an object");
+    InitialPlacement& ip = f.initial;
+    f.has_initial = true;
+    ip.method = r.str(ji, "method", wi);
+    auto m = r.numbers(ji, "matrix", wi, 4), o = r.numbers(ji, "offset", wi, 2);
+    std::copy(m.begin(), m.end(), ip.affine.m);
+    std::copy(o.begin(), o.end(), ip.affine.offset);
+    auto num = [&](const json& obj, const char* key, const std::string& w) {
+      const json& v = r.member(obj, key, w);
+      if (!v.is_number() || !std::isfinite(v.get<double>())) r.bad(w + "." + key + " must be a finite number");
+      return v.get<double>();
+    };
+    ip.score = num(ji, "score", wi);
+    ip.confidence = num(ji, "confidence", wi);
+    ip.seconds = ji.contains("seconds") ? num(ji, "seconds", wi) : 0.0;
+    if (ji.contains("ambiguous")) {
+      if (!ji.at("ambiguous").is_boolean()) r.bad(wi + ".ambiguous must be true or false");
+      ip.ambiguous = ji.at("ambiguous").get<bool>();
+    }
+    if (ji.contains("runner_up")) {
+      const json& ru = ji.at("runner_up");
+      const std::string wr = wi + ".runner_up";
+      auto rm = r.numbers(ru, "matrix", wr, 4), ro = r.numbers(ru, "offset", wr, 2);
+      std::copy(rm.begin(), rm.end(), ip.runner_up.m);
+      std::copy(ro.begin(), ro.end(), ip.runner_up.offset);
+      ip.runner_up_score = num(ru, "score", wr);
+      ip.has_runner_up = true;
+    }
+  }
 
   const json& stages = r.member(j, "stages", where);
   if (!stages.is_array()) r.bad("stages must be an array");

@@ -146,7 +146,9 @@ TEST(PipelineMpi, RootFailureEndsEveryRankWithTheSameCode) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ExitCode::kBadInput);
     EXPECT_EQ(e.reported_elsewhere(), !g_comm->is_root());
-    if (g_comm->is_root()) EXPECT_NE(std::string(e.what()).find("missing.json"), std::string::npos);
+    if (g_comm->is_root()) {
+      EXPECT_NE(std::string(e.what()).find("missing.json"), std::string::npos);
+    }
   }
 }
 

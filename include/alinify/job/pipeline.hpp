@@ -35,8 +35,15 @@ struct WarpJob {
 // no output; the rank that failed reports it, the others exit quietly (Error::reported_elsewhere).
 transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job);
 void run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job);
+struct RunReport {
+  int registration_factor = 0;
+  double register_seconds = 0;  // registration + broadcast, as seen by this rank
+  double warp_seconds = 0;
+  double total_seconds = 0;
+};
+
 // register + broadcast + warp.
-void run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp);
+RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp);
 
 // `alinify warp`: rank 0 reads T.json and broadcasts it.
 transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::string& path);

@@ -7,6 +7,7 @@
 
 #include "alinify/io/raster.hpp"
 #include "alinify/transform/transform.hpp"
+#include "alinify/transform/transform_json.hpp"
 
 namespace alinify::reg {
 
@@ -17,6 +18,15 @@ struct RegisterOptions {
   std::string work_dir;                      // elastix's folder (kept: log, TransformParameters)
   int threads = 0;
   bool keep_images = false;                  // keep the decimated .mhd/.raw after success
+  // Initial transform: auto|search (coarse global alignment, docs/registration.md), none (elastix
+  // from its own geometrical-centre start), or a file (elastix TransformParameters or transform.json).
+  std::string init = "auto";
+  bool accept_ambiguous = false;
+  double max_rotation_deg = 5;
+  bool quarter_turns = false;
+  int coarse_size = 256;                     // larger side of the coarse images, pixels
+  std::string coarse_debug_dir;              // score map and candidates when set
+  std::string scan_path;                     // named in bad-input errors of the coarse stage
 };
 
 struct RegistrationResult {
@@ -26,6 +36,9 @@ struct RegistrationResult {
   double decimate_seconds = 0, elastix_seconds = 0;
   uint64_t elastix_peak_rss = 0;
   uint64_t registration_image_bytes = 0;   // both decimated images
+  bool has_initial = false;
+  transform::InitialPlacement initial;     // what the coarse stage (or the file) gave elastix
+  double coarse_seconds = 0;
 };
 
 RegistrationResult register_pair(const io::Raster& design, const io::Raster& scan, int factor,

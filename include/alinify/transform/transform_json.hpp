@@ -9,12 +9,27 @@ namespace alinify::transform {
 
 constexpr int kTransformFormatVersion = 1;
 
+// The coarse stage's initial placement (optional in the file; version 1 files without it read fine).
+struct InitialPlacement {
+  std::string method;       // search | file
+  Affine affine;            // design full-res pixel -> scan full-res pixel
+  double score = 0;         // full-overlap score of the placement
+  bool has_runner_up = false;
+  Affine runner_up;         // the best different placement
+  double runner_up_score = 0;
+  double confidence = 0;    // (score - runner_up_score) / score
+  bool ambiguous = false;   // below the confidence threshold, accepted with --accept-ambiguous
+  double seconds = 0;       // coarse-stage time
+};
+
 struct TransformFile {
   Transform transform;
   Size design;          // output grid (full resolution)
   Size scan;            // source raster (full resolution)
   int registration_factor = 1;  // decimation factor the registration ran at
   std::string preset;   // rigid|affine|bspline|custom
+  bool has_initial = false;
+  InitialPlacement initial;  // written as "initial" when has_initial
 };
 
 std::string to_json_text(const TransformFile& f);

@@ -1,0 +1,53 @@
+#pragma once
+// `alinify batch`: many pairs through the pipeline, dynamically dispatched to groups of ranks, with a
+// journal for resuming, fault isolation and a summary (docs/batch.md).
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "alinify/job/batch_manifest.hpp"
+#include "alinify/job/batch_scheduler.hpp"
+#include "alinify/par/comm.hpp"
+
+namespace alinify::job {
+
+struct BatchOptions {
+  std::string manifest;
+  int group_size = 0;          // ranks per group; 0: the ranks of one node
+  bool resume = false;
+  int retries = 0;
+  int shard_index = 0, shard_count = 1;
+  std::string journal;         // default <manifest dir>/<stem>[.shard-i-of-n].journal.jsonl
+  std::string summary_dir;     // default: the manifest's folder
+};
+
+// Runs one job on every rank of `group` (throws alinify::Error consistently on every rank of the
+// group on failure, leaving no output). Returns the result as seen by the group's rank 0; the
+// batch adds the output's size and checksum.
+using JobRunner = std::function<JobResult(par::Communicator& group, const BatchJob& job)>;
+// Checks a job's options before any work (on rank 0); throws alinify::Error with the problem.
+using JobChecker = std::function<void(const BatchJob& job)>;
+
+struct BatchReport {
+  int done = 0, failed = 0, skipped = 0, not_run = 0;
+  bool interrupted = false;
+  int exit_code = 0;
+  std::string summary_json, summary_csv, journal;
+};
+
+// Every rank of `world` calls it. Manifest problems end every rank with exit 2 before any work.
+BatchReport run_batch(par::Communicator& world, const BatchOptions& options, const JobRunner& run_job,
+                      const JobChecker& check_job = {});
+
+// SIGTERM and SIGUSR1 ask the batch to stop: no new jobs are handed out, running jobs finish and
+// are journaled, and the batch exits 3 so that a rerun with --resume continues.
+void install_stop_signal_handlers();
+void request_stop();
+bool stop_requested();
+void clear_stop_request();  // tests
+
+// Default journal and summary paths (see BatchOptions).
+std::string default_journal_path(const BatchOptions& o);
+std::string summary_base_path(const BatchOptions& o);
+
+}  // namespace alinify::job

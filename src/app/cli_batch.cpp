@@ -1,0 +1,93 @@
+// `alinify batch`: the options of `run` as defaults for every job of a manifest (docs/batch.md).
+#include <boost/program_options.hpp>
+#include <stdexcept>
+
+#include "alinify/core/error.hpp"
+#include "alinify/job/batch.hpp"
+#include "alinify/job/pipeline.hpp"
+#include "app/cli_options.hpp"
+
+namespace alinify::app {
+namespace {
+
+void set_value(po::variables_map& vm, const std::string& name, const boost::any& value) {
+  vm.erase(name);
+  vm.insert({name, po::variable_value(value, false)});
+}
+
+template <class T>
+T parse_number(const std::string& column, const std::string& text) {
+  try {
+    size_t pos = 0;
+    long long v = std::stoll(text, &pos);
+    if (pos != text.size()) throw std::invalid_argument(text);
+    return static_cast<T>(v);
+  } catch (const std::exception&) {
+    fail_usage("column " + column + ": '" + text + "' is not an integer");
+  }
+}
+
+// The job's options: the command line's, with the manifest row's overrides on top.
+std::pair<job::RegisterJob, job::WarpJob> jobs_for(const po::variables_map& defaults, const job::BatchJob& j) {
+  po::variables_map vm = defaults;
+  set_value(vm, "design", j.design);
+  set_value(vm, "scan", j.scan);
+  set_value(vm, "out", j.out);
+  for (const auto& [k, v] : j.overrides) {
+    if (k == "fill" || k == "elastix-threads")
+      set_value(vm, k, parse_number<int>(k, v));
+    else if (k == "registration-max-pixels")
+      set_value(vm, k, parse_number<int64_t>(k, v));
+    else
+      set_value(vm, k, v);  // preset, interp, compress, mem-budget: strings, checked below
+  }
+  return {register_job(vm, j.transform_out), warp_job(vm, j.transform_out)};
+}
+
+}  // namespace
+
+int cmd_batch(par::Communicator& comm, int argc, char** argv) {
+  po::options_description d("batch options");
+  d.add_options()("manifest", po::value<std::string>()->required(),
+                  "CSV (id,design,scan,out[,transform,preset,interp,compress,fill,mem-budget,...]) or JSON Lines; "
+                  "paths relative to its folder")(
+      "group-size", po::value<int>()->default_value(0), "ranks per job group (0: all ranks of a node)")(
+      "resume", po::bool_switch(), "skip jobs whose journaled output still verifies (size + XXH64); redo the rest")(
+      "retries", po::value<int>()->default_value(0), "retries of a job that failed at run time (exit 3)")(
+      "shard", po::value<std::string>()->default_value("0/1"),
+      "i/n: run every n-th job from the i-th (job arrays: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")(
+      "journal", po::value<std::string>(),
+      "journal file (default <manifest dir>/<manifest stem>[.shard-i-of-n].journal.jsonl)")(
+      "summary-dir", po::value<std::string>(), "folder for <stem>.summary.json/.csv (default: the manifest's)");
+  d.add(register_options());
+  d.add(warp_options());
+  Parsed p = parse("batch", d, argc, argv, comm, "--manifest jobs.csv [--group-size N] [--resume] [options of run]");
+  if (p.help) return 0;
+
+  job::BatchOptions o;
+  o.manifest = req(p.vm, "manifest");
+  o.group_size = p.vm["group-size"].as<int>();
+  o.resume = p.vm["resume"].as<bool>();
+  o.retries = p.vm["retries"].as<int>();
+  std::tie(o.shard_index, o.shard_count) = job::parse_shard(req(p.vm, "shard"));
+  if (p.vm.count("journal")) o.journal = req(p.vm, "journal");
+  if (p.vm.count("summary-dir")) o.summary_dir = req(p.vm, "summary-dir");
+  if (o.group_size < 0) fail_usage("--group-size: must be 0 (a node) or positive");
+  if (o.retries < 0) fail_usage("--retries: must be 0 or more");
+  job::install_stop_signal_handlers();
+
+  const po::variables_map defaults = p.vm;
+  auto run_job = [&defaults](par::Communicator& group, const job::BatchJob& j) {
+    auto [r, w] = jobs_for(defaults, j);
+    const job::RunReport rep = job::run_pipeline(group, r, w);
+    job::JobResult res;
+    res.registration_factor = rep.registration_factor;
+    res.register_seconds = rep.register_seconds;
+    res.warp_seconds = rep.warp_seconds;
+    return res;
+  };
+  auto check_job = [&defaults](const job::BatchJob& j) { jobs_for(defaults, j); };
+  return job::run_batch(comm, o, run_job, check_job).exit_code;
+}
+
+}  // namespace alinify::app

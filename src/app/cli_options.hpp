@@ -1,0 +1,35 @@
+#pragma once
+// Option groups and their translation into jobs, shared by the subcommands (cli.cpp, cli_*.cpp).
+#include <boost/program_options.hpp>
+#include <string>
+
+#include "alinify/job/pipeline.hpp"
+#include "alinify/par/comm.hpp"
+
+namespace alinify::app {
+
+namespace po = boost::program_options;
+
+po::options_description common_options();
+po::options_description register_options();
+po::options_description warp_options();
+void add_pair(po::options_description& d);
+
+struct Parsed {
+  po::variables_map vm;
+  bool help = false;  // --help was printed: the command has nothing more to do
+};
+
+// Parses args (after the command word) against `desc` + common options; INI from --config fills
+// what the command line left unset. Usage errors throw alinify::Error (exit 1).
+Parsed parse(const std::string& command, po::options_description desc, int argc, char** argv,
+             par::Communicator& comm, const std::string& synopsis);
+
+std::string req(const po::variables_map& vm, const char* name);
+job::RegisterJob register_job(const po::variables_map& vm, const std::string& transform_out);
+job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_path);
+
+// Subcommands defined in other files of the app.
+int cmd_batch(par::Communicator& comm, int argc, char** argv);
+
+}  // namespace alinify::app

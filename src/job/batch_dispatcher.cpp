@@ -1,0 +1,110 @@
+// The dispatcher (world rank 0): answers group leaders with the next job, largest first; journals
+// every start and result; stops handing out jobs when a stop was requested.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <thread>
+
+#include "batch_internal.hpp"
+
+namespace alinify::job::detail {
+namespace {
+
+void journal_result(Journal& journal, const JobRecord& r, const JobResult& res, bool requeued, bool interrupted) {
+  if (res.ok) {
+    journal.append({{"event", "done"},
+                    {"id", r.job.id},
+                    {"index", r.job.index},
+                    {"attempt", r.attempts},
+                    {"group", r.group},
+                    {"out", r.job.out},
+                    {"size", res.out_size},
+                    {"xxh64", res.xxh64},
+                    {"seconds", res.seconds},
+                    {"register_seconds", res.register_seconds},
+                    {"warp_seconds", res.warp_seconds},
+                    {"registration_factor", res.registration_factor}});
+  } else {
+    journal.append({{"event", "failed"},
+                    {"id", r.job.id},
+                    {"index", r.job.index},
+                    {"attempt", r.attempts},
+                    {"group", r.group},
+                    {"exit_code", res.exit_code},
+                    {"error", res.error},
+                    {"seconds", res.seconds},
+                    {"interrupted", interrupted},
+                    {"will_retry", requeued}});
+  }
+}
+
+}  // namespace
+
+void dispatch_loop(par::Communicator& dispatch, Scheduler& scheduler, Journal& journal, int groups, int retries) {
+  std::deque<int> waiting;  // leaders (world ranks) waiting for an answer
+  int active = groups;
+  bool stopping = false;
+  auto pause = std::chrono::microseconds(50);
+  while (active > 0) {
+    bool progressed = false;
+    if (auto m = dispatch.try_receive(par::Communicator::kAnySource, kTagToDispatcher)) {
+      progressed = true;
+      const nlohmann::json j = nlohmann::json::parse(m->text);
+      if (j.value("stop", false)) request_stop();
+      if (j.at("type") == "result") {
+        const int index = j.at("index").get<int>();
+        const JobResult res = job_result_from_json(j.at("result"));
+        const bool interrupted = !res.ok && stop_requested();
+        const bool requeued = scheduler.finish(index, res, interrupted);
+        const JobRecord& r = scheduler.record(index);
+        journal_result(journal, r, res, requeued, interrupted);
+        if (res.ok)
+          spdlog::info("batch: job {} done in {:.1f} s by group {} ({} running, {} waiting)", r.job.id, res.seconds,
+                       m->source, scheduler.running(), scheduler.has_waiting() ? "jobs" : "no jobs");
+        else
+          spdlog::warn("batch: job {} failed (exit {}){}: {}", r.job.id, res.exit_code,
+                       requeued ? ", will retry" : "", res.error);
+      }
+      waiting.push_back(m->source);
+    }
+    if (stop_requested() && !stopping) {
+      stopping = true;
+      spdlog::warn("batch: stop requested (signal): no new jobs; {} running job(s) finish first", scheduler.running());
+      journal.append({{"event", "stop_requested"}, {"running", scheduler.running()}});
+      scheduler.stop();
+    }
+    while (!waiting.empty()) {
+      const int leader = waiting.front();
+      if (auto index = scheduler.next(leader)) {
+        const JobRecord& r = scheduler.record(*index);
+        journal.append({{"event", "started"},
+                        {"id", r.job.id},
+                        {"index", r.job.index},
+                        {"attempt", r.attempts},
+                        {"group", leader},
+                        {"out", r.job.out}});
+        spdlog::info("batch: job {} -> group {} (attempt {})", r.job.id, leader, r.attempts);
+        dispatch.send(nlohmann::json{{"type", "job"}, {"job", to_json(r.job)}}.dump(), leader, kTagToGroup);
+      } else if (scheduler.running() == 0 || stopping || retries == 0) {
+        // Nothing left for this group (with retries, an idle group waits while a job that may be
+        // retried is still running).
+        dispatch.send(nlohmann::json{{"type", "stop"}}.dump(), leader, kTagToGroup);
+        --active;
+      } else {
+        break;
+      }
+      waiting.pop_front();
+      progressed = true;
+    }
+    if (progressed) {
+      pause = std::chrono::microseconds(50);
+    } else {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(20000));
+    }
+  }
+}
+
+}  // namespace alinify::job::detail

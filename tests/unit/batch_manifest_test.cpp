@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/job/batch_manifest.hpp"
+#include "support/test_support.hpp"
+
+using namespace alinify;
+using alinify::test::ScratchDir;
+
+namespace {
+
+void write(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+bool has_problem(const job::Manifest& m, const std::string& needle) {
+  for (const auto& p : m.problems)
+    if (p.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST(BatchManifest, CsvPathsAreRelativeToTheManifestAndOverridesAreKept) {
+  ScratchDir d("manifest-csv");
+  write(d.file("in/a_design.tif"), "x");
+  write(d.file("in/a_scan.tif"), "xyz");
+  write(d.file("jobs.csv"),
+        "# comment\nid,design,scan,out,preset,interp\n"
+        "a,in/a_design.tif,in/a_scan.tif,out/a.tif,affine,\n"
+        "\"b, quoted\",in/a_design.tif,\"in/a_scan.tif\",out/b.tif,,bicubic\n");
+  job::Manifest m = job::load_manifest(d.file("jobs.csv"));
+  ASSERT_TRUE(m.problems.empty()) << m.problems.front();
+  ASSERT_EQ(m.jobs.size(), 2u);
+  EXPECT_EQ(m.jobs[0].id, "a");
+  EXPECT_EQ(m.jobs[0].design, d.file("in/a_design.tif"));
+  EXPECT_EQ(m.jobs[0].out, d.file("out/a.tif"));
+  EXPECT_EQ(m.jobs[0].transform_out, d.file("out/a.transform.json"));
+  EXPECT_EQ(m.jobs[0].overrides.at("preset"), "affine");
+  EXPECT_EQ(m.jobs[0].overrides.count("interp"), 0u);
+  EXPECT_EQ(m.jobs[0].input_bytes, 4u);
+  EXPECT_EQ(m.jobs[0].line, 3);
+  EXPECT_EQ(m.jobs[1].id, "b, quoted");
+  EXPECT_EQ(m.jobs[1].overrides.at("interp"), "bicubic");
+}
+
+TEST(BatchManifest, JsonLinesWorkToo) {
+  ScratchDir d("manifest-jsonl");
+  write(d.file("d.tif"), "x");
+  write(d.file("s.tif"), "x");
+  write(d.file("jobs.jsonl"), "{\"id\":\"a\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"a.tif\",\"fill\":7}\n\n"
+                              "{\"id\":\"b\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"b.tif\"}\n");
+  job::Manifest m = job::load_manifest(d.file("jobs.jsonl"));
+  ASSERT_TRUE(m.problems.empty()) << m.problems.front();
+  ASSERT_EQ(m.jobs.size(), 2u);
+  EXPECT_EQ(m.jobs[0].overrides.at("fill"), "7");
+  EXPECT_EQ(m.jobs[1].line, 3);
+}
+
+TEST(BatchManifest, EveryProblemIsListedOnItsOwnLine) {
+  ScratchDir d("manifest-bad");
+  write(d.file("d.tif"), "x");
+  write(d.file("s.tif"), "x");
+  write(d.file("jobs.csv"),
+        "id,design,scan,out,colour\n"
+        "a,d.tif,s.tif,a.tif,red\n"
+        "a,d.tif,missing_scan.tif,b.tif,\n"
+        "c,missing_design.tif,s.tif,a.tif,\n"
+        "d,d.tif,s.tif\n"
+        "e,d.tif,s.tif,,\n");
+  job::Manifest m = job::load_manifest(d.file("jobs.csv"));
+  EXPECT_TRUE(has_problem(m, "jobs.csv:1: unknown column 'colour'"));
+  EXPECT_TRUE(has_problem(m, "jobs.csv:3: duplicate id 'a' (first on line 2)"));
+  EXPECT_TRUE(has_problem(m, "missing_scan.tif: no such file"));
+  EXPECT_TRUE(has_problem(m, "missing_design.tif: no such file"));
+  EXPECT_TRUE(has_problem(m, "jobs.csv:4: duplicate output"));
+  EXPECT_TRUE(has_problem(m, "jobs.csv:5: 3 fields, the header has 5"));
+  EXPECT_TRUE(has_problem(m, "jobs.csv:6: no out"));
+  EXPECT_EQ(m.problems.size(), 7u);
+  for (const auto& p : m.problems) EXPECT_EQ(p.find('\n'), std::string::npos);
+}
+
+TEST(BatchManifest, MissingFileAndMissingColumns) {
+  ScratchDir d("manifest-missing");
+  EXPECT_TRUE(has_problem(job::load_manifest(d.file("nope.csv")), "nope.csv: no such file"));
+  write(d.file("jobs.csv"), "id,design\n");
+  job::Manifest m = job::load_manifest(d.file("jobs.csv"));
+  EXPECT_TRUE(has_problem(m, "no 'scan' column"));
+  EXPECT_TRUE(has_problem(m, "no 'out' column"));
+}
+
+TEST(BatchManifest, ShardsPartitionTheManifest) {
+  std::vector<job::BatchJob> jobs(10);
+  for (int i = 0; i < 10; ++i) jobs[i].index = i;
+  std::vector<int> seen(10, 0);
+  for (int s = 0; s < 3; ++s)
+    for (const auto& j : job::select_shard(jobs, s, 3)) {
+      EXPECT_EQ(j.index % 3, s);
+      ++seen[j.index];
+    }
+  for (int c : seen) EXPECT_EQ(c, 1);
+  EXPECT_EQ(job::parse_shard("2/4"), std::make_pair(2, 4));
+  for (const char* bad : {"4/4", "-1/2", "1", "1/0", "a/b", "1/2x"}) EXPECT_THROW(job::parse_shard(bad), Error) << bad;
+}

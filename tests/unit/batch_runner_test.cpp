@@ -1,0 +1,159 @@
+// run_batch in one process (serial communicator: the dispatcher thread and the worker talk through
+// the mailbox), with a fake job that writes a small file: fast, no elastix.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/job/batch.hpp"
+#include "support/test_support.hpp"
+
+using namespace alinify;
+using alinify::test::ScratchDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Writes "<id>:<design bytes>" through <out>.partial; ids starting with "bad" fail as bad input,
+// "flaky" fails at run time on its first attempt.
+job::JobResult fake_job(par::Communicator& group, const job::BatchJob& j, std::map<std::string, int>& runs) {
+  ++runs[j.id];
+  if (j.id.rfind("bad", 0) == 0) fail_input(j.scan, "not a raster (fake)");
+  if (j.id == "flaky" && runs[j.id] == 1) fail_runtime("elastix crashed (fake)");
+  if (group.is_root()) {
+    std::ofstream(j.out + ".partial") << j.id << ":" << slurp(j.design);
+    fs::rename(j.out + ".partial", j.out);
+  }
+  job::JobResult r;
+  r.registration_factor = 2;
+  return r;
+}
+
+std::vector<nlohmann::json> journal_events(const std::string& path) {
+  std::vector<nlohmann::json> v;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+int count(const std::vector<nlohmann::json>& ev, const std::string& event, const std::string& id) {
+  int n = 0;
+  for (const auto& e : ev) n += e["event"] == event && e.value("id", "") == id;
+  return n;
+}
+
+}  // namespace
+
+TEST(BatchRunner, AFailingJobDoesNotSinkTheBatchAndResumeSkipsVerifiedWork) {
+  ScratchDir d("batch-serial");
+  std::ofstream(d.file("d.tif")) << "design";
+  std::ofstream(d.file("s.tif")) << "scan";
+  std::ofstream(d.file("jobs.csv")) << "id,design,scan,out\n"
+                                       "a,d.tif,s.tif,out/a.tif\n"
+                                       "bad1,d.tif,s.tif,out/bad1.tif\n"
+                                       "flaky,d.tif,s.tif,out/flaky.tif\n"
+                                       "b,d.tif,s.tif,out/b.tif\n";
+  fs::create_directories(d.file("out"));
+  auto comm = par::make_serial_communicator();
+  std::map<std::string, int> runs;
+  job::BatchOptions o;
+  o.manifest = d.file("jobs.csv");
+  o.retries = 1;
+  auto runner = [&](par::Communicator& g, const job::BatchJob& j) { return fake_job(g, j, runs); };
+
+  job::BatchReport r = job::run_batch(*comm, o, runner);
+  EXPECT_EQ(r.done, 3);
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(r.exit_code, 2);  // only a bad input failed
+  EXPECT_EQ(runs["flaky"], 2);
+  EXPECT_EQ(runs["bad1"], 1);  // bad input is not retried
+  EXPECT_EQ(slurp(d.file("out/a.tif")), "a:design");
+  EXPECT_EQ(r.journal, d.file("jobs.journal.jsonl"));
+  auto ev = journal_events(r.journal);
+  EXPECT_EQ(count(ev, "started", "flaky"), 2);
+  EXPECT_EQ(count(ev, "failed", "bad1"), 1);
+  EXPECT_EQ(count(ev, "done", "a"), 1);
+
+  // The summary: one row per job with status, error and registration factor.
+  auto s = nlohmann::json::parse(slurp(r.summary_json));
+  EXPECT_EQ(s["done"], 3);
+  EXPECT_EQ(s["failed"], 1);
+  EXPECT_EQ(s["job_results"][1]["id"], "bad1");
+  EXPECT_EQ(s["job_results"][1]["status"], "failed");
+  EXPECT_EQ(s["job_results"][1]["exit_code"], 2);
+  EXPECT_NE(s["job_results"][1]["error"].get<std::string>().find("not a raster"), std::string::npos);
+  EXPECT_EQ(s["job_results"][0]["registration_factor"], 2);
+  EXPECT_EQ(s["job_results"][2]["attempts"], 2);
+  const std::string csv = slurp(r.summary_csv);
+  EXPECT_NE(csv.find("\nbad1,failed,2,"), std::string::npos) << csv;
+
+  // Resume: a and flaky verify and are skipped; b was tampered with and is redone; bad1 again fails.
+  std::ofstream(d.file("out/b.tif")) << "b:desigX";
+  runs.clear();
+  o.resume = true;
+  r = job::run_batch(*comm, o, runner);
+  EXPECT_EQ(r.skipped, 2);
+  EXPECT_EQ(r.done, 1);
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(runs.count("a"), 0u);
+  EXPECT_EQ(runs.count("flaky"), 0u);
+  EXPECT_EQ(runs["b"], 1);
+  EXPECT_EQ(slurp(d.file("out/b.tif")), "b:design");
+}
+
+TEST(BatchRunner, ManifestProblemsStopEverythingBeforeWork) {
+  ScratchDir d("batch-invalid");
+  std::ofstream(d.file("d.tif")) << "design";
+  std::ofstream(d.file("jobs.csv")) << "id,design,scan,out\na,d.tif,nope.tif,a.tif\na,d.tif,d.tif,b.tif\n";
+  auto comm = par::make_serial_communicator();
+  job::BatchOptions o;
+  o.manifest = d.file("jobs.csv");
+  int calls = 0;
+  try {
+    job::run_batch(*comm, o, [&](par::Communicator&, const job::BatchJob&) {
+      ++calls;
+      return job::JobResult{};
+    });
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("2 problems"), std::string::npos) << m;
+    EXPECT_NE(m.find("nope.tif: no such file"), std::string::npos) << m;
+    EXPECT_NE(m.find("duplicate id 'a'"), std::string::npos) << m;
+  }
+  EXPECT_EQ(calls, 0);
+  EXPECT_FALSE(fs::exists(d.file("jobs.journal.jsonl")));
+}
+
+TEST(BatchRunner, AStopRequestLeavesTheRestForResume) {
+  ScratchDir d("batch-stop");
+  std::ofstream(d.file("d.tif")) << "design";
+  std::ofstream(d.file("jobs.csv")) << "id,design,scan,out\na,d.tif,d.tif,a.tif\nb,d.tif,d.tif,b.tif\n"
+                                       "c,d.tif,d.tif,c.tif\n";
+  auto comm = par::make_serial_communicator();
+  job::BatchOptions o;
+  o.manifest = d.file("jobs.csv");
+  std::map<std::string, int> runs;
+  auto stopping = [&](par::Communicator& g, const job::BatchJob& j) {
+    auto r = fake_job(g, j, runs);
+    job::request_stop();  // as SIGTERM/SIGUSR1 would, during the first job
+    return r;
+  };
+  job::BatchReport r = job::run_batch(*comm, o, stopping);
+  EXPECT_EQ(r.done, 1);
+  EXPECT_EQ(r.not_run, 2);
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.exit_code, 3);
+  job::clear_stop_request();
+}
