@@ -168,6 +168,9 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
 
     reg::RegisterOptions ro = job.reg;
     ro.work_dir = elastix_dir_for(job.transform_out);
+    if (ro.grid_spacing <= 0) ro.grid_spacing = plan::bspline_grid_spacing(design.size());
+    if (job.reg.parameter_files.empty() && job.reg.preset == "bspline")
+      spdlog::info("B-spline control points every {} full-resolution pixels", ro.grid_spacing);
     ro.scan_path = job.scan;
     reg::RegistrationResult r = reg::register_pair(design, scan, p.factor, ro);
 

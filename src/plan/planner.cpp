@@ -64,6 +64,11 @@ RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes
   return p;
 }
 
+int bspline_grid_spacing(Size design) {
+  const int64_t longer = std::max(design.width, design.height);
+  return static_cast<int>(std::max<int64_t>(256, longer / 18 / 64 * 64));
+}
+
 StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, double window_growth) {
   if (tile <= 0 || output.width <= 0 || output.height <= 0) fail_runtime("cannot plan strips of an empty output");
   StripPlan s;

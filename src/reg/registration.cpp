@@ -97,7 +97,7 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
   std::vector<std::string> params = o.parameter_files;
   for (const auto& p : params) transform::read_parameter_file(p);
   fs::create_directories(o.work_dir);
-  if (params.empty()) params = write_preset_files(o.preset, o.work_dir);
+  if (params.empty()) params = write_preset_files(o.preset, o.work_dir, o.grid_spacing);
 
   const bool search = o.init == "auto" || o.init == "search";
   const bool from_file = !search && o.init != "none";

@@ -141,3 +141,11 @@ TEST(Planner, EveryRowIsWrittenByExactlyOneRank) {
       for (int64_t y = 0; y < height; ++y) ASSERT_EQ(seen[y], 1) << "height " << height << " ranks " << size;
     }
 }
+
+TEST(Planner, BSplineGridSpacingFollowsTheDesignNotTheRegistrationScale) {
+  EXPECT_EQ(bspline_grid_spacing({1200, 900}), 256);   // small designs: the floor
+  EXPECT_EQ(bspline_grid_spacing(kBigScan), 1024);      // 18960 / 18 = 1053 -> 1024
+  EXPECT_EQ(bspline_grid_spacing({900, 18960}), 1024);  // the longer side counts
+  EXPECT_EQ(bspline_grid_spacing({4608, 100}), 256);
+  EXPECT_EQ(bspline_grid_spacing({9216, 100}), 512);
+}

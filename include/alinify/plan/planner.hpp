@@ -42,6 +42,13 @@ struct RegistrationPlan {
 RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes, const ElastixMemoryModel& model,
                                    std::optional<int64_t> max_pixels);
 
+// Control-point spacing of the B-spline preset, in full-resolution pixels (so it does not depend
+// on the registration factor): one control point every 1/18 of the design's longer side, rounded
+// down to 64 px, at least 256 px. Fabric on the scanner deforms smoothly at the scale of the
+// fabric, and a finer grid over a 283 MP scan fits noise: measured in docs/memory_budget.md
+// ("B-spline grid spacing").
+int bspline_grid_spacing(Size design);
+
 struct StripPlan {
   int strip_rows = 0;   // output rows per strip, a multiple of the tile height
   int block_cols = 0;   // output columns per block inside a strip, a multiple of the tile width

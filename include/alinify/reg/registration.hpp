@@ -15,6 +15,7 @@ struct RegisterOptions {
   std::string preset = "bspline";            // rigid|affine|bspline
   std::vector<std::string> parameter_files;  // a user's own elastix files: used unchanged instead of the preset
   std::string elastix = "elastix";           // name on PATH or path
+  double grid_spacing = 0;                   // B-spline control-point spacing, full-res px (0: the preset's)
   std::string work_dir;                      // elastix's folder (kept: log, TransformParameters)
   int threads = 0;
   bool keep_images = false;                  // keep the decimated .mhd/.raw after success
