@@ -243,7 +243,7 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
     spec.compress = job.compress;
     spec.georef = design.info();
     plan::Budget budget = rank_budget(comm, job.mem_budget);
-    strips = plan::plan_strips(spec.size, spec.tile, budget.bytes);
+    strips = plan::plan_strips(spec.size, spec.tile, budget.bytes, comm.size());
     window_limit = budget.bytes / 4;
     backend = warp::make_backend(job.backend, comm.local_rank(), job.device);
     backend->set_transform(t.transform);

@@ -69,7 +69,7 @@ int bspline_grid_spacing(Size design) {
   return static_cast<int>(std::max<int64_t>(256, longer / 18 / 64 * 64));
 }
 
-StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, double window_growth) {
+StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, int ranks, double window_growth) {
   if (tile <= 0 || output.width <= 0 || output.height <= 0) fail_runtime("cannot plan strips of an empty output");
   StripPlan s;
   const int64_t width_tiles = (output.width + tile - 1) / tile;
@@ -79,7 +79,8 @@ StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, double windo
   const double per_row = 3.0 * static_cast<double>(width_tiles * tile) + 3.0 * window_growth * s.block_cols;
   int64_t tiles = static_cast<int64_t>(usable / (per_row * tile));
   const int64_t height_tiles = (output.height + tile - 1) / tile;
-  tiles = std::clamp<int64_t>(tiles, 1, std::min<int64_t>(8, height_tiles));
+  const int64_t balanced = std::max<int64_t>(1, height_tiles / (4 * std::max(ranks, 1)));
+  tiles = std::clamp<int64_t>(tiles, 1, std::min<int64_t>({8, height_tiles, balanced}));
   s.strip_rows = static_cast<int>(tiles * tile);
   s.estimated_bytes = static_cast<uint64_t>(per_row * s.strip_rows);
   std::ostringstream why;

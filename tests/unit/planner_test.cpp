@@ -127,6 +127,11 @@ TEST(Planner, StripsAreTileAlignedAndFitTheBudget) {
   EXPECT_LE(s.estimated_bytes, 2 * GiB / 2);
   StripPlan tiny = plan_strips(kBigScan, 256, 64 * MiB);
   EXPECT_EQ(tiny.strip_rows, 256);  // one tile row at least
+  // Many ranks: strips shrink so that every rank gets about four of them.
+  StripPlan shared = plan_strips(kBigScan, 256, 2 * GiB, 8);
+  EXPECT_EQ(shared.strip_rows, 256);  // 59 tile rows / (4 * 8) -> 1 tile
+  EXPECT_GE(plan_strips({3000, 2250}, 256, 2 * GiB, 2).strip_rows, 256);
+  EXPECT_LE(plan_strips({3000, 2250}, 256, 2 * GiB, 2).strip_rows, 256);
 }
 
 TEST(Planner, EveryRowIsWrittenByExactlyOneRank) {

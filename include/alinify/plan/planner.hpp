@@ -58,7 +58,9 @@ struct StripPlan {
 
 // Output buffer (strip_rows x width x 3) + one source window per block. The source window of a
 // block is assumed at most `window_growth` times the block's area plus margins (rotation, scale).
-StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, double window_growth = 2.0);
+// `ranks` sharing the output: strips are kept small enough that each rank gets about four, so
+// that the round-robin deal balances the work.
+StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, int ranks = 1, double window_growth = 2.0);
 
 struct RowRange {
   int64_t y0 = 0, rows = 0;
