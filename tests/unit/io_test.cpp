@@ -171,3 +171,27 @@ TEST(TiledOutput, CompressedOutputHasTheSamePixels) {
   r.read_rgb({0, 0, 130, 70}, back.data(), 390);
   EXPECT_EQ(back, img);
 }
+
+TEST(RasterIo, DecimationUsesTheFilesOverviews) {
+  // An overview whose content differs from the full-resolution data on purpose: if decimation
+  // reads it, the result is that content, not the average of the base image.
+  test::ScratchDir dir("io-ovr");
+  const std::string p = dir.file("ovr.tif");
+  write_rgb(p, 128, 96);
+  {
+    GDALDatasetH ds = GDALOpen(p.c_str(), GA_Update);
+    int level = 4;
+    ASSERT_EQ(GDALBuildOverviews(ds, "AVERAGE", 1, &level, 0, nullptr, nullptr, nullptr), CE_None);
+    for (int b = 1; b <= 3; ++b) {
+      GDALRasterBandH ovr = GDALGetOverview(GDALGetRasterBand(ds, b), 0);
+      std::vector<uint8_t> v(32 * 24, 200);
+      ASSERT_EQ(GDALRasterIO(ovr, GF_Write, 0, 0, 32, 24, v.data(), 32, 24, GDT_Byte, 0, 0), CE_None);
+    }
+    GDALClose(ds);
+  }
+  io::Raster r = io::Raster::open(p);
+  EXPECT_EQ(r.info().overviews, 1);
+  io::GreyImage g = io::decimate_grey(r, 4);
+  ASSERT_EQ(g.size, (Size{32, 24}));
+  for (float v : g.pixels) ASSERT_NEAR(v, 200.0f, 0.01f);
+}
