@@ -34,7 +34,7 @@ po::options_description common_options() {
 po::options_description register_options() {
   po::options_description d("Registration");
   d.add_options()("preset", po::value<std::string>()->default_value("bspline"),
-                  "elastix preset: rigid, affine, bspline (affine then B-spline, grid spacing 256 full-res px)")(
+                  "elastix preset: rigid, affine, bspline (affine then cubic B-spline, see --grid-spacing)")(
       "params", po::value<std::vector<std::string>>()->multitoken(),
       "your own elastix parameter files, used unchanged in this order instead of the preset")(
       "mem-budget", po::value<std::string>(),
@@ -43,6 +43,8 @@ po::options_description register_options() {
       "cap on the pixels of each registration image (the memory budget still applies)")(
       "elastix", po::value<std::string>()->default_value("elastix"), "elastix executable (name on PATH or path)")(
       "elastix-threads", po::value<int>()->default_value(0), "threads for elastix (0: its default, all cores)")(
+      "grid-spacing", po::value<double>()->default_value(0),
+      "B-spline control-point spacing in full-resolution pixels (0: auto, longer side / 18, at least 256)")(
       "keep-registration-images", po::bool_switch(), "keep the decimated .mhd/.raw images in the elastix folder")(
       "init", po::value<std::string>()->default_value("auto"),
       "initial transform for elastix: auto|search (coarse global alignment: finds the right repeat of a repeating "
@@ -107,6 +109,8 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   if (vm.count("params")) j.reg.parameter_files = vm["params"].as<std::vector<std::string>>();
   j.reg.elastix = req(vm, "elastix");
   j.reg.threads = vm["elastix-threads"].as<int>();
+  j.reg.grid_spacing = vm["grid-spacing"].as<double>();
+  if (j.reg.grid_spacing < 0) fail_usage("--grid-spacing: must be positive (or 0 for auto)");
   j.reg.keep_images = vm["keep-registration-images"].as<bool>();
   if (vm.count("mem-budget")) j.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
   if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
@@ -174,7 +178,12 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
       "width", po::value<int64_t>()->default_value(2048), "design width in pixels")(
       "height", po::value<int64_t>()->default_value(1536), "design height in pixels")(
       "seed", po::value<uint64_t>()->default_value(1), "random seed (same seed, same pair)")(
-      "strip-rows", po::value<int>()->default_value(256), "rows generated per strip (memory ~ width x strip-rows)");
+      "strip-rows", po::value<int>()->default_value(256), "rows generated per strip (memory ~ width x strip-rows)")(
+      "kind", po::value<std::string>()->default_value("default"),
+      "default (procedural design, scan of the same size) or periodic (repeating print on a larger scan canvas)")(
+      "margin", po::value<double>()->default_value(0.06), "periodic: table around the fabric, fraction of each side")(
+      "max-rotation", po::value<double>()->default_value(5.0), "periodic: rotation of the fabric drawn in +-max degrees")(
+      "quarter-turns", po::bool_switch(), "periodic: the fabric is also turned by 90, 180 or 270 degrees");
   Parsed p = parse("synth", d, argc, argv, comm, "--out-dir DIR [--width W --height H --seed N]");
   if (p.help) return 0;
   if (!comm.is_root()) return 0;  // one writer; other ranks have nothing to do
@@ -184,6 +193,13 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   o.height = p.vm["height"].as<int64_t>();
   o.seed = p.vm["seed"].as<uint64_t>();
   o.strip_rows = p.vm["strip-rows"].as<int>();
+  o.kind = req(p.vm, "kind");
+  o.margin = p.vm["margin"].as<double>();
+  o.max_rotation_deg = p.vm["max-rotation"].as<double>();
+  o.quarter_turns = p.vm["quarter-turns"].as<bool>();
+  if (o.kind != "default" && o.kind != "periodic") fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");
+  if (!(o.margin >= 0 && o.margin <= 0.5)) fail_usage("--margin: must be in 0..0.5");
+  if (!(o.max_rotation_deg >= 0 && o.max_rotation_deg <= 45)) fail_usage("--max-rotation: must be in 0..45");
   if (o.width < 64 || o.height < 64) fail_usage("--width/--height: at least 64 pixels");
   if (o.strip_rows < 1) fail_usage("--strip-rows: must be positive");
   const double t0 = now_seconds();

@@ -75,40 +75,35 @@ void write_pgm(const std::string& path, const std::vector<float>& v, int w, int 
 
 // ---- images ----
 
-Image downsample(const io::GreyImage& image, int g) {
-  Image in;
-  in.width = static_cast<int>(image.size.width);
-  in.height = static_cast<int>(image.size.height);
-  in.factor = image.factor;
-  in.px = image.pixels;  // small copy relative to the registration image; only when g == 1 kept
-  return downsample(in, g);
-}
-
-Image downsample(const Image& in, int g) {
+namespace {
+Image downsample_raw(const float* px, int w, int h, int factor, int g) {
   if (g < 1) fail_runtime("coarse downsample factor must be >= 1");
-  if (g == 1) return in;
   Image out;
-  out.width = std::max(1, in.width / g);
-  out.height = std::max(1, in.height / g);
-  out.factor = in.factor * g;
+  out.width = std::max(1, w / g);
+  out.height = std::max(1, h / g);
+  out.factor = factor * g;
   out.px.assign(static_cast<size_t>(out.width) * out.height, 0.f);
   for (int j = 0; j < out.height; ++j)
     for (int i = 0; i < out.width; ++i) {
       double s = 0;
       int n = 0;
-      for (int b = 0; b < g; ++b) {
-        const int y = j * g + b;
-        if (y >= in.height) break;
-        for (int a = 0; a < g; ++a) {
-          const int x = i * g + a;
-          if (x >= in.width) break;
-          s += in.at(x, y);
-          ++n;
-        }
-      }
+      for (int b = 0; b < g && j * g + b < h; ++b)
+        for (int a = 0; a < g && i * g + a < w; ++a, ++n) s += px[static_cast<size_t>(j * g + b) * w + (i * g + a)];
       out.px[static_cast<size_t>(j) * out.width + i] = static_cast<float>(n ? s / n : 0);
     }
   return out;
+}
+}  // namespace
+
+// Reads the registration image in place: no copy of it is made.
+Image downsample(const io::GreyImage& image, int g) {
+  return downsample_raw(image.pixels.data(), static_cast<int>(image.size.width), static_cast<int>(image.size.height),
+                        image.factor, g);
+}
+
+Image downsample(const Image& in, int g) {
+  if (g == 1) return in;
+  return downsample_raw(in.px.data(), in.width, in.height, in.factor, g);
 }
 
 int factor_for(int64_t width, int64_t height, int target) {
@@ -118,25 +113,44 @@ int factor_for(int64_t width, int64_t height, int target) {
 
 // ---- FFT ----
 
-void fft1d(Complex* a, int n, bool inverse) {
-  for (int i = 1, j = 0; i < n; ++i) {
-    int bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) std::swap(a[i], a[j]);
+namespace {
+struct FftPlan {
+  int n = 0;
+  std::vector<int> rev;
+  std::vector<Complex> tw;  // exp(-2 pi i k / n), k < n/2
+};
+const FftPlan& plan_for(int n) {
+  static thread_local std::vector<FftPlan> plans;
+  for (const auto& p : plans)
+    if (p.n == n) return p;
+  FftPlan p;
+  p.n = n;
+  p.rev.resize(n);
+  int bits = 0;
+  while ((1 << bits) < n) ++bits;
+  for (int i = 0; i < n; ++i) {
+    int r = 0;
+    for (int b = 0; b < bits; ++b)
+      if (i & (1 << b)) r |= 1 << (bits - 1 - b);
+    p.rev[i] = r;
   }
+  p.tw.resize(std::max(1, n / 2));
+  for (int k = 0; k < n / 2; ++k) p.tw[k] = std::polar(1.0, -2 * kPi * k / n);
+  plans.push_back(std::move(p));
+  return plans.back();
+}
+}  // namespace
+
+void fft1d(Complex* a, int n, bool inverse) {
+  const FftPlan& p = plan_for(n);
+  for (int i = 0; i < n; ++i)
+    if (i < p.rev[i]) std::swap(a[i], a[p.rev[i]]);
   for (int len = 2; len <= n; len <<= 1) {
-    const double ang = 2 * kPi / len * (inverse ? 1 : -1);
-    const Complex wl(std::cos(ang), std::sin(ang));
-    const int half = len / 2;
-    // Twiddles for this stage, computed once (accurate enough for n <= 4096).
-    static thread_local std::vector<Complex> tw;
-    tw.resize(half);
-    tw[0] = 1;
-    for (int k = 1; k < half; ++k) tw[k] = (k % 64 == 0) ? std::polar(1.0, ang * k) : tw[k - 1] * wl;
+    const int half = len / 2, stride = n / len;
     for (int i = 0; i < n; i += len)
       for (int k = 0; k < half; ++k) {
-        const Complex u = a[i + k], v = a[i + k + half] * tw[k];
+        const Complex w = inverse ? std::conj(p.tw[k * stride]) : p.tw[k * stride];
+        const Complex u = a[i + k], v = a[i + k + half] * w;
         a[i + k] = u + v;
         a[i + k + half] = u - v;
       }
@@ -191,7 +205,7 @@ ImageSpectra image_spectra(const Image& image, const std::vector<float>& mask, i
     }
   fft2d(z, pad_w, pad_h, false);
   fft2d(mz, pad_w, pad_h, false);
-  s.fm_f2m = std::move(z);
+  unpack(z, pad_w, pad_h, s.f1, s.f2);
   s.m = std::move(mz);
   return s;
 }
@@ -199,8 +213,9 @@ ImageSpectra image_spectra(const Image& image, const std::vector<float>& mask, i
 CorrelationMap masked_ncc(const ImageSpectra& is, const Image& t, const std::vector<float>& tmask) {
   const int W = is.pad_w, H = is.pad_h;
   if (is.iw + t.width - 1 > W || is.ih + t.height - 1 > H) fail_runtime("coarse NCC: padding too small");
-  std::vector<Complex> F1, F2, T1, T2;
-  unpack(is.fm_f2m, W, H, F1, F2);
+  std::vector<Complex> T1, T2;
+  const std::vector<Complex>& F1 = is.f1;
+  const std::vector<Complex>& F2 = is.f2;
   std::vector<Complex> z(static_cast<size_t>(W) * H), tm(z.size());
   for (int y = 0; y < t.height; ++y)
     for (int x = 0; x < t.width; ++x) {
@@ -335,7 +350,7 @@ Placement refine(const Image& d, const Image& s, Placement p, double angle_step)
   const int F = d.factor;
   double da = angle_step / 2, dt = F * 1.0, ds = 0.01;
   p.score = placement_score(d, s, p);
-  for (int it = 0; it < 200 && (da > 0.01 || dt > 0.1 * F); ++it) {
+  for (int it = 0; it < 100 && (da > 0.03 || dt > 0.2 * F); ++it) {
     bool moved = false;
     for (int dim = 0; dim < 4; ++dim)
       for (int sign : {-1, 1}) {
@@ -366,8 +381,8 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   // Angles: the small set within max_rotation, times the quarter turns.
   double step = o.angle_step_deg;
   if (step <= 0) {
-    const double half = 0.5 * std::max(design.width, design.height);
-    step = std::clamp(1.5 / half * 180.0 / kPi, 0.25, 2.0);  // ~1.5 px at the template edge
+    const double half = 0.25 * std::max(design.width, design.height);
+    step = std::clamp(2.0 / half * 180.0 / kPi, 0.25, 2.0);  // ~1 px at the template edge (half a step)
   }
   std::vector<double> angles;
   const int n_small = static_cast<int>(std::ceil(o.max_rotation_deg / step - 1e-9));
@@ -385,7 +400,11 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     for (float& v : out.px) v = static_cast<float>((v - mean) / sd);
     return out;
   };
-  const Image d = normalised(design), s = normalised(scan);
+  // Search on images halved once more (FFT sizes a quarter), refine on the given ones.
+  const Image d = normalised(design.width >= 96 && scan.width >= 96 ? downsample(design, 2) : design);
+  const Image s = normalised(design.width >= 96 && scan.width >= 96 ? downsample(scan, 2) : scan);
+  const Image d_fine = normalised(design), s_fine = normalised(scan);
+  const int SF = d.factor;  // search factor
 
   // Template size bound over all angles (for one padding).
   auto box = [&](double angle, double m[4], double* bx, double* by, int* tw, int* th) {
@@ -426,7 +445,7 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     Image t;
     t.width = tw;
     t.height = th;
-    t.factor = F;
+    t.factor = SF;
     t.px.assign(static_cast<size_t>(tw) * th, 0.f);
     std::vector<float> tmask(t.px.size(), 0.f);
     size_t tcount = 0;
@@ -452,7 +471,7 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
       const double tau_x = pk.sx + cm.min_sx - bx, tau_y = pk.sy + cm.min_sy - by;
       Placement p;
       p.angle_deg = a;
-      full_from_coarse(m, tau_x, tau_y, F, &p.tx, &p.ty);
+      full_from_coarse(m, tau_x, tau_y, SF, &p.tx, &p.ty);
       p.score = pk.score;
       cands.push_back(p);
       if (pk.score > best_map_score && !o.debug_dir.empty()) {
@@ -464,11 +483,12 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     }
   }
   res.candidates = static_cast<int>(cands.size());
+  const double t_search = now_seconds() - t_start;
   std::sort(cands.begin(), cands.end(), [](const Placement& a, const Placement& b) { return a.score > b.score; });
 
   // Distinct placements: farther apart than a few coarse pixels (a neighbouring repeat is many).
-  const int64_t dw = static_cast<int64_t>(d.width) * F, dh = static_cast<int64_t>(d.height) * F;
-  const double sep = 4.0 * F;
+  const int64_t dw = static_cast<int64_t>(design.width) * F, dh = static_cast<int64_t>(design.height) * F;
+  const double sep = 3.0 * SF;
   std::vector<Placement> chosen;
   for (const Placement& p : cands) {
     bool distinct = true;
@@ -478,8 +498,10 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     if (static_cast<int>(chosen.size()) >= o.refine) break;
   }
   std::vector<Placement> refined;
-  for (const Placement& p : chosen) refined.push_back(refine(d, s, p, small_step > 0 ? small_step : 1.0));
+  for (const Placement& p : chosen) refined.push_back(refine(d_fine, s_fine, p, small_step > 0 ? small_step : 1.0));
   std::sort(refined.begin(), refined.end(), [](const Placement& a, const Placement& b) { return a.score > b.score; });
+  spdlog::debug("coarse: {} angles, FFT {}x{}, search {:.3f} s, refinement of {} candidates {:.3f} s", angles.size(), W,
+                H, t_search, chosen.size(), now_seconds() - t_start - t_search);
   if (refined.empty()) {
     res.rejected = true;
     res.reason = "no placement of the design found in the scan";

@@ -176,12 +176,12 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
     const bool json = fs::path(o.init).extension() == ".json";
     if (json) {
       transform::TransformFile tf = transform::read_transform_json(o.init);
-      r.initial.affine = affine_of(tf.transform, o.init);
+      r.initial.affine = affine_of(tf.transform.affine_part(), o.init);  // B-spline stages dropped
       initial_file = fs::absolute(fs::path(o.work_dir) / "initial_transform.txt").string();
       write_initial_parameters(initial_file, r.initial.affine, reg_size, factor);
     } else {
       transform::Transform t = transform::read_elastix_transform(o.init);  // validates
-      r.initial.affine = affine_of(t, o.init);
+      r.initial.affine = affine_of(t.affine_part(), o.init);  // recorded only; elastix reads the file itself
       initial_file = fs::absolute(o.init).string();
     }
     r.has_initial = true;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "alinify/core/error.hpp"
@@ -73,7 +74,7 @@ namespace {
 constexpr double kSub[4][2] = {{-0.25, -0.25}, {0.25, -0.25}, {-0.25, 0.25}, {0.25, 0.25}};
 }
 
-ScanModel::ScanModel(const DesignPattern& design, const Truth& truth, uint64_t seed)
+ScanModel::ScanModel(const Pattern& design, const Truth& truth, uint64_t seed)
     : design_(design), truth_(truth), seed_(detail::mix64(seed) ^ 0x7363616eULL) {
   for (int k = 0; k < 4; ++k) {  // sub-pixel offsets through the linear part (waves vary too slowly to matter)
     dx_[k] = truth.m[0] * kSub[k][0] + truth.m[1] * kSub[k][1];
@@ -234,8 +235,21 @@ void write_synthetic_pair(const SynthOptions& o) {
 
   GDALAllRegister();
   const Size size{o.width, o.height};
-  const DesignPattern design(size, o.seed);
-  const Truth truth = make_truth(size, size, o.seed);
+  if (o.kind != "default" && o.kind != "periodic") fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");
+  std::unique_ptr<Pattern> pattern;
+  Truth truth;
+  if (o.kind == "periodic") {
+    auto pp = std::make_unique<PeriodicPattern>(size, o.seed);
+    truth = make_periodic_truth(size, pp->period_x(), pp->period_y(), o.seed, o.margin, o.max_rotation_deg,
+                                o.quarter_turns);
+    spdlog::info("synth: periodic print, period {:.1f} x {:.1f} px, layout {}", pp->period_x(), pp->period_y(),
+                 pp->layout() == 0 ? "straight" : pp->layout() == 1 ? "mirrored" : "half-drop");
+    pattern = std::move(pp);
+  } else {
+    pattern = std::make_unique<DesignPattern>(size, o.seed);
+    truth = make_truth(size, size, o.seed);
+  }
+  const Pattern& design = *pattern;
   const ScanModel camera(design, truth, o.seed);
 
   const std::string design_path = (fs::path(o.out_dir) / "design.tif").string();
@@ -243,32 +257,37 @@ void write_synthetic_pair(const SynthOptions& o) {
   const std::string truth_path = (fs::path(o.out_dir) / "truth.json").string();
 
   PairWriter writer;
+  const int64_t w = o.width, sw = truth.scan.width, sh = truth.scan.height;
   GDALDatasetH dd = writer.create(design_path, o.width, o.height);
-  GDALDatasetH sd = writer.create(scan_path, o.width, o.height);
+  GDALDatasetH sd = writer.create(scan_path, sw, sh);
 
-  const int64_t w = o.width;
-  const int64_t strip = std::min<int64_t>(o.strip_rows, o.height);
-  std::vector<uint8_t> dbuf(static_cast<size_t>(strip * w * 3)), sbuf(dbuf.size());
+  const int64_t rows_total = std::max<int64_t>(o.height, sh);
+  const int64_t strip = std::min<int64_t>(o.strip_rows, rows_total);
+  std::vector<uint8_t> dbuf(static_cast<size_t>(strip * w * 3)), sbuf(static_cast<size_t>(strip * sw * 3));
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-  for (int64_t y0 = 0; y0 < o.height; y0 += strip) {
-    const int64_t rows = std::min<int64_t>(strip, o.height - y0);
+  for (int64_t y0 = 0; y0 < rows_total; y0 += strip) {
+    const int64_t drows = std::clamp<int64_t>(o.height - y0, 0, strip);
+    const int64_t srows = std::clamp<int64_t>(sh - y0, 0, strip);
+    const int64_t rows = std::max(drows, srows);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t y = y0 + r;
-      uint8_t* drow = dbuf.data() + r * w * 3;
-      uint8_t* srow = sbuf.data() + r * w * 3;
-      for (int64_t x = 0; x < w; ++x) {
-        design.colour(static_cast<double>(x), static_cast<double>(y), drow + 3 * x);
-        camera.pixel(x, y, srow + 3 * x);
+      if (r < drows) {
+        uint8_t* drow = dbuf.data() + r * w * 3;
+        for (int64_t x = 0; x < w; ++x) design.colour(static_cast<double>(x), static_cast<double>(y), drow + 3 * x);
+      }
+      if (r < srows) {
+        uint8_t* srow = sbuf.data() + r * sw * 3;
+        for (int64_t x = 0; x < sw; ++x) camera.pixel(x, y, srow + 3 * x);
       }
     }
-    write_strip(dd, design_path, y0, rows, w, dbuf);
-    write_strip(sd, scan_path, y0, rows, w, sbuf);
+    if (drows > 0) write_strip(dd, design_path, y0, drows, w, dbuf);
+    if (srows > 0) write_strip(sd, scan_path, y0, srows, sw, sbuf);
   }
   writer.add_text(truth_path, truth.to_json_text());
   writer.commit();
   spdlog::info("synth: wrote {} ({}x{} RGB, seed {})", design_path, o.width, o.height, o.seed);
-  spdlog::info("synth: wrote {} ({}x{} RGB, camera model of the design)", scan_path, o.width, o.height);
+  spdlog::info("synth: wrote {} ({}x{} RGB, camera model of the design)", scan_path, sw, sh);
   spdlog::info("synth: wrote {} (rotation/scale/shift + {} waves)", truth_path, truth.waves.size());
 }
 

@@ -46,7 +46,7 @@ struct CorrelationMap {
 // Precomputed spectra of the image side (reused for every rotation).
 struct ImageSpectra {
   int pad_w = 0, pad_h = 0, iw = 0, ih = 0;
-  std::vector<Complex> fm_f2m;  // packed: FFT(f*m + i f^2*m)
+  std::vector<Complex> f1, f2;  // FFT(f*m), FFT(f^2*m)
   std::vector<Complex> m;       // FFT(m)
 };
 ImageSpectra image_spectra(const Image& image, const std::vector<float>& mask, int pad_w, int pad_h);
@@ -76,7 +76,7 @@ struct CoarseOptions {
   double angle_step_deg = 0;  // 0: from the coarse image size (about 1 deg)
   bool quarter_turns = false;
   int peaks_per_rotation = 4;
-  int refine = 6;             // candidates refined (best distinct first)
+  int refine = 5;             // candidates refined (best distinct first)
   double min_score = 0.3;     // below: not this design (or no fabric)
   double min_margin = 0.05;   // (best - runner-up) / best below: ambiguous
   std::string debug_dir;      // when set: score maps (PGM) and candidates.txt

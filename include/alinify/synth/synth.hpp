@@ -16,6 +16,20 @@ struct SynthOptions {
   uint64_t seed = 1;
   int strip_rows = 256;
   int threads = 0;  // 0: OpenMP default
+  // "default": the procedural design, scan of the same size. "periodic": a repeating print (tile
+  // straight, mirrored or half-drop, a few one-off elements) on a larger scan canvas with table
+  // around it, placed by hand: shifted by a fraction of the period, rotated, optionally turned.
+  std::string kind = "default";
+  double margin = 0.06;           // periodic: table around the fabric, fraction of each side
+  double max_rotation_deg = 5;    // periodic: rotation drawn in +-max
+  bool quarter_turns = false;     // periodic: also a quarter, half or three-quarter turn
+};
+
+// A colour source in continuous design-pixel coordinates ((0,0) = centre of the top-left pixel).
+class Pattern {
+ public:
+  virtual ~Pattern() = default;
+  virtual void colour(double x, double y, uint8_t rgb[3]) const = 0;
 };
 
 // Writes out_dir/design.tif, out_dir/scan.tif (tiled RGB uint8 GeoTIFF) and out_dir/truth.json.
@@ -27,7 +41,7 @@ void write_synthetic_pair(const SynthOptions& options);
 // sits at ~1/150 of the size, fine detail (1-3 px lines, small dots) is in absolute pixels.
 // Everything is deterministic from (size, seed). Defined everywhere (cells are clamped a few cells
 // beyond the design), meaningful on the design area.
-class DesignPattern {
+class DesignPattern : public Pattern {
  public:
   DesignPattern(Size size, uint64_t seed);
   ~DesignPattern();
@@ -36,13 +50,36 @@ class DesignPattern {
   DesignPattern(const DesignPattern&) = delete;
   DesignPattern& operator=(const DesignPattern&) = delete;
 
-  void colour(double x, double y, uint8_t rgb[3]) const;
+  void colour(double x, double y, uint8_t rgb[3]) const override;
   Size size() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A repeating print: a tile of period ~ width/12..width/7 (straight, mirrored or half-drop repeat)
+// with stripes, shapes and a dot field, plus a few one-off elements over the whole design.
+class PeriodicPattern : public Pattern {
+ public:
+  PeriodicPattern(Size size, uint64_t seed);
+  ~PeriodicPattern() override;
+  void colour(double x, double y, uint8_t rgb[3]) const override;
+  double period_x() const;
+  double period_y() const;
+  int layout() const;  // 0 straight, 1 mirrored, 2 half-drop
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The truth of a periodic pair: the fabric (design) lies on a larger scan canvas (margin of table on
+// each side of its rotated bounding box), rotated within +-max_rotation (plus a quarter/half turn when
+// asked), scale 1 +- 1%, centre shifted from the canvas centre by 0.3..0.6 of the period per axis
+// (within the margin), and gentle waves. Returns the truth with its scan size.
+Truth make_periodic_truth(Size design, double period_x, double period_y, uint64_t seed, double margin,
+                          double max_rotation_deg, bool quarter_turns);
 
 // The ground truth of a pair drawn from the seed: rotation +-1.5 deg, scale 1 +- 0.02 (anisotropy
 // +-0.5%) about the image centres, shift +-2% of the size, 4-6 sine waves totalling 0.0015*max(W,H) px
@@ -55,11 +92,11 @@ Truth make_truth(Size design, Size scan, uint64_t seed);
 // the written scan does not depend on strips or threads.
 class ScanModel {
  public:
-  ScanModel(const DesignPattern& design, const Truth& truth, uint64_t seed);
+  ScanModel(const Pattern& design, const Truth& truth, uint64_t seed);
   void pixel(int64_t x, int64_t y, uint8_t rgb[3]) const;
 
  private:
-  const DesignPattern& design_;
+  const Pattern& design_;
   const Truth& truth_;
   uint64_t seed_;
   double dx_[4], dy_[4];     // sub-pixel offsets mapped through the truth's linear part

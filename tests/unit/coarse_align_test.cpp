@@ -1,0 +1,195 @@
+// Coarse global alignment: FFT, masked NCC against a direct sum, peak ranking on a periodic image
+// with a known answer, refusal of an unrelated image.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+
+#include "alinify/reg/coarse_align.hpp"
+#include "alinify/transform/transform_json.hpp"
+
+namespace alinify::reg::coarse {
+namespace {
+
+TEST(CoarseFft, RoundTripAndKnownSpectrum) {
+  std::vector<Complex> d(16 * 8);
+  for (size_t k = 0; k < d.size(); ++k) d[k] = Complex(std::sin(0.3 * k), std::cos(0.7 * k));
+  const auto orig = d;
+  fft2d(d, 16, 8, false);
+  fft2d(d, 16, 8, true);
+  for (size_t k = 0; k < d.size(); ++k) EXPECT_NEAR(std::abs(d[k] - orig[k]), 0.0, 1e-12);
+  std::vector<Complex> e(8, 0.0);
+  e[1] = 1;  // delta at 1 -> exp(-2 pi i k / 8)
+  fft1d(e.data(), 8, false);
+  for (int k = 0; k < 8; ++k) EXPECT_NEAR(std::abs(e[k] - std::polar(1.0, -2 * M_PI * k / 8)), 0.0, 1e-12);
+}
+
+Image random_image(int w, int h, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0, 1);
+  Image im;
+  im.width = w;
+  im.height = h;
+  im.px.resize(static_cast<size_t>(w) * h);
+  for (auto& v : im.px) v = u(rng);
+  return im;
+}
+
+TEST(CoarseNcc, MatchesADirectMaskedSum) {
+  const Image img = random_image(20, 14, 1);
+  const Image t = random_image(9, 7, 2);
+  std::vector<float> imask(img.px.size(), 1.f), tmask(t.px.size(), 1.f);
+  for (int k = 0; k < 10; ++k) tmask[k * 3] = 0.f;  // a ragged template mask
+  const ImageSpectra s = image_spectra(img, imask, 32, 32);
+  const CorrelationMap m = masked_ncc(s, t, tmask);
+  for (int sy = -3; sy <= 9; sy += 3)
+    for (int sx = -4; sx <= 15; sx += 4) {
+      double n = 0, a = 0, b = 0, aa = 0, bb = 0, ab = 0;
+      for (int y = 0; y < t.height; ++y)
+        for (int x = 0; x < t.width; ++x) {
+          const int X = x + sx, Y = y + sy;
+          if (!tmask[y * t.width + x] || X < 0 || Y < 0 || X >= img.width || Y >= img.height) continue;
+          const double p = t.at(x, y), q = img.at(X, Y);
+          n += 1, a += p, b += q, aa += p * p, bb += q * q, ab += p * q;
+        }
+      if (n < 16) continue;
+      const double ncc = (ab - a * b / n) / std::sqrt((aa - a * a / n) * (bb - b * b / n));
+      EXPECT_NEAR(m.ncc_at(sx, sy), ncc, 1e-4) << sx << "," << sy;
+    }
+}
+
+// A periodic print (period 24 px) with one one-off block, placed in a larger canvas of mid-grey
+// noise ("table") at a known shift and rotation.
+struct Scene {
+  Image design, scan;
+  double angle_deg, tx, ty;
+};
+
+float periodic(double x, double y) {
+  const double px = 24, py = 20;
+  const double u = x - px * std::floor(x / px), v = y - py * std::floor(y / py);
+  float c = 0.3f;
+  if ((u - 8) * (u - 8) + (v - 9) * (v - 9) < 25) c = 0.9f;
+  else if (u > 15 && u < 21 && v > 2 && v < 16) c = 0.1f;
+  else if (std::fmod(u + v, 6.0) < 2) c = 0.6f;
+  if (x > 100 && x < 130 && y > 60 && y < 85) c = 1.0f;  // one-off element
+  return c;
+}
+
+Scene make_scene(double angle_deg, double tx, double ty, uint32_t seed) {
+  Scene s;
+  s.angle_deg = angle_deg;
+  s.tx = tx;
+  s.ty = ty;
+  s.design.width = 200;
+  s.design.height = 160;
+  s.design.px.resize(200 * 160);
+  for (int y = 0; y < 160; ++y)
+    for (int x = 0; x < 200; ++x) s.design.px[y * 200 + x] = periodic(x, y);
+  s.scan = random_image(240, 200, seed);
+  const double a = angle_deg * M_PI / 180, c = std::cos(a), sn = std::sin(a);
+  for (int y = 0; y < 200; ++y)
+    for (int x = 0; x < 240; ++x) {
+      float& v = s.scan.px[y * 240 + x];
+      v = 0.45f + 0.1f * v;  // table: mid grey, a little texture
+      // scan = R design + t  =>  design = R^T (scan - t)
+      const double dx = x - tx, dy = y - ty;
+      const double ux = c * dx + sn * dy, uy = -sn * dx + c * dy;
+      if (ux >= 0 && uy >= 0 && ux <= 199 && uy <= 159) v = periodic(ux, uy) * 0.8f + 0.05f;
+    }
+  return s;
+}
+
+TEST(CoarsePeaks, FindPeaksRanksLocalMaxima) {
+  std::vector<float> v(10 * 10, 0.f);
+  v[2 * 10 + 3] = 0.9f;
+  v[2 * 10 + 4] = 0.8f;  // neighbour of the best: not a peak
+  v[7 * 10 + 7] = 0.5f;
+  v[0 * 10 + 9] = 0.7f;
+  auto p = find_peaks(v, 10, 10, 1, 5, 0.1f);
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(p[0].sx, 3);
+  EXPECT_EQ(p[0].sy, 2);
+  EXPECT_EQ(p[1].sx, 9);
+  EXPECT_EQ(p[2].sx, 7);
+}
+
+TEST(CoarsePlacement, PeriodicImageLandsOnTheRightRepeat) {
+  for (auto [angle, tx, ty] : {std::tuple{0.0, 27.0, 13.0}, std::tuple{3.0, 31.0, 22.0}, std::tuple{-4.0, 17.0, 22.0}}) {
+    Scene s = make_scene(angle, tx, ty, 7);
+    CoarseOptions o;
+    CoarseResult r = estimate_placement(s.design, s.scan, o);
+    EXPECT_FALSE(r.rejected) << r.reason;
+    EXPECT_FALSE(r.ambiguous) << r.reason;
+    EXPECT_NEAR(r.best.angle_deg, angle, 0.5);
+    EXPECT_NEAR(r.best.tx, tx, 2.0);
+    EXPECT_NEAR(r.best.ty, ty, 2.0);
+    ASSERT_TRUE(r.has_runner_up);
+    // The runner-up is another repeat: about a period away, and clearly lower.
+    EXPECT_GT(placement_distance(r.best, r.runner_up, 200, 160), 8.0);
+    EXPECT_LT(r.runner_up.score, r.best.score);
+  }
+}
+
+TEST(CoarsePlacement, QuarterTurnIsFound) {
+  // The scan holds the design turned by 90 degrees: scan = R(90) design + t.
+  Scene s = make_scene(0, 0, 0, 3);
+  Image scan = random_image(200, 240, 5);
+  const double tx = 178, ty = 25;  // R(90)(x, y) = (-y, x)
+  for (int y = 0; y < 240; ++y)
+    for (int x = 0; x < 200; ++x) {
+      float& v = scan.px[y * 200 + x];
+      v = 0.45f + 0.1f * v;
+      const double ux = y - ty, uy = -(x - tx);
+      if (ux >= 0 && uy >= 0 && ux <= 199 && uy <= 159) v = periodic(ux, uy);
+    }
+  CoarseOptions o;
+  o.quarter_turns = true;
+  CoarseResult r = estimate_placement(s.design, scan, o);
+  EXPECT_FALSE(r.rejected) << r.reason;
+  EXPECT_NEAR(r.best.angle_deg, 90, 0.5);
+  EXPECT_NEAR(r.best.tx, tx, 2.0);
+  EXPECT_NEAR(r.best.ty, ty, 2.0);
+}
+
+TEST(CoarsePlacement, UnrelatedImageIsRejected) {
+  Scene s = make_scene(0, 20, 20, 9);
+  Image other = random_image(240, 200, 11);
+  CoarseOptions o;
+  CoarseResult r = estimate_placement(s.design, other, o);
+  EXPECT_TRUE(r.rejected);
+  EXPECT_NE(r.reason.find("not found"), std::string::npos);
+}
+
+TEST(CoarseTransformJson, InitialPlacementRoundTripsAndIsOptional) {
+  transform::TransformFile f;
+  f.design = Size{100, 80};
+  f.scan = Size{120, 90};
+  f.preset = "affine";
+  transform::Stage st;
+  st.affine.offset[0] = 3;
+  f.transform.stages.push_back(st);
+  const auto plain = transform::from_json_text(transform::to_json_text(f), "plain");
+  EXPECT_FALSE(plain.has_initial);
+  f.has_initial = true;
+  f.initial.method = "search";
+  f.initial.affine.offset[1] = -7.5;
+  f.initial.score = 0.9;
+  f.initial.has_runner_up = true;
+  f.initial.runner_up.offset[0] = 40;
+  f.initial.runner_up_score = 0.6;
+  f.initial.confidence = (0.9 - 0.6) / 0.9;
+  f.initial.ambiguous = true;
+  const auto back = transform::from_json_text(transform::to_json_text(f), "with initial");
+  ASSERT_TRUE(back.has_initial);
+  EXPECT_EQ(back.initial.method, "search");
+  EXPECT_DOUBLE_EQ(back.initial.affine.offset[1], -7.5);
+  EXPECT_TRUE(back.initial.has_runner_up);
+  EXPECT_DOUBLE_EQ(back.initial.runner_up.offset[0], 40);
+  EXPECT_DOUBLE_EQ(back.initial.runner_up_score, 0.6);
+  EXPECT_TRUE(back.initial.ambiguous);
+}
+
+}  // namespace
+}  // namespace alinify::reg::coarse
