@@ -245,7 +245,7 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
     plan::Budget budget = rank_budget(comm, job.mem_budget);
     strips = plan::plan_strips(spec.size, spec.tile, budget.bytes, comm.size());
     window_limit = budget.bytes / 4;
-    backend = warp::make_backend(job.backend, comm.local_rank(), job.device);
+    backend = warp::make_backend(job.backend, comm.local_rank(), job.device, comm.local_size());
     backend->set_transform(t.transform);
   });
   // Every rank must cut the image the same way: the smallest strip height wins.

@@ -3,12 +3,16 @@
 #include "alinify/warp/cpu_backend.hpp"
 #include "alinify/warp/cuda_backend.hpp"
 
+#include <omp.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace alinify::warp {
 
-std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank, int device) {
-  if (name == "cpu") return std::make_unique<CpuBackend>();
+std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank, int device, int local_size) {
+  const int threads = std::max(1, omp_get_num_procs() / std::max(1, local_size));
+  if (name == "cpu") return std::make_unique<CpuBackend>(threads);
   if (name == "cuda" || name == "auto") {
     int count = cuda_device_count();
     if (count > 0) return make_cuda_backend(device >= 0 ? device : local_rank % count);
@@ -17,7 +21,7 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank, i
                  (cuda_compiled() ? "no CUDA device is visible" : "this build has no CUDA backend (nvcc not found)"));
     spdlog::info("backend auto: no CUDA device{}, warping on the CPU",
                  cuda_compiled() ? " visible" : " (built without CUDA)");
-    return std::make_unique<CpuBackend>();
+    return std::make_unique<CpuBackend>(threads);
   }
   fail_usage("--backend: '" + name + "' is not one of auto, cpu, cuda");
 }

@@ -164,5 +164,5 @@ TEST(Warp, ParsesInterpolationNames) {
   EXPECT_EQ(parse_interp("bicubic"), Interp::kBicubic);
   EXPECT_THROW(parse_interp("lanczos"), alinify::Error);
   EXPECT_THROW(make_backend("opencl", 0), alinify::Error);
-  EXPECT_EQ(make_backend("cpu", 0)->name(), "cpu");
+  EXPECT_EQ(make_backend("cpu", 0)->name().rfind("cpu", 0), 0u);
 }

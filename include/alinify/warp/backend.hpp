@@ -25,8 +25,9 @@ class Backend {
 };
 
 // "auto" (CUDA when a device is present, else CPU), "cpu", "cuda". `device` picks the GPU (-1: by
-// local rank). Unknown or unavailable names are a usage error.
-std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank, int device = -1);
+// local rank). The CPU backend uses the node's cores shared among its `local_size` ranks, so that
+// ranks on one node do not oversubscribe it. Unknown or unavailable names are a usage error.
+std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank, int device = -1, int local_size = 1);
 
 Interp parse_interp(const std::string& name);
 std::string interp_name(Interp interp);
