@@ -5,6 +5,7 @@
 #include "alinify/core/error.hpp"
 #include "alinify/job/batch.hpp"
 #include "alinify/job/pipeline.hpp"
+#include "alinify/warp/cuda_backend.hpp"
 #include "app/cli_options.hpp"
 
 namespace alinify::app {
@@ -77,8 +78,13 @@ int cmd_batch(par::Communicator& comm, int argc, char** argv) {
   job::install_stop_signal_handlers();
 
   const po::variables_map defaults = p.vm;
-  auto run_job = [&defaults](par::Communicator& group, const job::BatchJob& j) {
+  // GPUs follow the rank's place on its node, not in its group: groups of 1 rank on a 4-GPU node
+  // use GPUs 0..3, not all GPU 0.
+  const int node_rank = comm.local_rank();
+  auto run_job = [&defaults, node_rank](par::Communicator& group, const job::BatchJob& j) {
     auto [r, w] = jobs_for(defaults, j);
+    if (w.device < 0 && w.backend != "cpu")
+      if (const int gpus = warp::cuda_device_count(); gpus > 0) w.device = node_rank % gpus;
     const job::RunReport rep = job::run_pipeline(group, r, w);
     job::JobResult res;
     res.registration_factor = rep.registration_factor;

@@ -85,7 +85,7 @@ std::map<std::string, DoneRecord> read_done_records(const std::string& path) {
     const std::string ev = j["event"].get<std::string>();
     const std::string id = j["id"].get<std::string>();
     if (ev == "done" && j.contains("out") && j.contains("size") && j.contains("xxh64")) {
-      done[id] = DoneRecord{j["out"].get<std::string>(), j["size"].get<uint64_t>(), j["xxh64"].get<std::string>()};
+      done[id] = DoneRecord{j["out"].get<std::string>(), j["size"].get<uint64_t>(), j["xxh64"].get<std::string>(), j};
     } else if (ev == "started") {
       // A later attempt of a job invalidates its earlier result until it is done again.
       done.erase(id);

@@ -208,8 +208,10 @@ Manifest load_manifest(const std::string& path) {
     if (auto [it, fresh] = ids.emplace(j.id, r.line); !fresh)
       m.problems.push_back(at + "duplicate id '" + j.id + "' (first on line " + std::to_string(it->second) + ")");
     for (const std::string& o : {j.out, j.transform_out})
-      if (auto [it, fresh] = outs.emplace(o, r.line); !fresh)
+      if (auto [it, fresh] = outs.emplace(o, r.line); !fresh) {
         m.problems.push_back(at + "duplicate output " + o + " (also on line " + std::to_string(it->second) + ")");
+        break;  // one line per row: its transform would collide too
+      }
     for (const std::string* in_path : {&j.design, &j.scan}) {
       std::error_code ec;
       if (!fs::exists(*in_path, ec))

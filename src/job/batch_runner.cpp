@@ -104,8 +104,18 @@ BatchReport run_batch(par::Communicator& world, const BatchOptions& options, con
         const std::string why = verify_output(it->second);
         if (why.empty()) {
           scheduler->skip(j.index, "output verified from an earlier run");
-          scheduler->record(j.index).result.out_size = it->second.size;
-          scheduler->record(j.index).result.xxh64 = it->second.xxh64;
+          // The summary keeps what the earlier run measured.
+          JobRecord& rec = scheduler->record(j.index);
+          const nlohmann::json& d = it->second.record;
+          rec.result.out_size = it->second.size;
+          rec.result.xxh64 = it->second.xxh64;
+          rec.result.seconds = d.value("seconds", 0.0);
+          rec.result.register_seconds = d.value("register_seconds", 0.0);
+          rec.result.warp_seconds = d.value("warp_seconds", 0.0);
+          rec.result.registration_factor = d.value("registration_factor", 0);
+          rec.finished = d.value("time", std::string());
+          rec.attempts = d.value("attempt", 0);
+          rec.group = d.value("group", -1);
           ++skipped;
         } else {
           spdlog::warn("batch: job {} was recorded done but {}: redoing it", j.id, why);

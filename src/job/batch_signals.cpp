@@ -1,5 +1,9 @@
-#include <csignal>
+#include <pthread.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <csignal>
+#include <thread>
 
 #include "alinify/job/batch.hpp"
 
@@ -20,6 +24,19 @@ void install_stop_signal_handlers() {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGUSR1, &sa, nullptr);
+  // Block both in this thread, hence in the threads it starts (dispatcher, OpenMP) and in the
+  // elastix children (a spawned process inherits the mask): mpirun and srun signal a rank's whole
+  // process tree, and a running elastix must finish its job rather than die. One watcher thread
+  // takes the signals (as may threads that MPI started earlier: the handler is the same).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set] {
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    for (;;) pause();
+  }).detach();
 }
 
 void request_stop() { g_stop.store(true); }

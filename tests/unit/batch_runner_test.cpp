@@ -109,6 +109,11 @@ TEST(BatchRunner, AFailingJobDoesNotSinkTheBatchAndResumeSkipsVerifiedWork) {
   EXPECT_EQ(runs.count("flaky"), 0u);
   EXPECT_EQ(runs["b"], 1);
   EXPECT_EQ(slurp(d.file("out/b.tif")), "b:design");
+  // The summary of the resumed batch keeps what the first run measured for the skipped jobs.
+  s = nlohmann::json::parse(slurp(r.summary_json));
+  EXPECT_EQ(s["job_results"][0]["status"], "skipped");
+  EXPECT_EQ(s["job_results"][0]["registration_factor"], 2);
+  EXPECT_FALSE(s["job_results"][0]["finished"].get<std::string>().empty());
 }
 
 TEST(BatchRunner, ManifestProblemsStopEverythingBeforeWork) {

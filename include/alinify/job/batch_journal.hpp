@@ -28,6 +28,7 @@ struct DoneRecord {
   std::string out;
   uint64_t size = 0;
   std::string xxh64;
+  nlohmann::json record;  // the whole record (times, registration factor) for the summary
 };
 
 // The last "done" record of every job id in a journal (none when the file does not exist). A torn
