@@ -213,25 +213,19 @@ ImageSpectra image_spectra(const Image& image, const std::vector<float>& mask, i
 CorrelationMap masked_ncc(const ImageSpectra& is, const Image& t, const std::vector<float>& tmask) {
   const int W = is.pad_w, H = is.pad_h;
   if (is.iw + t.width - 1 > W || is.ih + t.height - 1 > H) fail_runtime("coarse NCC: padding too small");
-  std::vector<Complex> T1, T2;
+  // The template's spectra are computed exactly as the image's, on the same padded grid.
+  const ImageSpectra ts = image_spectra(t, tmask, W, H);
   const std::vector<Complex>& F1 = is.f1;
   const std::vector<Complex>& F2 = is.f2;
-  std::vector<Complex> z(static_cast<size_t>(W) * H), tm(z.size());
-  for (int y = 0; y < t.height; ++y)
-    for (int x = 0; x < t.width; ++x) {
-      const float m = tmask[static_cast<size_t>(y) * t.width + x];
-      const double v = t.at(x, y) * m;
-      z[static_cast<size_t>(y) * W + x] = Complex(v, v * t.at(x, y));
-      tm[static_cast<size_t>(y) * W + x] = m;
-    }
-  fft2d(z, W, H, false);
-  fft2d(tm, W, H, false);
-  unpack(z, W, H, T1, T2);
   const std::vector<Complex>& M = is.m;
+  const std::vector<Complex>& T1 = ts.f1;
+  const std::vector<Complex>& T2 = ts.f2;
+  const std::vector<Complex>& tm = ts.m;
+  const size_t n_bins = static_cast<size_t>(W) * H;
   // Six correlations, packed two per inverse FFT.
-  std::vector<Complex> a(z.size()), b(z.size()), c(z.size());
+  std::vector<Complex> a(n_bins), b(n_bins), c(n_bins);
   const Complex I(0, 1);
-  for (size_t k = 0; k < z.size(); ++k) {
+  for (size_t k = 0; k < n_bins; ++k) {
     const Complex ctm = std::conj(tm[k]), ct1 = std::conj(T1[k]), ct2 = std::conj(T2[k]);
     a[k] = ctm * M[k] + I * (ctm * F1[k]);     // N, Sf
     b[k] = ctm * F2[k] + I * (ct1 * M[k]);     // Sf2, St
