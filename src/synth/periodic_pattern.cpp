@@ -44,6 +44,22 @@ bool hit(const Blob& b, double dx, double dy) {
   }
 }
 
+// A blob of the given kind, place and size; its aspect, orientation and colour are drawn here,
+// after the caller's draws (the order of draws is part of the seed's meaning).
+Blob random_blob(Rng& rng, int type, double cx, double cy, double a) {
+  Blob b{};
+  b.type = type;
+  b.cx = cx;
+  b.cy = cy;
+  b.a = a;
+  b.b = type == 1 ? a * rng.uniform(0.4, 0.8) : a * rng.uniform(0.3, 1.0);
+  const double t = rng.uniform(0, M_PI);
+  b.c = std::cos(t);
+  b.s = std::sin(t);
+  colour_of(rng, b.rgb);
+  return b;
+}
+
 }  // namespace
 
 struct PeriodicPattern::Impl {
@@ -73,32 +89,18 @@ struct PeriodicPattern::Impl {
     dot_r = std::min(2.0, dot_spacing * 0.2);
     const int n = 4 + rng.below(4);
     for (int i = 0; i < n; ++i) {
-      Blob b{};
-      b.type = rng.below(3);
-      b.cx = rng.uniform(0, px);
-      b.cy = rng.uniform(0, py);
-      b.a = rng.uniform(0.06, 0.2) * px;
-      b.b = b.type == 1 ? b.a * rng.uniform(0.4, 0.8) : b.a * rng.uniform(0.3, 1.0);
-      const double t = rng.uniform(0, M_PI);
-      b.c = std::cos(t);
-      b.s = std::sin(t);
-      colour_of(rng, b.rgb);
-      tile_blobs.push_back(b);
+      const int type = rng.below(3);
+      const double cx = rng.uniform(0, px);
+      const double cy = rng.uniform(0, py);
+      tile_blobs.push_back(random_blob(rng, type, cx, cy, rng.uniform(0.06, 0.2) * px));
     }
     const int m = 3 + rng.below(3);  // one-off elements: a label, a logo... anywhere on the design
     const double big = static_cast<double>(std::max(size.width, size.height));
     for (int i = 0; i < m; ++i) {
-      Blob b{};
-      b.type = rng.below(3);
-      b.cx = rng.uniform(0.1, 0.9) * size.width;
-      b.cy = rng.uniform(0.1, 0.9) * size.height;
-      b.a = rng.uniform(0.02, 0.05) * big;
-      b.b = b.type == 1 ? b.a * rng.uniform(0.4, 0.8) : b.a * rng.uniform(0.3, 1.0);
-      const double t = rng.uniform(0, M_PI);
-      b.c = std::cos(t);
-      b.s = std::sin(t);
-      colour_of(rng, b.rgb);
-      one_offs.push_back(b);
+      const int type = rng.below(3);
+      const double cx = rng.uniform(0.1, 0.9) * size.width;
+      const double cy = rng.uniform(0.1, 0.9) * size.height;
+      one_offs.push_back(random_blob(rng, type, cx, cy, rng.uniform(0.02, 0.05) * big));
     }
   }
 
