@@ -184,8 +184,9 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
     f.initial = r.initial;
     check_overlap(f, job.scan);
     const std::string json = transform::to_json_text(f);
-    write_text_atomically(job.transform_out, json);
+    // The elastix folder first: transform.json appears only when everything it refers to exists.
     auto full = transform::write_full_resolution_chain(r.elastix_chain.back(), ro.work_dir, design.size());
+    write_text_atomically(job.transform_out, json);
     spdlog::info("transform {} (full-resolution elastix chain {}, elastix log {})", job.transform_out, full.back(),
                  r.elastix_log);
     spdlog::info(
