@@ -47,12 +47,14 @@ po::options_description register_options() {
       "B-spline control-point spacing in full-resolution pixels (0: auto, longer side / 18, at least 256)")(
       "keep-registration-images", po::bool_switch(), "keep the decimated .mhd/.raw images in the elastix folder")(
       "init", po::value<std::string>()->default_value("auto"),
-      "initial transform for elastix: auto|search (coarse global alignment: finds the right repeat of a repeating "
-      "print), none (elastix from the image centres), or a file (elastix TransformParameters or transform.json)")(
+      "initial transform for elastix: auto (coarse global alignment: correlation search checked against the "
+      "fabric's bounding box; finds the right repeat of a repeating print), search (correlation only), box (the "
+      "fabric's box only), none (plain elastix from the image centres), or a file (elastix TransformParameters or "
+      "transform.json)")(
       "accept-ambiguous", po::bool_switch(), "use the best coarse placement even when the runner-up scores close")(
       "max-rotation", po::value<double>()->default_value(5.0), "coarse search: largest rotation of the scan, degrees")(
       "quarter-turns", po::bool_switch(), "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
-      "coarse-debug", po::value<std::string>(), "folder for the coarse stage's score map (PGM) and candidates");
+      "coarse-debug", po::value<std::string>(), "folder for the coarse stage's score map, fabric mask (PGM) and candidates");
   return d;
 }
 
@@ -119,7 +121,6 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   j.reg.max_rotation_deg = vm["max-rotation"].as<double>();
   j.reg.quarter_turns = vm["quarter-turns"].as<bool>();
   if (vm.count("coarse-debug")) j.reg.coarse_debug_dir = req(vm, "coarse-debug");
-  if (j.reg.init == "box") fail_usage("--init box: not available yet; use auto (search) or none");
   if (!(j.reg.max_rotation_deg >= 0 && j.reg.max_rotation_deg <= 45))
     fail_usage("--max-rotation: must be in 0..45 degrees");
   const std::string& preset = j.reg.preset;

@@ -14,6 +14,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
+#include "alinify/reg/fabric_box.hpp"
 
 namespace alinify::reg::coarse {
 
@@ -414,6 +415,12 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     *tw = static_cast<int>(std::ceil(x1) - *bx) + 1;
     *th = static_cast<int>(std::ceil(y1) - *by) + 1;
   };
+  std::vector<Placement> cands;
+  double best_map_score = -2;
+  std::vector<float> best_map;
+  int best_map_w = 0, best_map_h = 0;
+  int fft_w = 0, fft_h = 0;
+  if (o.use_search) {
   int max_tw = 0, max_th = 0;
   for (double a : angles) {
     double m[4], bx, by;
@@ -422,16 +429,9 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     max_tw = std::max(max_tw, tw), max_th = std::max(max_th, th);
   }
   const int W = next_pow2(s.width + max_tw - 1), H = next_pow2(s.height + max_th - 1);
+  fft_w = W, fft_h = H;
   const std::vector<float> smask(s.px.size(), 1.f);
   const ImageSpectra spectra = image_spectra(s, smask, W, H);
-
-  struct Cand {
-    Placement p;
-  };
-  std::vector<Placement> cands;
-  double best_map_score = -2;
-  std::vector<float> best_map;
-  int best_map_w = 0, best_map_h = 0;
   for (double a : angles) {
     double m[4], bx, by;
     int tw, th;
@@ -476,6 +476,7 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
       }
     }
   }
+  }  // use_search
   res.candidates = static_cast<int>(cands.size());
   const double t_search = now_seconds() - t_start;
   std::sort(cands.begin(), cands.end(), [](const Placement& a, const Placement& b) { return a.score > b.score; });
@@ -483,22 +484,56 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   // Distinct placements: farther apart than a few coarse pixels (a neighbouring repeat is many).
   const int64_t dw = static_cast<int64_t>(design.width) * F, dh = static_cast<int64_t>(design.height) * F;
   const double sep = 3.0 * SF;
+  auto distinct_from = [&](const Placement& p, const std::vector<Placement>& set) {
+    for (const Placement& q : set)
+      if (placement_distance(p, q, dw, dh) < sep) return false;
+    return true;
+  };
   std::vector<Placement> chosen;
   for (const Placement& p : cands) {
-    bool distinct = true;
-    for (const Placement& q : chosen)
-      if (placement_distance(p, q, dw, dh) < sep) distinct = false;
-    if (distinct) chosen.push_back(p);
+    if (distinct_from(p, chosen)) chosen.push_back(p);
     if (static_cast<int>(chosen.size()) >= o.refine) break;
   }
+
+  // The fabric's box: its placements compete with the search's on the same full-overlap score.
+  FabricBox fabric;
+  std::vector<Placement> box_cands;
+  if (o.use_box) {
+    fabric = find_fabric_box(scan);
+    box_cands = box_placements(fabric, F, static_cast<double>(dw), static_cast<double>(dh), o);
+    if (!fabric.found) {
+      res.box_note = fabric.why_not;
+    } else if (box_cands.empty()) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "the fabric's box (%.0f x %.0f px, turned %.1f deg) does not match the design (%lld x %lld px)%s",
+                    fabric.length * F, fabric.breadth * F, fabric.angle_deg, static_cast<long long>(dw),
+                    static_cast<long long>(dh),
+                    fabric.touches_edge                                  ? ": the fabric runs off the edge of the scan"
+                    : std::abs(fabric.angle_deg) > o.max_rotation_deg + 1 ? ": turned beyond --max-rotation"
+                                                                          : "");
+      res.box_note = buf;
+    }
+    for (const Placement& p : box_cands)
+      if (distinct_from(p, chosen)) chosen.push_back(p);
+  }
+
   std::vector<Placement> refined;
   for (const Placement& p : chosen) refined.push_back(refine(d_fine, s_fine, p, small_step > 0 ? small_step : 1.0));
   std::sort(refined.begin(), refined.end(), [](const Placement& a, const Placement& b) { return a.score > b.score; });
-  spdlog::debug("coarse: {} angles, FFT {}x{}, search {:.3f} s, refinement of {} candidates {:.3f} s", angles.size(), W,
-                H, t_search, chosen.size(), now_seconds() - t_start - t_search);
+  spdlog::debug("coarse: {} angles, FFT {}x{}, search {:.3f} s, box {}, refinement of {} candidates {:.3f} s",
+                o.use_search ? angles.size() : 0, fft_w, fft_h, t_search,
+                fabric.found ? "found" : (o.use_box ? fabric.why_not : "off"), chosen.size(),
+                now_seconds() - t_start - t_search);
+  if (!o.debug_dir.empty() && !fabric.mask.empty()) {
+    std::filesystem::create_directories(o.debug_dir);
+    std::vector<float> m(fabric.mask.begin(), fabric.mask.end());
+    write_pgm((std::filesystem::path(o.debug_dir) / "fabric_mask.pgm").string(), m, scan.width, scan.height);
+  }
   if (refined.empty()) {
     res.rejected = true;
-    res.reason = "no placement of the design found in the scan";
+    res.reason = o.use_search ? "no placement of the design found in the scan"
+                              : "--init box: no usable fabric box (" + res.box_note + ")";
     res.seconds = now_seconds() - t_start;
     return res;
   }
@@ -511,6 +546,14 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     }
   const double s1 = res.best.score, s2 = res.has_runner_up ? std::max(res.runner_up.score, 0.0) : 0.0;
   res.confidence = s1 > 0 ? (s1 - s2) / s1 : 0;
+  if (!box_cands.empty()) {
+    res.box_distance = 1e300;
+    for (const Placement& p : box_cands) res.box_distance = std::min(res.box_distance, placement_distance(res.best, p, dw, dh));
+    // The box is good to a couple of coarse pixels (blurred edges); a neighbouring repeat is many.
+    const bool agrees = res.box_distance <= 5.0 * F;
+    res.box_state = agrees ? "agrees" : "disagrees";
+    if (o.use_search) res.confidence += agrees ? o.box_weight : -o.box_weight;
+  }
   char buf[512];
   if (s1 < o.min_score) {
     res.rejected = true;
@@ -522,8 +565,10 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   } else if (res.confidence < o.min_margin) {
     res.ambiguous = true;
     std::snprintf(buf, sizeof buf,
-                  "ambiguous placement: best %s score %.3f vs runner-up %s score %.3f (margin %.3f < %.3f)",
-                  describe(res.best).c_str(), s1, describe(res.runner_up).c_str(), s2, res.confidence, o.min_margin);
+                  "ambiguous placement: best %s score %.3f vs runner-up %s score %.3f (confidence %.3f < %.3f; "
+                  "fabric box: %s)",
+                  describe(res.best).c_str(), s1, describe(res.runner_up).c_str(), s2, res.confidence, o.min_margin,
+                  res.box_state.c_str());
     res.reason = buf;
   }
   if (!o.debug_dir.empty()) {

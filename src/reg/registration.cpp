@@ -87,6 +87,19 @@ transform::Affine affine_of(const transform::Transform& t, const std::string& so
   return r;
 }
 
+// elastix has been seen to ignore an initial transform silently (SuperElastix/elastix#1216): the
+// first parameter file it writes must chain onto ours, or its result is not what we composed.
+void check_initial_applied(const ElastixResult& er, const std::string& initial_file) {
+  const std::string first = er.transform_files.front();
+  const transform::ParameterMap map = transform::read_parameter_file(first);
+  const auto it = map.find("InitialTransformParametersFileName");
+  const std::string chained = it == map.end() || it->second.empty() ? std::string() : it->second.front();
+  std::error_code ec;
+  if (chained.empty() || !fs::equivalent(fs::path(chained), fs::path(initial_file), ec))
+    fail_runtime(first + ": elastix did not apply the initial transform " + initial_file +
+                 " (InitialTransformParametersFileName is \"" + chained + "\"); see " + er.log_path);
+}
+
 }  // namespace
 
 RegistrationResult register_pair(const io::Raster& design, const io::Raster& scan, int factor,
@@ -99,7 +112,7 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
   fs::create_directories(o.work_dir);
   if (params.empty()) params = write_preset_files(o.preset, o.work_dir, o.grid_spacing);
 
-  const bool search = o.init == "auto" || o.init == "search";
+  const bool search = o.init == "auto" || o.init == "search" || o.init == "box";
   const bool from_file = !search && o.init != "none";
   if (from_file && !fs::exists(o.init)) fail_input(o.init, "--init: no such file");
   const std::string scan_name = o.scan_path.empty() ? std::string("scan") : o.scan_path;
@@ -141,14 +154,19 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
     co.max_rotation_deg = o.max_rotation_deg;
     co.quarter_turns = o.quarter_turns;
     co.debug_dir = o.coarse_debug_dir;
+    co.use_search = o.init != "box";
+    co.use_box = o.init != "search";
     coarse::CoarseResult cr = coarse::estimate_placement(coarse_design, coarse_scan, co);
     r.coarse_seconds = cr.seconds;
     spdlog::info("coarse alignment ({}x{} and {}x{} px, factor {}, {} candidates) in {:.2f} s: best {} score {:.3f}{}",
                  coarse_design.width, coarse_design.height, coarse_scan.width, coarse_scan.height, coarse_design.factor,
                  cr.candidates, cr.seconds, coarse::describe(cr.best), cr.best.score,
-                 cr.has_runner_up ? fmt::format(", runner-up {} score {:.3f}, confidence {:.3f}",
-                                                coarse::describe(cr.runner_up), cr.runner_up.score, cr.confidence)
+                 cr.has_runner_up ? fmt::format(", runner-up {} score {:.3f}", coarse::describe(cr.runner_up),
+                                                cr.runner_up.score)
                                   : std::string());
+    spdlog::info("coarse alignment: confidence {:.3f}; fabric box {}{}", cr.confidence, cr.box_state,
+                 cr.box_state == "none" ? (cr.box_note.empty() ? std::string() : " (" + cr.box_note + ")")
+                                        : fmt::format(" ({:.1f} px from the best)", cr.box_distance));
     if (cr.rejected) {
       remove_images();
       fail_input(scan_name, cr.reason);
@@ -161,7 +179,7 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
       spdlog::warn("{} (accepted: --accept-ambiguous)", cr.reason);
     }
     r.has_initial = true;
-    r.initial.method = "search";
+    r.initial.method = o.init;
     r.initial.affine = cr.best.affine();
     r.initial.score = cr.best.score;
     r.initial.has_runner_up = cr.has_runner_up;
@@ -169,6 +187,8 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
     r.initial.runner_up_score = cr.runner_up.score;
     r.initial.confidence = cr.confidence;
     r.initial.ambiguous = cr.ambiguous;
+    r.initial.box_state = cr.box_state;
+    r.initial.box_distance = cr.box_distance;
     r.initial.seconds = cr.seconds;
     initial_file = fs::absolute(fs::path(o.work_dir) / "initial_transform.txt").string();
     write_initial_parameters(initial_file, r.initial.affine, reg_size, factor);
@@ -198,6 +218,7 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
   r.elastix_log = er.log_path;
   spdlog::info("elastix finished in {:.2f} s, peak RSS {}, log {}", er.seconds, format_bytes(er.peak_rss_bytes),
                er.log_path);
+  if (!initial_file.empty()) check_initial_applied(er, initial_file);
   r.transform = transform::read_elastix_transform(er.transform_files.back());
   if (!o.keep_images) {
     for (const auto& m : {fixed, moving}) {

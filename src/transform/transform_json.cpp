@@ -110,6 +110,10 @@ std::string to_json_text(const TransformFile& f) {
     }
     ji["confidence"] = ip.confidence;
     ji["ambiguous"] = ip.ambiguous;
+    if (!ip.box_state.empty()) {
+      ji["fabric_box"] = {{"state", ip.box_state}};
+      if (ip.box_distance >= 0) ji["fabric_box"]["distance_px"] = ip.box_distance;
+    }
     ji["seconds"] = ip.seconds;
     j["initial"] = std::move(ji);
   }
@@ -191,6 +195,12 @@ TransformFile from_json_text(const std::string& text, const std::string& source)
     if (ji.contains("ambiguous")) {
       if (!ji.at("ambiguous").is_boolean()) r.bad(wi + ".ambiguous must be true or false");
       ip.ambiguous = ji.at("ambiguous").get<bool>();
+    }
+    if (ji.contains("fabric_box")) {
+      const json& fb = ji.at("fabric_box");
+      const std::string wb = wi + ".fabric_box";
+      ip.box_state = r.str(fb, "state", wb);
+      if (fb.contains("distance_px")) ip.box_distance = num(fb, "distance_px", wb);
     }
     if (ji.contains("runner_up")) {
       const json& ru = ji.at("runner_up");

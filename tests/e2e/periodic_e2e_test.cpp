@@ -3,6 +3,8 @@
 // a scan of another design or of the bare table is refused with exit 2 and no output.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -54,10 +56,59 @@ void expect_accurate(const ScratchDir& d, const std::string& pair, const std::st
   // transform.json records the initial placement; elastix was given it (-t0).
   auto j = nlohmann::json::parse(read_all(out));
   ASSERT_TRUE(j.contains("initial")) << j.dump();
-  EXPECT_EQ(j["initial"]["method"], "search");
+  EXPECT_EQ(j["initial"]["method"], extra.find("--init box") != std::string::npos ? "box" : "auto");
   EXPECT_GT(j["initial"]["confidence"].get<double>(), 0.05);
+  // synth --kind periodic lays the fabric, cut to the design, on the table: its box must agree.
+  EXPECT_EQ(j["initial"]["fabric_box"]["state"], "agrees") << j["initial"].dump();
   const std::string log = read_all(out.substr(0, out.size() - 5) + ".elastix/elastix.log");
   EXPECT_NE(log.find("initial_transform.txt"), std::string::npos);
+}
+
+// transformix, given the full-resolution chain the run wrote (coarse initial transform innermost),
+// maps design points where transform.json (alinify map-points) does.
+void expect_transformix_agrees(const ScratchDir& d, const std::string& transform_json) {
+  const std::string elx = transform_json.substr(0, transform_json.size() - 5) + ".elastix";
+  std::string last;
+  int full = 0, elastix = 0;
+  for (; fs::exists(elx + "/TransformParameters.full." + std::to_string(full) + ".txt"); ++full)
+    last = elx + "/TransformParameters.full." + std::to_string(full) + ".txt";
+  while (fs::exists(elx + "/TransformParameters." + std::to_string(elastix) + ".txt")) ++elastix;
+  ASSERT_FALSE(last.empty()) << "no full-resolution chain in " << elx;
+  // The coarse stage's initial transform is the innermost link, below elastix's own files.
+  EXPECT_EQ(full, elastix + 1);
+  {
+    std::ofstream pts(d.file("pts.txt")), csv(d.file("pts.csv"));
+    pts << "point\n25\n";
+    csv << "x,y\n";
+    for (int j = 0; j < 5; ++j)
+      for (int i = 0; i < 5; ++i) {
+        const double x = 13.5 + i * 491.25, y = 7.25 + j * 396.5;
+        pts << x << " " << y << "\n";
+        csv << x << "," << y << "\n";
+      }
+  }
+  const std::string out = d.file("transformix");
+  fs::create_directories(out);
+  auto r = run_command("transformix -ipp " + q(d.file("pts.txt")) + " -tp " + q(last) + " -out " + q(out));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = cli("map-points --transform " + q(transform_json) + " --in " + q(d.file("pts.csv")) + " --out " +
+          q(d.file("mapped.csv")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream tin(out + "/outputpoints.txt"), min(d.file("mapped.csv"));
+  std::string tline, mline;
+  std::getline(min, mline);  // header
+  int n = 0;
+  while (std::getline(tin, tline) && std::getline(min, mline)) {
+    const auto at = tline.find("OutputPoint = [");
+    ASSERT_NE(at, std::string::npos) << tline;
+    double tx, ty, x, y, sx, sy;
+    std::istringstream(tline.substr(at + 15)) >> tx >> ty;
+    ASSERT_EQ(std::sscanf(mline.c_str(), "%lf,%lf,%lf,%lf", &x, &y, &sx, &sy), 4) << mline;
+    EXPECT_NEAR(tx, sx, 1e-3) << "point " << x << "," << y;
+    EXPECT_NEAR(ty, sy, 1e-3) << "point " << x << "," << y;
+    ++n;
+  }
+  EXPECT_EQ(n, 25);
 }
 
 TEST(Periodic, CoarseStageLandsOnTheRightRepeat) {
@@ -65,9 +116,15 @@ TEST(Periodic, CoarseStageLandsOnTheRightRepeat) {
   for (int seed : {1, 2}) expect_accurate(d, synth_periodic(d, "p" + std::to_string(seed), seed), "");
 }
 
+TEST(Periodic, FabricBoxAlonePinsTheRepeat) {
+  ScratchDir d("periodic_box");
+  expect_accurate(d, synth_periodic(d, "p3", 3), "--init box");
+}
+
 TEST(Periodic, QuarterTurnIsFound) {
   ScratchDir d("periodic_quarter");
   expect_accurate(d, synth_periodic(d, "q", 4, "--quarter-turns"), "--quarter-turns");
+  expect_transformix_agrees(d, d.file("q.json"));
 }
 
 TEST(Periodic, PlainElastixLandsOnAWrongRepeat) {
@@ -96,6 +153,41 @@ TEST(Periodic, AnotherDesignOrTheBareTableIsRefused) {
     EXPECT_NE(r.output.find("not found in the scan"), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(out));
   }
+}
+
+// A pure grating (no one-off element, no fabric edge): every repeat fits equally well.
+std::string write_grating(const ScratchDir& d, const std::string& name, int w, int h, double phase) {
+  const std::string asc = d.file(name + ".asc"), tif = d.file(name + ".tif");
+  std::ofstream out(asc);
+  out << "ncols " << w << "\nnrows " << h << "\nxllcorner 0\nyllcorner 0\ncellsize 1\n";
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x)
+      out << static_cast<int>(128 + 60 * std::cos(2 * M_PI * (x + phase) / 40) * std::cos(2 * M_PI * (y + phase) / 40))
+          << (x + 1 < w ? " " : "\n");
+  }
+  out.close();
+  auto r = run_command("gdal_translate -q -ot Byte -b 1 -b 1 -b 1 -co PHOTOMETRIC=RGB " + q(asc) + " " + q(tif));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return tif;
+}
+
+TEST(Periodic, AmbiguousPlacementIsRefusedUnlessAccepted) {
+  ScratchDir d("periodic_ambiguous");
+  const std::string design = write_grating(d, "design", 400, 300, 0), scan = write_grating(d, "scan", 480, 360, 13);
+  const std::string out = d.file("t.json");
+  const std::string args = "register --preset rigid --design " + q(design) + " --scan " + q(scan) + " --out " + q(out);
+  auto r = cli(args);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(scan), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ambiguous placement"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--accept-ambiguous"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+  // Accepted: the job runs and the file says the placement was a guess.
+  r = cli(args + " --accept-ambiguous");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(read_all(out));
+  EXPECT_TRUE(j["initial"]["ambiguous"].get<bool>()) << j["initial"].dump();
+  EXPECT_LT(j["initial"]["confidence"].get<double>(), 0.05);
 }
 
 }  // namespace

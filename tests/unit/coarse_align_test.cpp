@@ -181,6 +181,8 @@ TEST(CoarseTransformJson, InitialPlacementRoundTripsAndIsOptional) {
   f.initial.runner_up_score = 0.6;
   f.initial.confidence = (0.9 - 0.6) / 0.9;
   f.initial.ambiguous = true;
+  f.initial.box_state = "disagrees";
+  f.initial.box_distance = 812.5;
   const auto back = transform::from_json_text(transform::to_json_text(f), "with initial");
   ASSERT_TRUE(back.has_initial);
   EXPECT_EQ(back.initial.method, "search");
@@ -189,6 +191,8 @@ TEST(CoarseTransformJson, InitialPlacementRoundTripsAndIsOptional) {
   EXPECT_DOUBLE_EQ(back.initial.runner_up.offset[0], 40);
   EXPECT_DOUBLE_EQ(back.initial.runner_up_score, 0.6);
   EXPECT_TRUE(back.initial.ambiguous);
+  EXPECT_EQ(back.initial.box_state, "disagrees");
+  EXPECT_DOUBLE_EQ(back.initial.box_distance, 812.5);
 }
 
 }  // namespace

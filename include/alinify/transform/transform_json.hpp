@@ -11,7 +11,7 @@ constexpr int kTransformFormatVersion = 1;
 
 // The coarse stage's initial placement (optional in the file; version 1 files without it read fine).
 struct InitialPlacement {
-  std::string method;       // search | file
+  std::string method;       // auto | search | box | file (the --init that made it)
   Affine affine;            // design full-res pixel -> scan full-res pixel
   double score = 0;         // full-overlap score of the placement
   bool has_runner_up = false;
@@ -19,6 +19,8 @@ struct InitialPlacement {
   double runner_up_score = 0;
   double confidence = 0;    // (score - runner_up_score) / score
   bool ambiguous = false;   // below the confidence threshold, accepted with --accept-ambiguous
+  std::string box_state;    // fabric box: agrees | disagrees | none (empty: not recorded)
+  double box_distance = -1; // full-res px between the placement and the box's (-1: no box)
   double seconds = 0;       // coarse-stage time
 };
 
