@@ -54,7 +54,7 @@ po::options_description register_options() {
       "accept-ambiguous", po::bool_switch(), "use the best coarse placement even when the runner-up scores close")(
       "max-rotation", po::value<double>()->default_value(5.0), "coarse search: largest rotation of the scan, degrees")(
       "quarter-turns", po::bool_switch(), "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
-      "coarse-debug", po::value<std::string>(), "folder for the coarse stage's score map, fabric mask (PGM) and candidates");
+      "coarse-debug", po::value<std::string>(), "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates");
   return d;
 }
 

@@ -72,6 +72,32 @@ void write_pgm(const std::string& path, const std::vector<float>& v, int w, int 
   }
 }
 
+// The score map of the best rotation as a colour picture: grey = score (black: no valid overlap),
+// a red cross on the best peak, yellow crosses on the other peaks kept at that rotation (the
+// neighbouring repeats the confidence weighs against).
+void write_score_map(const std::string& path, const std::vector<float>& v, int w, int h,
+                     const std::vector<Peak>& peaks) {
+  float lo = 1e30f, hi = -1e30f;
+  for (float x : v)
+    if (x > -0.99f) lo = std::min(lo, x), hi = std::max(hi, x);
+  if (hi <= lo) hi = lo + 1;
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  for (size_t k = 0; k < v.size(); ++k) {
+    const double t = v[k] <= -0.99f ? 0.0 : 0.15 + 0.85 * (v[k] - lo) / (hi - lo);
+    rgb[3 * k] = rgb[3 * k + 1] = rgb[3 * k + 2] = static_cast<uint8_t>(std::lround(std::clamp(t, 0.0, 1.0) * 255));
+  }
+  for (size_t n = peaks.size(); n-- > 0;) {  // the best last, on top
+    const uint8_t colour[3] = {255, static_cast<uint8_t>(n == 0 ? 0 : 220), 0};
+    for (int d = -4; d <= 4; ++d)
+      for (auto [x, y] : {std::pair{peaks[n].sx + d, peaks[n].sy}, std::pair{peaks[n].sx, peaks[n].sy + d}})
+        if (x >= 0 && y >= 0 && x < w && y < h)
+          for (int c = 0; c < 3; ++c) rgb[(static_cast<size_t>(y) * w + x) * 3 + c] = colour[c];
+  }
+  std::ofstream out(path, std::ios::binary);
+  out << "P6\n" << w << " " << h << "\n255\n";
+  out.write(reinterpret_cast<const char*>(rgb.data()), static_cast<std::streamsize>(rgb.size()));
+}
+
 }  // namespace
 
 // ---- images ----
@@ -419,6 +445,7 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   double best_map_score = -2;
   std::vector<float> best_map;
   int best_map_w = 0, best_map_h = 0;
+  std::vector<Peak> best_map_peaks;
   int fft_w = 0, fft_h = 0;
   if (o.use_search) {
   int max_tw = 0, max_th = 0;
@@ -461,7 +488,8 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
       const double frac = cm.overlap[k] / static_cast<double>(tcount);
       if (frac >= 0.25 && cm.ncc[k] > -1.f) score[k] = static_cast<float>(cm.ncc[k] * std::min(1.0, frac));
     }
-    for (const Peak& pk : find_peaks(score, cm.width, cm.height, 2, o.peaks_per_rotation, -0.5f)) {
+    const std::vector<Peak> peaks = find_peaks(score, cm.width, cm.height, 2, o.peaks_per_rotation, -0.5f);
+    for (const Peak& pk : peaks) {
       const double tau_x = pk.sx + cm.min_sx - bx, tau_y = pk.sy + cm.min_sy - by;
       Placement p;
       p.angle_deg = a;
@@ -473,6 +501,7 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
         best_map = score;
         best_map_w = cm.width;
         best_map_h = cm.height;
+        best_map_peaks = peaks;
       }
     }
   }
@@ -573,7 +602,9 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   }
   if (!o.debug_dir.empty()) {
     std::filesystem::create_directories(o.debug_dir);
-    if (!best_map.empty()) write_pgm((std::filesystem::path(o.debug_dir) / "score_map.pgm").string(), best_map, best_map_w, best_map_h);
+    if (!best_map.empty())
+      write_score_map((std::filesystem::path(o.debug_dir) / "score_map.ppm").string(), best_map, best_map_w, best_map_h,
+                      best_map_peaks);
     std::ofstream out(std::filesystem::path(o.debug_dir) / "candidates.txt");
     out << "# rank angle_deg scale tx ty score (refined, full resolution px)\n";
     for (size_t k = 0; k < refined.size(); ++k)
