@@ -63,8 +63,13 @@ po::options_description warp_options() {
   d.add_options()("interp", po::value<std::string>()->default_value("bilinear"), "nearest|bilinear|bicubic")(
       "compress", po::value<std::string>()->default_value("none"),
       "none|deflate|zstd (compression is a final pass on rank 0)")(
-      "backend", po::value<std::string>()->default_value("auto"), "auto|cpu|cuda (auto: CUDA when a GPU is visible)")(
-      "device", po::value<int>()->default_value(-1), "GPU index for --backend cuda (-1: local rank mod GPUs)")(
+      "backend", po::value<std::string>()->default_value("auto"),
+      "auto|cpu|cuda|torch (auto: CUDA when a GPU is visible, else the CPU; torch: only in builds with "
+      "-DALINIFY_WITH_TORCH=ON)")(
+      "device", po::value<int>()->default_value(-1),
+      "GPU index for every rank (-1: by local rank, ranks of a node spread over its visible GPUs)")(
+      "gpus-per-rank", po::value<int>()->default_value(1),
+      "GPUs each rank warps on (its blocks alternate over them); ranks share GPUs when the node has too few")(
       "fill", po::value<int>()->default_value(0), "grey level (0..255) where the design maps outside the scan")(
       "tile", po::value<int>()->default_value(256), "output tile size in pixels (multiple of 16)");
   return d;
@@ -139,12 +144,14 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   w.compress = req(vm, "compress");
   w.backend = req(vm, "backend");
   w.device = vm["device"].as<int>();
+  w.gpus_per_rank = vm["gpus-per-rank"].as<int>();
+  if (w.gpus_per_rank < 1) fail_usage("--gpus-per-rank: must be at least 1");
   w.fill = vm["fill"].as<int>();
   w.tile = vm["tile"].as<int>();
   if (vm.count("mem-budget")) w.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
   warp::parse_interp(w.interp);  // option errors before any file is touched
-  if (w.backend != "auto" && w.backend != "cpu" && w.backend != "cuda")
-    fail_usage("--backend: '" + w.backend + "' is not one of auto, cpu, cuda");
+  if (w.backend != "auto" && w.backend != "cpu" && w.backend != "cuda" && w.backend != "torch")
+    fail_usage("--backend: '" + w.backend + "' is not one of auto, cpu, cuda, torch");
   if (w.compress != "none" && w.compress != "deflate" && w.compress != "zstd")
     fail_usage("--compress: '" + w.compress + "' is not one of none, deflate, zstd");
   return w;

@@ -1,29 +1,84 @@
-#include "alinify/core/error.hpp"
-#include "alinify/warp/backend.hpp"
-#include "alinify/warp/cpu_backend.hpp"
-#include "alinify/warp/cuda_backend.hpp"
-
 #include <omp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
+#include "alinify/core/error.hpp"
+#include "alinify/warp/backend.hpp"
+#include "alinify/warp/cpu_backend.hpp"
+#include "alinify/warp/cuda_backend.hpp"
+#include "alinify/warp/device_map.hpp"
+#include "alinify/warp/torch_backend.hpp"
+
 namespace alinify::warp {
 
-std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank, int device, int local_size) {
-  const int threads = std::max(1, omp_get_num_procs() / std::max(1, local_size));
-  if (name == "cpu") return std::make_unique<CpuBackend>(threads);
-  if (name == "cuda" || name == "auto") {
-    int count = cuda_device_count();
-    if (count > 0) return make_cuda_backend(device >= 0 ? device : local_rank % count);
-    if (name == "cuda")
+namespace {
+
+// Several GPUs for one rank (--gpus-per-rank): blocks go round-robin to one backend per device;
+// submit is asynchronous, so the devices work at once.
+class MultiDeviceBackend final : public Backend {
+ public:
+  explicit MultiDeviceBackend(std::vector<std::unique_ptr<Backend>> parts) : parts_(std::move(parts)) {}
+  std::string name() const override {
+    std::string n;
+    for (const auto& p : parts_) n += (n.empty() ? "" : "+") + p->name();
+    return n;
+  }
+  void set_transform(const transform::Transform& t) override {
+    for (auto& p : parts_) p->set_transform(t);
+  }
+  void warp(const SourceView& src, const OutputBlock& out, const WarpSettings& s) override {
+    submit(src, out, s);
+    drain();
+  }
+  void submit(const SourceView& src, const OutputBlock& out, const WarpSettings& s) override {
+    parts_[next_++ % parts_.size()]->submit(src, out, s);
+  }
+  void drain() override {
+    for (auto& p : parts_) p->drain();
+  }
+  DeviceTimes device_times() const override {
+    DeviceTimes t;
+    for (const auto& p : parts_) {
+      const DeviceTimes d = p->device_times();
+      t.measured = t.measured || d.measured;
+      t.h2d += d.h2d, t.kernel += d.kernel, t.d2h += d.d2h;
+    }
+    return t;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Backend>> parts_;
+  size_t next_ = 0;
+};
+
+std::unique_ptr<Backend> cuda_for_rank(const BackendRequest& r, int count) {
+  const DeviceChoice c = devices_for_rank(r.local_rank, r.local_size, count, r.gpus_per_rank, r.device);
+  if (!c.note.empty()) spdlog::info("{}", c.note);
+  if (c.devices.size() == 1) return make_cuda_backend(c.devices[0]);
+  std::vector<std::unique_ptr<Backend>> parts;
+  for (int d : c.devices) parts.push_back(make_cuda_backend(d));
+  return std::make_unique<MultiDeviceBackend>(std::move(parts));
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend(const BackendRequest& r) {
+  const int threads = std::max(1, omp_get_num_procs() / std::max(1, r.local_size));
+  if (r.gpus_per_rank < 1) fail_usage("--gpus-per-rank: must be at least 1");
+  if (r.name == "cpu") return std::make_unique<CpuBackend>(threads);
+  if (r.name == "torch") return make_torch_backend(r.local_rank, r.device, threads);
+  if (r.name == "cuda" || r.name == "auto") {
+    const int count = cuda_device_count();
+    if (count > 0) return cuda_for_rank(r, count);
+    if (r.name == "cuda")
       fail_usage(std::string("--backend cuda: ") +
                  (cuda_compiled() ? "no CUDA device is visible" : "this build has no CUDA backend (nvcc not found)"));
     spdlog::info("backend auto: no CUDA device{}, warping on the CPU",
                  cuda_compiled() ? " visible" : " (built without CUDA)");
     return std::make_unique<CpuBackend>(threads);
   }
-  fail_usage("--backend: '" + name + "' is not one of auto, cpu, cuda");
+  fail_usage("--backend: '" + r.name + "' is not one of auto, cpu, cuda, torch");
 }
 
 Interp parse_interp(const std::string& name) {

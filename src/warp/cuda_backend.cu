@@ -1,8 +1,14 @@
 // The CUDA backend: the same warp_pixel() as the CPU, one thread per output pixel.
 // Fused: transform evaluation, sampling and uint8 output in one kernel; no float image and
 // no sampling grid. The B-spline coefficients live in device memory the view points to.
+//
+// Two blocks in flight (slots), each with pinned host staging, device buffers, its own stream and
+// events: submit() copies the source window into pinned memory, queues H2D, kernel and D2H and
+// returns, so the caller's GDAL read of the next block overlaps this one's transfers and kernel;
+// the slot's result lands in the caller's buffer when the slot is reused or at drain().
 #include <cuda_runtime.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -32,9 +38,15 @@ template <typename T>
 struct DeviceBuffer {
   T* ptr = nullptr;
   size_t count = 0;
+  DeviceBuffer() = default;
+  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr(o.ptr), count(o.count) { o.ptr = nullptr, o.count = 0; }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   void reserve(size_t n) {
     if (n <= count) return;
     if (ptr) cudaFree(ptr);
+    ptr = nullptr;
+    count = 0;
     ALINIFY_CUDA(cudaMalloc(&ptr, n * sizeof(T)));
     count = n;
   }
@@ -43,19 +55,58 @@ struct DeviceBuffer {
   }
 };
 
+struct PinnedBuffer {
+  uint8_t* ptr = nullptr;
+  size_t count = 0;
+  void reserve(size_t n) {
+    if (n <= count) return;
+    if (ptr) cudaFreeHost(ptr);
+    ptr = nullptr;
+    count = 0;
+    ALINIFY_CUDA(cudaHostAlloc(reinterpret_cast<void**>(&ptr), n, cudaHostAllocDefault));
+    count = n;
+  }
+  ~PinnedBuffer() {
+    if (ptr) cudaFreeHost(ptr);
+  }
+};
+
+struct Slot {
+  PinnedBuffer h_src, h_out;
+  DeviceBuffer<uint8_t> d_src, d_out;
+  cudaStream_t stream{};
+  cudaEvent_t ev[4]{};  // before H2D, after H2D, after kernel, after D2H
+  bool busy = false;
+  OutputBlock dst{};  // where the result goes (the caller's strip)
+};
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int device) : device_(device) {
     ALINIFY_CUDA(cudaSetDevice(device_));
-    ALINIFY_CUDA(cudaStreamCreate(&stream_));
+    for (Slot& s : slots_) {
+      ALINIFY_CUDA(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+      for (cudaEvent_t& e : s.ev) ALINIFY_CUDA(cudaEventCreate(&e));
+    }
   }
-  ~CudaBackend() override { cudaStreamDestroy(stream_); }
+  ~CudaBackend() override {
+    cudaSetDevice(device_);
+    for (Slot& s : slots_) {
+      if (s.stream) cudaStreamSynchronize(s.stream);
+      for (cudaEvent_t e : s.ev)
+        if (e) cudaEventDestroy(e);
+      if (s.stream) cudaStreamDestroy(s.stream);
+    }
+  }
   std::string name() const override { return "cuda:" + std::to_string(device_); }
 
   void set_transform(const transform::Transform& t) override {
+    drain();
+    ALINIFY_CUDA(cudaSetDevice(device_));
     host_ = t;
     view_ = host_.view();
     coefs_.clear();
+    coefs_.reserve(transform::kMaxStages);  // the views keep pointers into these buffers
     for (int k = 0; k < view_.n; ++k) {
       if (view_.s[k].kind != transform::StageKind::kBSpline) continue;
       const auto& b = host_.stages[k].bspline;
@@ -71,33 +122,76 @@ class CudaBackend final : public Backend {
   }
 
   void warp(const SourceView& src, const OutputBlock& out, const WarpSettings& s) override {
-    const size_t src_bytes = static_cast<size_t>(src.height) * src.stride;
-    const size_t out_row = static_cast<size_t>(out.width) * 3;
-    const size_t out_bytes = static_cast<size_t>(out.height) * out_row;
-    d_src_.reserve(src_bytes);
-    d_out_.reserve(out_bytes);
-    ALINIFY_CUDA(cudaMemcpyAsync(d_src_.ptr, src.data, src_bytes, cudaMemcpyHostToDevice, stream_));
-    SourceView dsrc = src;
-    dsrc.data = d_src_.ptr;
-    OutputBlock dout = out;
-    dout.data = d_out_.ptr;
-    dout.stride = static_cast<int64_t>(out_row);
-    dim3 block(32, 8);
-    dim3 grid(static_cast<unsigned>((out.width + 31) / 32), static_cast<unsigned>((out.height + 7) / 8));
-    warp_kernel<<<grid, block, 0, stream_>>>(view_, dsrc, dout, s.interp, s.fill[0], s.fill[1], s.fill[2]);
-    ALINIFY_CUDA(cudaGetLastError());
-    ALINIFY_CUDA(cudaMemcpy2DAsync(out.data, out.stride, d_out_.ptr, out_row, out_row, out.height,
-                                   cudaMemcpyDeviceToHost, stream_));
-    ALINIFY_CUDA(cudaStreamSynchronize(stream_));
+    submit(src, out, s);
+    drain();
   }
 
+  void submit(const SourceView& src, const OutputBlock& out, const WarpSettings& s) override {
+    ALINIFY_CUDA(cudaSetDevice(device_));
+    Slot& slot = slots_[next_++ % kSlots];
+    if (slot.busy) finish(slot);
+    const size_t src_row = static_cast<size_t>(src.width) * 3;
+    const size_t src_bytes = static_cast<size_t>(src.height) * src_row;
+    const size_t out_row = static_cast<size_t>(out.width) * 3;
+    const size_t out_bytes = static_cast<size_t>(out.height) * out_row;
+    slot.h_src.reserve(src_bytes);
+    slot.h_out.reserve(out_bytes);
+    slot.d_src.reserve(src_bytes);
+    slot.d_out.reserve(out_bytes);
+    for (int64_t j = 0; j < src.height; ++j)  // the caller may reuse its window buffer at once
+      std::memcpy(slot.h_src.ptr + j * src_row, src.data + j * src.stride, src_row);
+    SourceView dsrc = src;
+    dsrc.data = slot.d_src.ptr;
+    dsrc.stride = static_cast<int64_t>(src_row);
+    OutputBlock dout = out;
+    dout.data = slot.d_out.ptr;
+    dout.stride = static_cast<int64_t>(out_row);
+    ALINIFY_CUDA(cudaEventRecord(slot.ev[0], slot.stream));
+    ALINIFY_CUDA(cudaMemcpyAsync(slot.d_src.ptr, slot.h_src.ptr, src_bytes, cudaMemcpyHostToDevice, slot.stream));
+    ALINIFY_CUDA(cudaEventRecord(slot.ev[1], slot.stream));
+    dim3 block(32, 8);
+    dim3 grid(static_cast<unsigned>((out.width + 31) / 32), static_cast<unsigned>((out.height + 7) / 8));
+    warp_kernel<<<grid, block, 0, slot.stream>>>(view_, dsrc, dout, s.interp, s.fill[0], s.fill[1], s.fill[2]);
+    ALINIFY_CUDA(cudaGetLastError());
+    ALINIFY_CUDA(cudaEventRecord(slot.ev[2], slot.stream));
+    ALINIFY_CUDA(cudaMemcpyAsync(slot.h_out.ptr, slot.d_out.ptr, out_bytes, cudaMemcpyDeviceToHost, slot.stream));
+    ALINIFY_CUDA(cudaEventRecord(slot.ev[3], slot.stream));
+    slot.dst = out;
+    slot.busy = true;
+  }
+
+  void drain() override {
+    for (Slot& s : slots_)
+      if (s.busy) finish(s);
+  }
+
+  DeviceTimes device_times() const override { return times_; }
+
  private:
+  static constexpr int kSlots = 2;
+
+  void finish(Slot& slot) {
+    ALINIFY_CUDA(cudaSetDevice(device_));
+    slot.busy = false;  // whatever happens next, the slot's block is done with
+    ALINIFY_CUDA(cudaEventSynchronize(slot.ev[3]));
+    float ms[3];
+    for (int k = 0; k < 3; ++k) ALINIFY_CUDA(cudaEventElapsedTime(&ms[k], slot.ev[k], slot.ev[k + 1]));
+    times_.measured = true;
+    times_.h2d += ms[0] / 1000.0;
+    times_.kernel += ms[1] / 1000.0;
+    times_.d2h += ms[2] / 1000.0;
+    const OutputBlock& o = slot.dst;
+    const size_t out_row = static_cast<size_t>(o.width) * 3;
+    for (int64_t j = 0; j < o.height; ++j) std::memcpy(o.data + j * o.stride, slot.h_out.ptr + j * out_row, out_row);
+  }
+
   int device_;
-  cudaStream_t stream_{};
+  Slot slots_[kSlots];
+  size_t next_ = 0;
+  DeviceTimes times_;
   transform::Transform host_;
   transform::TransformView view_{};
   std::vector<DeviceBuffer<double>> coefs_;
-  DeviceBuffer<uint8_t> d_src_, d_out_;
 };
 
 }  // namespace

@@ -163,6 +163,9 @@ TEST(Warp, SourceWindowIsEmptyWhenTheBlockMapsOutside) {
 TEST(Warp, ParsesInterpolationNames) {
   EXPECT_EQ(parse_interp("bicubic"), Interp::kBicubic);
   EXPECT_THROW(parse_interp("lanczos"), alinify::Error);
-  EXPECT_THROW(make_backend("opencl", 0), alinify::Error);
-  EXPECT_EQ(make_backend("cpu", 0)->name().rfind("cpu", 0), 0u);
+  BackendRequest r;
+  r.name = "opencl";
+  EXPECT_THROW(make_backend(r), alinify::Error);
+  r.name = "cpu";
+  EXPECT_EQ(make_backend(r)->name().rfind("cpu", 0), 0u);
 }

@@ -26,6 +26,7 @@ struct WarpJob {
   std::string compress = "none";
   std::string backend = "auto";
   int device = -1;
+  int gpus_per_rank = 1;
   int fill = 0;                               // grey level outside the scan
   int tile = 256;
   std::optional<uint64_t> mem_budget;

@@ -15,6 +15,12 @@ struct WarpSettings {
   std::array<uint8_t, 3> fill{0, 0, 0};
 };
 
+// Where a device backend's time went (seconds, summed over blocks; measured with device events).
+struct DeviceTimes {
+  bool measured = false;
+  double h2d = 0, kernel = 0, d2h = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -22,12 +28,26 @@ class Backend {
   // Warps every pixel of `out` from `src`. The transform is set once per job (set_transform).
   virtual void set_transform(const transform::Transform& t) = 0;
   virtual void warp(const SourceView& src, const OutputBlock& out, const WarpSettings& settings) = 0;
+  // Asynchronous form: `src` may be reused as soon as submit returns; `out` is complete only after
+  // drain(). A device backend keeps blocks in flight here, so the caller's next GDAL read overlaps
+  // the transfers and the kernel. The default is the synchronous warp.
+  virtual void submit(const SourceView& src, const OutputBlock& out, const WarpSettings& settings) {
+    warp(src, out, settings);
+  }
+  virtual void drain() {}
+  virtual DeviceTimes device_times() const { return {}; }
 };
 
-// "auto" (CUDA when a device is present, else CPU), "cpu", "cuda". `device` picks the GPU (-1: by
-// local rank). The CPU backend uses the node's cores shared among its `local_size` ranks, so that
-// ranks on one node do not oversubscribe it. Unknown or unavailable names are a usage error.
-std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank, int device = -1, int local_size = 1);
+struct BackendRequest {
+  std::string name = "auto";  // auto (CUDA when a device is present, else CPU) | cpu | cuda | torch
+  int local_rank = 0, local_size = 1;
+  int device = -1;            // --device: one GPU for every rank (-1: by local rank, device_map.hpp)
+  int gpus_per_rank = 1;      // --gpus-per-rank: blocks alternate over this many GPUs
+};
+
+// The CPU backend uses the node's cores shared among its `local_size` ranks, so that ranks on one
+// node do not oversubscribe it. Unknown or unavailable names are a usage error.
+std::unique_ptr<Backend> make_backend(const BackendRequest& request);
 
 Interp parse_interp(const std::string& name);
 std::string interp_name(Interp interp);

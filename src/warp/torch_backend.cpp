@@ -1,0 +1,94 @@
+// The LibTorch backend: at::grid_sampler on one block at a time. The sampling grid is block-sized
+// (8 bytes per output pixel of the block), never the whole image: the allocation that crashed the
+// earlier tool was a full-image float copy plus a full-image grid. The source coordinates come
+// from the same transform evaluation as the native kernels (apply_view), so the two differ only
+// in the sampling: LibTorch's bicubic is Keys with a = -0.75 (ours is a = -0.5, as GDAL's), its
+// nearest rounds half to even; bilinear agrees to rounding. See docs/gpu.md.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "alinify/core/error.hpp"
+#include "alinify/warp/torch_backend.hpp"
+
+namespace alinify::warp {
+namespace {
+
+class TorchBackend final : public Backend {
+ public:
+  TorchBackend(at::Device device, int threads) : device_(device) {
+    if (device_.is_cpu() && threads > 0) at::set_num_threads(threads);
+  }
+  std::string name() const override { return "torch:" + device_.str(); }
+
+  void set_transform(const transform::Transform& t) override {
+    host_ = t;
+    view_ = host_.view();
+  }
+
+  void warp(const SourceView& src, const OutputBlock& out, const WarpSettings& s) override {
+    const int64_t H = src.height, W = src.width, h = out.height, w = out.width;
+    // N C H W float input on the device, from the uint8 window.
+    at::Tensor window = at::from_blob(const_cast<uint8_t*>(src.data), {H, W, 3}, {src.stride, 3, 1}, at::kByte);
+    at::Tensor input = window.to(device_).permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).contiguous();
+    // Grid: normalised window coordinates (align_corners: -1 and 1 are the first and last centres).
+    at::Tensor grid = at::empty({1, h, w, 2}, at::kFloat);
+    float* g = grid.data_ptr<float>();
+    std::vector<uint8_t> outside(static_cast<size_t>(h * w), 0);
+    const double sx = W > 1 ? 2.0 / (W - 1) : 0.0, sy = H > 1 ? 2.0 / (H - 1) : 0.0;
+    for (int64_t j = 0; j < h; ++j)
+      for (int64_t i = 0; i < w; ++i) {
+        double qx, qy;
+        transform::apply_view(view_, static_cast<double>(out.x0 + i), static_cast<double>(out.y0 + j), &qx, &qy);
+        const size_t k = static_cast<size_t>(j * w + i);
+        outside[k] = !(qx >= -0.5 && qy >= -0.5 && qx <= src.scan_w - 0.5 && qy <= src.scan_h - 0.5);
+        g[2 * k] = static_cast<float>((qx - src.x0) * sx - (W > 1 ? 1.0 : 0.0));
+        g[2 * k + 1] = static_cast<float>((qy - src.y0) * sy - (H > 1 ? 1.0 : 0.0));
+      }
+    const int64_t mode = s.interp == Interp::kBilinear ? 0 : s.interp == Interp::kNearest ? 1 : 2;
+    // Border padding: edge replication, as the native kernels do inside the scan.
+    at::Tensor result = at::grid_sampler(input, grid.to(device_), mode, /*padding border*/ 1, /*align_corners*/ true);
+    at::Tensor rgb = result.round().clamp(0, 255).to(at::kByte).squeeze(0).permute({1, 2, 0}).contiguous().to(at::kCPU);
+    const uint8_t* r = rgb.data_ptr<uint8_t>();
+    for (int64_t j = 0; j < h; ++j) {
+      uint8_t* row = out.data + j * out.stride;
+      std::memcpy(row, r + j * w * 3, static_cast<size_t>(w) * 3);
+      for (int64_t i = 0; i < w; ++i)
+        if (outside[static_cast<size_t>(j * w + i)]) std::memcpy(row + i * 3, s.fill.data(), 3);
+    }
+  }
+
+ private:
+  at::Device device_;
+  transform::Transform host_;  // owns the B-spline coefficients the view points to
+  transform::TransformView view_{};
+};
+
+}  // namespace
+
+}  // namespace alinify::warp
+
+// Errors stay inside the plugin: they come back as text, not as exceptions across dlopen.
+extern "C" alinify::warp::Backend* alinify_torch_backend_create(int local_rank, int device, int cpu_threads,
+                                                                 char* error, int error_size) {
+  using namespace alinify::warp;
+  try {
+    const int count = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+    if (count == 0) {
+      if (device >= 0) throw std::runtime_error("--device: this LibTorch has no CUDA device (Debian's libtorch-dev is CPU-only)");
+      spdlog::info("backend torch: LibTorch has no CUDA device, grid_sampler runs on the CPU");
+      return new TorchBackend(at::Device(at::kCPU), cpu_threads);
+    }
+    const int d = device >= 0 ? device : local_rank % count;
+    if (d >= count) throw std::runtime_error("--device " + std::to_string(d) + ": LibTorch sees " + std::to_string(count) + " GPU(s)");
+    return new TorchBackend(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d)), cpu_threads);
+  } catch (const std::exception& e) {
+    std::snprintf(error, static_cast<size_t>(error_size), "%s", e.what());
+    return nullptr;
+  }
+}
