@@ -9,8 +9,9 @@
 namespace alinify::qa {
 
 struct Thresholds {
-  // Mean tile NCC after alignment below this is suspect. Measured on synthetic pairs (docs/qa.md):
-  // correct alignments score above 0.8, a few pixels off scores below 0.5.
+  // Mean tile NCC after alignment below this is suspect. Measured on a synthetic 1200x900 pair
+  // (docs/qa.md): the registered result scores 0.97; shifted by 1, 2, 4, 8, 16 px it scores
+  // 0.90, 0.79, 0.63, 0.46, 0.30. Fine-textured prints fall faster than coarse ones: tune per archive.
   double min_ncc_after = 0.6;
 };
 
