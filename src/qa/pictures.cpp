@@ -29,6 +29,18 @@ std::vector<double> standardised_grey(const RgbImage& img, const std::vector<uin
   return g;
 }
 
+// Averaged read in bands of preview rows: GDAL's resampled read of one huge window can hold a
+// large part of it at once; a band's source window is a few hundred full-resolution rows.
+void read_banded(const io::Raster& r, const Window& w, int out_w, int out_h, uint8_t* dst) {
+  constexpr int kBandRows = 16;
+  for (int j0 = 0; j0 < out_h; j0 += kBandRows) {
+    const int j1 = std::min(out_h, j0 + kBandRows);
+    const int64_t y0 = w.y0 + w.height * j0 / out_h, y1 = w.y0 + w.height * j1 / out_h;
+    r.read_rgb_average(Window{w.x0, y0, w.width, std::max<int64_t>(1, y1 - y0)}, out_w, j1 - j0,
+                       dst + static_cast<size_t>(j0) * out_w * 3);
+  }
+}
+
 }  // namespace
 
 Previews read_previews(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned, int max_side) {
@@ -38,9 +50,9 @@ Previews read_previews(const io::Raster& design, const io::Raster& scan, const i
   const int w = preview_side(d.width, p.design_scale), h = preview_side(d.height, p.design_scale);
   const Window whole{0, 0, d.width, d.height};
   p.design = RgbImage(w, h);
-  design.read_rgb_average(whole, w, h, p.design.px.data());
+  read_banded(design, whole, w, h, p.design.px.data());
   p.aligned = RgbImage(w, h);
-  aligned.read_rgb_average(whole, w, h, p.aligned.px.data());
+  read_banded(aligned, whole, w, h, p.aligned.px.data());
 
   // The scan unmoved on the design grid: the part both cover, read into its place in the preview.
   p.scan_as_is = RgbImage(w, h, 128);
@@ -50,7 +62,7 @@ Previews read_previews(const io::Raster& design, const io::Raster& scan, const i
   const int ch = std::min(h, preview_side(common.height, p.design_scale));
   if (!common.empty()) {
     RgbImage part(cw, ch);
-    scan.read_rgb_average(common, cw, ch, part.px.data());
+    read_banded(scan, common, cw, ch, part.px.data());
     for (int y = 0; y < ch; ++y)
       for (int x = 0; x < cw; ++x) {
         p.scan_as_is.set(x, y, part.at(x, y));
@@ -60,7 +72,7 @@ Previews read_previews(const io::Raster& design, const io::Raster& scan, const i
 
   p.scan_scale = std::max(1.0, static_cast<double>(std::max(s.width, s.height)) / max_side);
   p.scan = RgbImage(preview_side(s.width, p.scan_scale), preview_side(s.height, p.scan_scale));
-  scan.read_rgb_average(Window{0, 0, s.width, s.height}, p.scan.width, p.scan.height, p.scan.px.data());
+  read_banded(scan, Window{0, 0, s.width, s.height}, p.scan.width, p.scan.height, p.scan.px.data());
   return p;
 }
 
