@@ -45,7 +45,12 @@ void write_atomically(const std::string& path, const std::string& text) {
 struct JobQa {
   bool present = false, suspect = false;
   std::string reasons, report, thumbnail;
-  nlohmann::json key = nlohmann::json::object();
+  std::vector<std::pair<std::string, nlohmann::json>> key;  // in the index page's column order
+  nlohmann::json value(const std::string& name) const {
+    for (const auto& [k, v] : key)
+      if (k == name) return v;
+    return nullptr;
+  }
 };
 
 JobQa job_qa(const JobRecord& r) {
@@ -70,12 +75,9 @@ JobQa job_qa(const JobRecord& r) {
     }
     return *p;
   };
-  q.key["NCC before"] = get("similarity", "before", "ncc");
-  q.key["NCC after"] = get("similarity", "after", "ncc");
-  q.key["MI after"] = get("similarity", "after", "mi");
-  q.key["Jacobian min"] = get("deformation", "jacobian_min");
-  q.key["max local px"] = get("deformation", "max_local");
-  q.key["seconds"] = r.result.seconds;
+  q.key = {{"NCC before", get("similarity", "before", "ncc")}, {"NCC after", get("similarity", "after", "ncc")},
+           {"MI after", get("similarity", "after", "mi")},      {"Jacobian min", get("deformation", "jacobian_min")},
+           {"max local px", get("deformation", "max_local")},  {"seconds", r.result.seconds}};
   return q;
 }
 
@@ -103,7 +105,9 @@ nlohmann::json job_summary_json(const JobRecord& r) {
   const JobQa q = job_qa(r);
   j["suspect"] = q.suspect;
   j["suspect_reasons"] = q.reasons;
-  j["qa"] = q.present ? q.key : nlohmann::json();
+  nlohmann::json key = nlohmann::json::object();
+  for (const auto& [k, v] : q.key) key[k] = v;
+  j["qa"] = q.present ? key : nlohmann::json();
   j["report"] = q.report;
   return j;
 }
@@ -151,8 +155,8 @@ std::string summary_csv(const std::vector<JobRecord>& records) {
       << csv_field(failed ? r.result.error : "") << ',' << csv_field(r.note);
     const JobQa q = job_qa(r);
     auto val = [](const nlohmann::json& v) { return v.is_number() ? num(v.get<double>()) : std::string(); };
-    o << ',' << (q.present ? (q.suspect ? "yes" : "no") : "") << ',' << val(q.key.value("NCC after", nlohmann::json()))
-      << ',' << val(q.key.value("Jacobian min", nlohmann::json())) << ',' << csv_field(q.report) << '\n';
+    o << ',' << (q.present ? (q.suspect ? "yes" : "no") : "") << ',' << val(q.value("NCC after"))
+      << ',' << val(q.value("Jacobian min")) << ',' << csv_field(q.report) << '\n';
   }
   return o.str();
 }

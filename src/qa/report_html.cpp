@@ -143,7 +143,7 @@ std::string batch_index_html(const std::string& title, std::vector<IndexRow> row
   std::stable_sort(rows.begin(), rows.end(), [&](const IndexRow& a, const IndexRow& b) { return rank(a) < rank(b); });
   std::vector<std::string> columns;
   for (const IndexRow& r : rows)
-    for (const auto& [k, v] : r.key_metrics.items())
+    for (const auto& [k, v] : r.key_metrics)
       if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
   int flagged = 0;
   for (const IndexRow& r : rows) flagged += rank(r) < 2;
@@ -164,7 +164,12 @@ std::string batch_index_html(const std::string& title, std::vector<IndexRow> row
       o << html_escape(r.id);
     o << "</td><td><span class=" << badge << ">" << html_escape(r.suspect && r.status == "done" ? "suspect" : r.status)
       << "</span></td>";
-    for (const std::string& c : columns) o << "<td>" << number(r.key_metrics.value(c, nlohmann::json())) << "</td>";
+    for (const std::string& c : columns) {
+      nlohmann::json v;
+      for (const auto& [k, x] : r.key_metrics)
+        if (k == c) v = x;
+      o << "<td>" << number(v) << "</td>";
+    }
     o << "<td class=l>" << html_escape(r.reasons) << "</td></tr>\n";
   }
   o << "</table>\n" << kImageCheck << "\n</body></html>\n";

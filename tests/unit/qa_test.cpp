@@ -243,6 +243,9 @@ TEST(QaBatchIndex, FlaggedJobsComeFirstAndTheSummaryCarriesTheVerdict) {
   EXPECT_NE(html.find("href=\"wrong.report.html\""), std::string::npos);
   EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
   EXPECT_NE(html.find("elastix crashed"), std::string::npos);
+  // Columns in a reading order (before, after, ...), not alphabetical.
+  EXPECT_LT(html.find("<th>NCC before</th>"), html.find("<th>NCC after</th>"));
+  EXPECT_LT(html.find("<th>NCC after</th>"), html.find("<th>Jacobian min</th>"));
 
   const nlohmann::json s = job::summary_json(job::SummaryTotals{}, records);
   EXPECT_EQ(s["suspect"].get<int>(), 1);

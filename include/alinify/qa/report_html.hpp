@@ -3,6 +3,7 @@
 // and the batch index page (one row per job, flagged jobs first).
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace alinify::qa {
@@ -23,7 +24,7 @@ struct IndexRow {
   std::string reasons;       // why suspect, or the error of a failed job
   std::string thumbnail_png; // empty when the job has none
   std::string report_href;   // relative link to the job's report.html (empty: none)
-  nlohmann::json key_metrics;  // name -> number, shown in order
+  std::vector<std::pair<std::string, nlohmann::json>> key_metrics;  // shown in this order
 };
 
 // Failed and suspect jobs first, then the rest in the given order.
