@@ -79,7 +79,7 @@ po::options_description qa_options() {
   po::options_description d("Quality report (docs/qa.md)");
   d.add_options()("no-qa", po::bool_switch(),
                   "skip the QA step: no <out stem>.metrics.json, <out stem>.report.html, <out stem>.qa/ pictures")(
-      "suspect-ncc", po::value<double>()->default_value(0.6),
+      "suspect-ncc", po::value<double>()->default_value(0.6, "0.6"),
       "a job whose mean tile NCC after alignment is below this is marked suspect (so is a folding deformation)")(
       "qa-tiles", po::value<int>()->default_value(36), "full-resolution tiles (256 px) sampled for similarity");
   return d;

@@ -330,7 +330,13 @@ WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, 
 
   on_every_rank(
       comm, "finishing the output", [&] {
-        if (comm.is_root()) io::finish_output(spec);
+        if (!comm.is_root()) return;
+        // A stage of its own on a large output (rank 0 alone, streaming): say what it is doing.
+        if (spec.overviews || spec.cog || spec.compress != "none")
+          spdlog::info("finishing the output:{}{}{}", spec.overviews && !spec.cog ? " overviews" : "",
+                       spec.compress != "none" && !spec.cog ? " compress " + spec.compress : std::string(),
+                       spec.cog ? " Cloud Optimized GeoTIFF (compress " + spec.compress + ")" : std::string());
+        io::finish_output(spec);
       },
       [&] { io::discard_output(spec); });
   const double t_finished = now_seconds();

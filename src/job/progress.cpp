@@ -137,7 +137,7 @@ void WarpProgress::finish(bool failed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   poll();
-  if (line_open_) {
+  if (mode_ == ProgressMode::kLine && !failed) {  // the final state, even when the warp outran the first redraw
     draw(true);
     std::fputs("\n", stderr);
     line_open_ = false;

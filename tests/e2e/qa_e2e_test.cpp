@@ -148,6 +148,12 @@ TEST(Qa, DeliberatelyWrongTransformsAreFlaggedSuspect) {
   EXPECT_NE(info.output.find("LAYOUT=COG"), std::string::npos) << info.output;
   EXPECT_NE(info.output.find("COMPRESSION=DEFLATE"), std::string::npos) << info.output;
 
+  // --progress line: one line redrawn in place (carriage return, clear to end of line), ending at 100%.
+  r = warp(d, d.file("shifted.json"), d.file("line.tif"), "--no-qa --progress line --tile 64 --mem-budget 64MiB");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\r\033[Kwarp: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("strips (100%)"), std::string::npos) << r.output;
+
   // --no-qa writes none of it; bad QA options get one error line.
   r = warp(d, d.file("shifted.json"), d.file("plain.tif"), "--no-qa");
   ASSERT_EQ(r.exit_code, 0) << r.output;
