@@ -134,8 +134,11 @@ RgbImage warped_grid(const Previews& p, const transform::Transform& t, Size desi
   const uint8_t line[3] = {255, 210, 0}, border[3] = {255, 60, 60};
   auto plot = [&](double x, double y, const uint8_t* c) {
     const Vec2 q = t.apply({x, y});
-    out.set(static_cast<int>(std::floor((q.x + 0.5) / p.scan_scale)),
-            static_cast<int>(std::floor((q.y + 0.5) / p.scan_scale)), c);
+    const int px = static_cast<int>(std::floor((q.x + 0.5) / p.scan_scale));
+    const int py = static_cast<int>(std::floor((q.y + 0.5) / p.scan_scale));
+    // Two pixels wide: the report shows the picture scaled down, where one-pixel lines break up.
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx) out.set(px + dx, py + dy, c);
   };
   const double w = design.width - 1.0, h = design.height - 1.0;
   for (double x = 0; x <= w + 1e-9; x += spacing)

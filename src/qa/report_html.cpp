@@ -110,6 +110,26 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
       << html_escape(p.title) << "</b>: " << html_escape(p.caption) << "</figcaption></figure>\n";
   o << "</div>\n";
 
+  o << "<h2>Stage times (s)</h2>\n<table>\n";
+  // Name, then where in metrics.json (a path of up to three keys).
+  struct StageRow {
+    const char *name, *a, *b, *c;
+  };
+  const StageRow stages[] = {{"registration: decimate", "registration", "stage_seconds", "decimate"},
+                             {"registration: coarse alignment", "registration", "stage_seconds", "coarse"},
+                             {"registration: elastix", "registration", "stage_seconds", "elastix"},
+                             {"registration + broadcast", "stage_seconds", "registration_and_broadcast", nullptr},
+                             {"warp: setup", "warp", "stage_seconds", "setup"},
+                             {"warp: all ranks", "warp", "stage_seconds", "warp"},
+                             {"finish: overviews, compression, COG", "warp", "stage_seconds", "finish"},
+                             {"QA: similarity and deformation", "qa", "measure_seconds", nullptr},
+                             {"QA: pictures", "qa", "pictures_seconds", nullptr}};
+  for (const StageRow& st : stages) {
+    const nlohmann::json& v = st.c ? at(m, {st.a, st.b, st.c}) : at(m, {st.a, st.b});
+    if (!v.is_null()) row(o, st.name, number(v, 2));
+  }
+  o << "</table>\n";
+
   const nlohmann::json& ranks = at(m, {"ranks"});
   if (ranks.is_array() && !ranks.empty()) {
     o << "<h2>Ranks</h2>\n<table><tr><th>rank</th><th>strips</th><th>read s</th><th>warp s</th><th>write s</th>"
