@@ -131,6 +131,7 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   j.reg.keep_images = vm["keep-registration-images"].as<bool>();
   if (vm.count("mem-budget")) j.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
   if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
+  if (vm.count("progress")) j.progress = req(vm, "progress");  // run and batch; register shows auto
   j.reg.init = req(vm, "init");
   j.reg.accept_ambiguous = vm["accept-ambiguous"].as<bool>();
   j.reg.max_rotation_deg = vm["max-rotation"].as<double>();

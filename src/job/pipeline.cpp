@@ -201,7 +201,10 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
     if (job.reg.parameter_files.empty() && job.reg.preset == "bspline")
       spdlog::info("B-spline control points every {} full-resolution pixels", ro.grid_spacing);
     ro.scan_path = job.scan;
-    reg::RegistrationResult r = reg::register_pair(design, scan, p.factor, ro);
+    reg::RegistrationResult r = [&] {
+      RegistrationTicker ticker(parse_progress_mode(job.progress), ro.work_dir + "/elastix.log");
+      return reg::register_pair(design, scan, p.factor, ro);
+    }();
 
     transform::TransformFile f;
     f.transform = r.transform;

@@ -20,6 +20,7 @@ struct RegisterJob {
   reg::RegisterOptions reg;
   std::optional<uint64_t> mem_budget;         // per rank, --mem-budget
   std::optional<int64_t> max_pixels;          // --registration-max-pixels
+  std::string progress = "auto";              // elastix's progress on rank 0 (job/progress.hpp)
 };
 
 struct WarpJob {

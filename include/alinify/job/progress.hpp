@@ -51,3 +51,22 @@ class WarpProgress {
 };
 
 }  // namespace alinify::job
+
+namespace alinify::job {
+
+// Rank 0 while elastix runs (a child process that reports nothing but its log): a thread reads
+// the growing elastix.log and shows the parameter file, resolution, iteration and latest metric,
+// as a live line or a log line every `log_interval` seconds. Stops when destroyed.
+class RegistrationTicker {
+ public:
+  RegistrationTicker(ProgressMode mode, std::string elastix_log, double log_interval_seconds = 10);
+  ~RegistrationTicker();
+  RegistrationTicker(const RegistrationTicker&) = delete;
+  RegistrationTicker& operator=(const RegistrationTicker&) = delete;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace alinify::job
