@@ -45,16 +45,19 @@ struct RegistrationTicker::State {
   void run() {
     const double period = mode == ProgressMode::kLine ? 0.5 : interval;
     std::unique_lock<std::mutex> lock(m);
-    while (!cv.wait_for(lock, std::chrono::duration<double>(period), [this] { return stop; })) {
-      const std::string text = describe();
-      if (text.empty()) continue;
-      if (mode == ProgressMode::kLine) {
-        std::fprintf(stderr, "\r\033[K%s", text.c_str());
-        std::fflush(stderr);
-        line_open = true;
-      } else {
-        spdlog::info("{}", text);
-      }
+    while (!cv.wait_for(lock, std::chrono::duration<double>(period), [this] { return stop; })) show();
+    if (mode == ProgressMode::kLine) show();  // the line ends on elastix's final state
+  }
+
+  void show() {
+    const std::string text = describe();
+    if (text.empty()) return;
+    if (mode == ProgressMode::kLine) {
+      std::fprintf(stderr, "\r\033[K%s", text.c_str());
+      std::fflush(stderr);
+      line_open = true;
+    } else {
+      spdlog::info("{}", text);
     }
   }
 };

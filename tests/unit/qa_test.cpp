@@ -2,6 +2,9 @@
 // verdict, elastix log parsing, PNG round trip, the batch index page and summary fields.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -255,4 +258,26 @@ TEST(QaBatchIndex, FlaggedJobsComeFirstAndTheSummaryCarriesTheVerdict) {
   const std::string csv = job::summary_csv(records);
   EXPECT_NE(csv.find(",suspect,ncc_after,jacobian_min,report\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",yes,0.100,"), std::string::npos) << csv;
+}
+
+TEST(QaProgress, RegistrationTickerShowsElastixStateFromItsLog) {
+  ScratchDir d("qa-ticker");
+  std::ofstream(d.file("elastix.log")) << "Running elastix with parameter file 1: \"b.txt\".\nResolution: 2\n"
+                                       << "1:ItNr\t2:Metric\t3a:Time\n0\t-1.0\t0\n41\t-1.5\t0\n";
+  // Capture stderr: the line mode writes there; it ends on the log's final state when stopped.
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int fd = open(d.file("err.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  dup2(fd, STDERR_FILENO);
+  { job::RegistrationTicker ticker(job::ProgressMode::kLine, d.file("elastix.log")); }
+  std::fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(fd);
+  close(saved);
+  const std::string err = slurp(d.file("err.txt"));
+  EXPECT_NE(err.find("register: elastix parameter file 1, resolution 2, iteration 42, metric -1.50000"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.back(), '\n');
 }
