@@ -15,6 +15,7 @@
 #include "alinify/job/evaluate.hpp"
 #include "alinify/job/map_points.hpp"
 #include "alinify/job/pipeline.hpp"
+#include "alinify/job/progress.hpp"
 #include "alinify/synth/synth.hpp"
 #include "alinify/synth/truth.hpp"
 #include "alinify/warp/backend.hpp"
@@ -71,7 +72,23 @@ po::options_description warp_options() {
       "gpus-per-rank", po::value<int>()->default_value(1),
       "GPUs each rank warps on (its blocks alternate over them); ranks share GPUs when the node has too few")(
       "fill", po::value<int>()->default_value(0), "grey level (0..255) where the design maps outside the scan")(
-      "tile", po::value<int>()->default_value(256), "output tile size in pixels (multiple of 16)");
+      "tile", po::value<int>()->default_value(256), "output tile size in pixels (multiple of 16)")(
+      "no-overviews", po::bool_switch(), "do not add internal overviews (x2, x4, ...) to the output")(
+      "cog", po::bool_switch(),
+      "rewrite the output as a Cloud Optimized GeoTIFF (final pass on rank 0; --compress applies, none = NONE)")(
+      "progress", po::value<std::string>()->default_value("auto"),
+      "auto|line|log|off: one live line on rank 0 (auto: when stderr is a terminal; under mpirun use line), "
+      "or a log line every 10 s");
+  return d;
+}
+
+po::options_description qa_options() {
+  po::options_description d("Quality report (docs/qa.md)");
+  d.add_options()("no-qa", po::bool_switch(),
+                  "skip the QA step: no <out stem>.metrics.json, <out stem>.report.html, <out stem>.qa/ pictures")(
+      "suspect-ncc", po::value<double>()->default_value(0.6, "0.6"),
+      "a job whose mean tile NCC after alignment is below this is marked suspect (so is a folding deformation)")(
+      "qa-tiles", po::value<int>()->default_value(36), "full-resolution tiles (256 px) sampled for similarity");
   return d;
 }
 
@@ -121,6 +138,7 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   j.reg.keep_images = vm["keep-registration-images"].as<bool>();
   if (vm.count("mem-budget")) j.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
   if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
+  if (vm.count("progress")) j.progress = req(vm, "progress");  // run and batch; register shows auto
   j.reg.init = req(vm, "init");
   j.reg.accept_ambiguous = vm["accept-ambiguous"].as<bool>();
   j.reg.max_rotation_deg = vm["max-rotation"].as<double>();
@@ -149,6 +167,16 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   w.fill = vm["fill"].as<int>();
   w.tile = vm["tile"].as<int>();
   if (vm.count("mem-budget")) w.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
+  w.overviews = !vm["no-overviews"].as<bool>();
+  w.cog = vm["cog"].as<bool>();
+  w.progress = req(vm, "progress");
+  w.qa.enabled = !vm["no-qa"].as<bool>();
+  w.qa.thresholds.min_ncc_after = vm["suspect-ncc"].as<double>();
+  w.qa.tiles = vm["qa-tiles"].as<int>();
+  if (!(w.qa.thresholds.min_ncc_after >= -1 && w.qa.thresholds.min_ncc_after <= 1))
+    fail_usage("--suspect-ncc: must be in -1..1");
+  if (w.qa.tiles < 1 || w.qa.tiles > 10000) fail_usage("--qa-tiles: must be in 1..10000");
+  job::parse_progress_mode(w.progress);
   warp::parse_interp(w.interp);  // option errors before any file is touched
   if (w.backend != "auto" && w.backend != "cpu" && w.backend != "cuda" && w.backend != "torch")
     fail_usage("--backend: '" + w.backend + "' is not one of auto, cpu, cuda, torch");
@@ -237,9 +265,11 @@ int cmd_warp(par::Communicator& comm, int argc, char** argv) {
       "out", po::value<std::string>()->required(), "output tiled BigTIFF GeoTIFF on the design's grid")(
       "mem-budget", po::value<std::string>(), "memory per rank (e.g. 2GiB)");
   d.add(warp_options());
+  d.add(qa_options());
   Parsed p = parse("warp", d, argc, argv, comm, "--design D --scan S --transform T.json --out O.tif [options]");
   if (p.help) return 0;
   job::WarpJob w = warp_job(p.vm, req(p.vm, "transform"));
+  w.facts["job"]["command"] = "warp";
   transform::TransformFile t = job::load_and_broadcast(comm, w.transform_path);
   job::run_warp(comm, t, w);
   return 0;
@@ -252,6 +282,7 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
       "transform-out", po::value<std::string>(), "transform.json to write (default: <out without .tif>.transform.json)");
   d.add(register_options());
   d.add(warp_options());
+  d.add(qa_options());
   Parsed p = parse("run", d, argc, argv, comm, "--design D --scan S --out O.tif [options]");
   if (p.help) return 0;
   std::string tout;

@@ -62,6 +62,7 @@ int cmd_batch(par::Communicator& comm, int argc, char** argv) {
       "summary-dir", po::value<std::string>(), "folder for <stem>.summary.json/.csv (default: the manifest's)");
   d.add(register_options());
   d.add(warp_options());
+  d.add(qa_options());
   Parsed p = parse("batch", d, argc, argv, comm, "--manifest jobs.csv [--group-size N] [--resume] [options of run]");
   if (p.help) return 0;
 

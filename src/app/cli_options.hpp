@@ -13,6 +13,7 @@ namespace po = boost::program_options;
 po::options_description common_options();
 po::options_description register_options();
 po::options_description warp_options();
+po::options_description qa_options();
 void add_pair(po::options_description& d);
 
 struct Parsed {

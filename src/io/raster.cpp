@@ -122,4 +122,17 @@ void Raster::read_grey_average(const Window& w, int out_w, int out_h, float* dst
     dst[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
 }
 
+void Raster::read_rgb_average(const Window& w, int out_w, int out_h, uint8_t* dst) const {
+  GDALRasterIOExtraArg extra;
+  INIT_RASTERIO_EXTRA_ARG(extra);
+  extra.eResampleAlg = GRIORA_Average;
+  // A grey file is read three times into R, G and B.
+  int band_map[3] = {1, info_.bands == 1 ? 1 : 2, info_.bands == 1 ? 1 : 3};
+  CPLErrorReset();
+  CPLErr e = GDALDatasetRasterIOEx(ds_, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0),
+                                   static_cast<int>(w.width), static_cast<int>(w.height), dst, out_w, out_h, GDT_Byte,
+                                   3, band_map, 3, static_cast<GSpacing>(3) * out_w, 1, &extra);
+  if (e != CE_None) fail_input(info_.path, "preview read failed (truncated or corrupt file?): " + last_gdal_error());
+}
+
 }  // namespace alinify::io

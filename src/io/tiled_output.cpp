@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include "alinify/core/error.hpp"
 
@@ -115,37 +117,83 @@ void TileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* rgb, size_
   }
 }
 
+std::vector<int> overview_factors(Size size, int tile) {
+  std::vector<int> f;
+  for (int k = 2; (std::max(size.width, size.height) + k / 2 - 1) / (k / 2) > tile && k <= (1 << 20); k *= 2)
+    f.push_back(k);
+  return f;
+}
+
+namespace {
+
+void build_overviews(const std::string& path, const OutputSpec& spec) {
+  std::vector<int> factors = overview_factors(spec.size, spec.tile);
+  if (factors.empty()) return;
+  GDALDatasetH ds = GDALOpen(path.c_str(), GA_Update);
+  if (!ds) fail_runtime("cannot open " + path + " to add overviews: " + CPLGetLastErrorMsg());
+  CPLErrorReset();
+  // Averaging: the overview a viewer shows is the mean colour of the fabric it covers.
+  CPLErr e = GDALBuildOverviews(ds, "AVERAGE", static_cast<int>(factors.size()), factors.data(), 0, nullptr, nullptr,
+                                nullptr);
+  GDALClose(ds);
+  if (e != CE_None) fail_runtime("building overviews of " + path + " failed: " + CPLGetLastErrorMsg());
+}
+
+// One GDALTranslate pass from src to dst with creation options; dst is removed on failure.
+void translate(const std::string& src_path, const std::string& dst_path, const std::vector<std::string>& argv,
+               const std::string& what) {
+  char** args = nullptr;
+  for (const std::string& a : argv) args = CSLAddString(args, a.c_str());
+  GDALTranslateOptions* o = GDALTranslateOptionsNew(args, nullptr);
+  CSLDestroy(args);
+  GDALDatasetH src = GDALOpen(src_path.c_str(), GA_ReadOnly);
+  int usage_error = 0;
+  GDALDatasetH dst = src ? GDALTranslate(dst_path.c_str(), src, o, &usage_error) : nullptr;
+  GDALTranslateOptionsFree(o);
+  if (src) GDALClose(src);
+  if (!dst) {
+    std::error_code ec;
+    fs::remove(dst_path, ec);
+    fail_runtime(what + " " + src_path + " failed: " + CPLGetLastErrorMsg());
+  }
+  GDALClose(dst);
+}
+
+std::string gdal_compress_name(const std::string& c) {
+  return c == "zstd" ? "ZSTD" : c == "deflate" ? "DEFLATE" : "NONE";
+}
+
+}  // namespace
+
 void finish_output(const OutputSpec& spec) {
   const std::string tmp = partial_path(spec.path);
   std::string ready = tmp;
-  if (spec.compress != "none") {
-    // Compression is sequential in the TIFF layout (tile sizes are unknown until compressed), so it
-    // is a final pass: GDAL re-encodes tile by tile with all cores, streaming.
+  const std::string block = std::to_string(spec.tile);
+  if (spec.cog) {
+    // The COG driver lays out tiles and overviews in the order viewers fetch them; it builds the
+    // overviews itself (from a temporary file, streaming), so the GTiff ones are skipped.
     const std::string ctmp = compressed_partial(spec.path);
-    char** args = nullptr;
-    for (const char* a : {"-of", "GTiff", "-co", "TILED=YES", "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS"})
-      args = CSLAddString(args, a);
-    args = CSLAddString(args, "-co");
-    args = CSLAddString(args, ("COMPRESS=" + std::string(spec.compress == "zstd" ? "ZSTD" : "DEFLATE")).c_str());
-    args = CSLAddString(args, "-co");
-    args = CSLAddString(args, ("BLOCKXSIZE=" + std::to_string(spec.tile)).c_str());
-    args = CSLAddString(args, "-co");
-    args = CSLAddString(args, ("BLOCKYSIZE=" + std::to_string(spec.tile)).c_str());
-    GDALTranslateOptions* o = GDALTranslateOptionsNew(args, nullptr);
-    CSLDestroy(args);
-    GDALDatasetH src = GDALOpen(tmp.c_str(), GA_ReadOnly);
-    int usage_error = 0;
-    GDALDatasetH dst = src ? GDALTranslate(ctmp.c_str(), src, o, &usage_error) : nullptr;
-    GDALTranslateOptionsFree(o);
-    if (src) GDALClose(src);
-    if (!dst) {
-      std::error_code ec;
-      fs::remove(ctmp, ec);
-      fail_runtime("compressing " + tmp + " failed: " + CPLGetLastErrorMsg());
-    }
-    GDALClose(dst);
+    translate(tmp, ctmp,
+              {"-of", "COG", "-co", "BLOCKSIZE=" + block, "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS", "-co",
+               "COMPRESS=" + gdal_compress_name(spec.compress), "-co", "RESAMPLING=AVERAGE", "-co",
+               std::string("OVERVIEWS=") + (spec.overviews ? "AUTO" : "NONE")},
+              "writing a Cloud Optimized GeoTIFF from");
     fs::remove(tmp);
     ready = ctmp;
+  } else {
+    if (spec.overviews) build_overviews(tmp, spec);
+    if (spec.compress != "none") {
+      // Compression is sequential in the TIFF layout (tile sizes are unknown until compressed), so it
+      // is a final pass: GDAL re-encodes tile by tile with all cores, streaming; overviews are copied.
+      const std::string ctmp = compressed_partial(spec.path);
+      translate(tmp, ctmp,
+                {"-of", "GTiff", "-co", "TILED=YES", "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS", "-co",
+                 "COMPRESS=" + gdal_compress_name(spec.compress), "-co", "BLOCKXSIZE=" + block, "-co",
+                 "BLOCKYSIZE=" + block, "-co", "COPY_SRC_OVERVIEWS=YES"},
+                "compressing");
+      fs::remove(tmp);
+      ready = ctmp;
+    }
   }
   std::error_code ec;
   fs::rename(ready, spec.path, ec);

@@ -230,9 +230,10 @@ BatchReport run_batch(par::Communicator& world, const BatchOptions& options, con
                      {"interrupted", report.interrupted},
                      {"wall_seconds", t.wall_seconds}});
     spdlog::info("batch: {} done, {} failed, {} skipped (done earlier), {} not run in {:.1f} s ({:.1f} jobs/hour); "
-                 "summary {}",
+                 "summary {}, index page {}.index.html",
                  report.done, report.failed, report.skipped, report.not_run, t.wall_seconds,
-                 t.wall_seconds > 0 ? report.done * 3600.0 / t.wall_seconds : 0.0, report.summary_json);
+                 t.wall_seconds > 0 ? report.done * 3600.0 / t.wall_seconds : 0.0, report.summary_json,
+                 summary_base_path(options));
     for (const JobRecord& r : scheduler->records())
       if (r.status == JobStatus::kFailed)
         spdlog::warn("batch: failed: {} (exit {}): {}", r.job.id, r.result.exit_code, r.result.error);

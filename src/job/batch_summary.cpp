@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "alinify/core/error.hpp"
+#include "alinify/job/qa_report.hpp"
+#include "alinify/qa/report_html.hpp"
 
 namespace fs = std::filesystem;
 
@@ -38,6 +40,47 @@ void write_atomically(const std::string& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
+// The job's QA verdict and key metrics from its metrics.json (written by the job itself, so a
+// resumed batch still shows the verdicts of jobs done by an earlier run).
+struct JobQa {
+  bool present = false, suspect = false;
+  std::string reasons, report, thumbnail;
+  std::vector<std::pair<std::string, nlohmann::json>> key;  // in the index page's column order
+  nlohmann::json value(const std::string& name) const {
+    for (const auto& [k, v] : key)
+      if (k == name) return v;
+    return nullptr;
+  }
+};
+
+JobQa job_qa(const JobRecord& r) {
+  JobQa q;
+  if (r.status != JobStatus::kDone && r.status != JobStatus::kSkipped) return q;
+  const nlohmann::json m = read_job_metrics(r.job.out);
+  if (!m.is_object()) return q;
+  q.present = true;
+  const nlohmann::json& v = m.value("verdict", nlohmann::json::object());
+  q.suspect = v.value("suspect", false);
+  for (const auto& reason : v.value("reasons", nlohmann::json::array()))
+    q.reasons += (q.reasons.empty() ? "" : "; ") + reason.get<std::string>();
+  const QaPaths paths = qa_paths_for(r.job.out);
+  q.report = fs::exists(paths.report) ? paths.report : "";
+  q.thumbnail = fs::exists(paths.pictures + "/thumbnail.png") ? paths.pictures + "/thumbnail.png" : "";
+  auto get = [&](const char* a, const char* b, const char* c = nullptr) {
+    const nlohmann::json* p = &m;
+    for (const char* k : {a, b, c}) {
+      if (!k) break;
+      if (!p->is_object() || !p->contains(k)) return nlohmann::json();
+      p = &(*p)[k];
+    }
+    return *p;
+  };
+  q.key = {{"NCC before", get("similarity", "before", "ncc")}, {"NCC after", get("similarity", "after", "ncc")},
+           {"MI after", get("similarity", "after", "mi")},      {"Jacobian min", get("deformation", "jacobian_min")},
+           {"max local px", get("deformation", "max_local")},  {"seconds", r.result.seconds}};
+  return q;
+}
+
 }  // namespace
 
 nlohmann::json job_summary_json(const JobRecord& r) {
@@ -59,6 +102,13 @@ nlohmann::json job_summary_json(const JobRecord& r) {
   j["exit_code"] = r.status == JobStatus::kFailed ? r.result.exit_code : 0;
   j["error"] = r.status == JobStatus::kFailed ? r.result.error : "";
   j["note"] = r.note;
+  const JobQa q = job_qa(r);
+  j["suspect"] = q.suspect;
+  j["suspect_reasons"] = q.reasons;
+  nlohmann::json key = nlohmann::json::object();
+  for (const auto& [k, v] : q.key) key[k] = v;
+  j["qa"] = q.present ? key : nlohmann::json();
+  j["report"] = q.report;
   return j;
 }
 
@@ -78,6 +128,9 @@ nlohmann::json summary_json(const SummaryTotals& t, const std::vector<JobRecord>
   j["done"] = counts[static_cast<int>(JobStatus::kDone)];
   j["failed"] = counts[static_cast<int>(JobStatus::kFailed)];
   j["skipped"] = counts[static_cast<int>(JobStatus::kSkipped)];
+  int suspect = 0;
+  for (const JobRecord& r : records) suspect += job_qa(r).suspect;
+  j["suspect"] = suspect;
   j["not_run"] = counts[static_cast<int>(JobStatus::kNotRun)] + counts[static_cast<int>(JobStatus::kPending)] +
                  counts[static_cast<int>(JobStatus::kRunning)];
   j["jobs_per_hour"] = t.wall_seconds > 0 ? counts[static_cast<int>(JobStatus::kDone)] * 3600.0 / t.wall_seconds : 0.0;
@@ -92,16 +145,39 @@ nlohmann::json summary_json(const SummaryTotals& t, const std::vector<JobRecord>
 std::string summary_csv(const std::vector<JobRecord>& records) {
   std::ostringstream o;
   o << "id,status,exit_code,attempts,group,started,finished,seconds,register_seconds,warp_seconds,"
-       "registration_factor,output,output_bytes,xxh64,error,note\n";
+       "registration_factor,output,output_bytes,xxh64,error,note,suspect,ncc_after,jacobian_min,report\n";
   for (const JobRecord& r : records) {
     const bool failed = r.status == JobStatus::kFailed;
     o << csv_field(r.job.id) << ',' << status_name(r.status) << ',' << (failed ? r.result.exit_code : 0) << ','
       << r.attempts << ',' << r.group << ',' << r.started << ',' << r.finished << ',' << num(r.result.seconds) << ','
       << num(r.result.register_seconds) << ',' << num(r.result.warp_seconds) << ',' << r.result.registration_factor
       << ',' << csv_field(r.job.out) << ',' << r.result.out_size << ',' << r.result.xxh64 << ','
-      << csv_field(failed ? r.result.error : "") << ',' << csv_field(r.note) << '\n';
+      << csv_field(failed ? r.result.error : "") << ',' << csv_field(r.note);
+    const JobQa q = job_qa(r);
+    auto val = [](const nlohmann::json& v) { return v.is_number() ? num(v.get<double>()) : std::string(); };
+    o << ',' << (q.present ? (q.suspect ? "yes" : "no") : "") << ',' << val(q.value("NCC after"))
+      << ',' << val(q.value("Jacobian min")) << ',' << csv_field(q.report) << '\n';
   }
   return o.str();
+}
+
+std::string batch_index_html(const std::string& base, const std::vector<JobRecord>& records) {
+  const fs::path dir = fs::absolute(base).parent_path();
+  std::vector<qa::IndexRow> rows;
+  for (const JobRecord& r : records) {
+    const JobQa q = job_qa(r);
+    qa::IndexRow row;
+    row.id = r.job.id;
+    row.status = status_name(r.status);
+    row.suspect = q.suspect;
+    row.reasons = r.status == JobStatus::kFailed ? r.result.error : q.suspect ? q.reasons : r.note;
+    row.thumbnail_png = q.thumbnail;
+    // Relative, so the folder of reports can be moved or served as a whole.
+    if (!q.report.empty()) row.report_href = fs::absolute(q.report).lexically_relative(dir).string();
+    row.key_metrics = q.key;
+    rows.push_back(std::move(row));
+  }
+  return qa::batch_index_html("alinify batch " + fs::path(base).filename().string(), rows);
 }
 
 std::pair<std::string, std::string> write_summary(const std::string& base, const SummaryTotals& t,
@@ -111,6 +187,7 @@ std::pair<std::string, std::string> write_summary(const std::string& base, const
   const std::string js = base + ".summary.json", cs = base + ".summary.csv";
   write_atomically(js, summary_json(t, records).dump(2) + "\n");
   write_atomically(cs, summary_csv(records));
+  write_atomically(base + ".index.html", batch_index_html(base, records));
   return {js, cs};
 }
 

@@ -13,8 +13,10 @@
 #include "alinify/core/resources.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
+#include "alinify/job/progress.hpp"
 #include "alinify/plan/memory_budget.hpp"
 #include "alinify/plan/planner.hpp"
+#include "alinify/reg/elastix_log.hpp"
 #include "alinify/transform/elastix_params.hpp"
 #include "alinify/warp/backend.hpp"
 
@@ -152,9 +154,36 @@ void warp_block(const Window& block, const io::Raster& scan, const transform::Tr
   ++times.blocks;
 }
 
+void merge_facts(nlohmann::json& into, const nlohmann::json& from) {
+  if (!into.is_object()) into = nlohmann::json::object();
+  for (const auto& [k, v] : from.items()) into[k] = v;
+}
+
+// The planner's decision and its inputs, stage times and elastix's log summary (metrics.json).
+nlohmann::json registration_facts(const plan::Budget& budget, const plan::RegistrationPlan& p,
+                                  const reg::RegistrationResult& r, double total_seconds) {
+  nlohmann::json res = nlohmann::json::array();
+  for (const reg::ElastixResolutionLog& l : reg::parse_elastix_log(r.elastix_log))
+    res.push_back({{"parameter_file", l.parameter_file}, {"resolution", l.resolution}, {"iterations", l.iterations},
+                   {"final_metric", l.final_metric}, {"seconds", l.seconds},
+                   {"stopping_condition", l.stopping_condition}});
+  nlohmann::json f;
+  f["registration"] = {
+      {"plan",
+       {{"budget_bytes", budget.bytes}, {"budget_source", budget.source}, {"budget_explain", budget.explain},
+        {"factor", p.factor}, {"design_registration_size", {p.design_reg.width, p.design_reg.height}},
+        {"scan_registration_size", {p.scan_reg.width, p.scan_reg.height}},
+        {"estimated_elastix_bytes", p.estimated_bytes}, {"reason", p.reason}}},
+      {"stage_seconds",
+       {{"decimate", r.decimate_seconds}, {"coarse", r.coarse_seconds}, {"elastix", r.elastix_seconds},
+        {"total", total_seconds}}},
+      {"elastix", {{"log", r.elastix_log}, {"peak_rss_bytes", r.elastix_peak_rss}, {"resolutions", res}}}};
+  return f;
+}
+
 }  // namespace
 
-transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job) {
+transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts) {
   std::string text = on_root_then_broadcast(comm, "registration", [&] {
     const double t_start = now_seconds();
     io::Raster design = io::Raster::open(job.design);
@@ -172,7 +201,10 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
     if (job.reg.parameter_files.empty() && job.reg.preset == "bspline")
       spdlog::info("B-spline control points every {} full-resolution pixels", ro.grid_spacing);
     ro.scan_path = job.scan;
-    reg::RegistrationResult r = reg::register_pair(design, scan, p.factor, ro);
+    reg::RegistrationResult r = [&] {
+      RegistrationTicker ticker(parse_progress_mode(job.progress), ro.work_dir + "/elastix.log");
+      return reg::register_pair(design, scan, p.factor, ro);
+    }();
 
     transform::TransformFile f;
     f.transform = r.transform;
@@ -194,6 +226,7 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
         "RSS {}",
         r.decimate_seconds, r.coarse_seconds, r.elastix_seconds, now_seconds() - t_start,
         format_bytes(r.elastix_peak_rss));
+    if (facts) *facts = registration_facts(budget, p, r, now_seconds() - t_start);
     return json;
   });
   return transform::from_json_text(text, "broadcast transform");
@@ -211,16 +244,19 @@ transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::
   return transform::from_json_text(text, path);
 }
 
-void run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
+WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
   const double t_start = now_seconds();
   std::optional<io::Raster> scan;
   std::unique_ptr<warp::Backend> backend;
   warp::WarpSettings settings;
   io::OutputSpec spec;
   plan::StripPlan strips;
+  plan::Budget budget;
   uint64_t window_limit = 0;
+  ProgressMode progress_mode = ProgressMode::kAuto;
 
   on_every_rank(comm, "warp setup", [&] {
+    progress_mode = parse_progress_mode(job.progress);
     io::Raster design = io::Raster::open(job.design);
     scan.emplace(io::Raster::open(job.scan));
     const std::string blame = job.transform_path.empty() ? std::string("transform") : job.transform_path;
@@ -242,8 +278,10 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
     spec.size = design.size();
     spec.tile = job.tile;
     spec.compress = job.compress;
+    spec.overviews = job.overviews;
+    spec.cog = job.cog;
     spec.georef = design.info();
-    plan::Budget budget = rank_budget(comm, job.mem_budget);
+    budget = rank_budget(comm, job.mem_budget);
     strips = plan::plan_strips(spec.size, spec.tile, budget.bytes, comm.size());
     window_limit = budget.bytes / 4;
     warp::BackendRequest request;
@@ -259,42 +297,61 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
   strips.strip_rows = static_cast<int>(-comm.allreduce_max(-strips.strip_rows));
   if (comm.is_root()) spdlog::info("warp plan: {} (agreed strip height {} rows)", strips.reason, strips.strip_rows);
   spdlog::info("warp backend {}", backend->name());
+  const double t_setup = now_seconds();
 
   on_every_rank(comm, "creating the output", [&] {
     if (comm.is_root()) io::create_tiled_output(spec);
   });
 
+  const int64_t total_strips = (spec.size.height + strips.strip_rows - 1) / strips.strip_rows;
+  WarpProgress progress(comm, progress_mode, total_strips, spec.size.pixels());
   WarpTimes times;
   on_every_rank(
       comm, "warp",
       [&] {
-        io::TileWriter writer(spec);
-        const size_t stride = static_cast<size_t>(spec.size.width) * 3;
-        std::vector<uint8_t> strip(static_cast<size_t>(strips.strip_rows) * stride);
-        std::vector<uint8_t> window_buf;
-        for (const plan::RowRange& r : plan::strips_for_rank(spec.size.height, strips.strip_rows, comm.rank(),
-                                                             comm.size())) {
-          for (int64_t bx = 0; bx < spec.size.width; bx += strips.block_cols) {
-            Window block{bx, r.y0, std::min<int64_t>(strips.block_cols, spec.size.width - bx), r.rows};
-            warp_block(block, *scan, t.transform, *backend, settings, window_limit, spec.tile, strip.data(), r.y0,
-                       stride, window_buf, times);
+        try {
+          io::TileWriter writer(spec);
+          const size_t stride = static_cast<size_t>(spec.size.width) * 3;
+          std::vector<uint8_t> strip(static_cast<size_t>(strips.strip_rows) * stride);
+          std::vector<uint8_t> window_buf;
+          for (const plan::RowRange& r : plan::strips_for_rank(spec.size.height, strips.strip_rows, comm.rank(),
+                                                               comm.size())) {
+            for (int64_t bx = 0; bx < spec.size.width; bx += strips.block_cols) {
+              Window block{bx, r.y0, std::min<int64_t>(strips.block_cols, spec.size.width - bx), r.rows};
+              warp_block(block, *scan, t.transform, *backend, settings, window_limit, spec.tile, strip.data(), r.y0,
+                         stride, window_buf, times);
+              progress.poll();  // rank 0 only: the other ranks' reports, between its own blocks
+            }
+            const double t_drain = now_seconds();
+            backend->drain();  // the strip's blocks still on a device land in `strip`
+            const double t0 = now_seconds();
+            times.warp += t0 - t_drain;
+            writer.write_strip(r.y0, r.rows, strip.data(), stride);
+            times.write += now_seconds() - t0;
+            ++times.strips;
+            progress.strip_done(r.rows * spec.size.width);
           }
-          const double t_drain = now_seconds();
-          backend->drain();  // the strip's blocks still on a device land in `strip`
-          const double t0 = now_seconds();
-          times.warp += t0 - t_drain;
-          writer.write_strip(r.y0, r.rows, strip.data(), stride);
-          times.write += now_seconds() - t0;
-          ++times.strips;
+        } catch (...) {
+          progress.finish(true);  // rank 0 must not wait for this rank's strips
+          throw;
         }
+        progress.finish(false);
       },
       [&] { io::discard_output(spec); });
+  const double t_warped = now_seconds();
 
   on_every_rank(
       comm, "finishing the output", [&] {
-        if (comm.is_root()) io::finish_output(spec);
+        if (!comm.is_root()) return;
+        // A stage of its own on a large output (rank 0 alone, streaming): say what it is doing.
+        if (spec.overviews || spec.cog || spec.compress != "none")
+          spdlog::info("finishing the output:{}{}{}", spec.overviews && !spec.cog ? " overviews" : "",
+                       spec.compress != "none" && !spec.cog ? " compress " + spec.compress : std::string(),
+                       spec.cog ? " Cloud Optimized GeoTIFF (compress " + spec.compress + ")" : std::string());
+        io::finish_output(spec);
       },
       [&] { io::discard_output(spec); });
+  const double t_finished = now_seconds();
 
   // Rank 0 reports every rank's split and peak RSS.
   std::ostringstream mine;
@@ -303,6 +360,7 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
        << peak_rss_bytes() << " " << peak_child_rss_bytes() << " " << dev.measured << " " << dev.h2d << " "
        << dev.kernel << " " << dev.d2h;
   std::vector<std::string> all = comm.gather(mine.str(), 0);
+  nlohmann::json ranks = nlohmann::json::array();
   if (comm.is_root()) {
     for (const std::string& line : all) {
       std::istringstream in(line);
@@ -318,23 +376,64 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
                    measured ? fmt::format(" (device: H2D {:.3f} s, kernel {:.3f} s, D2H {:.3f} s)", h2d, kernel, d2h)
                             : std::string(),
                    wr, format_bytes(rss), child ? " (elastix child " + format_bytes(child) + ")" : std::string());
+      ranks.push_back({{"rank", rank}, {"strips", n}, {"read_seconds", rd}, {"warp_seconds", wp},
+                       {"write_seconds", wr}, {"peak_rss_bytes", rss}, {"elastix_peak_rss_bytes", child}});
+      if (measured)
+        ranks.back()["device_seconds"] = {{"h2d", h2d}, {"kernel", kernel}, {"d2h", d2h}};
     }
-    spdlog::info("output {} ({}x{}, {} interpolation, compress {}), warp stage {:.2f} s", spec.path, spec.size.width,
-                 spec.size.height, warp::interp_name(settings.interp), spec.compress, now_seconds() - t_start);
+    spdlog::info("output {} ({}x{}, {} interpolation, compress {}{}{}), warp stage {:.2f} s", spec.path,
+                 spec.size.width, spec.size.height, warp::interp_name(settings.interp), spec.compress,
+                 spec.overviews ? ", overviews" : "", spec.cog ? ", COG" : "", now_seconds() - t_start);
   }
+
+  WarpReport report;
+  if (!job.qa.enabled) return report;
+  // QA on rank 0 (a few dozen tiles and small previews); every rank learns the verdict.
+  int suspect = 0;
+  on_every_rank(comm, "QA report", [&] {
+    if (!comm.is_root()) return;
+    QaInputs in;
+    in.design = job.design;
+    in.scan = job.scan;
+    in.output = job.out;
+    in.transform_path = job.transform_path;
+    in.transform = &t;
+    in.facts = job.facts.is_object() ? job.facts : nlohmann::json::object();
+    in.facts["ranks"] = ranks;
+    in.facts["job"]["ranks"] = comm.size();
+    in.facts["warp"] = {
+        {"plan",
+         {{"budget_bytes", budget.bytes}, {"budget_source", budget.source}, {"strip_rows", strips.strip_rows},
+          {"block_cols", strips.block_cols}, {"strips", total_strips}, {"estimated_bytes", strips.estimated_bytes},
+          {"reason", strips.reason}}},
+        {"interp", warp::interp_name(settings.interp)}, {"backend", backend->name()}, {"compress", spec.compress},
+        {"overviews", spec.overviews}, {"cog", spec.cog}, {"tile", spec.tile},
+        {"stage_seconds",
+         {{"setup", t_setup - t_start}, {"warp", t_warped - t_setup}, {"finish", t_finished - t_warped}}}};
+    report.metrics = write_job_qa(in, job.qa);
+    suspect = report.metrics["verdict"]["suspect"].get<bool>();
+  });
+  report.suspect = comm.allreduce_max(suspect) != 0;
+  return report;
 }
 
 RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp) {
   RunReport report;
   const double t0 = now_seconds();
-  transform::TransformFile t = run_register(comm, reg);
+  nlohmann::json facts = nlohmann::json::object();
+  transform::TransformFile t = run_register(comm, reg, &facts);
   const double t1 = now_seconds();
   report.registration_factor = t.registration_factor;
   report.register_seconds = t1 - t0;
   if (comm.is_root()) spdlog::info("registration and broadcast: {:.2f} s", t1 - t0);
   WarpJob w = warp;
   if (w.transform_path.empty()) w.transform_path = reg.transform_out;
-  run_warp(comm, t, w);
+  merge_facts(w.facts, facts);
+  w.facts["job"]["command"] = "run";
+  w.facts["stage_seconds"] = {{"registration_and_broadcast", report.register_seconds}};
+  WarpReport wr = run_warp(comm, t, w);
+  report.suspect = wr.suspect;
+  report.metrics = std::move(wr.metrics);
   report.total_seconds = now_seconds() - t0;
   report.warp_seconds = report.total_seconds - report.register_seconds;
   if (comm.is_root()) spdlog::info("run finished in {:.2f} s", report.total_seconds);

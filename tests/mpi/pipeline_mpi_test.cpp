@@ -1,6 +1,8 @@
 // Run under mpirun at 1, 2 and 3 ranks (CTest: mpi_np1..3). Real MPI, real GDAL files.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <fstream>
 
@@ -135,6 +137,17 @@ TEST(PipelineMpi, OutputIsIdenticalForAnyRankCountAndStripHeight) {
     // And the content is the scan brought onto the design: not a blank image.
     size_t nonzero = std::count_if(a.begin(), a.end(), [](uint8_t v) { return v != 0; });
     EXPECT_GT(nonzero, a.size() / 2);
+    // metrics.json has every rank's times and peak RSS, and their strips add up to the plan's.
+    const nlohmann::json m = job::read_job_metrics(w.out);
+    ASSERT_TRUE(m.is_object());
+    ASSERT_EQ(static_cast<int>(m["ranks"].size()), g_comm->size());
+    int64_t strips = 0;
+    for (const auto& r : m["ranks"]) {
+      strips += r["strips"].get<int64_t>();
+      EXPECT_GT(r["peak_rss_bytes"].get<uint64_t>(), 0u);
+    }
+    EXPECT_EQ(strips, m["warp"]["plan"]["strips"].get<int64_t>());
+    EXPECT_EQ(m["job"]["ranks"].get<int>(), g_comm->size());
   }
 }
 

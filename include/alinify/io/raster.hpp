@@ -45,6 +45,10 @@ class Raster {
   // average resampling; GDAL uses the file's overviews when they fit the ratio).
   void read_grey_average(const Window& w, int out_w, int out_h, float* dst) const;
 
+  // Pixel-interleaved RGB of the window averaged down to out_w x out_h (previews for QA pictures:
+  // memory is the small output only; GDAL streams the window through its block cache).
+  void read_rgb_average(const Window& w, int out_w, int out_h, uint8_t* dst) const;
+
  private:
   Raster() = default;
   RasterInfo info_;

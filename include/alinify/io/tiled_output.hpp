@@ -18,6 +18,8 @@ struct OutputSpec {
   Size size;
   int tile = 256;
   std::string compress = "none";  // none|deflate|zstd
+  bool overviews = true;          // internal overviews (x2, x4, ... down to one tile), for viewers
+  bool cog = false;               // rewrite as a Cloud Optimized GeoTIFF (GDAL's COG driver) at the end
   RasterInfo georef;             // geotransform and projection copied from the design
 };
 
@@ -44,9 +46,12 @@ class TileWriter {
   std::vector<uint8_t> tile_buf_;
 };
 
-// Rank 0, after every rank has written: compress if asked, then rename to the final name.
+// Rank 0, after every rank has written: overviews (averaged, internal), compress or convert to a
+// COG if asked (streaming GDAL passes), then rename to the final name.
 void finish_output(const OutputSpec& spec);
 // Removes the temporary file (after a failure anywhere).
 void discard_output(const OutputSpec& spec);
+// Overview factors 2, 4, ... until the longer side fits in one tile.
+std::vector<int> overview_factors(Size size, int tile);
 
 }  // namespace alinify::io

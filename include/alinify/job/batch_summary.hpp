@@ -1,6 +1,7 @@
 #pragma once
-// The batch summary: <base>.summary.json (totals + one object per job) and <base>.summary.csv
-// (one row per job), written atomically by the dispatcher at the end of a batch.
+// The batch summary: <base>.summary.json (totals + one object per job), <base>.summary.csv
+// (one row per job) and <base>.index.html (the page to look at), written atomically by the
+// dispatcher at the end of a batch. QA verdicts come from each job's metrics.json.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -21,7 +22,10 @@ struct SummaryTotals {
 nlohmann::json job_summary_json(const JobRecord& r);
 nlohmann::json summary_json(const SummaryTotals& t, const std::vector<JobRecord>& records);
 std::string summary_csv(const std::vector<JobRecord>& records);
-// Writes <base>.summary.json and <base>.summary.csv; returns their paths.
+// One HTML page, a row per job (thumbnail, status, key QA metrics, link to its report), failed
+// and suspect jobs first.
+std::string batch_index_html(const std::string& base, const std::vector<JobRecord>& records);
+// Writes <base>.summary.json, <base>.summary.csv and <base>.index.html; returns the first two.
 std::pair<std::string, std::string> write_summary(const std::string& base, const SummaryTotals& t,
                                                   const std::vector<JobRecord>& records);
 

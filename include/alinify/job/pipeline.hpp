@@ -5,6 +5,9 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "alinify/job/qa_report.hpp"
 #include "alinify/par/comm.hpp"
 #include "alinify/reg/registration.hpp"
 #include "alinify/transform/transform_json.hpp"
@@ -17,6 +20,7 @@ struct RegisterJob {
   reg::RegisterOptions reg;
   std::optional<uint64_t> mem_budget;         // per rank, --mem-budget
   std::optional<int64_t> max_pixels;          // --registration-max-pixels
+  std::string progress = "auto";              // elastix's progress on rank 0 (job/progress.hpp)
 };
 
 struct WarpJob {
@@ -30,13 +34,26 @@ struct WarpJob {
   int fill = 0;                               // grey level outside the scan
   int tile = 256;
   std::optional<uint64_t> mem_budget;
+  bool overviews = true;                      // internal overviews in the output (--no-overviews)
+  bool cog = false;                           // Cloud Optimized GeoTIFF as the final step (--cog)
+  std::string progress = "auto";              // auto|line|log|off (job/progress.hpp)
+  QaOptions qa;                               // metrics.json, QA pictures, report.html (--no-qa)
+  nlohmann::json facts;                       // what `run` learnt while registering, for metrics.json
 };
 
 // Every rank calls these. A failure on any rank ends every rank with a non-zero exit and leaves
 // no output; the rank that failed reports it, the others exit quietly (Error::reported_elsewhere).
-transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job);
-void run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job);
+// `facts` (rank 0): the plan and its inputs, stage times, elastix's log summary, for metrics.json.
+transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job,
+                                      nlohmann::json* facts = nullptr);
+struct WarpReport {
+  nlohmann::json metrics;  // rank 0: metrics.json's document (null with --no-qa)
+  bool suspect = false;    // every rank
+};
+WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job);
 struct RunReport {
+  bool suspect = false;
+  nlohmann::json metrics;  // rank 0
   int registration_factor = 0;
   double register_seconds = 0;  // registration + broadcast, as seen by this rank
   double warp_seconds = 0;

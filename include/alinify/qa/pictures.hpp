@@ -1,0 +1,46 @@
+#pragma once
+// The QA pictures, all made from previews (a few hundred pixels a side) read with GDAL's averaging,
+// so no picture ever needs the full image in memory.
+#include <vector>
+
+#include "alinify/io/raster.hpp"
+#include "alinify/qa/image.hpp"
+#include "alinify/transform/transform.hpp"
+
+namespace alinify::qa {
+
+struct Previews {
+  double design_scale = 1;       // design pixels per preview pixel
+  RgbImage design, aligned;      // on the design's grid
+  RgbImage scan_as_is;           // the scan laid on the design's grid unmoved (identity: "before")
+  std::vector<uint8_t> scan_as_is_valid;  // 1 where the scan covers the design pixel
+  double scan_scale = 1;         // scan pixels per preview pixel
+  RgbImage scan;                 // the whole scan
+};
+
+// Previews whose longer side is at most max_side pixels.
+Previews read_previews(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned, int max_side);
+
+// Alternating cells of a and b (same size): edges that do not continue across cells show misalignment.
+RgbImage checkerboard(const RgbImage& a, const RgbImage& b, int cells_along_longer_side = 8);
+
+// |grey(a) - grey(b)| after standardising each (mean 0, sd 1, so lighting differences do not count),
+// coloured 0..3 sd; pixels not valid (valid empty: all valid) are mid grey.
+RgbImage difference_heatmap(const RgbImage& a, const RgbImage& b, const std::vector<uint8_t>& valid = {});
+
+struct DeformationPicture {
+  RgbImage image;          // map + colour bar on the right
+  double max_value = 0;    // pixels at the top of the colour bar
+};
+// |T(p) - A(p)| (local deformation beyond the affine part) over the design, at width x height,
+// with a vertical colour bar from 0 (bottom) to the map's maximum (top).
+DeformationPicture deformation_map(const transform::Transform& t, Size design, int width, int height);
+
+// The scan preview, dimmed, with the design's grid lines (lines_along_longer_side of them) drawn
+// where the transform puts them: bends show the deformation, crossings show folding.
+RgbImage warped_grid(const Previews& p, const transform::Transform& t, Size design, int lines_along_longer_side = 16);
+
+// The aligned preview scaled down to at most max_side (for the batch index).
+RgbImage thumbnail(const RgbImage& image, int max_side);
+
+}  // namespace alinify::qa

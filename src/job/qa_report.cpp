@@ -1,0 +1,149 @@
+#include "alinify/job/qa_report.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/core/resources.hpp"
+#include "alinify/io/raster.hpp"
+#include "alinify/qa/deformation.hpp"
+#include "alinify/qa/pictures.hpp"
+#include "alinify/qa/report_html.hpp"
+#include "alinify/qa/similarity_sample.hpp"
+
+namespace fs = std::filesystem;
+
+namespace alinify::job {
+namespace {
+
+void write_text(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".partial";
+  {
+    std::ofstream out(tmp);
+    out << text;
+    if (!out) fail_runtime(path + ": cannot write");
+  }
+  fs::rename(tmp, path);
+}
+
+nlohmann::json to_json(const qa::SimilarityMeasure& m) { return {{"ncc", m.ncc}, {"mi", m.mi}, {"tiles", m.tiles}}; }
+
+nlohmann::json to_json(const qa::DeformationStats& d) {
+  return {{"grid_points", d.grid_points},       {"grid_step", d.grid_step},
+          {"max_displacement", d.max_displacement}, {"mean_displacement", d.mean_displacement},
+          {"max_local", d.max_local},           {"mean_local", d.mean_local},
+          {"jacobian_min", d.jacobian_min},     {"jacobian_max", d.jacobian_max},
+          {"folded_points", d.folded_points},   {"folds", d.folds()}};
+}
+
+// Merges b into a, objects recursively (facts from the pipeline and measurements from QA).
+void merge(nlohmann::json& a, const nlohmann::json& b) {
+  for (const auto& [k, v] : b.items()) {
+    if (a.contains(k) && a[k].is_object() && v.is_object())
+      merge(a[k], v);
+    else
+      a[k] = v;
+  }
+}
+
+}  // namespace
+
+QaPaths qa_paths_for(const std::string& output) {
+  const fs::path o(output);
+  const fs::path base = o.parent_path() / o.stem();
+  return {base.string() + ".metrics.json", base.string() + ".report.html", base.string() + ".qa"};
+}
+
+nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
+  const double t0 = now_seconds();
+  const QaPaths paths = qa_paths_for(in.output);
+  const transform::TransformFile& tf = *in.transform;
+  io::Raster design = io::Raster::open(in.design);
+  io::Raster scan = io::Raster::open(in.scan);
+  io::Raster aligned = io::Raster::open(in.output);
+
+  const qa::SimilarityReport sim =
+      qa::measure_similarity(design, scan, aligned, tf.transform, options.tiles, options.tile);
+  const qa::DeformationStats def = qa::deformation_stats(tf.transform, design.size());
+  const qa::Verdict verdict = qa::judge(sim, def, options.thresholds);
+  const double t_measured = now_seconds();
+
+  // Pictures, from previews only.
+  std::error_code ec;
+  fs::create_directories(paths.pictures, ec);
+  if (ec) fail_runtime("cannot create " + paths.pictures + ": " + ec.message());
+  const qa::Previews pv = qa::read_previews(design, scan, aligned, options.preview);
+  const std::string dir = paths.pictures + "/";
+  qa::write_png(qa::checkerboard(pv.design, pv.aligned), dir + "checkerboard.png");
+  qa::write_png(qa::difference_heatmap(pv.design, pv.scan_as_is, pv.scan_as_is_valid), dir + "difference_before.png");
+  qa::write_png(qa::difference_heatmap(pv.design, pv.aligned), dir + "difference_after.png");
+  const qa::DeformationPicture dm = qa::deformation_map(tf.transform, design.size(), pv.design.width, pv.design.height);
+  qa::write_png(dm.image, dir + "deformation.png");
+  qa::write_png(qa::warped_grid(pv, tf.transform, design.size()), dir + "warped_grid.png");
+  qa::write_png(qa::thumbnail(pv.aligned, 160), dir + "thumbnail.png");
+
+  nlohmann::json m = {{"format", "alinify-metrics"}, {"version", 1}};
+  m["job"] = {{"design", in.design}, {"scan", in.scan}, {"output", in.output}, {"transform", in.transform_path},
+              {"design_size", {tf.design.width, tf.design.height}}, {"scan_size", {tf.scan.width, tf.scan.height}},
+              {"registration_factor", tf.registration_factor}, {"preset", tf.preset}};
+  merge(m, in.facts);
+  m["verdict"] = {{"suspect", verdict.suspect},
+                  {"reasons", verdict.reasons},
+                  {"thresholds", {{"min_ncc_after", options.thresholds.min_ncc_after}, {"folding", "jacobian_min <= 0"}}}};
+  m["similarity"] = {{"tile_size", sim.tile_size}, {"tiles_sampled", sim.tiles_sampled}, {"bins", sim.bins},
+                     {"before", to_json(sim.before)}, {"after", to_json(sim.after)}};
+  m["deformation"] = to_json(def);
+  m["pictures"] = {{"folder", paths.pictures},
+                   {"preview_scale", pv.design_scale},
+                   {"deformation_colour_bar_max_px", dm.max_value},
+                   {"files",
+                    {"checkerboard.png", "difference_before.png", "difference_after.png", "deformation.png",
+                     "warped_grid.png", "thumbnail.png"}}};
+  m["report"] = paths.report;
+  m["qa"] = {{"measure_seconds", t_measured - t0},
+             {"pictures_seconds", now_seconds() - t_measured},
+             {"rank0_peak_rss_bytes", peak_rss_bytes()}};
+
+  char bar[160];
+  std::snprintf(bar, sizeof bar,
+                "local deformation beyond the affine part, |T(p) - A(p)|: colour bar from 0 px (bottom) to %.2f px (top)",
+                dm.max_value);
+  const std::vector<qa::Picture> pics{
+      {"checkerboard", "design and aligned scan in alternating cells: lines must continue across cell edges",
+       dir + "checkerboard.png"},
+      {"difference before", "|design - scan unmoved| (each standardised), 0 to 3 sd; grey: the scan does not cover it",
+       dir + "difference_before.png"},
+      {"difference after", "|design - aligned scan| (each standardised), 0 to 3 sd", dir + "difference_after.png"},
+      {"deformation", bar, dir + "deformation.png"},
+      {"warped grid", "the design's grid (red: its border) where the transform puts it on the scan",
+       dir + "warped_grid.png"}};
+  write_text(paths.report, qa::report_html(m, pics));
+  m["qa"]["seconds"] = now_seconds() - t0;
+  write_text(paths.metrics, m.dump(2) + "\n");
+
+  if (verdict.suspect) {
+    std::string why;
+    for (const std::string& r : verdict.reasons) why += (why.empty() ? "" : "; ") + r;
+    spdlog::warn("QA: {} is SUSPECT: {} (report {})", in.output, why, paths.report);
+  } else {
+    spdlog::info("QA: NCC {:.3f} -> {:.3f}, MI {:.3f} -> {:.3f} bits, Jacobian {:.3f}..{:.3f}: ok ({:.2f} s, report {})",
+                 sim.before.ncc, sim.after.ncc, sim.before.mi, sim.after.mi, def.jacobian_min, def.jacobian_max,
+                 now_seconds() - t0, paths.report);
+  }
+  return m;
+}
+
+nlohmann::json read_job_metrics(const std::string& output) {
+  std::ifstream in(qa_paths_for(output).metrics);
+  if (!in) return nullptr;
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+}  // namespace alinify::job

@@ -1,0 +1,173 @@
+#include "alinify/qa/pictures.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "alinify/qa/deformation.hpp"
+
+namespace alinify::qa {
+namespace {
+
+int preview_side(int64_t full, double scale) { return std::max(1, static_cast<int>(std::lround(full / scale))); }
+
+std::vector<double> standardised_grey(const RgbImage& img, const std::vector<uint8_t>& valid) {
+  const size_t n = static_cast<size_t>(img.width) * img.height;
+  std::vector<double> g(n);
+  double sum = 0, sum2 = 0;
+  size_t count = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* p = img.px.data() + 3 * i;
+    g[i] = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    if (!valid.empty() && !valid[i]) continue;
+    sum += g[i];
+    sum2 += g[i] * g[i];
+    ++count;
+  }
+  const double mean = count ? sum / count : 0;
+  const double sd = count ? std::sqrt(std::max(1e-6, sum2 / count - mean * mean)) : 1;
+  for (double& v : g) v = (v - mean) / sd;
+  return g;
+}
+
+// Averaged read in bands of preview rows: GDAL's resampled read of one huge window can hold a
+// large part of it at once; a band's source window is a few hundred full-resolution rows.
+void read_banded(const io::Raster& r, const Window& w, int out_w, int out_h, uint8_t* dst) {
+  constexpr int kBandRows = 16;
+  for (int j0 = 0; j0 < out_h; j0 += kBandRows) {
+    const int j1 = std::min(out_h, j0 + kBandRows);
+    const int64_t y0 = w.y0 + w.height * j0 / out_h, y1 = w.y0 + w.height * j1 / out_h;
+    r.read_rgb_average(Window{w.x0, y0, w.width, std::max<int64_t>(1, y1 - y0)}, out_w, j1 - j0,
+                       dst + static_cast<size_t>(j0) * out_w * 3);
+  }
+}
+
+}  // namespace
+
+Previews read_previews(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned, int max_side) {
+  Previews p;
+  const Size d = design.size(), s = scan.size();
+  p.design_scale = std::max(1.0, static_cast<double>(std::max(d.width, d.height)) / max_side);
+  const int w = preview_side(d.width, p.design_scale), h = preview_side(d.height, p.design_scale);
+  const Window whole{0, 0, d.width, d.height};
+  p.design = RgbImage(w, h);
+  read_banded(design, whole, w, h, p.design.px.data());
+  p.aligned = RgbImage(w, h);
+  read_banded(aligned, whole, w, h, p.aligned.px.data());
+
+  // The scan unmoved on the design grid: the part both cover, read into its place in the preview.
+  p.scan_as_is = RgbImage(w, h, 128);
+  p.scan_as_is_valid.assign(static_cast<size_t>(w) * h, 0);
+  const Window common = whole.clipped(s);
+  const int cw = std::min(w, preview_side(common.width, p.design_scale));
+  const int ch = std::min(h, preview_side(common.height, p.design_scale));
+  if (!common.empty()) {
+    RgbImage part(cw, ch);
+    read_banded(scan, common, cw, ch, part.px.data());
+    for (int y = 0; y < ch; ++y)
+      for (int x = 0; x < cw; ++x) {
+        p.scan_as_is.set(x, y, part.at(x, y));
+        p.scan_as_is_valid[static_cast<size_t>(y) * w + x] = 1;
+      }
+  }
+
+  p.scan_scale = std::max(1.0, static_cast<double>(std::max(s.width, s.height)) / max_side);
+  p.scan = RgbImage(preview_side(s.width, p.scan_scale), preview_side(s.height, p.scan_scale));
+  read_banded(scan, Window{0, 0, s.width, s.height}, p.scan.width, p.scan.height, p.scan.px.data());
+  return p;
+}
+
+RgbImage checkerboard(const RgbImage& a, const RgbImage& b, int cells) {
+  RgbImage out(a.width, a.height);
+  const int cell = std::max(1, std::max(a.width, a.height) / std::max(1, cells));
+  for (int y = 0; y < a.height; ++y)
+    for (int x = 0; x < a.width; ++x) out.set(x, y, ((x / cell + y / cell) % 2 ? b : a).at(x, y));
+  return out;
+}
+
+RgbImage difference_heatmap(const RgbImage& a, const RgbImage& b, const std::vector<uint8_t>& valid) {
+  const std::vector<double> ga = standardised_grey(a, valid), gb = standardised_grey(b, valid);
+  RgbImage out(a.width, a.height, 128);
+  for (int y = 0; y < a.height; ++y)
+    for (int x = 0; x < a.width; ++x) {
+      const size_t i = static_cast<size_t>(y) * a.width + x;
+      if (!valid.empty() && !valid[i]) continue;
+      uint8_t c[3];
+      heat_colour(std::abs(ga[i] - gb[i]) / 3.0, c);
+      out.set(x, y, c);
+    }
+  return out;
+}
+
+DeformationPicture deformation_map(const transform::Transform& t, Size design, int width, int height) {
+  const transform::Transform affine = t.affine_part();
+  std::vector<double> mag(static_cast<size_t>(width) * height);
+  const double sx = static_cast<double>(design.width) / width, sy = static_cast<double>(design.height) / height;
+  DeformationPicture pic;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      // The design pixel at the centre of this preview pixel.
+      const Vec2 p{(x + 0.5) * sx - 0.5, (y + 0.5) * sy - 0.5};
+      const double m = local_deformation(t, affine, p);
+      mag[static_cast<size_t>(y) * width + x] = m;
+      pic.max_value = std::max(pic.max_value, m);
+    }
+  constexpr int kGap = 8, kBar = 24;
+  pic.image = RgbImage(width + kGap + kBar, height, 255);
+  const double top = pic.max_value > 0 ? pic.max_value : 1;
+  uint8_t c[3];
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      heat_colour(mag[static_cast<size_t>(y) * width + x] / top, c);
+      pic.image.set(x, y, c);
+    }
+    heat_colour(1.0 - static_cast<double>(y) / std::max(1, height - 1), c);  // the bar: max at the top
+    for (int x = width + kGap; x < width + kGap + kBar; ++x) pic.image.set(x, y, c);
+  }
+  return pic;
+}
+
+RgbImage warped_grid(const Previews& p, const transform::Transform& t, Size design, int lines) {
+  RgbImage out = p.scan;
+  for (uint8_t& v : out.px) v = static_cast<uint8_t>(v / 3 + 40);  // dim, so the lines stand out
+  const double spacing = static_cast<double>(std::max(design.width, design.height)) / std::max(1, lines);
+  const double step = std::max(0.5, p.scan_scale / 2);  // about two samples per preview pixel
+  const uint8_t line[3] = {255, 210, 0}, border[3] = {255, 60, 60};
+  auto plot = [&](double x, double y, const uint8_t* c) {
+    const Vec2 q = t.apply({x, y});
+    const int px = static_cast<int>(std::floor((q.x + 0.5) / p.scan_scale));
+    const int py = static_cast<int>(std::floor((q.y + 0.5) / p.scan_scale));
+    // Two pixels wide: the report shows the picture scaled down, where one-pixel lines break up.
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx) out.set(px + dx, py + dy, c);
+  };
+  const double w = design.width - 1.0, h = design.height - 1.0;
+  for (double x = 0; x <= w + 1e-9; x += spacing)
+    for (double y = 0; y <= h; y += step) plot(x, y, x == 0 ? border : line);
+  for (double y = 0; y <= h + 1e-9; y += spacing)
+    for (double x = 0; x <= w; x += step) plot(x, y, y == 0 ? border : line);
+  for (double y = 0; y <= h; y += step) plot(w, y, border);
+  for (double x = 0; x <= w; x += step) plot(x, h, border);
+  return out;
+}
+
+RgbImage thumbnail(const RgbImage& image, int max_side) {
+  const double s = std::max(1.0, static_cast<double>(std::max(image.width, image.height)) / max_side);
+  const int w = std::max(1, static_cast<int>(image.width / s)), h = std::max(1, static_cast<int>(image.height / s));
+  RgbImage out(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      // Box average over the source pixels this one covers.
+      const int x0 = static_cast<int>(x * s), x1 = std::max(x0 + 1, static_cast<int>((x + 1) * s));
+      const int y0 = static_cast<int>(y * s), y1 = std::max(y0 + 1, static_cast<int>((y + 1) * s));
+      int sum[3] = {0, 0, 0}, n = 0;
+      for (int yy = y0; yy < std::min(y1, image.height); ++yy)
+        for (int xx = x0; xx < std::min(x1, image.width); ++xx, ++n)
+          for (int c = 0; c < 3; ++c) sum[c] += image.at(xx, yy)[c];
+      uint8_t v[3];
+      for (int c = 0; c < 3; ++c) v[c] = static_cast<uint8_t>(n ? sum[c] / n : 0);
+      out.set(x, y, v);
+    }
+  return out;
+}
+
+}  // namespace alinify::qa

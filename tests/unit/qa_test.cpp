@@ -1,0 +1,283 @@
+// The QA layer's pure parts: similarity measures, tile sampling, deformation statistics, the
+// verdict, elastix log parsing, PNG round trip, the batch index page and summary fields.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/io/tiled_output.hpp"
+#include "alinify/job/batch_summary.hpp"
+#include "alinify/job/progress.hpp"
+#include "alinify/job/qa_report.hpp"
+#include "alinify/qa/deformation.hpp"
+#include "alinify/qa/image.hpp"
+#include "alinify/qa/pictures.hpp"
+#include "alinify/qa/report_html.hpp"
+#include "alinify/qa/similarity.hpp"
+#include "alinify/qa/verdict.hpp"
+#include "alinify/reg/elastix_log.hpp"
+#include "support/test_support.hpp"
+
+using namespace alinify;
+using alinify::test::ScratchDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<float> noise(size_t n, unsigned seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(0, 255);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(g);
+  return v;
+}
+
+transform::Transform affine(double a, double b, double c, double d, double ox, double oy) {
+  transform::Transform t;
+  transform::Stage s;
+  s.affine.m[0] = a;
+  s.affine.m[1] = b;
+  s.affine.m[2] = c;
+  s.affine.m[3] = d;
+  s.affine.offset[0] = ox;
+  s.affine.offset[1] = oy;
+  t.stages.push_back(s);
+  return t;
+}
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST(QaSimilarity, NccIsOneForAGainChangeMinusOneForANegativeAndNanForFlat) {
+  const auto a = noise(4096, 1);
+  std::vector<float> b(a.size()), neg(a.size()), flat(a.size(), 7.0f);
+  for (size_t i = 0; i < a.size(); ++i) {
+    b[i] = 0.5f * a[i] + 20;  // lighting: gain and offset do not matter
+    neg[i] = 255 - a[i];
+  }
+  EXPECT_NEAR(qa::normalized_cross_correlation(a.data(), b.data(), a.size()), 1.0, 1e-9);
+  EXPECT_NEAR(qa::normalized_cross_correlation(a.data(), neg.data(), a.size()), -1.0, 1e-9);
+  EXPECT_TRUE(std::isnan(qa::normalized_cross_correlation(a.data(), flat.data(), a.size())));
+  const auto c = noise(4096, 2);
+  EXPECT_LT(std::abs(qa::normalized_cross_correlation(a.data(), c.data(), a.size())), 0.1);
+}
+
+TEST(QaSimilarity, MutualInformationIsHighForTheSameImageAndNearZeroForIndependentOnes) {
+  const auto a = noise(1 << 16, 3), c = noise(1 << 16, 4);
+  qa::JointHistogram same(32), indep(32);
+  same.add(a.data(), a.data(), a.size());
+  indep.add(a.data(), c.data(), a.size());
+  EXPECT_NEAR(same.mutual_information(), 5.0, 0.05);  // log2(32) for uniform grey levels
+  EXPECT_LT(indep.mutual_information(), 0.05);
+  EXPECT_EQ(same.samples(), a.size());
+}
+
+TEST(QaSimilarity, TilesAreSpreadOverTheWholeImageAndInsideIt) {
+  const Size img{10000, 5000};
+  const auto tiles = qa::sample_tiles(img, 36, 256);
+  ASSERT_GE(tiles.size(), 30u);
+  int64_t minx = img.width, maxx = 0, miny = img.height, maxy = 0;
+  for (const Window& w : tiles) {
+    EXPECT_EQ(w.clipped(img), w);
+    EXPECT_EQ(w.width, 256);
+    minx = std::min(minx, w.x0);
+    maxx = std::max(maxx, w.x1());
+    miny = std::min(miny, w.y0);
+    maxy = std::max(maxy, w.y1());
+  }
+  EXPECT_LT(minx, img.width / 8);
+  EXPECT_GT(maxx, img.width * 7 / 8);
+  EXPECT_LT(miny, img.height / 8);
+  EXPECT_GT(maxy, img.height * 7 / 8);
+  const auto small = qa::sample_tiles(Size{100, 80}, 4, 256);  // tiles shrink to the image
+  for (const Window& w : small) EXPECT_EQ(w, (Window{0, 0, 100, 80}));
+}
+
+TEST(QaDeformation, RigidMotionHasUnitJacobianAndNoLocalDeformation) {
+  const double c = std::cos(0.1), s = std::sin(0.1);
+  const auto d = qa::deformation_stats(affine(c, -s, s, c, 30, -12), Size{2000, 1500});
+  EXPECT_NEAR(d.jacobian_min, 1.0, 1e-6);
+  EXPECT_NEAR(d.jacobian_max, 1.0, 1e-6);
+  EXPECT_FALSE(d.folds());
+  EXPECT_LT(d.max_local, 1e-9);
+  EXPECT_GT(d.max_displacement, 30);
+}
+
+TEST(QaDeformation, AMirrorFoldsAndIsSuspect) {
+  const auto d = qa::deformation_stats(affine(-1, 0, 0, 1, 999, 0), Size{1000, 800});
+  EXPECT_NEAR(d.jacobian_min, -1.0, 1e-9);
+  EXPECT_TRUE(d.folds());
+  EXPECT_EQ(d.folded_points, d.grid_points);
+  qa::SimilarityReport good;
+  good.after.ncc = 0.95;
+  good.after.tiles = 10;
+  const qa::Verdict v = qa::judge(good, d, qa::Thresholds{});
+  EXPECT_TRUE(v.suspect);
+  ASSERT_EQ(v.reasons.size(), 1u);
+  EXPECT_NE(v.reasons[0].find("folds"), std::string::npos);
+}
+
+TEST(QaVerdict, LowSimilarityIsSuspectAndGoodIsNot) {
+  const auto rigid = qa::deformation_stats(affine(1, 0, 0, 1, 3, 4), Size{500, 400});
+  qa::SimilarityReport s;
+  s.after.tiles = 12;
+  s.after.ncc = 0.9;
+  EXPECT_FALSE(qa::judge(s, rigid, qa::Thresholds{}).suspect);
+  s.after.ncc = 0.2;
+  const qa::Verdict low = qa::judge(s, rigid, qa::Thresholds{});
+  EXPECT_TRUE(low.suspect);
+  EXPECT_NE(low.reasons.at(0).find("NCC"), std::string::npos);
+  s.after.tiles = 0;
+  EXPECT_TRUE(qa::judge(s, rigid, qa::Thresholds{}).suspect);  // nothing to compare: look at it
+}
+
+TEST(QaElastixLog, FinalMetricAndIterationsPerResolution) {
+  const std::string log =
+      "Running elastix with parameter file 0: \"a.txt\".\nResolution: 0\nstuff\n"
+      "1:ItNr\t2:Metric\t3a:Time\n0\t-0.5\t0\n1\t-0.6\t0\n2\t-0.7\t0\n"
+      "Time spent in resolution 0 (ITK initialization and iterating): 1.5 s.\n"
+      "Stopping condition: Maximum number of iterations has been reached.\n"
+      "Resolution: 1\n1:ItNr\t2:Metric\n0\t-0.8\t0\n1\t-0.9\t0\n"
+      "Time spent in resolution 1 (ITK initialization and iterating): 2.25 s.\nStopping condition: Converged.\n"
+      "Running elastix with parameter file 0: \"a.txt\", has finished.\n"
+      "Running elastix with parameter file 1: \"b.txt\".\nResolution: 0\n1:ItNr\t2:Metric\n0\t-1.25\t0\n"
+      "Time spent in resolution 0 (ITK initialization and iterating): 0.5 s.\n";
+  const auto r = reg::parse_elastix_log_text(log);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].parameter_file, 0);
+  EXPECT_EQ(r[0].iterations, 3);
+  EXPECT_DOUBLE_EQ(r[0].final_metric, -0.7);
+  EXPECT_DOUBLE_EQ(r[0].seconds, 1.5);
+  EXPECT_EQ(r[0].stopping_condition, "Maximum number of iterations has been reached.");
+  EXPECT_EQ(r[1].resolution, 1);
+  EXPECT_DOUBLE_EQ(r[1].final_metric, -0.9);
+  EXPECT_EQ(r[1].stopping_condition, "Converged.");
+  EXPECT_EQ(r[2].parameter_file, 1);
+  EXPECT_EQ(r[2].iterations, 1);
+  EXPECT_TRUE(reg::parse_elastix_log("/nonexistent/elastix.log").empty());
+}
+
+TEST(QaImage, PngRoundTripKeepsSizeAndPixels) {
+  ScratchDir d("qa-png");
+  qa::RgbImage img(37, 21);
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x) {
+      const uint8_t c[3] = {static_cast<uint8_t>(x * 6), static_cast<uint8_t>(y * 12), 77};
+      img.set(x, y, c);
+    }
+  qa::write_png(img, d.file("a.png"));
+  const qa::RgbImage back = qa::read_png(d.file("a.png"));
+  EXPECT_EQ(back.width, 37);
+  EXPECT_EQ(back.height, 21);
+  EXPECT_EQ(back.px, img.px);
+  EXPECT_EQ(slurp(d.file("a.png")).substr(1, 3), "PNG");
+  EXPECT_EQ(qa::base64("Man"), "TWFu");
+  EXPECT_EQ(qa::base64("Ma"), "TWE=");
+  EXPECT_EQ(qa::base64("M"), "TQ==");
+}
+
+TEST(QaPictures, DeformationMapCarriesAColourBarAndCheckerboardAlternates) {
+  const auto pic = qa::deformation_map(affine(1, 0, 0, 1, 5, 5), Size{400, 300}, 200, 150);
+  EXPECT_EQ(pic.image.height, 150);
+  EXPECT_GT(pic.image.width, 200);  // the bar sits to the right
+  EXPECT_EQ(pic.max_value, 0);
+  // The bar runs from the top colour to the bottom colour.
+  EXPECT_NE(std::vector<uint8_t>(pic.image.at(pic.image.width - 2, 0), pic.image.at(pic.image.width - 2, 0) + 3),
+            std::vector<uint8_t>(pic.image.at(pic.image.width - 2, 149), pic.image.at(pic.image.width - 2, 149) + 3));
+  qa::RgbImage a(80, 80, 0), b(80, 80, 255);
+  const auto cb = qa::checkerboard(a, b, 8);
+  EXPECT_EQ(cb.at(0, 0)[0], 0);
+  EXPECT_EQ(cb.at(15, 0)[0], 255);
+  EXPECT_EQ(cb.at(15, 15)[0], 0);
+}
+
+TEST(QaOutput, OverviewFactorsStopAtOneTile) {
+  EXPECT_EQ(io::overview_factors(Size{18960, 14960}, 256), (std::vector<int>{2, 4, 8, 16, 32, 64, 128}));
+  EXPECT_TRUE(io::overview_factors(Size{200, 100}, 256).empty());
+  EXPECT_EQ(io::overview_factors(Size{1200, 900}, 256), (std::vector<int>{2, 4, 8}));
+}
+
+TEST(QaProgress, ModesAreParsedAndBadOnesRefused) {
+  EXPECT_EQ(job::parse_progress_mode("line"), job::ProgressMode::kLine);
+  EXPECT_EQ(job::parse_progress_mode("off"), job::ProgressMode::kOff);
+  EXPECT_THROW(job::parse_progress_mode("bar"), Error);
+}
+
+TEST(QaBatchIndex, FlaggedJobsComeFirstAndTheSummaryCarriesTheVerdict) {
+  ScratchDir d("qa-index");
+  std::vector<job::JobRecord> records(3);
+  const char* ids[3] = {"fine", "wrong", "broken"};
+  for (int i = 0; i < 3; ++i) {
+    records[i].job.id = ids[i];
+    records[i].job.out = d.file(std::string(ids[i]) + ".tif");
+    records[i].status = i == 2 ? job::JobStatus::kFailed : job::JobStatus::kDone;
+  }
+  records[2].result.error = "elastix crashed";
+  // metrics.json as the jobs would have written them.
+  for (int i = 0; i < 2; ++i) {
+    nlohmann::json m = {{"verdict", {{"suspect", i == 1}, {"reasons", i == 1 ? nlohmann::json{"NCC low"} : nlohmann::json::array()}}},
+                        {"similarity", {{"before", {{"ncc", 0.2}}}, {"after", {{"ncc", i == 1 ? 0.1 : 0.95}}}}}};
+    std::ofstream(job::qa_paths_for(records[i].job.out).metrics) << m.dump();
+    fs::create_directories(job::qa_paths_for(records[i].job.out).pictures);
+    qa::write_png(qa::RgbImage(16, 12, 100), job::qa_paths_for(records[i].job.out).pictures + "/thumbnail.png");
+    std::ofstream(job::qa_paths_for(records[i].job.out).report) << "<html></html>";
+  }
+  const std::string html = job::batch_index_html(d.file("b"), records);
+  const size_t broken = html.find(">broken<"), wrong = html.find(">wrong<"), fine = html.find(">fine<");
+  ASSERT_NE(broken, std::string::npos) << html;
+  ASSERT_NE(wrong, std::string::npos);
+  ASSERT_NE(fine, std::string::npos);
+  EXPECT_LT(broken, wrong);
+  EXPECT_LT(wrong, fine);
+  EXPECT_NE(html.find("href=\"wrong.report.html\""), std::string::npos);
+  EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
+  EXPECT_NE(html.find("elastix crashed"), std::string::npos);
+  // Columns in a reading order (before, after, ...), not alphabetical.
+  EXPECT_LT(html.find("<th>NCC before</th>"), html.find("<th>NCC after</th>"));
+  EXPECT_LT(html.find("<th>NCC after</th>"), html.find("<th>Jacobian min</th>"));
+
+  const nlohmann::json s = job::summary_json(job::SummaryTotals{}, records);
+  EXPECT_EQ(s["suspect"].get<int>(), 1);
+  EXPECT_FALSE(s["job_results"][0]["suspect"].get<bool>());
+  EXPECT_TRUE(s["job_results"][1]["suspect"].get<bool>());
+  EXPECT_DOUBLE_EQ(s["job_results"][0]["qa"]["NCC after"].get<double>(), 0.95);
+  const std::string csv = job::summary_csv(records);
+  EXPECT_NE(csv.find(",suspect,ncc_after,jacobian_min,report\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",yes,0.100,"), std::string::npos) << csv;
+}
+
+TEST(QaProgress, RegistrationTickerShowsElastixStateFromItsLog) {
+  ScratchDir d("qa-ticker");
+  std::ofstream(d.file("elastix.log")) << "Running elastix with parameter file 1: \"b.txt\".\nResolution: 2\n"
+                                       << "1:ItNr\t2:Metric\t3a:Time\n0\t-1.0\t0\n41\t-1.5\t0\n";
+  // Capture stderr: the line mode writes there; it ends on the log's final state when stopped.
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int fd = open(d.file("err.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  dup2(fd, STDERR_FILENO);
+  { job::RegistrationTicker ticker(job::ProgressMode::kLine, d.file("elastix.log")); }
+  std::fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(fd);
+  close(saved);
+  const std::string err = slurp(d.file("err.txt"));
+  EXPECT_NE(err.find("register: elastix parameter file 1, resolution 2, iteration 42, metric -1.50000"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.back(), '\n');
+}
