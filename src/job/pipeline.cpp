@@ -8,9 +8,13 @@
 #include <functional>
 #include <optional>
 #include <sstream>
+#include <unistd.h>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
+#include "alinify/core/stop.hpp"
+#include "alinify/io/output_lock.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
 #include "alinify/plan/memory_budget.hpp"
@@ -77,13 +81,33 @@ std::string on_root_then_broadcast(par::Communicator& comm, const std::string& s
 }
 
 void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".partial";
+  // A name of this process only: two jobs writing the same path never share a temporary file.
+  const std::string tmp = path + ".partial." + std::to_string(::getpid());
   {
     std::ofstream out(tmp);
     out << text;
-    if (!out) fail_input(path, "cannot write");
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      fail_runtime("cannot write " + path + " (disk full?)");
+    }
   }
   fs::rename(tmp, path);
+}
+
+// The inputs a registration reads (for the output == input check).
+std::vector<paths::Named> register_inputs(const RegisterJob& job) {
+  std::vector<paths::Named> in{{"--design", job.design}, {"--scan", job.scan}};
+  for (const auto& p : job.reg.parameter_files) in.push_back({"--params", p});
+  if (job.reg.init != "auto" && job.reg.init != "search" && job.reg.init != "none") in.push_back({"--init", job.reg.init});
+  return in;
+}
+
+// Before anything is opened for writing: no output is an input, every output folder takes files.
+void check_outputs(const std::vector<paths::Named>& outputs, const std::vector<paths::Named>& inputs) {
+  paths::refuse_overwriting_inputs(outputs, inputs);
+  for (const auto& o : outputs) paths::require_writable_folder(o.second);
 }
 
 std::string elastix_dir_for(const std::string& transform_out) {
@@ -157,6 +181,7 @@ void warp_block(const Window& block, const io::Raster& scan, const transform::Tr
 transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job) {
   std::string text = on_root_then_broadcast(comm, "registration", [&] {
     const double t_start = now_seconds();
+    check_outputs({{"the transform output", job.transform_out}}, register_inputs(job));
     io::Raster design = io::Raster::open(job.design);
     io::Raster scan = io::Raster::open(job.scan);
     plan::Budget budget = rank_budget(comm, job.mem_budget);
@@ -201,8 +226,9 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
 
 transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::string& path) {
   std::string text = on_root_then_broadcast(comm, "reading the transform", [&] {
+    paths::require_input_file(path);
     std::ifstream in(path);
-    if (!in) fail_input(path, fs::exists(path) ? "cannot be read" : "no such file");
+    if (!in) fail_input(path, "cannot be read");
     std::stringstream ss;
     ss << in.rdbuf();
     transform::from_json_text(ss.str(), path);  // validate on rank 0, where the error is reported
@@ -211,7 +237,10 @@ transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::
   return transform::from_json_text(text, path);
 }
 
-void run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
+namespace {
+
+// The warp, once rank 0 holds the output's lock.
+void warp_into_locked_output(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
   const double t_start = now_seconds();
   std::optional<io::Raster> scan;
   std::unique_ptr<warp::Backend> backend;
@@ -272,6 +301,7 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
             Window block{bx, r.y0, std::min<int64_t>(strips.block_cols, spec.size.width - bx), r.rows};
             warp_block(block, *scan, t.transform, *backend, settings, window_limit, spec.tile, strip.data(), r.y0,
                        stride, window_buf, times);
+            stop::throw_if_requested();
           }
           const double t0 = now_seconds();
           writer.write_strip(r.y0, r.rows, strip.data(), stride);
@@ -308,9 +338,36 @@ void run_warp(par::Communicator& comm, const transform::TransformFile& t, const 
   }
 }
 
+// Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.
+std::unique_ptr<io::OutputLock> lock_outputs(par::Communicator& comm, const std::vector<paths::Named>& outputs,
+                                             const std::vector<paths::Named>& inputs, const std::string& image_out) {
+  std::unique_ptr<io::OutputLock> lock;
+  on_every_rank(comm, "checking the outputs", [&] {
+    if (!comm.is_root()) return;
+    check_outputs(outputs, inputs);
+    lock = std::make_unique<io::OutputLock>(image_out);
+  });
+  return lock;
+}
+
+std::vector<paths::Named> warp_inputs(const WarpJob& job) {
+  return {{"--design", job.design}, {"--scan", job.scan}, {"--transform", job.transform_path}};
+}
+
+}  // namespace
+
+void run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
+  auto lock = lock_outputs(comm, {{"--out", job.out}}, warp_inputs(job), job.out);
+  warp_into_locked_output(comm, t, job);
+}
+
 RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp) {
   RunReport report;
   const double t0 = now_seconds();
+  std::vector<paths::Named> inputs = register_inputs(reg);
+  inputs.push_back({"--design", warp.design});
+  inputs.push_back({"--scan", warp.scan});
+  auto lock = lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out);
   transform::TransformFile t = run_register(comm, reg);
   const double t1 = now_seconds();
   report.registration_factor = t.registration_factor;
@@ -318,7 +375,7 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   if (comm.is_root()) spdlog::info("registration and broadcast: {:.2f} s", t1 - t0);
   WarpJob w = warp;
   if (w.transform_path.empty()) w.transform_path = reg.transform_out;
-  run_warp(comm, t, w);
+  warp_into_locked_output(comm, t, w);
   report.total_seconds = now_seconds() - t0;
   report.warp_seconds = report.total_seconds - report.register_seconds;
   if (comm.is_root()) spdlog::info("run finished in {:.2f} s", report.total_seconds);
