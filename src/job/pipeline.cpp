@@ -105,9 +105,20 @@ std::vector<paths::Named> register_inputs(const RegisterJob& job) {
 }
 
 // Before anything is opened for writing: no output is an input, every output folder takes files.
-void check_outputs(const std::vector<paths::Named>& outputs, const std::vector<paths::Named>& inputs) {
+// `run` and batch create a missing output folder (as they always did, through the elastix folder);
+// `warp` and `register` want it to exist.
+void check_outputs(const std::vector<paths::Named>& outputs, const std::vector<paths::Named>& inputs,
+                   bool create_folders = false) {
   paths::refuse_overwriting_inputs(outputs, inputs);
-  for (const auto& o : outputs) paths::require_writable_folder(o.second);
+  for (const auto& o : outputs) {
+    if (create_folders) {
+      std::error_code ec;
+      const fs::path dir = fs::absolute(o.second).parent_path();
+      fs::create_directories(dir, ec);
+      if (ec) fail_input(o.second, "cannot create the output folder " + dir.string() + ": " + ec.message());
+    }
+    paths::require_writable_folder(o.second);
+  }
 }
 
 std::string elastix_dir_for(const std::string& transform_out) {
@@ -340,11 +351,12 @@ void warp_into_locked_output(par::Communicator& comm, const transform::Transform
 
 // Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.
 std::unique_ptr<io::OutputLock> lock_outputs(par::Communicator& comm, const std::vector<paths::Named>& outputs,
-                                             const std::vector<paths::Named>& inputs, const std::string& image_out) {
+                                             const std::vector<paths::Named>& inputs, const std::string& image_out,
+                                             bool create_folders) {
   std::unique_ptr<io::OutputLock> lock;
   on_every_rank(comm, "checking the outputs", [&] {
     if (!comm.is_root()) return;
-    check_outputs(outputs, inputs);
+    check_outputs(outputs, inputs, create_folders);
     lock = std::make_unique<io::OutputLock>(image_out);
   });
   return lock;
@@ -357,7 +369,7 @@ std::vector<paths::Named> warp_inputs(const WarpJob& job) {
 }  // namespace
 
 void run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
-  auto lock = lock_outputs(comm, {{"--out", job.out}}, warp_inputs(job), job.out);
+  auto lock = lock_outputs(comm, {{"--out", job.out}}, warp_inputs(job), job.out, false);
   warp_into_locked_output(comm, t, job);
 }
 
@@ -367,7 +379,8 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   std::vector<paths::Named> inputs = register_inputs(reg);
   inputs.push_back({"--design", warp.design});
   inputs.push_back({"--scan", warp.scan});
-  auto lock = lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out);
+  auto lock =
+      lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out, true);
   transform::TransformFile t = run_register(comm, reg);
   const double t1 = now_seconds();
   report.registration_factor = t.registration_factor;
