@@ -106,7 +106,7 @@ check two_bands             2 "$I/two_bands.tif"        "has 2 bands"           
 check sixteen_bit           2 "$I/uint16.tif"           "UInt16.*8-bit"          -- warp --design "$D" --scan "$I/uint16.tif" --transform "$ID" --out @OUT/out.tif
 check float32               2 "$I/float32.tif"          "Float32.*8-bit"         -- warp --design "$I/float32.tif" --scan "$S" --transform "$ID" --out @OUT/out.tif
 check huge_header_tiff      2 "$I/huge_header.tif"      "claims 1000000x1000000" -- warp --design "$D" --scan "$I/huge_header.tif" --transform "$ID" --out @OUT/out.tif
-check huge_header_png       2 "$I/huge_header.png"      "claims 1000000x1000000|not a readable" -- warp --design "$I/huge_header.png" --scan "$S" --transform "$ID" --out @OUT/out.tif
+check huge_header_png       2 "$I/huge_header.png"      "claims 1000000x1000000" -- warp --design "$I/huge_header.png" --scan "$S" --transform "$ID" --out @OUT/out.tif
 check vrt_refused           2 "$I/pulls_files.vrt"      "VRT.*not allowed"       -- warp --design "$D" --scan "$I/pulls_files.vrt" --transform "$ID" --out @OUT/out.tif
 check vrt_named_tif         2 "$I/vrt_renamed.tif"      "VRT.*not allowed"       -- warp --design "$D" --scan "$I/vrt_renamed.tif" --transform "$ID" --out @OUT/out.tif
 check jpeg_refused_by_list  2 "$I/scan.jpg"             "JPEG.*not allowed"      -- warp --gdal-drivers GTiff --design "$D" --scan "$I/scan.jpg" --transform "$ID" --out @OUT/out.tif
