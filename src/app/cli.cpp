@@ -11,7 +11,10 @@
 #include <sstream>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
+#include "alinify/core/stop.hpp"
+#include "alinify/io/raster.hpp"
 #include "alinify/job/evaluate.hpp"
 #include "alinify/job/map_points.hpp"
 #include "alinify/job/pipeline.hpp"
@@ -28,7 +31,10 @@ po::options_description common_options() {
   po::options_description d("Common options");
   d.add_options()("help,h", "show this help and exit")(
       "config", po::value<std::string>(), "INI file with options of this command (the command line wins)")(
-      "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error");
+      "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
+      "gdal-drivers", po::value<std::string>(),
+      "GDAL drivers that may open input rasters, comma-separated (default GTiff,COG,PNG,JPEG; VRT and other "
+      "virtual formats can read any file or the network, so they must be named here)");
   return d;
 }
 
@@ -92,16 +98,31 @@ po::options_description qa_options() {
   return d;
 }
 
+Parsed parse_on_every_rank(const std::string& command, po::options_description desc, int argc, char** argv,
+                           par::Communicator& comm, const std::string& synopsis);
+
 // Parses args (after the command word) against `desc` + common options; INI from --config fills
 // what the command line left unset.
 Parsed parse(const std::string& command, po::options_description desc, int argc, char** argv,
              par::Communicator& comm, const std::string& synopsis) {
+  try {
+    return parse_on_every_rank(command, std::move(desc), argc, argv, comm, synopsis);
+  } catch (Error& e) {
+    // Every rank parses the same arguments and fails the same way: rank 0 alone says so.
+    if (!comm.is_root()) e.mark_reported_elsewhere();
+    throw;
+  }
+}
+
+Parsed parse_on_every_rank(const std::string& command, po::options_description desc, int argc, char** argv,
+                           par::Communicator& comm, const std::string& synopsis) {
   desc.add(common_options());
   Parsed p;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), p.vm);
     if (p.vm.count("config")) {
       const std::string path = p.vm["config"].as<std::string>();
+      paths::require_input_file(path);
       std::ifstream in(path);
       if (!in) fail_input(path, fs::exists(path) ? "cannot be read" : "no such file");
       try {
@@ -116,6 +137,7 @@ Parsed parse(const std::string& command, po::options_description desc, int argc,
       return p;
     }
     po::notify(p.vm);
+    if (p.vm.count("gdal-drivers")) io::set_allowed_drivers(p.vm["gdal-drivers"].as<std::string>());
   } catch (const po::error& e) {
     fail_usage("alinify " + command + ": " + e.what() + " (see alinify " + command + " --help)");
   }
@@ -206,7 +228,7 @@ constexpr const char* kUsage =
     "  batch       many pairs from a manifest: groups of ranks, journal, --resume, summary\n"
     "\n"
     "Pixel coordinates everywhere: (0,0) is the centre of the top-left pixel, x right, y down.\n"
-    "Exit codes: 0 ok, 1 usage, 2 bad input, 3 runtime failure.\n";
+    "Exit codes: 0 ok, 1 usage, 2 bad input, 3 runtime failure, 130/143 stopped by SIGINT/SIGTERM.\n";
 
 int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   po::options_description d("synth options");
@@ -358,7 +380,16 @@ int run_cli(par::Communicator& comm, int argc, char** argv) {
                                                     {"batch", cmd_batch}};
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) fail_usage(std::string("unknown command '") + argv[1] + "' (see alinify --help)");
-  return it->second(comm, argc - 1, argv + 1);
+  // A single job stops cleanly on SIGTERM/SIGINT (exit 128 + signal); batch has its own handling.
+  if (it->first != "batch") stop::install_handlers();
+  stop::ignore_file_size_signal();
+  try {
+    return it->second(comm, argc - 1, argv + 1);
+  } catch (Error& e) {
+    // A usage error comes from the arguments, the same on every rank: rank 0 alone reports it.
+    if (e.code() == ExitCode::kUsage && !comm.is_root()) e.mark_reported_elsewhere();
+    throw;
+  }
 }
 
 }  // namespace alinify::app

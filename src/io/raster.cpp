@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <mutex>
+#include <sstream>
 #include <vector>
 
 #include "alinify/core/error.hpp"
@@ -18,7 +19,36 @@ std::string last_gdal_error() {
   return m && *m ? std::string(m) : std::string("unknown GDAL error");
 }
 
+// Plain image formats only by default: a VRT (or another "virtual" format) can read any file the
+// process can read, run pixel functions, or reach the network, so it must be asked for.
+std::vector<std::string>& allowed_list() {
+  static std::vector<std::string> list(kDefaultDrivers.begin(), kDefaultDrivers.end());
+  return list;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
 }  // namespace
+
+void set_allowed_drivers(const std::string& comma_list) {
+  init_gdal();
+  std::vector<std::string> list;
+  std::stringstream ss(comma_list);
+  for (std::string name; std::getline(ss, name, ',');) {
+    if (name.empty()) continue;
+    if (!GDALGetDriverByName(name.c_str()))
+      fail_usage("--gdal-drivers: '" + name + "' is not a GDAL driver of this installation (gdalinfo --formats)");
+    list.push_back(name);
+  }
+  if (list.empty()) fail_usage("--gdal-drivers: the list is empty");
+  allowed_list() = list;
+}
+
+const std::vector<std::string>& allowed_drivers() { return allowed_list(); }
 
 void init_gdal(uint64_t cache_bytes) {
   static std::once_flag once;
@@ -48,14 +78,32 @@ Raster Raster::open(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) fail_input(path, "no such file");
   if (std::filesystem::is_directory(path, ec)) fail_input(path, "is a directory, not a raster");
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0)
+    fail_input(path, "is empty (0 bytes), not a raster");
+  std::vector<const char*> allowed;
+  for (const auto& d : allowed_list()) allowed.push_back(d.c_str());
+  allowed.push_back(nullptr);
   CPLErrorReset();
-  GDALDatasetH ds = GDALOpen(path.c_str(), GA_ReadOnly);
-  if (!ds) fail_input(path, "not a readable raster (" + last_gdal_error() + ")");
+  GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, allowed.data(), nullptr, nullptr);
+  if (!ds) {
+    // Name the format when GDAL knows it but it is not allowed: the operator can then decide.
+    GDALDriverH any = GDALIdentifyDriverEx(path.c_str(), GDAL_OF_RASTER, nullptr, nullptr);
+    if (any)
+      fail_input(path, std::string("is a ") + GDALGetDriverShortName(any) + " file; that GDAL driver is not allowed " +
+                           "(allowed: " + joined(allowed_list()) + "; --gdal-drivers changes the list)");
+    fail_input(path, "not a readable raster (" + last_gdal_error() + ")");
+  }
   Raster r;
   r.ds_ = ds;
   r.info_.path = path;
   r.info_.size = Size{GDALGetRasterXSize(ds), GDALGetRasterYSize(ds)};
   r.info_.bands = GDALGetRasterCount(ds);
+  // Sizes come from the file's header: check them before any buffer is sized by them.
+  if (r.info_.size.width > kMaxRasterSide || r.info_.size.height > kMaxRasterSide ||
+      r.info_.size.pixels() > kMaxRasterPixels)
+    fail_input(path, "claims " + std::to_string(r.info_.size.width) + "x" + std::to_string(r.info_.size.height) +
+                         " pixels, over the limit of " + std::to_string(kMaxRasterSide) + " per side and " +
+                         std::to_string(kMaxRasterPixels) + " in all (a corrupt header?)");
   if (r.info_.bands != 1 && r.info_.bands != 3 && r.info_.bands != 4)
     fail_input(path, "has " + std::to_string(r.info_.bands) + " bands; RGB (3), RGBA (4) or grey (1) expected");
   for (int b = 1; b <= r.info_.bands; ++b) {

@@ -33,7 +33,7 @@ std::string utc_now_iso() {
 Journal::Journal(const std::string& path) : path_(path) {
   std::error_code ec;
   if (!fs::path(path).parent_path().empty()) fs::create_directories(fs::path(path).parent_path(), ec);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);  // read: its last byte
   if (fd_ < 0) fail_input(path, std::string("cannot open the journal: ") + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int e = errno;
@@ -42,6 +42,13 @@ Journal::Journal(const std::string& path) : path_(path) {
     if (e == EWOULDBLOCK) fail_usage(path + ": another alinify batch is using this journal (flock held)");
     fail_runtime(path + ": cannot lock the journal: " + std::strerror(e));
   }
+  // A batch killed while writing leaves a torn last line without its newline: end it, so that the
+  // next record starts on a line of its own instead of being glued to the torn one and lost too.
+  const off_t size = ::lseek(fd_, 0, SEEK_END);
+  char last = '\n';
+  if (size > 0 && ::pread(fd_, &last, 1, size - 1) != 1) last = '\n';
+  if (last != '\n' && ::write(fd_, "\n", 1) != 1)
+    fail_runtime(path + ": cannot write the journal: " + std::strerror(errno));
 }
 
 Journal::~Journal() {
@@ -81,10 +88,25 @@ std::map<std::string, DoneRecord> read_done_records(const std::string& path) {
       spdlog::warn("{}:{}: unreadable journal line skipped (a batch killed while writing it?)", path, n);
       continue;
     }
-    if (!j.is_object() || !j.contains("event") || !j.contains("id")) continue;
+    if (!j.is_object() || !j.contains("event")) {
+      spdlog::warn("{}:{}: journal line is not a record, skipped", path, n);
+      continue;
+    }
+    if (!j.contains("id")) continue;  // batch_start, batch_end, stop_requested
+    if (!j["event"].is_string() || !j["id"].is_string()) {
+      spdlog::warn("{}:{}: journal record with a malformed event or id, skipped", path, n);
+      continue;
+    }
     const std::string ev = j["event"].get<std::string>();
     const std::string id = j["id"].get<std::string>();
-    if (ev == "done" && j.contains("out") && j.contains("size") && j.contains("xxh64")) {
+    if (ev == "done") {
+      // A done record is trusted only whole and well-typed; the output is verified on disk anyway.
+      if (!j.contains("out") || !j["out"].is_string() || !j.contains("size") || !j["size"].is_number_unsigned() ||
+          !j.contains("xxh64") || !j["xxh64"].is_string()) {
+        spdlog::warn("{}:{}: incomplete done record for '{}' not trusted: the job runs again", path, n, id);
+        done.erase(id);
+        continue;
+      }
       done[id] = DoneRecord{j["out"].get<std::string>(), j["size"].get<uint64_t>(), j["xxh64"].get<std::string>(), j};
     } else if (ev == "started") {
       // A later attempt of a job invalidates its earlier result until it is done again.

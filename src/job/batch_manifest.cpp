@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 
 namespace fs = std::filesystem;
 
@@ -223,7 +224,10 @@ Manifest load_manifest(const std::string& path) {
       else
         j.input_bytes += fs::file_size(*in_path, ec);
     }
-    if (j.out == j.design || j.out == j.scan) m.problems.push_back(at + "the output would overwrite an input");
+    // The same file, not only the same text: "./a.tif", "a.tif" and a symlink to it are one file.
+    for (const std::string* w : {&j.out, &j.transform_out})
+      if (!w->empty() && (paths::same_file(*w, j.design) || paths::same_file(*w, j.scan)))
+        m.problems.push_back(at + "the output " + *w + " would overwrite an input");
     m.jobs.push_back(std::move(j));
   }
   if (rows.empty() && m.problems.empty()) m.problems.push_back(path + ": no jobs");

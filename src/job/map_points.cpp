@@ -1,5 +1,6 @@
 #include "alinify/job/map_points.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 
 namespace alinify::job {
 namespace {
@@ -27,7 +29,10 @@ double parse_number(const std::string& s, const std::string& file, int line) {
   try {
     size_t pos = 0;
     double v = std::stod(s, &pos);
-    if (pos == s.size()) return v;
+    if (pos == s.size() && std::isfinite(v)) return v;
+    if (pos == s.size()) fail_input(file, "line " + std::to_string(line) + ": '" + s + "' is not a finite number");
+  } catch (const Error&) {
+    throw;
   } catch (...) {
   }
   fail_input(file, "line " + std::to_string(line) + ": '" + s + "' is not a number");
@@ -36,6 +41,8 @@ double parse_number(const std::string& s, const std::string& file, int line) {
 }  // namespace
 
 int64_t map_points(const transform::Transform& t, const std::string& in_csv, const std::string& out_csv) {
+  paths::refuse_overwriting_inputs({{"--out", out_csv}}, {{"--in", in_csv}});
+  paths::require_input_file(in_csv);
   std::ifstream in(in_csv);
   if (!in) fail_input(in_csv, std::filesystem::exists(in_csv) ? "cannot be read" : "no such file");
   std::string line;
@@ -47,6 +54,7 @@ int64_t map_points(const transform::Transform& t, const std::string& in_csv, con
     if (header[i] == "y") cy = static_cast<int>(i);
   }
   if (cx < 0 || cy < 0) fail_input(in_csv, "line 1: header must name columns x and y");
+  paths::require_writable_folder(out_csv);
   const std::string tmp = out_csv + ".partial";
   std::ofstream out(tmp);
   if (!out) fail_input(out_csv, "cannot be written");
@@ -78,6 +86,10 @@ int64_t map_points(const transform::Transform& t, const std::string& in_csv, con
     ++n;
   }
   out.close();
+  if (!out) {
+    std::filesystem::remove(tmp);
+    fail_runtime("cannot write " + out_csv + " (disk full?)");
+  }
   std::filesystem::rename(tmp, out_csv);
   return n;
 }

@@ -8,9 +8,13 @@
 #include <functional>
 #include <optional>
 #include <sstream>
+#include <unistd.h>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
+#include "alinify/core/stop.hpp"
+#include "alinify/io/output_lock.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
 #include "alinify/job/progress.hpp"
@@ -79,13 +83,44 @@ std::string on_root_then_broadcast(par::Communicator& comm, const std::string& s
 }
 
 void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".partial";
+  // A name of this process only: two jobs writing the same path never share a temporary file.
+  const std::string tmp = path + ".partial." + std::to_string(::getpid());
   {
     std::ofstream out(tmp);
     out << text;
-    if (!out) fail_input(path, "cannot write");
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      fail_runtime("cannot write " + path + " (disk full?)");
+    }
   }
   fs::rename(tmp, path);
+}
+
+// The inputs a registration reads (for the output == input check).
+std::vector<paths::Named> register_inputs(const RegisterJob& job) {
+  std::vector<paths::Named> in{{"--design", job.design}, {"--scan", job.scan}};
+  for (const auto& p : job.reg.parameter_files) in.push_back({"--params", p});
+  if (job.reg.init != "auto" && job.reg.init != "search" && job.reg.init != "none") in.push_back({"--init", job.reg.init});
+  return in;
+}
+
+// Before anything is opened for writing: no output is an input, every output folder takes files.
+// `run` and batch create a missing output folder (as they always did, through the elastix folder);
+// `warp` and `register` want it to exist.
+void check_outputs(const std::vector<paths::Named>& outputs, const std::vector<paths::Named>& inputs,
+                   bool create_folders = false) {
+  paths::refuse_overwriting_inputs(outputs, inputs);
+  for (const auto& o : outputs) {
+    if (create_folders) {
+      std::error_code ec;
+      const fs::path dir = fs::absolute(o.second).parent_path();
+      fs::create_directories(dir, ec);
+      if (ec) fail_input(o.second, "cannot create the output folder " + dir.string() + ": " + ec.message());
+    }
+    paths::require_writable_folder(o.second);
+  }
 }
 
 std::string elastix_dir_for(const std::string& transform_out) {
@@ -186,6 +221,7 @@ nlohmann::json registration_facts(const plan::Budget& budget, const plan::Regist
 transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts) {
   std::string text = on_root_then_broadcast(comm, "registration", [&] {
     const double t_start = now_seconds();
+    check_outputs({{"the transform output", job.transform_out}}, register_inputs(job));
     io::Raster design = io::Raster::open(job.design);
     io::Raster scan = io::Raster::open(job.scan);
     plan::Budget budget = rank_budget(comm, job.mem_budget);
@@ -234,8 +270,9 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
 
 transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::string& path) {
   std::string text = on_root_then_broadcast(comm, "reading the transform", [&] {
+    paths::require_input_file(path);
     std::ifstream in(path);
-    if (!in) fail_input(path, fs::exists(path) ? "cannot be read" : "no such file");
+    if (!in) fail_input(path, "cannot be read");
     std::stringstream ss;
     ss << in.rdbuf();
     transform::from_json_text(ss.str(), path);  // validate on rank 0, where the error is reported
@@ -244,7 +281,10 @@ transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::
   return transform::from_json_text(text, path);
 }
 
-WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
+namespace {
+
+// The warp, once rank 0 holds the output's lock.
+WarpReport warp_into_locked_output(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
   const double t_start = now_seconds();
   std::optional<io::Raster> scan;
   std::unique_ptr<warp::Backend> backend;
@@ -321,6 +361,7 @@ WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, 
               warp_block(block, *scan, t.transform, *backend, settings, window_limit, spec.tile, strip.data(), r.y0,
                          stride, window_buf, times);
               progress.poll();  // rank 0 only: the other ranks' reports, between its own blocks
+              stop::throw_if_requested();
             }
             const double t_drain = now_seconds();
             backend->drain();  // the strip's blocks still on a device land in `strip`
@@ -417,9 +458,38 @@ WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, 
   return report;
 }
 
+// Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.
+std::unique_ptr<io::OutputLock> lock_outputs(par::Communicator& comm, const std::vector<paths::Named>& outputs,
+                                             const std::vector<paths::Named>& inputs, const std::string& image_out,
+                                             bool create_folders) {
+  std::unique_ptr<io::OutputLock> lock;
+  on_every_rank(comm, "checking the outputs", [&] {
+    if (!comm.is_root()) return;
+    check_outputs(outputs, inputs, create_folders);
+    lock = std::make_unique<io::OutputLock>(image_out);
+  });
+  return lock;
+}
+
+std::vector<paths::Named> warp_inputs(const WarpJob& job) {
+  return {{"--design", job.design}, {"--scan", job.scan}, {"--transform", job.transform_path}};
+}
+
+}  // namespace
+
+WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
+  auto lock = lock_outputs(comm, {{"--out", job.out}}, warp_inputs(job), job.out, false);
+  return warp_into_locked_output(comm, t, job);
+}
+
 RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp) {
   RunReport report;
   const double t0 = now_seconds();
+  std::vector<paths::Named> inputs = register_inputs(reg);
+  inputs.push_back({"--design", warp.design});
+  inputs.push_back({"--scan", warp.scan});
+  auto lock =
+      lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out, true);
   nlohmann::json facts = nlohmann::json::object();
   transform::TransformFile t = run_register(comm, reg, &facts);
   const double t1 = now_seconds();
@@ -431,7 +501,7 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   merge_facts(w.facts, facts);
   w.facts["job"]["command"] = "run";
   w.facts["stage_seconds"] = {{"registration_and_broadcast", report.register_seconds}};
-  WarpReport wr = run_warp(comm, t, w);
+  WarpReport wr = warp_into_locked_output(comm, t, w);
   report.suspect = wr.suspect;
   report.metrics = std::move(wr.metrics);
   report.total_seconds = now_seconds() - t0;

@@ -1,7 +1,8 @@
 #include "alinify/reg/elastix_runner.hpp"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
+#include "alinify/core/stop.hpp"
 
 extern char** environ;
 
@@ -65,57 +67,99 @@ std::string find_executable(const std::string& name) {
   fail_usage(name + " not found on PATH: install it (Debian: apt-get install elastix) or pass --elastix PATH");
 }
 
-int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_path, uint64_t* peak_rss) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_path, uint64_t* peak_rss,
+                   const std::string& cwd) {
+  // Everything the child needs is prepared before fork: between fork and exec only
+  // async-signal-safe calls (open, dup2, prctl, execve, _exit).
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) fail_runtime("cannot start " + argv[0] + ": " + std::strerror(rc));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) fail_runtime("cannot start " + argv[0] + ": " + std::strerror(errno));
+  if (pid == 0) {
+    // The child dies with its parent: a rank killed with -9 leaves no elastix running on.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    // The signal mask is inherited on purpose: batch blocks SIGTERM/SIGUSR1 in its working threads
+    // so that elastix finishes its registration when mpirun signals the whole process tree.
+    const int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int in = ::open("/dev/null", O_RDONLY);
+    if (out < 0 || in < 0) ::_exit(127);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(out, STDERR_FILENO);
+    ::dup2(in, STDIN_FILENO);
+    ::execve(args[0], args.data(), environ);  // an argument vector: no shell ever sees a path
+    ::_exit(127);
+  }
   int status = 0;
   rusage usage{};
-  while (wait4(pid, &status, 0, &usage) < 0) {
-    if (errno != EINTR) fail_runtime("waiting for " + argv[0] + " failed: " + std::strerror(errno));
+  // Polled, so that a stop (SIGTERM/SIGINT to alinify run) ends elastix too, without waiting for it.
+  for (;;) {
+    const pid_t w = wait4(pid, &status, WNOHANG, &usage);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) fail_runtime("waiting for " + argv[0] + " failed: " + std::strerror(errno));
+    if (stop::requested_signal() != 0) {
+      ::kill(pid, SIGTERM);
+      for (int i = 0; i < 40 && wait4(pid, &status, WNOHANG, &usage) == 0; ++i) ::usleep(50000);
+      if (wait4(pid, &status, WNOHANG, &usage) == 0) {
+        ::kill(pid, SIGKILL);
+        while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+        }
+      }
+      stop::throw_if_requested();
+    }
+    ::usleep(20000);
   }
   if (peak_rss) *peak_rss = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  if (WIFEXITED(status)) {
+    if (WEXITSTATUS(status) == 127 && !fs::exists(log_path)) fail_runtime("cannot start " + argv[0]);
+    return WEXITSTATUS(status);
+  }
+  return -WTERMSIG(status);
 }
 
 ElastixResult run_elastix(const ElastixJob& job) {
   fs::create_directories(job.out_dir);
-  std::vector<std::string> argv{job.executable, "-f", job.fixed, "-m", job.moving, "-out", job.out_dir};
+  // Absolute paths: a relative path starting with '-' would read to elastix as one of its options.
+  auto abs = [](const std::string& p) { return fs::absolute(p).lexically_normal().string(); };
+  // elastix runs in its output folder with "-out ./": elastix rejects an -out path that holds a
+  // space (it escapes the spaces, then finds no such folder), and every other path is absolute.
+  const std::string out_dir = abs(job.out_dir);
+  std::vector<std::string> argv{abs(job.executable), "-f", abs(job.fixed), "-m", abs(job.moving), "-out", "./"};
   for (const auto& p : job.parameter_files) {
     argv.push_back("-p");
-    argv.push_back(p);
+    argv.push_back(abs(p));
   }
   if (!job.initial_transform.empty()) {
+    // elastix copies this name into InitialTransformParametersFileName "..." of its output, a
+    // format with no escape for '"': inside the output folder it is given relative ("./name").
+    std::string t0 = abs(job.initial_transform);
+    const fs::path rel = fs::path(t0).lexically_relative(out_dir);
+    if (!rel.empty() && *rel.begin() != "..") t0 = "./" + rel.string();
+    if (t0.find('"') != std::string::npos)
+      fail_input(job.initial_transform, "holds a double quote, which an elastix parameter file cannot hold; rename it");
     argv.push_back("-t0");
-    argv.push_back(job.initial_transform);
+    argv.push_back(t0);
   }
   if (job.threads > 0) {
     argv.push_back("-threads");
     argv.push_back(std::to_string(job.threads));
   }
   ElastixResult r;
-  r.log_path = (fs::path(job.out_dir) / "elastix.log").string();
-  const std::string console = (fs::path(job.out_dir) / "elastix.console.log").string();
+  r.log_path = (fs::path(out_dir) / "elastix.log").string();
+  const std::string console = (fs::path(out_dir) / "elastix.console.log").string();
   const double t0 = now_seconds();
-  int status = spawn_and_wait(argv, console, &r.peak_rss_bytes);
+  int status = spawn_and_wait(argv, console, &r.peak_rss_bytes, out_dir);
   r.seconds = now_seconds() - t0;
   const std::string log = fs::exists(r.log_path) ? r.log_path : console;
   if (status != 0) {
     if (log_contains(log, "Too many samples map outside moving image buffer"))
       fail_input(job.moving, "does not overlap the design enough to register (elastix: too many samples map "
                              "outside the moving image); log: " + log);
-    fail_runtime("elastix failed (" + (status > 128 ? "killed by signal " + std::to_string(status - 128)
-                                                    : "exit " + std::to_string(status)) +
+    fail_runtime("elastix failed (" + (status < 0 ? "killed by signal " + std::to_string(-status)
+                                                  : "exit " + std::to_string(status)) +
                  "), log " + log + ": " + log_tail(log, 3));
   }
   for (size_t k = 0; k < job.parameter_files.size(); ++k) {

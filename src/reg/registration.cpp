@@ -94,21 +94,24 @@ void check_initial_applied(const ElastixResult& er, const std::string& initial_f
   const transform::ParameterMap map = transform::read_parameter_file(first);
   const auto it = map.find("InitialTransformParametersFileName");
   const std::string chained = it == map.end() || it->second.empty() ? std::string() : it->second.front();
+  // elastix runs in its output folder, so a relative name there is relative to that folder.
+  fs::path link(chained);
+  if (link.is_relative()) link = fs::path(first).parent_path() / link;
   std::error_code ec;
-  if (chained.empty() || !fs::equivalent(fs::path(chained), fs::path(initial_file), ec))
+  if (chained.empty() || !fs::equivalent(link, fs::path(initial_file), ec))
     fail_runtime(first + ": elastix did not apply the initial transform " + initial_file +
                  " (InitialTransformParametersFileName is \"" + chained + "\"); see " + er.log_path);
 }
 
 }  // namespace
 
-RegistrationResult register_pair(const io::Raster& design, const io::Raster& scan, int factor,
-                                 const RegisterOptions& o) {
+static RegistrationResult register_pair_unguarded(const io::Raster& design, const io::Raster& scan, int factor,
+                                                  const RegisterOptions& o) {
   RegistrationResult r;
   const std::string exe = find_executable(o.elastix);
   // Parameter files first: a malformed user file fails before any heavy work.
   std::vector<std::string> params = o.parameter_files;
-  for (const auto& p : params) transform::read_parameter_file(p);
+  for (const auto& p : params) transform::check_registration_parameters(transform::read_parameter_file(p), p);
   fs::create_directories(o.work_dir);
   if (params.empty()) params = write_preset_files(o.preset, o.work_dir, o.grid_spacing);
 
@@ -227,6 +230,24 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
     }
   }
   return r;
+}
+
+RegistrationResult register_pair(const io::Raster& design, const io::Raster& scan, int factor,
+                                 const RegisterOptions& o) {
+  std::error_code ec;
+  const bool made_work_dir = !fs::exists(o.work_dir, ec);
+  try {
+    return register_pair_unguarded(design, scan, factor, o);
+  } catch (...) {
+    // Every way out (bad input, elastix failure, a stop) leaves no registration images behind, and
+    // no folder at all unless elastix ran: then its log stays, as the error line names it.
+    for (const char* f : {"design_reg.mhd", "design_reg.raw", "scan_reg.mhd", "scan_reg.raw"})
+      fs::remove(fs::path(o.work_dir) / f, ec);
+    const bool has_log = fs::exists(fs::path(o.work_dir) / "elastix.log", ec) ||
+                         fs::exists(fs::path(o.work_dir) / "elastix.console.log", ec);
+    if (made_work_dir && !has_log) fs::remove_all(o.work_dir, ec);
+    throw;
+  }
 }
 
 double overlap_fraction(const transform::Transform& t, Size design, Size scan) {

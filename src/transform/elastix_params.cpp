@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 
 namespace alinify::transform {
 namespace fs = std::filesystem;
@@ -54,6 +55,7 @@ bool parse_int(const std::string& s, long long* out) {
 }
 
 std::string read_text_file(const std::string& path) {
+  paths::require_input_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail_input(path, "cannot open the elastix parameter file");
   std::ostringstream ss;
@@ -194,6 +196,8 @@ Stage parse_stage(const ParameterMap& map, const std::string& file) {
     const auto size = p.integers("GridSize", 2);
     if (size[0] < 1 || size[1] < 1 || size[0] > 100000 || size[1] > 100000)
       fail_input(file, "(GridSize " + gs[0] + " " + gs[1] + ") is not a valid grid size");
+    if (size[0] * size[1] > (1ll << 24))  // the same limit as transform.json: 2^24 control points
+      fail_input(file, "(GridSize " + gs[0] + " " + gs[1] + ") claims more than 2^24 control points");
     const auto index = p.integers("GridIndex", 2);
     if (index[0] != 0 || index[1] != 0)
       fail_input(file, "(GridIndex " + std::to_string(index[0]) + " " + std::to_string(index[1]) +

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 
 namespace alinify::transform {
 namespace {
@@ -19,6 +20,9 @@ using nlohmann::json;
 constexpr const char* kFormat = "alinify-transform";
 constexpr int64_t kMaxDimension = int64_t(1) << 31;  // pixels per axis
 constexpr int64_t kMaxGrid = 100000;                 // control points per axis
+// Control points in all: 2^24 is a 1M x 1M pixel image at 256-pixel spacing. Checked before the
+// coefficient arrays are read, so a header claiming 10^9 coefficients allocates nothing.
+constexpr int64_t kMaxGridCells = int64_t(1) << 24;
 
 const char* combine_name(Combine c) { return c == Combine::kAdd ? "add" : "compose"; }
 
@@ -253,6 +257,9 @@ TransformFile from_json_text(const std::string& text, const std::string& source)
         size[i] = gs[i].get<int64_t>();
         if (size[i] < 1) r.bad(w + ".grid_size[" + std::to_string(i) + "] must be positive");
       }
+      if (size[0] * size[1] > kMaxGridCells)
+        r.bad(w + ".grid_size " + std::to_string(size[0]) + "x" + std::to_string(size[1]) + " claims " +
+              std::to_string(size[0] * size[1]) + " control points, over the limit of " + std::to_string(kMaxGridCells));
       BSpline& b = st.bspline;
       auto origin = r.numbers(js, "grid_origin", w, 2);
       auto spacing = r.numbers(js, "grid_spacing", w, 2);
@@ -299,6 +306,7 @@ void write_transform_json(const std::string& path, const TransformFile& f) {
 }
 
 TransformFile read_transform_json(const std::string& path) {
+  paths::require_input_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail_input(path, "cannot open the transform file");
   std::ostringstream ss;

@@ -138,7 +138,7 @@ TEST(ElastixParams, MalformedLinesAreBadInputNamingFileAndLine) {
 
 TEST(ElastixParams, MissingFileIsBadInput) {
   expect_bad_input([] { read_parameter_file("/nonexistent/TransformParameters.0.txt"); },
-                   "/nonexistent/TransformParameters.0.txt", "cannot open");
+                   "/nonexistent/TransformParameters.0.txt", "no such file");
 }
 
 // ---------- transform kinds, from hand-written files ----------

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "alinify/core/geometry.hpp"
 
@@ -20,6 +21,18 @@ struct RasterInfo {
   std::array<double, 6> geotransform{0, 1, 0, 0, 0, 1};
   std::string projection;
 };
+
+// The largest raster accepted, checked on the header before anything is allocated: 2^18 pixels
+// per side and 2^34 pixels in all (a 51 GiB RGB image; the scans are about 2^28).
+constexpr int64_t kMaxRasterSide = int64_t(1) << 18;
+constexpr int64_t kMaxRasterPixels = int64_t(1) << 34;
+
+// GDAL drivers that may open an input: plain image formats. VRT and the other virtual formats
+// (which can read arbitrary files or the network) only when --gdal-drivers names them.
+inline constexpr std::array<const char*, 4> kDefaultDrivers{"GTiff", "COG", "PNG", "JPEG"};
+// Replaces the list (comma-separated GDAL short names); an unknown name is a usage error.
+void set_allowed_drivers(const std::string& comma_list);
+const std::vector<std::string>& allowed_drivers();
 
 // Registers GDAL drivers and sets the block cache once; quiet GDAL's own stderr printing
 // (its errors become our exceptions instead).

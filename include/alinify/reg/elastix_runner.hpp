@@ -32,8 +32,9 @@ struct ElastixResult {
 // last lines of elastix's log when elastix fails.
 ElastixResult run_elastix(const ElastixJob& job);
 
-// Spawns argv[0] with argv, stdout and stderr to log_path; returns the exit status (128+signal
-// when killed) and the child's peak RSS. The one place a child process is started.
-int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_path, uint64_t* peak_rss_bytes);
+// Spawns argv[0] with argv (no shell), stdout and stderr to log_path, in working folder `cwd`
+// when given; returns the exit status, or -signal when a signal ended the child.
+int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_path, uint64_t* peak_rss_bytes,
+                   const std::string& cwd = "");
 
 }  // namespace alinify::reg

@@ -18,6 +18,12 @@ ParameterMap read_parameter_file(const std::string& path);
 ParameterMap parse_parameter_text(const std::string& text, const std::string& source);
 std::string format_parameter_map(const ParameterMap& map);
 
+// A user's registration parameter file (--params), checked before elastix runs for minutes on it:
+// (Transform ...) present and one that alinify can read back (Translation, Euler, Similarity,
+// Affine, BSpline, RecursiveBSpline), and no value that reads as a number but is not finite (nan,
+// inf). Bad input naming the file and the key.
+void check_registration_parameters(const ParameterMap& map, const std::string& file);
+
 // The chain that ends at `last_file`, innermost (elastix's initial transform) first, following
 // InitialTransformParametersFileName (relative names resolved against the referring file's folder).
 std::vector<std::string> transform_chain(const std::string& last_file);

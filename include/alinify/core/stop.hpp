@@ -1,0 +1,26 @@
+#pragma once
+// A clean stop on SIGTERM/SIGINT for the single-job commands (run, register, warp): the signal only
+// sets a flag; the work loops check it at safe points (between strips, while waiting for elastix)
+// and throw, so every cleanup path that already runs on an error (temporary files removed, the
+// other ranks told) runs on a stop too. The exit code is 128 + the signal, like a shell's.
+// `alinify batch` has its own signal handling (job/batch_signals.cpp) and does not install these.
+
+namespace alinify::stop {
+
+// SIGTERM and SIGINT set the flag (no SA_RESTART: a blocking call returns EINTR and its loop looks).
+void install_handlers();
+
+// Every command: SIGXFSZ ignored, so a write past RLIMIT_FSIZE fails with EFBIG and is reported
+// like a full disk instead of killing the process with a partial file left behind.
+void ignore_file_size_signal();
+
+// The signal that asked for a stop, or 0.
+int requested_signal();
+
+// Throws Error(128 + signal, "stopped by SIG...") when a stop was asked for.
+void throw_if_requested();
+
+// For tests: as if `sig` had arrived (0 clears).
+void simulate(int sig);
+
+}  // namespace alinify::stop

@@ -1,0 +1,111 @@
+// Units of the reliability promises (docs/reliability.md): output checks, the output lock, stops,
+// registration parameter checks, raster limits.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
+#include "alinify/core/stop.hpp"
+#include "alinify/io/output_lock.hpp"
+#include "alinify/io/raster.hpp"
+#include "alinify/transform/elastix_params.hpp"
+#include "support/test_support.hpp"
+
+using namespace alinify;
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class F>
+std::string error_of(F f, ExitCode code) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no error";
+  return "";
+}
+
+}  // namespace
+
+TEST(Reliability, SameFileSeesThroughDotsAndSymlinks) {
+  test::ScratchDir d("rel-same");
+  std::ofstream(d.file("a.tif")) << "x";
+  fs::create_symlink(d.file("a.tif"), d.file("link.tif"));
+  EXPECT_TRUE(paths::same_file(d.file("a.tif"), d.file("./a.tif")));
+  EXPECT_TRUE(paths::same_file(d.file("a.tif"), d.file("link.tif")));
+  EXPECT_FALSE(paths::same_file(d.file("a.tif"), d.file("b.tif")));
+  const std::string m = error_of(
+      [&] { paths::refuse_overwriting_inputs({{"--out", d.file("link.tif")}}, {{"--scan", d.file("a.tif")}}); },
+      ExitCode::kBadInput);
+  EXPECT_NE(m.find("same file as the input --scan"), std::string::npos) << m;
+}
+
+TEST(Reliability, UnwritableOrMissingOutputFolderIsBadInput) {
+  EXPECT_NE(error_of([] { paths::require_writable_folder("/proc/x.tif"); }, ExitCode::kBadInput).find("not writable"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { paths::require_writable_folder("/no/such/dir/x.tif"); }, ExitCode::kBadInput)
+                .find("does not exist"),
+            std::string::npos);
+  test::ScratchDir d("rel-writable");
+  paths::require_writable_folder(d.file("x.tif"));
+  EXPECT_TRUE(fs::is_empty(d.path())) << "the probe file was left behind";
+}
+
+TEST(Reliability, OutputLockRefusesASecondWriterAndCleansUp) {
+  test::ScratchDir d("rel-lock");
+  const std::string out = d.file("o.tif");
+  {
+    io::OutputLock first(out);
+    EXPECT_TRUE(fs::exists(out + ".partial"));
+    const std::string m = error_of([&] { io::OutputLock second(out); }, ExitCode::kRuntime);
+    EXPECT_NE(m.find("another alinify process is writing"), std::string::npos) << m;
+    EXPECT_TRUE(fs::exists(out + ".partial")) << "the refused writer removed the first one's file";
+  }
+  EXPECT_FALSE(fs::exists(out + ".partial")) << "an unfinished job left its temporary file";
+  io::OutputLock again(out);  // a stale .partial holds no lock
+}
+
+TEST(Reliability, StopThrowsWith128PlusTheSignal) {
+  stop::throw_if_requested();  // nothing asked
+  stop::simulate(SIGTERM);
+  const std::string m = error_of([] { stop::throw_if_requested(); }, static_cast<ExitCode>(128 + SIGTERM));
+  EXPECT_NE(m.find("SIGTERM"), std::string::npos);
+  stop::simulate(0);
+}
+
+TEST(Reliability, RegistrationParametersAreCheckedBeforeElastix) {
+  using transform::check_registration_parameters;
+  using transform::parse_parameter_text;
+  check_registration_parameters(parse_parameter_text("(Transform \"BSplineTransform\")\n(MaximumStepLength 1.5)\n", "p"),
+                                "p");
+  EXPECT_NE(error_of([] { check_registration_parameters(parse_parameter_text("(Metric \"X\")\n", "p"), "p"); },
+                     ExitCode::kBadInput)
+                .find("no (Transform"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { check_registration_parameters(parse_parameter_text("(Transform \"FooTransform\")\n", "p"), "p"); },
+                     ExitCode::kBadInput)
+                .find("FooTransform"),
+            std::string::npos);
+  for (const char* v : {"nan", "-inf", "1e999"})
+    EXPECT_NE(error_of(
+                  [&] {
+                    check_registration_parameters(
+                        parse_parameter_text(std::string("(Transform \"AffineTransform\")\n(S ") + v + ")\n", "p"), "p");
+                  },
+                  ExitCode::kBadInput)
+                  .find("not a finite number"),
+              std::string::npos)
+        << v;
+}
+
+TEST(Reliability, UnknownGdalDriverIsAUsageError) {
+  error_of([] { io::set_allowed_drivers("GTiff,NoSuchDriver"); }, ExitCode::kUsage);
+  io::set_allowed_drivers("GTiff,COG,PNG,JPEG");
+  EXPECT_EQ(io::allowed_drivers().size(), 4u);
+}
