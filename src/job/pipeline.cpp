@@ -332,6 +332,13 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
     request.gpus_per_rank = job.gpus_per_rank;
     backend = warp::make_backend(request);
     backend->set_transform(t.transform);
+    // A device holds two blocks in flight, each a source window and an output block: a quarter of
+    // its share of VRAM per window keeps both slots inside it.
+    if (const uint64_t vram = backend->device_memory_budget(); vram > 0 && vram / 4 < window_limit) {
+      window_limit = vram / 4;
+      spdlog::info("source windows limited to {} by {} of device memory for this rank", format_bytes(window_limit),
+                   format_bytes(vram));
+    }
   });
   // Every rank must cut the image the same way: the smallest strip height wins.
   strips.strip_rows = static_cast<int>(-comm.allreduce_max(-strips.strip_rows));

@@ -37,6 +37,14 @@ class MultiDeviceBackend final : public Backend {
   void drain() override {
     for (auto& p : parts_) p->drain();
   }
+  uint64_t device_memory_budget() const override {
+    uint64_t b = 0;  // the tightest device
+    for (const auto& p : parts_) {
+      const uint64_t d = p->device_memory_budget();
+      if (d > 0 && (b == 0 || d < b)) b = d;
+    }
+    return b;
+  }
   DeviceTimes device_times() const override {
     DeviceTimes t;
     for (const auto& p : parts_) {
@@ -55,9 +63,13 @@ class MultiDeviceBackend final : public Backend {
 std::unique_ptr<Backend> cuda_for_rank(const BackendRequest& r, int count) {
   const DeviceChoice c = devices_for_rank(r.local_rank, r.local_size, count, r.gpus_per_rank, r.device);
   if (!c.note.empty()) spdlog::info("{}", c.note);
-  if (c.devices.size() == 1) return make_cuda_backend(c.devices[0]);
+  // Ranks of this node on one device split its memory: local_size * gpus_per_rank / count of them
+  // (at least 1; with --device, all of them).
+  const int sharing = r.device >= 0 ? r.local_size
+                                    : std::max(1, (r.local_size * r.gpus_per_rank + count - 1) / count);
+  if (c.devices.size() == 1) return make_cuda_backend(c.devices[0], sharing);
   std::vector<std::unique_ptr<Backend>> parts;
-  for (int d : c.devices) parts.push_back(make_cuda_backend(d));
+  for (int d : c.devices) parts.push_back(make_cuda_backend(d, sharing));
   return std::make_unique<MultiDeviceBackend>(std::move(parts));
 }
 

@@ -82,8 +82,12 @@ struct Slot {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(device) {
+  CudaBackend(int device, int sharing) : device_(device) {
     ALINIFY_CUDA(cudaSetDevice(device_));
+    size_t free_bytes = 0, total = 0;
+    ALINIFY_CUDA(cudaMemGetInfo(&free_bytes, &total));
+    // Keep a tenth back for the context, the coefficients and other processes' growth.
+    budget_ = static_cast<uint64_t>(free_bytes * 0.9) / static_cast<uint64_t>(sharing > 0 ? sharing : 1);
     for (Slot& s : slots_) {
       ALINIFY_CUDA(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
       for (cudaEvent_t& e : s.ev) ALINIFY_CUDA(cudaEventCreate(&e));
@@ -166,6 +170,7 @@ class CudaBackend final : public Backend {
   }
 
   DeviceTimes device_times() const override { return times_; }
+  uint64_t device_memory_budget() const override { return budget_; }
 
  private:
   static constexpr int kSlots = 2;
@@ -186,6 +191,7 @@ class CudaBackend final : public Backend {
   }
 
   int device_;
+  uint64_t budget_ = 0;
   Slot slots_[kSlots];
   size_t next_ = 0;
   DeviceTimes times_;
@@ -207,6 +213,8 @@ int cuda_device_count() {
   return n;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
+std::unique_ptr<Backend> make_cuda_backend(int device, int sharing) {
+  return std::make_unique<CudaBackend>(device, sharing);
+}
 
 }  // namespace alinify::warp

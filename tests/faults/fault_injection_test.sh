@@ -26,10 +26,14 @@ bounded_wait() {
   local pid=$1 limit=$2
   if wait_for "$limit" gone "$pid"; then wait "$pid"; RC=$?; else kill -9 "$pid"; wait "$pid"; RC=hang; fi
 }
+# A rank that mpirun has already signalled may still be finishing its current block: it gets 10 s
+# (a loaded machine) to go; one still running after that is a failure.
+procs_left() { pgrep -af -- "$T/" | grep -v pgrep; }
+no_procs() { [ -z "$(procs_left)" ]; }
 no_procs_left() {
-  sleep 0.5
+  wait_for 10 no_procs
   local left
-  left=$(pgrep -af -- "$T/" | grep -v pgrep)
+  left=$(procs_left)
   [ -z "$left" ] || { fail "$1: processes left: $left"; pkill -9 -f -- "$T/"; }
 }
 rank_pid() {  # the pid of world rank $2 among the children of mpirun $1
@@ -102,8 +106,8 @@ done
 echo "== kill -9 of the elastix child, SIGINT during elastix, kill -9 of alinify during elastix"
 "$BIN" synth --out-dir "$T/reg" --width 1600 --height 1200 --seed 8 >/dev/null 2>&1 || exit 1
 REG=(register --design "$T/reg/design.tif" --scan "$T/reg/scan.tif" --preset bspline --elastix-threads 1)
-# The elastix child of a job: its argument vector has "-out <dir>/t.elastix".
-elastix_pid() { pgrep -f -- "-out $1t.elastix" | head -1; }
+# elastix runs in its folder with "-out ./": find it by its fixed image, which names the folder.
+elastix_pid() { pgrep -f -- "-f $1t.elastix/design_reg.mhd" | head -1; }
 elastix_running() { [ -n "$(elastix_pid "$1")" ]; }
 for kind in kill-elastix sigint kill-alinify; do
   d=$T/$kind; mkdir -p "$d"

@@ -36,6 +36,9 @@ class Backend {
   }
   virtual void drain() {}
   virtual DeviceTimes device_times() const { return {}; }
+  // Device memory this backend may use (free memory at start over the ranks sharing the device);
+  // 0: no device limit (host memory only). The pipeline sizes source windows to fit it.
+  virtual uint64_t device_memory_budget() const { return 0; }
 };
 
 struct BackendRequest {

@@ -9,6 +9,7 @@ namespace alinify::warp {
 
 bool cuda_compiled();
 int cuda_device_count();  // 0 when not compiled, no driver or no device
-std::unique_ptr<Backend> make_cuda_backend(int device);
+// `sharing`: how many ranks of this node use the device (its free memory is split among them).
+std::unique_ptr<Backend> make_cuda_backend(int device, int sharing = 1);
 
 }  // namespace alinify::warp
