@@ -5,9 +5,15 @@
 # of --repeats runs with its peak RSS (largest single process, /usr/bin/time).
 #
 #   bench/run.sh [--size 18960x14960] [--cache DIR] [--repeats 3] [--no-registration-table]
+#                [--json FILE] [--doc docs/performance.md] [--quick]
 #
+# --quick: a 2000x1500 pair, one run each, the whole job at 2 ranks only, registration table at
+# 0.25 MP only: a few minutes (the test suite runs it and checks the JSON, never the times).
 # Inputs are generated with `alinify synth` into the cache folder (outside the repository) when
-# missing and reused afterwards. Results: <cache>/results-<size>.md (also printed).
+# missing and reused afterwards. Results: <cache>/results-<size>.md (also printed) and JSON
+# (--json, default <cache>/results-<size>.json): machine, versions, and per row the command,
+# the runs, median/min/max seconds and peak RSS; bench/report.py turns it into markdown
+# (<cache>/<size>/performance.md, and --doc FILE for a full run: docs/performance.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 A=${ALINIFY_BIN:-$ROOT/build/bin/alinify}
@@ -15,8 +21,13 @@ SIZE=18960x14960
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/alinify-bench
 REPEATS=3
 REG_TABLE=1
+QUICK=0
+JSON=
 while (($#)); do
   case $1 in
+    --quick) QUICK=1; SIZE=2000x1500; REPEATS=1; shift ;;
+    --json) JSON=$2; shift 2 ;;
+    --doc) DOC=$2; shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
     --cache) CACHE=$2; shift 2 ;;
     --repeats) REPEATS=$2; shift 2 ;;
@@ -33,7 +44,24 @@ NP_FLAGS=(--oversubscribe); [ "$(id -u)" -ne 0 ] || NP_FLAGS+=(--allow-run-as-ro
 D=$CACHE/$SIZE
 mkdir -p "$D/out" "$D/logs"
 OUT=$CACHE/results-$SIZE.md
+JSON=${JSON:-$CACHE/results-$SIZE.json}
+ROWS=$D/rows.jsonl
+: >"$ROWS"
+FAILED=0
 log() { printf '[bench] %s\n' "$*" >&2; }
+# row LABEL MEDIAN RSS_KB RUNS... -- CMD...: one JSON line per measured row.
+row() {
+  python3 - "$ROWS" "$@" <<'PY'
+import json, sys
+path, label, med, rss = sys.argv[1:5]
+rest = sys.argv[5:]
+cut = rest.index("--")
+runs = [float(t) for t in rest[:cut]]
+with open(path, "a") as f:
+    f.write(json.dumps({"label": label, "median_s": float(med), "min_s": min(runs), "max_s": max(runs),
+                        "runs_s": runs, "peak_rss_mib": round(int(rss) / 1024, 1), "command": rest[cut + 1:]}) + "\n")
+PY
+}
 
 # measure LABEL CMD...: median wall seconds and max peak RSS over REPEATS runs -> a table row.
 measure() {
@@ -42,7 +70,10 @@ measure() {
   for ((i = 0; i < REPEATS; i++)); do
     local logf="$D/logs/$(echo "$label" | tr -c 'A-Za-z0-9' _).log"
     /usr/bin/time -f "%e %M" -o "$D/time.txt" "$@" >"$logf" 2>&1 || {
-      log "FAILED: $label (see $logf)"; echo "| $label | failed | | |" >>"$OUT"; return 0; }
+      log "FAILED: $label (see $logf)"; echo "| $label | failed | | |" >>"$OUT"; FAILED=$((FAILED + 1))
+      python3 -c 'import json,sys; open(sys.argv[1],"a").write(json.dumps({"label":sys.argv[2],"failed":True,"log":sys.argv[3]})+"\n")' \
+        "$ROWS" "$label" "$logf"
+      return 0; }
     read -r t m <"$D/time.txt"
     times+=("$t"); ((m > rss)) && rss=$m
   done
@@ -50,6 +81,7 @@ measure() {
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   echo "$med" >"$D/last_median"
   printf '| %s | %.2f | %.0f | %s |\n' "$label" "$med" "$((rss / 1024))" "$(printf '%s ' "${times[@]}")" >>"$OUT"
+  row "$label" "$med" "$rss" "${times[@]}" -- "$@"
   log "$label: median ${med}s, peak RSS $((rss / 1024)) MiB"
 }
 
@@ -74,10 +106,10 @@ python3 "$ROOT/bench/affine_part.py" "$D/t.json" "$D/affine.json" "$D/pair/scan.
   echo "|---|---|---|---|"
 } >"$OUT"
 
-# warp NP INTERP TRANSFORM OUT: the command line of an alinify warp (measure runs it directly).
+# warp NP INTERP TRANSFORM OUT [BACKEND]: the command line of an alinify warp (measure runs it).
 warp() {
   WARP=(mpirun "${NP_FLAGS[@]}" -np "$1" "$A" warp --design "$D/pair/design.tif" --scan "$D/pair/scan.tif"
-        --transform "$3" --out "$4" --interp "$2" --backend cpu)
+        --transform "$3" --out "$4" --interp "$2" --backend "${5:-cpu}" --no-qa --no-overviews)
 }
 
 # 1. The floor: copying the scan to the same format and layout moves the same bytes.
@@ -91,6 +123,21 @@ for interp in bilinear bicubic; do
     warp $np $interp "$D/t.json" "$D/out/w.tif"
     measure "alinify warp, $interp, -np $np (affine + B-spline)" "${WARP[@]}"
   done
+done
+# 5. LibTorch's grid_sample on the same blocks (when the plugin was built: -DALINIFY_WITH_TORCH=ON).
+if [ -f "$(dirname "$A")/libalinify_torch.so" ]; then
+  for interp in bilinear bicubic; do
+    warp 1 $interp "$D/t.json" "$D/out/torch.tif" torch
+    measure "LibTorch grid_sampler (CPU), $interp, -np 1 (affine + B-spline)" "${WARP[@]}"
+  done
+fi
+# 8. Scaling: the whole job (register + warp + QA) with 1 and 2 ranks.
+run_ranks=(1 2)
+((QUICK)) && run_ranks=(2)  # --quick: one whole job is enough to prove the row works
+for np in "${run_ranks[@]}"; do
+  measure "alinify run (register + warp + QA), -np $np" \
+    mpirun "${NP_FLAGS[@]}" -np $np "$A" run --design "$D/pair/design.tif" --scan "$D/pair/scan.tif" \
+    --out "$D/out/run_np$np.tif" --transform-out "$D/out/run_np$np.json"
 done
 # 3. Like for like: gdalwarp and alinify on the same affine, same grid, same interpolation.
 for interp in bilinear bicubic; do
@@ -125,12 +172,14 @@ if ((REG_TABLE)); then
     echo "| registration pixels (each image) | factor | elastix s | elastix peak RSS | mean px | p95 px |"
     echo "|---|---|---|---|---|---|"
   } >>"$OUT"
-  for mp in 1000000 4000000 16000000 64000000 planner; do
+  sizes=(1000000 4000000 16000000 64000000 planner)
+  ((QUICK)) && sizes=(250000)
+  for mp in "${sizes[@]}"; do
     extra=(); [ "$mp" = planner ] || extra=(--registration-max-pixels "$mp")
     "$A" register --design "$D/pair/design.tif" --scan "$D/pair/scan.tif" --out "$D/reg_$mp.json" \
-      "${extra[@]}" >"$D/reg_$mp.log" 2>&1 || { echo "| $mp | failed | | | | |" >>"$OUT"; continue; }
+      "${extra[@]}" >"$D/reg_$mp.log" 2>&1 || { echo "| $mp | failed | | | | |" >>"$OUT"; FAILED=$((FAILED + 1)); continue; }
     ev=$("$A" eval --transform "$D/reg_$mp.json" --truth "$D/pair/truth.json" 2>/dev/null)
-    python3 - "$D/reg_$mp.log" "$ev" "$mp" >>"$OUT" <<'PY'
+    python3 - "$D/reg_$mp.log" "$ev" "$mp" "$ROWS" >>"$OUT" <<'PY'
 import json, re, sys
 log = open(sys.argv[1]).read()
 ev = json.loads(sys.argv[2])
@@ -138,7 +187,38 @@ plan = re.search(r"register at 1/(\d+) \(design (\d+)x(\d+)", log)
 elx = re.search(r"elastix finished in ([\d.]+) s, peak RSS ([\d.]+ \w+)", log)
 px = int(plan.group(2)) * int(plan.group(3))
 print(f"| {px/1e6:.1f} MP ({sys.argv[3]}) | {plan.group(1)} | {elx.group(1)} | {elx.group(2)} | {ev['mean']:.3f} | {ev['p95']:.3f} |")
+with open(sys.argv[4], "a") as f:
+    f.write(json.dumps({"label": f"registration at {px/1e6:.1f} MP ({sys.argv[3]})", "kind": "registration",
+                        "factor": int(plan.group(1)), "registration_pixels": px, "elastix_s": float(elx.group(1)),
+                        "elastix_peak_rss": elx.group(2), "mean_px": ev["mean"], "p95_px": ev["p95"]}) + "\n")
 PY
   done
 fi
+# JSON: machine, versions, rows; then check that it reads back (the test suite relies on this).
+python3 - "$ROWS" "$JSON" "$SIZE" "$REPEATS" "$A" <<'PY'
+import json, os, platform, subprocess, sys, datetime
+rows_path, out, size, repeats, alinify = sys.argv[1:6]
+def first_line(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
+    except Exception as e:  # a missing tool is recorded, not fatal
+        return f"unavailable ({e})"
+doc = {
+    "format": "alinify-bench", "version": 1,
+    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "size": size, "repeats": int(repeats),
+    "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+    "versions": {"gdal": first_line(["gdalinfo", "--version"]), "elastix": first_line(["elastix", "--version"]),
+                 "mpirun": first_line(["mpirun", "--version"]), "alinify": alinify},
+    "rows": [json.loads(l) for l in open(rows_path) if l.strip()],
+}
+with open(out, "w") as f:
+    json.dump(doc, f, indent=1)
+json.load(open(out))
+print(f"[bench] {len(doc['rows'])} rows -> {out}", file=sys.stderr)
+PY
+python3 "$ROOT/bench/report.py" "$JSON" "$D/performance.md"
+((QUICK)) || [ -z "${DOC:-}" ] || cp "$D/performance.md" "$DOC"
 cat "$OUT"
+((FAILED == 0)) || { log "$FAILED measurement(s) failed: see the logs in $D/logs"; exit 1; }
