@@ -172,6 +172,12 @@ Manifest load_manifest(const std::string& path) {
     m.problems.push_back(path + ": " + (fs::exists(path) ? "cannot be read" : "no such file"));
     return m;
   }
+  return parse_manifest(in, path);
+}
+
+Manifest parse_manifest(std::istream& in, const std::string& path) {
+  Manifest m;
+  m.path = path;
   std::vector<RawRow> rows;
   const std::string ext = lower_ext(path);
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json")
