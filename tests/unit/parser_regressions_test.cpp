@@ -137,3 +137,28 @@ TEST(IniConfig, PlaceholderInAKeyOrValueIsRefusedNotAnEndlessLoop) {
     EXPECT_NE(std::string(e.what()).find("'%option%'"), std::string::npos) << e.what();
   }
 }
+
+// fuzz_manifest, first finding (tests/fuzz/regressions/manifest/newline_in_json_key): a JSON Lines
+// key or value may hold an escaped newline ("c\n"); the problem line for it came out as two lines,
+// and such an id would have reached the logs and the summary CSV. Keys are now printed escaped, and a
+// field holding a control character (a tab is allowed) is a problem of its row.
+TEST(ParseManifest, ControlCharactersNeverSplitAProblemLineNorReachAJob) {
+  std::istringstream in(
+      "{\"id\":\"a\",\"c\\n\":\"s.tif\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"o/a.tif\"}\n"
+      "{\"id\":\"b\\r\\nforged log line\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"o/b.tif\"}\n"
+      "{\"id\":\"c\\u001b[31m\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"o/c.tif\"}\n"
+      "{\"id\":\"tab\\tok\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"o/t.tif\"}\n");
+  job::Manifest m = job::parse_manifest(in, "/nonexistent-alinify/m.jsonl");
+  for (const auto& p : m.problems) EXPECT_EQ(p.find_first_of("\n\r\x1b"), std::string::npos) << p;
+  auto has = [&](const std::string& needle) {
+    for (const auto& p : m.problems)
+      if (p.find(needle) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("m.jsonl:1: unknown key 'c\\n'"));
+  EXPECT_TRUE(has("m.jsonl:2: 'id' holds a control character ('b\\r\\nforged log line')"));
+  EXPECT_TRUE(has("m.jsonl:3: 'id' holds a control character ('c\\x1b[31m')"));
+  ASSERT_EQ(m.jobs.size(), 2u);  // a (its unknown key is a problem, the row itself is complete) and the tab
+  EXPECT_EQ(m.jobs[0].id, "a");
+  EXPECT_EQ(m.jobs[1].id, "tab\tok");
+}
