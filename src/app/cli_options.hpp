@@ -5,16 +5,12 @@
 
 #include "alinify/job/pipeline.hpp"
 #include "alinify/par/comm.hpp"
+#include "app/options.hpp"
 
 namespace alinify::app {
 
 namespace po = boost::program_options;
 
-po::options_description common_options();
-po::options_description register_options();
-po::options_description warp_options();
-po::options_description qa_options();
-void add_pair(po::options_description& d);
 
 struct Parsed {
   po::variables_map vm;

@@ -1,6 +1,7 @@
 #include "alinify/job/batch_manifest.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -59,6 +60,34 @@ bool split_csv(const std::string& line, std::vector<std::string>& fields) {
   return true;
 }
 
+// Control characters (newline, carriage return, escape, ...; a tab is allowed) in a key or field: a
+// JSON Lines manifest can hold them escaped ("a\nb"), and they would split a problem line in two,
+// forge log lines, or break the summary CSV (found by tests/fuzz/fuzz_manifest).
+bool has_control(const std::string& s) {
+  for (unsigned char c : s)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
+  return false;
+}
+
+// s for a message: control characters as \n, \r, \xNN.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 bool is_allowed_column(const std::string& c) {
   if (std::find(kRequired.begin(), kRequired.end(), c) != kRequired.end() || c == "transform") return true;
   const auto& o = manifest_override_columns();
@@ -92,8 +121,8 @@ void read_csv(const std::string& path, std::istream& in, std::vector<RawRow>& ro
       header = f;
       std::set<std::string> seen;
       for (const auto& h : header) {
-        if (!is_allowed_column(h)) problems.push_back(path + ":" + std::to_string(n) + ": unknown column '" + h + "'");
-        if (!seen.insert(h).second) problems.push_back(path + ":" + std::to_string(n) + ": column '" + h + "' twice");
+        if (!is_allowed_column(h)) problems.push_back(path + ":" + std::to_string(n) + ": unknown column '" + printable(h) + "'");
+        if (!seen.insert(h).second) problems.push_back(path + ":" + std::to_string(n) + ": column '" + printable(h) + "' twice");
       }
       for (const auto& r : kRequired)
         if (!seen.count(r)) problems.push_back(path + ":" + std::to_string(n) + ": no '" + r + "' column in the header");
@@ -136,7 +165,7 @@ void read_jsonl(const std::string& path, std::istream& in, std::vector<RawRow>& 
     row.line = n;
     for (auto it = j.begin(); it != j.end(); ++it) {
       if (!is_allowed_column(it.key())) {
-        problems.push_back(at + "unknown key '" + it.key() + "'");
+        problems.push_back(at + "unknown key '" + printable(it.key()) + "'");
         continue;
       }
       if (it->is_string()) {
@@ -172,6 +201,12 @@ Manifest load_manifest(const std::string& path) {
     m.problems.push_back(path + ": " + (fs::exists(path) ? "cannot be read" : "no such file"));
     return m;
   }
+  return parse_manifest(in, path);
+}
+
+Manifest parse_manifest(std::istream& in, const std::string& path) {
+  Manifest m;
+  m.path = path;
   std::vector<RawRow> rows;
   const std::string ext = lower_ext(path);
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json")
@@ -184,6 +219,11 @@ Manifest load_manifest(const std::string& path) {
   for (const RawRow& r : rows) {
     const std::string at = path + ":" + std::to_string(r.line) + ": ";
     bool complete = true;
+    for (const auto& [k, v] : r.fields)
+      if (has_control(v)) {
+        m.problems.push_back(at + "'" + k + "' holds a control character ('" + printable(v) + "')");
+        complete = false;
+      }
     for (const auto& k : kRequired)
       if (!r.fields.count(k)) {
         m.problems.push_back(at + "no " + k);

@@ -40,48 +40,57 @@ double parse_number(const std::string& s, const std::string& file, int line) {
 
 }  // namespace
 
+PointsCsvReader::PointsCsvReader(std::istream& in, std::string source) : in_(in), source_(std::move(source)) {
+  std::string line;
+  if (!std::getline(in_, line)) fail_input(source_, "is empty; a header with columns x,y is expected");
+  line_ = 1;
+  auto header = split_csv(line);
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == "x") cx_ = static_cast<int>(i);
+    if (header[i] == "y") cy_ = static_cast<int>(i);
+  }
+  if (cx_ < 0 || cy_ < 0) fail_input(source_, "line 1: header must name columns x and y");
+}
+
+bool PointsCsvReader::next(Vec2& p) {
+  std::string line;
+  while (std::getline(in_, line)) {
+    ++line_;
+    if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+    auto cells = split_csv(line);
+    if (static_cast<int>(cells.size()) <= std::max(cx_, cy_))
+      fail_input(source_, "line " + std::to_string(line_) + ": too few columns");
+    p.x = parse_number(cells[cx_], source_, line_);
+    p.y = parse_number(cells[cy_], source_, line_);
+    return true;
+  }
+  return false;
+}
+
 int64_t map_points(const transform::Transform& t, const std::string& in_csv, const std::string& out_csv) {
   paths::refuse_overwriting_inputs({{"--out", out_csv}}, {{"--in", in_csv}});
   paths::require_input_file(in_csv);
   std::ifstream in(in_csv);
   if (!in) fail_input(in_csv, std::filesystem::exists(in_csv) ? "cannot be read" : "no such file");
-  std::string line;
-  if (!std::getline(in, line)) fail_input(in_csv, "is empty; a header with columns x,y is expected");
-  auto header = split_csv(line);
-  int cx = -1, cy = -1;
-  for (size_t i = 0; i < header.size(); ++i) {
-    if (header[i] == "x") cx = static_cast<int>(i);
-    if (header[i] == "y") cy = static_cast<int>(i);
-  }
-  if (cx < 0 || cy < 0) fail_input(in_csv, "line 1: header must name columns x and y");
+  PointsCsvReader reader(in, in_csv);
   paths::require_writable_folder(out_csv);
   const std::string tmp = out_csv + ".partial";
   std::ofstream out(tmp);
   if (!out) fail_input(out_csv, "cannot be written");
   out << "x,y,scan_x,scan_y\n";
   int64_t n = 0;
-  int lineno = 1;
   char buf[128];
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-    auto cells = split_csv(line);
-    if (static_cast<int>(cells.size()) <= std::max(cx, cy)) {
-      out.close();
-      std::filesystem::remove(tmp);
-      fail_input(in_csv, "line " + std::to_string(lineno) + ": too few columns");
-    }
-    double x = 0, y = 0;
+  Vec2 p{};
+  for (;;) {
     try {
-      x = parse_number(cells[cx], in_csv, lineno);
-      y = parse_number(cells[cy], in_csv, lineno);
+      if (!reader.next(p)) break;
     } catch (...) {
       out.close();
       std::filesystem::remove(tmp);
       throw;
     }
-    Vec2 q = t.apply({x, y});
-    std::snprintf(buf, sizeof buf, "%.17g,%.17g,%.6f,%.6f\n", x, y, q.x, q.y);
+    Vec2 q = t.apply(p);
+    std::snprintf(buf, sizeof buf, "%.17g,%.17g,%.6f,%.6f\n", p.x, p.y, q.x, q.y);
     out << buf;
     ++n;
   }

@@ -368,6 +368,8 @@ std::string format_parameter_map(const ParameterMap& map) {
   return out.str();
 }
 
+Stage stage_from_parameter_map(const ParameterMap& map, const std::string& file) { return parse_stage(map, file); }
+
 std::vector<std::string> transform_chain(const std::string& last_file) {
   auto files = read_chain_outer_first(last_file);
   std::vector<std::string> out;

@@ -1,6 +1,7 @@
 #pragma once
 // The batch manifest: one job per row, CSV with a header or JSON Lines (docs/batch.md).
 #include <cstdint>
+#include <istream>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ const std::vector<std::string>& manifest_override_columns();
 // paths against its folder and checks it whole: unknown or missing columns, empty fields, duplicate
 // ids, duplicate outputs, missing inputs. Never throws for problems in the file: they are listed.
 Manifest load_manifest(const std::string& path);
+// The same from a stream already open (`path` gives the format by its extension, the folder relative
+// paths resolve against, and the name in the problems). Public for the fuzz target
+// tests/fuzz/fuzz_manifest.cpp; load_manifest is this on the opened file.
+Manifest parse_manifest(std::istream& in, const std::string& path);
 
 // Jobs of shard i of n (0 <= i < n): every n-th job of the manifest, starting at i.
 std::vector<BatchJob> select_shard(const std::vector<BatchJob>& jobs, int shard_index, int shard_count);

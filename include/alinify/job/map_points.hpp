@@ -1,10 +1,28 @@
 #pragma once
 // `alinify map-points`: design pixel -> scan pixel for a list of points (users locating defects).
+#include <istream>
 #include <string>
 
 #include "alinify/transform/transform.hpp"
 
 namespace alinify::job {
+
+// The points CSV reader map_points streams through (one row at a time: no buffer proportional to
+// the file). The constructor reads the header (bad input if it has no x and y columns); next()
+// returns false at the end and throws bad input naming `source` and the line on a malformed row.
+// Public for the unit tests and the fuzz target tests/fuzz/fuzz_points_csv.cpp.
+class PointsCsvReader {
+ public:
+  PointsCsvReader(std::istream& in, std::string source);
+  bool next(Vec2& p);
+  int line() const { return line_; }
+
+ private:
+  std::istream& in_;
+  std::string source_;
+  int cx_ = -1, cy_ = -1;
+  int line_ = 0;
+};
 
 // Reads CSV with a header containing columns x and y (design pixels, any other columns ignored),
 // writes x,y,scan_x,scan_y. Returns the number of points. Malformed rows are bad input naming

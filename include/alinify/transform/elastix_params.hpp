@@ -28,6 +28,10 @@ void check_registration_parameters(const ParameterMap& map, const std::string& f
 // InitialTransformParametersFileName (relative names resolved against the referring file's folder).
 std::vector<std::string> transform_chain(const std::string& last_file);
 
+// One stage from one parsed TransformParameters file (the step read_elastix_transform takes per file;
+// public so the fuzz target tests/fuzz/fuzz_elastix_params.cpp reaches it without files).
+Stage stage_from_parameter_map(const ParameterMap& map, const std::string& file);
+
 // Parses every file of the chain (Translation, Euler, Similarity, Affine, BSpline order 3;
 // Compose/Add; centre of rotation; grid origin/spacing/direction) into a Transform in
 // full-resolution pixel coordinates (valid when the registration images used spacing f and

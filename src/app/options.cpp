@@ -1,0 +1,127 @@
+#include "app/options.hpp"
+
+#include <cctype>
+#include <cstdint>
+#include <sstream>
+#include <vector>
+
+#include "alinify/core/error.hpp"
+
+namespace alinify::app {
+
+po::options_description common_options() {
+  po::options_description d("Common options");
+  d.add_options()("help,h", "show this help and exit")(
+      "config", po::value<std::string>(), "INI file with options of this command (the command line wins)")(
+      "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
+      "gdal-drivers", po::value<std::string>(),
+      "GDAL drivers that may open input rasters, comma-separated (default GTiff,COG,PNG,JPEG; VRT and other "
+      "virtual formats can read any file or the network, so they must be named here)");
+  return d;
+}
+
+po::options_description register_options() {
+  po::options_description d("Registration");
+  d.add_options()("preset", po::value<std::string>()->default_value("bspline"),
+                  "elastix preset: rigid, affine, bspline (affine then cubic B-spline, see --grid-spacing)")(
+      "params", po::value<std::vector<std::string>>()->multitoken(),
+      "your own elastix parameter files, used unchanged in this order instead of the preset")(
+      "mem-budget", po::value<std::string>(),
+      "memory per rank (e.g. 2GiB); the smallest of this, the cgroup, Slurm and MemAvailable wins")(
+      "registration-max-pixels", po::value<int64_t>(),
+      "cap on the pixels of each registration image (the memory budget still applies)")(
+      "elastix", po::value<std::string>()->default_value("elastix"), "elastix executable (name on PATH or path)")(
+      "elastix-threads", po::value<int>()->default_value(0), "threads for elastix (0: its default, all cores)")(
+      "grid-spacing", po::value<double>()->default_value(0),
+      "B-spline control-point spacing in full-resolution pixels (0: auto, longer side / 18, at least 256)")(
+      "keep-registration-images", po::bool_switch(), "keep the decimated .mhd/.raw images in the elastix folder")(
+      "init", po::value<std::string>()->default_value("auto"),
+      "initial transform for elastix: auto (coarse global alignment: correlation search checked against the "
+      "fabric's bounding box; finds the right repeat of a repeating print), search (correlation only), box (the "
+      "fabric's box only), none (plain elastix from the image centres), or a file (elastix TransformParameters or "
+      "transform.json)")(
+      "accept-ambiguous", po::bool_switch(), "use the best coarse placement even when the runner-up scores close")(
+      "max-rotation", po::value<double>()->default_value(5.0), "coarse search: largest rotation of the scan, degrees")(
+      "quarter-turns", po::bool_switch(), "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
+      "coarse-debug", po::value<std::string>(), "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates");
+  return d;
+}
+
+po::options_description warp_options() {
+  po::options_description d("Warp");
+  d.add_options()("interp", po::value<std::string>()->default_value("bilinear"), "nearest|bilinear|bicubic")(
+      "compress", po::value<std::string>()->default_value("none"),
+      "none|deflate|zstd (compression is a final pass on rank 0)")(
+      "backend", po::value<std::string>()->default_value("auto"),
+      "auto|cpu|cuda|torch (auto: CUDA when a GPU is visible, else the CPU; torch: only in builds with "
+      "-DALINIFY_WITH_TORCH=ON)")(
+      "device", po::value<int>()->default_value(-1),
+      "GPU index for every rank (-1: by local rank, ranks of a node spread over its visible GPUs)")(
+      "gpus-per-rank", po::value<int>()->default_value(1),
+      "GPUs each rank warps on (its blocks alternate over them); ranks share GPUs when the node has too few")(
+      "fill", po::value<int>()->default_value(0), "grey level (0..255) where the design maps outside the scan")(
+      "tile", po::value<int>()->default_value(256), "output tile size in pixels (multiple of 16)")(
+      "no-overviews", po::bool_switch(), "do not add internal overviews (x2, x4, ...) to the output")(
+      "cog", po::bool_switch(),
+      "rewrite the output as a Cloud Optimized GeoTIFF (final pass on rank 0; --compress applies, none = NONE)")(
+      "progress", po::value<std::string>()->default_value("auto"),
+      "auto|line|log|off: one live line on rank 0 (auto: when stderr is a terminal; under mpirun use line), "
+      "or a log line every 10 s");
+  return d;
+}
+
+po::options_description qa_options() {
+  po::options_description d("Quality report (docs/qa.md)");
+  d.add_options()("no-qa", po::bool_switch(),
+                  "skip the QA step: no <out stem>.metrics.json, <out stem>.report.html, <out stem>.qa/ pictures")(
+      "suspect-ncc", po::value<double>()->default_value(0.6, "0.6"),
+      "a job whose mean tile NCC after alignment is below this is marked suspect (so is a folding deformation)")(
+      "qa-tiles", po::value<int>()->default_value(36), "full-resolution tiles (256 px) sampled for similarity");
+  return d;
+}
+
+void add_pair(po::options_description& d) {
+  d.add_options()("design", po::value<std::string>()->required(), "design image (RGB GeoTIFF or any GDAL raster)")(
+      "scan", po::value<std::string>()->required(), "scan image (RGB)");
+}
+
+size_t find_boost_placeholder(const std::string& s) {
+  for (size_t i = s.find('%'); i != std::string::npos; i = s.find('%', i + 1)) {
+    size_t j = i + 1;
+    while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+    if (j > i + 1 && j < s.size() && s[j] == '%') return i;
+  }
+  return std::string::npos;
+}
+
+void refuse_boost_placeholders(const std::vector<std::string>& args, const std::string& command) {
+  for (const auto& a : args)
+    if (size_t at = find_boost_placeholder(a); at != std::string::npos)
+      fail_usage("alinify " + command + ": argument '" + a + "' holds '" + a.substr(at, a.find('%', at + 1) - at + 1) +
+                 "'; a %name% sequence is not accepted in arguments");
+}
+
+void store_config(std::istream& in, const std::string& path, const po::options_description& desc,
+                  po::variables_map& vm) {
+  // Boost.Program_options builds its error messages by replacing %name% placeholders until none is
+  // left: a key or value that itself holds one (say "x%original_token%") makes that loop endless,
+  // and alinify hung on such an INI file (found by tests/fuzz/fuzz_ini_config). Refused first.
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::istringstream lines(text.str());
+  std::string line;
+  for (int n = 1; std::getline(lines, line); ++n) {
+    line = line.substr(0, line.find('#'));  // Boost's comment
+    if (size_t at = find_boost_placeholder(line); at != std::string::npos)
+      fail_input(path, "line " + std::to_string(n) + ": '" + line.substr(at, line.find('%', at + 1) - at + 1) +
+                           "' is not accepted (a %name% sequence)");
+  }
+  std::istringstream again(text.str());
+  try {
+    po::store(po::parse_config_file(again, desc), vm);
+  } catch (const po::error& e) {
+    fail_input(path, e.what());
+  }
+}
+
+}  // namespace alinify::app
