@@ -102,7 +102,7 @@ void write_text_atomically(const std::string& path, const std::string& text) {
 std::vector<paths::Named> register_inputs(const RegisterJob& job) {
   std::vector<paths::Named> in{{"--design", job.design}, {"--scan", job.scan}};
   for (const auto& p : job.reg.parameter_files) in.push_back({"--params", p});
-  if (job.reg.init != "auto" && job.reg.init != "search" && job.reg.init != "none") in.push_back({"--init", job.reg.init});
+  if (job.reg.init_names_file()) in.push_back({"--init", job.reg.init});
   return in;
 }
 

@@ -59,17 +59,13 @@ void coarse_from_full(const double m[4], double tx, double ty, int F, double* ta
   *tau_y = (m[2] * c + m[3] * c + ty - c) / F;
 }
 
-void write_pgm(const std::string& path, const std::vector<float>& v, int w, int h) {
-  float lo = 1e30f, hi = -1e30f;
-  for (float x : v)
-    if (x > -0.99f) lo = std::min(lo, x), hi = std::max(hi, x);
-  if (hi <= lo) hi = lo + 1;
+// A 0/1 mask as a black-and-white PGM.
+void write_mask_pgm(const std::string& path, const std::vector<uint8_t>& mask, int w, int h) {
+  std::vector<char> grey(mask.size());
+  for (size_t k = 0; k < mask.size(); ++k) grey[k] = static_cast<char>(mask[k] ? 255 : 0);
   std::ofstream out(path, std::ios::binary);
   out << "P5\n" << w << " " << h << "\n255\n";
-  for (float x : v) {
-    const double t = x <= -0.99f ? 0.0 : (x - lo) / (hi - lo);
-    out.put(static_cast<char>(static_cast<uint8_t>(std::lround(std::clamp(t, 0.0, 1.0) * 255))));
-  }
+  out.write(grey.data(), static_cast<std::streamsize>(grey.size()));
 }
 
 // The score map of the best rotation as a colour picture: grey = score (black: no valid overlap),
@@ -393,41 +389,36 @@ Placement refine(const Image& d, const Image& s, Placement p, double angle_step)
 
 }  // namespace
 
-CoarseResult estimate_placement(const Image& design, const Image& scan, const CoarseOptions& o) {
-  const double t_start = now_seconds();
-  if (design.factor != scan.factor) fail_runtime("coarse alignment: design and scan factors differ");
-  const int F = design.factor;
-  CoarseResult res;
+namespace {
 
-  // Angles: the small set within max_rotation, times the quarter turns.
-  double step = o.angle_step_deg;
-  if (step <= 0) {
-    const double half = 0.25 * std::max(design.width, design.height);
-    step = std::clamp(2.0 / half * 180.0 / kPi, 0.25, 2.0);  // ~1 px at the template edge (half a step)
-  }
-  std::vector<double> angles;
-  const int n_small = static_cast<int>(std::ceil(o.max_rotation_deg / step - 1e-9));
-  const double small_step = n_small > 0 ? o.max_rotation_deg / n_small : 0;
-  for (int q = 0; q < (o.quarter_turns ? 4 : 1); ++q)
-    for (int k = -n_small; k <= n_small; ++k) angles.push_back(q * 90.0 + k * small_step);
+// Zero mean, unit variance (for the numerics of the correlations).
+Image normalised(const Image& im) {
+  Image out = im;
+  double s = 0, ss = 0;
+  for (float v : im.px) s += v, ss += double(v) * v;
+  const double n = static_cast<double>(im.px.size()), mean = s / n;
+  const double sd = std::sqrt(std::max(ss / n - mean * mean, 1e-12));
+  for (float& v : out.px) v = static_cast<float>((v - mean) / sd);
+  return out;
+}
 
-  // Normalise both images (zero mean, unit variance) for numerics.
-  auto normalised = [](const Image& im) {
-    Image out = im;
-    double s = 0, ss = 0;
-    for (float v : im.px) s += v, ss += double(v) * v;
-    const double n = static_cast<double>(im.px.size()), mean = s / n;
-    const double sd = std::sqrt(std::max(ss / n - mean * mean, 1e-12));
-    for (float& v : out.px) v = static_cast<float>((v - mean) / sd);
-    return out;
-  };
-  // Search on images halved once more (FFT sizes a quarter), refine on the given ones.
-  const Image d = normalised(design.width >= 96 && scan.width >= 96 ? downsample(design, 2) : design);
-  const Image s = normalised(design.width >= 96 && scan.width >= 96 ? downsample(scan, 2) : scan);
-  const Image d_fine = normalised(design), s_fine = normalised(scan);
-  const int SF = d.factor;  // search factor
+struct SearchOutput {
+  std::vector<Placement> cands;  // the kept peaks of every rotation, full-resolution placements
+  int fft_w = 0, fft_h = 0;
+  // With keep_map: the score map of the rotation with the best peak, and that rotation's peaks.
+  std::vector<float> map;
+  int map_w = 0, map_h = 0;
+  std::vector<Peak> map_peaks;
+};
 
-  // Template size bound over all angles (for one padding).
+// The FFT search: for each angle the design d, turned, is a masked template whose NCC with the
+// scan s is computed at every shift; up to peaks_per_rotation local maxima of NCC x (fraction of
+// the design inside the scan) become candidates. d and s are normalised and share one factor.
+SearchOutput search_placements(const Image& d, const Image& s, const std::vector<double>& angles,
+                               int peaks_per_rotation, bool keep_map) {
+  const int SF = d.factor;
+  SearchOutput out;
+  // The turned design's bounding box (template size and origin) for one angle.
   auto box = [&](double angle, double m[4], double* bx, double* by, int* tw, int* th) {
     linear(angle, 1.0, m);
     double x0 = 1e30, y0 = 1e30, x1 = -1e30, y1 = -1e30;
@@ -441,13 +432,7 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     *tw = static_cast<int>(std::ceil(x1) - *bx) + 1;
     *th = static_cast<int>(std::ceil(y1) - *by) + 1;
   };
-  std::vector<Placement> cands;
-  double best_map_score = -2;
-  std::vector<float> best_map;
-  int best_map_w = 0, best_map_h = 0;
-  std::vector<Peak> best_map_peaks;
-  int fft_w = 0, fft_h = 0;
-  if (o.use_search) {
+  // One padding for all angles: the largest template.
   int max_tw = 0, max_th = 0;
   for (double a : angles) {
     double m[4], bx, by;
@@ -456,9 +441,10 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     max_tw = std::max(max_tw, tw), max_th = std::max(max_th, th);
   }
   const int W = next_pow2(s.width + max_tw - 1), H = next_pow2(s.height + max_th - 1);
-  fft_w = W, fft_h = H;
+  out.fft_w = W, out.fft_h = H;
   const std::vector<float> smask(s.px.size(), 1.f);
   const ImageSpectra spectra = image_spectra(s, smask, W, H);
+  double best_map_score = -2;
   for (double a : angles) {
     double m[4], bx, by;
     int tw, th;
@@ -488,24 +474,56 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
       const double frac = cm.overlap[k] / static_cast<double>(tcount);
       if (frac >= 0.25 && cm.ncc[k] > -1.f) score[k] = static_cast<float>(cm.ncc[k] * std::min(1.0, frac));
     }
-    const std::vector<Peak> peaks = find_peaks(score, cm.width, cm.height, 2, o.peaks_per_rotation, -0.5f);
+    const std::vector<Peak> peaks = find_peaks(score, cm.width, cm.height, 2, peaks_per_rotation, -0.5f);
     for (const Peak& pk : peaks) {
       const double tau_x = pk.sx + cm.min_sx - bx, tau_y = pk.sy + cm.min_sy - by;
       Placement p;
       p.angle_deg = a;
       full_from_coarse(m, tau_x, tau_y, SF, &p.tx, &p.ty);
       p.score = pk.score;
-      cands.push_back(p);
-      if (pk.score > best_map_score && !o.debug_dir.empty()) {
+      out.cands.push_back(p);
+      if (keep_map && pk.score > best_map_score) {
         best_map_score = pk.score;
-        best_map = score;
-        best_map_w = cm.width;
-        best_map_h = cm.height;
-        best_map_peaks = peaks;
+        out.map = score;
+        out.map_w = cm.width;
+        out.map_h = cm.height;
+        out.map_peaks = peaks;
       }
     }
   }
-  }  // use_search
+  return out;
+}
+
+}  // namespace
+
+CoarseResult estimate_placement(const Image& design, const Image& scan, const CoarseOptions& o) {
+  const double t_start = now_seconds();
+  if (design.factor != scan.factor) fail_runtime("coarse alignment: design and scan factors differ");
+  const int F = design.factor;
+  CoarseResult res;
+
+  // Angles: the small set within max_rotation, times the quarter turns.
+  double step = o.angle_step_deg;
+  if (step <= 0) {
+    const double half = 0.25 * std::max(design.width, design.height);
+    step = std::clamp(2.0 / half * 180.0 / kPi, 0.25, 2.0);  // ~1 px at the template edge (half a step)
+  }
+  std::vector<double> angles;
+  const int n_small = static_cast<int>(std::ceil(o.max_rotation_deg / step - 1e-9));
+  const double small_step = n_small > 0 ? o.max_rotation_deg / n_small : 0;
+  for (int q = 0; q < (o.quarter_turns ? 4 : 1); ++q)
+    for (int k = -n_small; k <= n_small; ++k) angles.push_back(q * 90.0 + k * small_step);
+
+  // Search on images halved once more (FFT sizes a quarter), refine on the given ones.
+  const bool halve = design.width >= 96 && scan.width >= 96;
+  const int SF = halve ? 2 * F : F;  // search factor
+  SearchOutput search;
+  if (o.use_search)
+    search = search_placements(normalised(halve ? downsample(design, 2) : design),
+                               normalised(halve ? downsample(scan, 2) : scan), angles, o.peaks_per_rotation,
+                               !o.debug_dir.empty());
+  const Image d_fine = normalised(design), s_fine = normalised(scan);
+  std::vector<Placement>& cands = search.cands;
   res.candidates = static_cast<int>(cands.size());
   const double t_search = now_seconds() - t_start;
   std::sort(cands.begin(), cands.end(), [](const Placement& a, const Placement& b) { return a.score > b.score; });
@@ -551,13 +569,13 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   for (const Placement& p : chosen) refined.push_back(refine(d_fine, s_fine, p, small_step > 0 ? small_step : 1.0));
   std::sort(refined.begin(), refined.end(), [](const Placement& a, const Placement& b) { return a.score > b.score; });
   spdlog::debug("coarse: {} angles, FFT {}x{}, search {:.3f} s, box {}, refinement of {} candidates {:.3f} s",
-                o.use_search ? angles.size() : 0, fft_w, fft_h, t_search,
+                o.use_search ? angles.size() : 0, search.fft_w, search.fft_h, t_search,
                 fabric.found ? "found" : (o.use_box ? fabric.why_not : "off"), chosen.size(),
                 now_seconds() - t_start - t_search);
   if (!o.debug_dir.empty() && !fabric.mask.empty()) {
     std::filesystem::create_directories(o.debug_dir);
-    std::vector<float> m(fabric.mask.begin(), fabric.mask.end());
-    write_pgm((std::filesystem::path(o.debug_dir) / "fabric_mask.pgm").string(), m, scan.width, scan.height);
+    write_mask_pgm((std::filesystem::path(o.debug_dir) / "fabric_mask.pgm").string(), fabric.mask, scan.width,
+                   scan.height);
   }
   if (refined.empty()) {
     res.rejected = true;
@@ -602,9 +620,9 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   }
   if (!o.debug_dir.empty()) {
     std::filesystem::create_directories(o.debug_dir);
-    if (!best_map.empty())
-      write_score_map((std::filesystem::path(o.debug_dir) / "score_map.ppm").string(), best_map, best_map_w, best_map_h,
-                      best_map_peaks);
+    if (!search.map.empty())
+      write_score_map((std::filesystem::path(o.debug_dir) / "score_map.ppm").string(), search.map, search.map_w,
+                      search.map_h, search.map_peaks);
     std::ofstream out(std::filesystem::path(o.debug_dir) / "candidates.txt");
     out << "# rank angle_deg scale tx ty score (refined, full resolution px)\n";
     for (size_t k = 0; k < refined.size(); ++k)

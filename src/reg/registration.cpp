@@ -87,6 +87,19 @@ transform::Affine affine_of(const transform::Transform& t, const std::string& so
   return r;
 }
 
+constexpr const char* kFixedImage = "design_reg.mhd";
+constexpr const char* kMovingImage = "scan_reg.mhd";
+
+// The decimated images (MetaImage header + raw data) in the elastix folder.
+void remove_registration_images(const std::string& work_dir) {
+  std::error_code ec;
+  for (const char* name : {kFixedImage, kMovingImage}) {
+    const fs::path header = fs::path(work_dir) / name;
+    fs::remove(header, ec);
+    fs::remove(fs::path(header).replace_extension(".raw"), ec);
+  }
+}
+
 // elastix has been seen to ignore an initial transform silently (SuperElastix/elastix#1216): the
 // first parameter file it writes must chain onto ours, or its result is not what we composed.
 void check_initial_applied(const ElastixResult& er, const std::string& initial_file) {
@@ -115,8 +128,8 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
   fs::create_directories(o.work_dir);
   if (params.empty()) params = write_preset_files(o.preset, o.work_dir, o.grid_spacing);
 
-  const bool search = o.init == "auto" || o.init == "search" || o.init == "box";
-  const bool from_file = !search && o.init != "none";
+  const bool search = o.init_runs_coarse_stage();
+  const bool from_file = o.init_names_file();
   if (from_file && !fs::exists(o.init)) fail_input(o.init, "--init: no such file");
   const std::string scan_name = o.scan_path.empty() ? std::string("scan") : o.scan_path;
   // Coarse images: both by the same total factor, larger side about o.coarse_size.
@@ -125,8 +138,8 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
   coarse::Image coarse_design, coarse_scan;
 
   const double t0 = now_seconds();
-  const std::string fixed = (fs::path(o.work_dir) / "design_reg.mhd").string();
-  const std::string moving = (fs::path(o.work_dir) / "scan_reg.mhd").string();
+  const std::string fixed = (fs::path(o.work_dir) / kFixedImage).string();
+  const std::string moving = (fs::path(o.work_dir) / kMovingImage).string();
   {
     io::GreyImage d = io::decimate_grey(design, factor);
     io::write_metaimage(fixed, d);
@@ -143,13 +156,6 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
   spdlog::info("decimated design and scan by {} in {:.2f} s ({} of registration images)", factor,
                r.decimate_seconds, format_bytes(r.registration_image_bytes));
 
-  auto remove_images = [&] {
-    for (const auto& m : {fixed, moving}) {
-      std::error_code ec;
-      fs::remove(m, ec);
-      fs::remove(fs::path(m).replace_extension(".raw"), ec);
-    }
-  };
   std::string initial_file;
   const Size reg_size{design.size().width / factor, design.size().height / factor};
   if (search) {
@@ -170,15 +176,11 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
     spdlog::info("coarse alignment: confidence {:.3f}; fabric box {}{}", cr.confidence, cr.box_state,
                  cr.box_state == "none" ? (cr.box_note.empty() ? std::string() : " (" + cr.box_note + ")")
                                         : fmt::format(" ({:.1f} px from the best)", cr.box_distance));
-    if (cr.rejected) {
-      remove_images();
-      fail_input(scan_name, cr.reason);
-    }
+    // (register_pair removes the registration images on every way out by an error.)
+    if (cr.rejected) fail_input(scan_name, cr.reason);
     if (cr.ambiguous) {
-      if (!o.accept_ambiguous) {
-        remove_images();
+      if (!o.accept_ambiguous)
         fail_input(scan_name, cr.reason + "; pass --accept-ambiguous to use the best anyway, or --init FILE");
-      }
       spdlog::warn("{} (accepted: --accept-ambiguous)", cr.reason);
     }
     r.has_initial = true;
@@ -223,12 +225,7 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
                er.log_path);
   if (!initial_file.empty()) check_initial_applied(er, initial_file);
   r.transform = transform::read_elastix_transform(er.transform_files.back());
-  if (!o.keep_images) {
-    for (const auto& m : {fixed, moving}) {
-      fs::remove(m);
-      fs::remove(fs::path(m).replace_extension(".raw"));
-    }
-  }
+  if (!o.keep_images) remove_registration_images(o.work_dir);
   return r;
 }
 
@@ -241,8 +238,7 @@ RegistrationResult register_pair(const io::Raster& design, const io::Raster& sca
   } catch (...) {
     // Every way out (bad input, elastix failure, a stop) leaves no registration images behind, and
     // no folder at all unless elastix ran: then its log stays, as the error line names it.
-    for (const char* f : {"design_reg.mhd", "design_reg.raw", "scan_reg.mhd", "scan_reg.raw"})
-      fs::remove(fs::path(o.work_dir) / f, ec);
+    remove_registration_images(o.work_dir);
     const bool has_log = fs::exists(fs::path(o.work_dir) / "elastix.log", ec) ||
                          fs::exists(fs::path(o.work_dir) / "elastix.console.log", ec);
     if (made_work_dir && !has_log) fs::remove_all(o.work_dir, ec);

@@ -19,9 +19,12 @@ struct RegisterOptions {
   std::string work_dir;                      // elastix's folder (kept: log, TransformParameters)
   int threads = 0;
   bool keep_images = false;                  // keep the decimated .mhd/.raw after success
-  // Initial transform: auto|search (coarse global alignment, docs/registration.md), none (elastix
-  // from its own geometrical-centre start), or a file (elastix TransformParameters or transform.json).
+  // Initial transform: auto|search|box (coarse global alignment, docs/registration.md), none
+  // (elastix from its own geometrical-centre start), or a file (elastix TransformParameters or
+  // transform.json).
   std::string init = "auto";
+  bool init_runs_coarse_stage() const { return init == "auto" || init == "search" || init == "box"; }
+  bool init_names_file() const { return !init_runs_coarse_stage() && init != "none"; }
   bool accept_ambiguous = false;
   double max_rotation_deg = 5;
   bool quarter_turns = false;
