@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "alinify/warp/warp_kernel.hpp"
+#include "alinify/warp/warp_kernel_cuda.cuh"
 
 using namespace alinify;
 
@@ -30,15 +30,6 @@ namespace {
       std::exit(2);                                                                                      \
     }                                                                                                    \
   } while (0)
-
-__global__ void warp_kernel(transform::TransformView t, warp::SourceView src, warp::OutputBlock out,
-                            warp::Interp interp) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  const int64_t j = blockIdx.y * static_cast<int64_t>(blockDim.y) + threadIdx.y;
-  if (i >= out.width || j >= out.height) return;
-  const uint8_t fill[3] = {0, 0, 0};
-  warp::warp_pixel(t, src, out, interp, fill, i, j);
-}
 
 uint32_t mix(uint64_t x) {
   x ^= x >> 33;
@@ -153,10 +144,10 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> rows(bytes / H);
   int failures = 0;
   for (warp::Interp interp : {warp::Interp::kNearest, warp::Interp::kBilinear, warp::Interp::kBicubic}) {
-    warp_kernel<<<grid, block>>>(view, src, out, interp);  // warm-up
+    warp::warp_kernel<<<grid, block>>>(view, src, out, interp, 0, 0, 0);  // warm-up
     CHECK(cudaGetLastError());
     CHECK(cudaEventRecord(e0));
-    for (int r = 0; r < repeat; ++r) warp_kernel<<<grid, block>>>(view, src, out, interp);
+    for (int r = 0; r < repeat; ++r) warp::warp_kernel<<<grid, block>>>(view, src, out, interp, 0, 0, 0);
     CHECK(cudaEventRecord(e1));
     CHECK(cudaEventSynchronize(e1));
     CHECK(cudaGetLastError());

@@ -77,7 +77,6 @@ std::unique_ptr<Backend> cuda_for_rank(const BackendRequest& r, int count) {
 
 std::unique_ptr<Backend> make_backend(const BackendRequest& r) {
   const int threads = std::max(1, omp_get_num_procs() / std::max(1, r.local_size));
-  if (r.gpus_per_rank < 1) fail_usage("--gpus-per-rank: must be at least 1");
   if (r.name == "cpu") return std::make_unique<CpuBackend>(threads);
   if (r.name == "torch") return make_torch_backend(r.local_rank, r.device, threads);
   if (r.name == "cuda" || r.name == "auto") {

@@ -14,6 +14,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/warp/cuda_backend.hpp"
+#include "alinify/warp/warp_kernel_cuda.cuh"
 
 namespace alinify::warp {
 namespace {
@@ -24,15 +25,6 @@ void check(cudaError_t e, const char* what, const char* file, int line) {
                  cudaGetErrorString(e));
 }
 #define ALINIFY_CUDA(call) check((call), #call, __FILE__, __LINE__)
-
-__global__ void warp_kernel(transform::TransformView t, SourceView src, OutputBlock out, Interp interp, uint8_t f0,
-                            uint8_t f1, uint8_t f2) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  const int64_t j = blockIdx.y * static_cast<int64_t>(blockDim.y) + threadIdx.y;
-  if (i >= out.width || j >= out.height) return;
-  const uint8_t fill[3] = {f0, f1, f2};
-  warp_pixel(t, src, out, interp, fill, i, j);
-}
 
 template <typename T>
 struct DeviceBuffer {

@@ -7,35 +7,11 @@
 #include "alinify/warp/backend.hpp"
 #include "alinify/warp/cpu_backend.hpp"
 #include "alinify/warp/cuda_backend.hpp"
+#include "support/test_transforms.hpp"
 
 using namespace alinify;
 
-namespace {
-
-transform::Transform affine_plus_bspline() {
-  transform::Transform t;
-  transform::Stage a;
-  a.affine.m[0] = 0.98;
-  a.affine.m[1] = 0.03;
-  a.affine.m[2] = -0.02;
-  a.affine.m[3] = 1.01;
-  a.affine.offset[0] = 4.25;
-  a.affine.offset[1] = -2.5;
-  transform::Stage b;
-  b.kind = transform::StageKind::kBSpline;
-  b.bspline.size[0] = 12;
-  b.bspline.size[1] = 10;
-  b.bspline.spacing[0] = b.bspline.spacing[1] = 48;
-  b.bspline.origin[0] = b.bspline.origin[1] = -72;
-  for (int i = 0; i < 120; ++i) {
-    b.bspline.coef_x.push_back(2.0 * std::sin(0.37 * i));
-    b.bspline.coef_y.push_back(1.5 * std::cos(0.23 * i));
-  }
-  t.stages = {a, b};
-  return t;
-}
-
-}  // namespace
+using alinify::test::affine_plus_bspline;
 
 TEST(Gpu, CudaWarpEqualsCpuWarpExactly) {
   if (!warp::cuda_compiled()) GTEST_SKIP() << "this build has no CUDA backend (nvcc was not found)";

@@ -24,6 +24,7 @@
 #include "alinify/qa/similarity.hpp"
 #include "alinify/qa/verdict.hpp"
 #include "alinify/reg/elastix_log.hpp"
+#include "support/test_transforms.hpp"
 #include "support/test_support.hpp"
 
 using namespace alinify;
@@ -32,25 +33,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using alinify::test::affine;
+
 std::vector<float> noise(size_t n, unsigned seed) {
   std::mt19937 g(seed);
   std::uniform_real_distribution<float> u(0, 255);
   std::vector<float> v(n);
   for (float& x : v) x = u(g);
   return v;
-}
-
-transform::Transform affine(double a, double b, double c, double d, double ox, double oy) {
-  transform::Transform t;
-  transform::Stage s;
-  s.affine.m[0] = a;
-  s.affine.m[1] = b;
-  s.affine.m[2] = c;
-  s.affine.m[3] = d;
-  s.affine.offset[0] = ox;
-  s.affine.offset[1] = oy;
-  t.stages.push_back(s);
-  return t;
 }
 
 std::string slurp(const std::string& p) {

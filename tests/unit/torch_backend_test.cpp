@@ -9,29 +9,13 @@
 #include "alinify/warp/backend.hpp"
 #include "alinify/warp/cpu_backend.hpp"
 #include "alinify/warp/torch_backend.hpp"
+#include "support/test_transforms.hpp"
 
 using namespace alinify;
 
 namespace {
 
-transform::Transform affine_plus_bspline() {
-  transform::Transform t;
-  transform::Stage a;
-  a.affine.m[0] = 0.98, a.affine.m[1] = 0.05, a.affine.m[2] = -0.04, a.affine.m[3] = 1.01;
-  a.affine.offset[0] = 7.31, a.affine.offset[1] = -3.17;
-  transform::Stage b;
-  b.kind = transform::StageKind::kBSpline;
-  b.combine = transform::Combine::kAdd;
-  b.bspline.size[0] = 10, b.bspline.size[1] = 8;
-  b.bspline.spacing[0] = 48, b.bspline.spacing[1] = 44;
-  b.bspline.origin[0] = -60, b.bspline.origin[1] = -50;
-  for (int i = 0; i < 80; ++i) {
-    b.bspline.coef_x.push_back(2.0 * std::sin(0.37 * i));
-    b.bspline.coef_y.push_back(1.5 * std::cos(0.23 * i));
-  }
-  t.stages = {a, b};
-  return t;
-}
+using alinify::test::affine_plus_bspline;
 
 TEST(TorchBackend, GridSamplerAgreesWithTheNativeKernel) {
   if (warp::torch_module_path().empty())
@@ -43,7 +27,7 @@ TEST(TorchBackend, GridSamplerAgreesWithTheNativeKernel) {
     for (int64_t x = 0; x < sw; ++x)
       for (int c = 0; c < 3; ++c)
         scan[(y * sw + x) * 3 + c] = static_cast<uint8_t>(127 + 90 * std::sin(0.11 * x + 0.05 * y + c) + rng() % 17 - 8);
-  const auto t = affine_plus_bspline();
+  const auto t = affine_plus_bspline(transform::Combine::kAdd);
   warp::BackendRequest r;
   r.name = "torch";
   auto torch = warp::make_backend(r);

@@ -8,11 +8,14 @@
 #include "alinify/transform/transform.hpp"
 #include "alinify/warp/backend.hpp"
 #include "alinify/warp/cpu_backend.hpp"
+#include "support/test_transforms.hpp"
 
 using namespace alinify;
 using namespace alinify::warp;
 
 namespace {
+
+using alinify::test::affine;
 
 struct Image {
   int64_t w, h;
@@ -30,19 +33,6 @@ Image random_image(int64_t w, int64_t h, unsigned seed) {
         im.rgb[(y * w + x) * 3 + c] =
             static_cast<uint8_t>(127 + 100 * std::sin(0.13 * x + 0.07 * y + c) + (rng() % 21) - 10);
   return im;
-}
-
-transform::Transform affine(double a, double b, double c, double d, double tx, double ty) {
-  transform::Transform t;
-  transform::Stage s;
-  s.affine.m[0] = a;
-  s.affine.m[1] = b;
-  s.affine.m[2] = c;
-  s.affine.m[3] = d;
-  s.affine.offset[0] = tx;
-  s.affine.offset[1] = ty;
-  t.stages.push_back(s);
-  return t;
 }
 
 transform::Transform with_bspline(transform::Transform t) {

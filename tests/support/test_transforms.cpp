@@ -1,0 +1,37 @@
+#include "support/test_transforms.hpp"
+
+#include <cmath>
+
+namespace alinify::test {
+
+transform::Transform affine(double a, double b, double c, double d, double tx, double ty) {
+  transform::Transform t;
+  transform::Stage s;
+  s.affine.m[0] = a;
+  s.affine.m[1] = b;
+  s.affine.m[2] = c;
+  s.affine.m[3] = d;
+  s.affine.offset[0] = tx;
+  s.affine.offset[1] = ty;
+  t.stages.push_back(s);
+  return t;
+}
+
+transform::Transform affine_plus_bspline(transform::Combine combine) {
+  transform::Transform t = affine(0.98, 0.03, -0.02, 1.01, 4.25, -2.5);
+  transform::Stage b;
+  b.kind = transform::StageKind::kBSpline;
+  b.combine = combine;
+  b.bspline.size[0] = 12;
+  b.bspline.size[1] = 10;
+  b.bspline.spacing[0] = b.bspline.spacing[1] = 48;
+  b.bspline.origin[0] = b.bspline.origin[1] = -72;
+  for (int i = 0; i < 120; ++i) {
+    b.bspline.coef_x.push_back(2.0 * std::sin(0.37 * i));
+    b.bspline.coef_y.push_back(1.5 * std::cos(0.23 * i));
+  }
+  t.stages.push_back(b);
+  return t;
+}
+
+}  // namespace alinify::test
