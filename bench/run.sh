@@ -5,7 +5,12 @@
 # of --repeats runs with its peak RSS (largest single process, /usr/bin/time).
 #
 #   bench/run.sh [--size 18960x14960] [--cache DIR] [--repeats 3] [--no-registration-table]
-#                [--json FILE] [--doc docs/performance.md] [--quick]
+#                [--json FILE] [--doc docs/performance.md] [--quick] [--python-route]
+#
+# Rows that run a whole registration (alinify run, transformix, the Python route) are measured
+# --heavy-repeats times (default 1): each takes minutes at full size, and their spread is in the
+# JSON of earlier runs. --python-route also measures the earlier tool's way (PyPI's itk-elastix at
+# 1024 px + torch grid_sample on the whole image) in a virtual environment under the cache folder.
 #
 # --quick: a 2000x1500 pair, one run each, the whole job at 2 ranks only, registration table at
 # 0.25 MP only: a few minutes (the test suite runs it and checks the JSON, never the times).
@@ -20,6 +25,8 @@ A=${ALINIFY_BIN:-$ROOT/build/bin/alinify}
 SIZE=18960x14960
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/alinify-bench
 REPEATS=3
+HEAVY_REPEATS=1
+PY_ROUTE=0
 REG_TABLE=1
 QUICK=0
 JSON=
@@ -31,6 +38,8 @@ while (($#)); do
     --size) SIZE=$2; shift 2 ;;
     --cache) CACHE=$2; shift 2 ;;
     --repeats) REPEATS=$2; shift 2 ;;
+    --heavy-repeats) HEAVY_REPEATS=$2; shift 2 ;;
+    --python-route) PY_ROUTE=1; shift ;;
     --no-registration-table) REG_TABLE=0; shift ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 1 ;;
   esac
@@ -63,11 +72,12 @@ with open(path, "a") as f:
 PY
 }
 
-# measure LABEL CMD...: median wall seconds and max peak RSS over REPEATS runs -> a table row.
+# measure LABEL CMD...: median wall seconds and max peak RSS over REPEATS runs (REPS=N measure ...
+# for another count) -> a table row.
 measure() {
   local label=$1; shift
-  local times=() rss=0
-  for ((i = 0; i < REPEATS; i++)); do
+  local times=() rss=0 reps=${REPS:-$REPEATS}
+  for ((i = 0; i < reps; i++)); do
     local logf="$D/logs/$(echo "$label" | tr -c 'A-Za-z0-9' _).log"
     /usr/bin/time -f "%e %M" -o "$D/time.txt" "$@" >"$logf" 2>&1 || {
       log "FAILED: $label (see $logf)"; echo "| $label | failed | | |" >>"$OUT"; FAILED=$((FAILED + 1))
@@ -131,11 +141,22 @@ if [ -f "$(dirname "$A")/libalinify_torch.so" ]; then
     measure "LibTorch grid_sampler (CPU), $interp, -np 1 (affine + B-spline)" "${WARP[@]}"
   done
 fi
+# 2b. CUDA, when this build has it and a GPU is visible; otherwise the JSON says why not.
+if nvidia-smi -L >/dev/null 2>&1; then
+  for interp in bilinear bicubic; do
+    warp 1 $interp "$D/t.json" "$D/out/cuda.tif" cuda
+    measure "alinify warp, CUDA, $interp, -np 1 (affine + B-spline)" "${WARP[@]}"
+  done
+else
+  log "no GPU visible (nvidia-smi -L failed): no CUDA rows"
+  python3 -c 'import json,sys; open(sys.argv[1],"a").write(json.dumps({"label":"alinify warp, CUDA","not_run":"no GPU visible on this machine (nvidia-smi -L failed)"})+"\n")' "$ROWS"
+  echo "| alinify warp, CUDA | not run: no GPU visible | | |" >>"$OUT"
+fi
 # 8. Scaling: the whole job (register + warp + QA) with 1 and 2 ranks.
 run_ranks=(1 2)
 ((QUICK)) && run_ranks=(2)  # --quick: one whole job is enough to prove the row works
 for np in "${run_ranks[@]}"; do
-  measure "alinify run (register + warp + QA), -np $np" \
+  REPS=$HEAVY_REPEATS measure "alinify run (register + warp + QA), -np $np" \
     mpirun "${NP_FLAGS[@]}" -np $np "$A" run --design "$D/pair/design.tif" --scan "$D/pair/scan.tif" \
     --out "$D/out/run_np$np.tif" --transform-out "$D/out/run_np$np.json"
 done
@@ -157,9 +178,28 @@ fi
 band=$D/scan_band1.mhd
 last_tp=$(ls "$D"/t.elastix/TransformParameters.full.*.txt | sort -V | tail -1)
 mkdir -p "$D/transformix"
-measure "transformix, one band (of 3), affine + B-spline, full resolution" \
+REPS=$HEAVY_REPEATS measure "transformix, one band (of 3), affine + B-spline, full resolution" \
   transformix -in "$band" -tp "$last_tp" -out "$D/transformix"
 
+# 7. The Python route users leave behind: PyPI's itk-elastix at 1024 px on the longest side, then
+#    torch grid_sample on the whole image in float32, as the earlier tool did; its transform is
+#    scored by alinify eval like every other (bench/python_route.py converts elastix's chain).
+if ((PY_ROUTE)); then
+  VENV=$CACHE/pyroute-venv PR=$D/python_route
+  if ! "$VENV/bin/python" -c 'import itk, torch, tifffile' 2>/dev/null; then
+    log "making the Python route's virtual environment in $VENV (PyPI: itk-elastix torch tifffile numpy)"
+    python3 -m venv "$VENV" && "$VENV/bin/pip" install -q itk-elastix torch tifffile numpy
+  fi
+  REPS=$HEAVY_REPEATS measure "Python route: register at 1024 px (itk-elastix affine + bspline)" \
+    "$VENV/bin/python" "$ROOT/bench/python_route.py" register "$D/pair/design.tif" "$D/pair/scan.tif" "$PR"
+  REPS=$HEAVY_REPEATS measure "Python route: whole-image warp (torch grid_sample, bilinear, float32)" \
+    "$VENV/bin/python" "$ROOT/bench/python_route.py" warp "$D/pair/scan.tif" "$PR" "$D/out/python_route.tif"
+  if ev=$("$A" eval --transform "$PR/transform.json" --truth "$D/pair/truth.json" 2>"$D/logs/python_route_eval.log"); then
+    python3 -c 'import json,sys; e=json.loads(sys.argv[2]); open(sys.argv[1],"a").write(json.dumps({"label":"Python route: its transform, scored by alinify eval","kind":"python-route-eval","mean_px":e["mean"],"p95_px":e["p95"]})+"\n")' "$ROWS" "$ev"
+  else
+    log "FAILED: alinify eval of the Python route's transform (see $D/logs/python_route_eval.log)"; FAILED=$((FAILED + 1))
+  fi
+fi
 echo >>"$OUT"
 echo "I/O floor: ${floor} s. Ratios: divide a row's median by the floor." >>"$OUT"
 
@@ -175,11 +215,15 @@ if ((REG_TABLE)); then
   sizes=(1000000 4000000 16000000 64000000 planner)
   ((QUICK)) && sizes=(250000)
   for mp in "${sizes[@]}"; do
-    extra=(); [ "$mp" = planner ] || extra=(--registration-max-pixels "$mp")
-    "$A" register --design "$D/pair/design.tif" --scan "$D/pair/scan.tif" --out "$D/reg_$mp.json" \
-      "${extra[@]}" >"$D/reg_$mp.log" 2>&1 || { echo "| $mp | failed | | | | |" >>"$OUT"; FAILED=$((FAILED + 1)); continue; }
-    ev=$("$A" eval --transform "$D/reg_$mp.json" --truth "$D/pair/truth.json" 2>/dev/null)
-    python3 - "$D/reg_$mp.log" "$ev" "$mp" "$ROWS" >>"$OUT" <<'PY'
+    tj=$D/reg_$mp.json tl=$D/reg_$mp.log
+    if [ "$mp" = planner ]; then  # the planner's choice is the registration every warp above used
+      tj=$D/t.json tl=$D/register.log
+    elif ! "$A" register --design "$D/pair/design.tif" --scan "$D/pair/scan.tif" --out "$tj" \
+      --registration-max-pixels "$mp" >"$tl" 2>&1; then
+      echo "| $mp | failed | | | | |" >>"$OUT"; FAILED=$((FAILED + 1)); continue
+    fi
+    ev=$("$A" eval --transform "$tj" --truth "$D/pair/truth.json" 2>/dev/null)
+    python3 - "$tl" "$ev" "$mp" "$ROWS" >>"$OUT" <<'PY'
 import json, re, sys
 log = open(sys.argv[1]).read()
 ev = json.loads(sys.argv[2])
@@ -219,6 +263,6 @@ json.load(open(out))
 print(f"[bench] {len(doc['rows'])} rows -> {out}", file=sys.stderr)
 PY
 python3 "$ROOT/bench/report.py" "$JSON" "$D/performance.md"
-((QUICK)) || [ -z "${DOC:-}" ] || cp "$D/performance.md" "$DOC"
+((QUICK)) || [ -z "${DOC:-}" ] || python3 "$ROOT/bench/report.py" "$JSON" "$DOC"  # plots go to images/ beside it
 cat "$OUT"
 ((FAILED == 0)) || { log "$FAILED measurement(s) failed: see the logs in $D/logs"; exit 1; }
