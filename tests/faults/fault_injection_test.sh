@@ -41,6 +41,16 @@ rank_pid() {  # the pid of world rank $2 among the children of mpirun $1
   for p in $(pgrep -P "$1"); do grep -qz "OMPI_COMM_WORLD_RANK=$2" "/proc/$p/environ" 2>/dev/null && echo "$p"; done
 }
 checksum() { gdalinfo -checksum "$1" | grep -o 'Checksum=[0-9]*' | tr '\n' ' '; }
+# Whether SIGTERM or SIGINT is pending (delivered, not yet handled) in every one of the processes;
+# a process that is gone has nothing pending.
+stop_pending() {
+  local p a b
+  for p in "$@"; do
+    read -r a b < <(awk '/^(SigPnd|ShdPnd):/ { printf "%s ", $2 }' "/proc/$p/status" 2>/dev/null) || continue
+    [ -n "$b" ] || continue
+    (( (0x$a | 0x$b) & 0x4002 )) || return 1
+  done
+}
 
 # A pair big enough that the warp takes seconds (upscaled synthetic pair) and its identity transform.
 "$BIN" synth --out-dir "$T/small" --width 400 --height 300 --seed 5 >/dev/null 2>&1 || { echo "FAIL: synth"; exit 1; }
@@ -86,7 +96,15 @@ for sig in TERM INT; do
     pid=$!
     wait_for 60 test -s "$O.partial" || fail "SIG$sig/$mode: no $O.partial appeared"
     sleep 0.3
+    # The job's processes are frozen while the signal travels (mpirun forwards it to the ranks)
+    # and thawed once it is pending in each: the stop lands mid-warp however fast the warp runs.
+    # (Without this, a warp that finished before mpirun forwarded the signal was a flaky failure.)
+    procs=$pid; [ $mode = alone ] || procs=$(pgrep -P "$pid" | tr '\n' ' ')
+    [ -e "$O" ] && fail "SIG$sig/$mode: the warp finished before the signal (make it bigger)"
+    kill -STOP $procs
     t0=$(now); kill -s $sig "$pid"
+    wait_for 10 stop_pending $procs || note "SIG$sig $mode: the signal was not pending in every process after 10 s"
+    kill -CONT $procs 2>/dev/null
     bounded_wait "$pid" 60; rc=$RC
     note "SIG$sig $mode: exit $rc after $(since "$t0") s; $(grep -o 'stopped by [A-Z]*' "$d/log" | head -1)"
     [ "$rc" != hang ] || fail "SIG$sig/$mode: hung"
