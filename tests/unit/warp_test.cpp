@@ -145,6 +145,34 @@ TEST(Warp, WindowedWarpEqualsWholeImageWarp) {
   }
 }
 
+// The direct-read path of sample_rgb must give the bytes of the clamped general path everywhere:
+// inside, on every edge of the scan and of a window that is smaller than the scan, and outside.
+TEST(Warp, DirectTapsEqualClampedTapsInsideAndOnEveryEdge) {
+  const Image im = random_image(40, 30, 7);
+  const int64_t x0 = 5, y0 = 4, ww = 30, wh = 22;  // a window inside the scan
+  std::vector<uint8_t> win(ww * wh * 3);
+  for (int64_t y = 0; y < wh; ++y)
+    for (int64_t x = 0; x < ww * 3; ++x) win[y * ww * 3 + x] = im.rgb[((y + y0) * im.w) * 3 + x0 * 3 + x];
+  const SourceView whole{im.rgb.data(), 0, 0, im.w, im.h, im.w * 3, im.w, im.h};
+  const SourceView part{win.data(), x0, y0, ww, wh, ww * 3, im.w, im.h};
+  const uint8_t fill[3] = {1, 2, 3};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> ux(-2.0, im.w + 1.0), uy(-2.0, im.h + 1.0);
+  int64_t direct = 0;
+  for (Interp interp : {Interp::kNearest, Interp::kBilinear, Interp::kBicubic})
+    for (const SourceView& sv : {whole, part})
+      for (int k = 0; k < 20000; ++k) {
+        const double x = ux(rng), y = uy(rng);
+        uint8_t a[3], b[3];
+        sample_rgb(sv, x, y, interp, fill, a);
+        sample_rgb_clamped(sv, x, y, interp, fill, b);
+        ASSERT_TRUE(a[0] == b[0] && a[1] == b[1] && a[2] == b[2])
+            << interp_name(interp) << " at (" << x << ", " << y << ") window x0=" << sv.x0;
+        direct += x > sv.x0 + 2 && x < sv.x0 + sv.width - 3 && y > sv.y0 + 2 && y < sv.y0 + sv.height - 3;
+      }
+  EXPECT_GT(direct, 10000);  // most samples took the direct path: the comparison means something
+}
+
 TEST(Warp, SourceWindowIsEmptyWhenTheBlockMapsOutside) {
   auto t = affine(1, 0, 0, 1, 10000, 0);
   EXPECT_TRUE(source_window(t, {0, 0, 64, 64}, {100, 100}, Interp::kBilinear).empty());
