@@ -24,7 +24,6 @@ spacing and its coefficients are scaled.
 """
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -117,8 +116,9 @@ def register(args):
     log(f"elastix {time.monotonic() - t1:.1f} s")
     maps = [dict(tpo.GetParameterMap(i)) for i in range(tpo.GetNumberOfParameterMaps())]
     # Where each small design pixel samples the small scan: identity + transformix's field.
+    # (output_directory: transformix writes deformationField.nii there, not into the caller's folder)
     field = itk.GetArrayFromImage(itk.transformix_deformation_field(
-        itk.GetImageFromArray(np.ascontiguousarray(moving)), tpo))
+        itk.GetImageFromArray(np.ascontiguousarray(moving)), tpo, output_directory=args.workdir))
     h, w = fixed.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     np.save(os.path.join(args.workdir, "grid.npy"),

@@ -24,8 +24,8 @@ def ranks(label):
     return int(m.group(1)) if m else None
 
 
-def gnuplot(script, png):
-    done = subprocess.run(["gnuplot"], input=f"set terminal pngcairo size 760,420 font ',10'\nset output '{png}'\n"
+def gnuplot(script, png, height=420):
+    done = subprocess.run(["gnuplot"], input=f"set terminal pngcairo size 760,{height} font ',10'\nset output '{png}'\n"
                           + script, text=True, capture_output=True)  # its warnings (one-point ranges) are noise
     if done.returncode != 0:
         sys.exit(f"gnuplot failed on {png}: {done.stderr.strip()}")
@@ -72,13 +72,13 @@ unset multiplot
         png = os.path.join(img_dir, "perf-ranks.png")
         gnuplot("\n".join(blocks) + f"""
 set multiplot layout 1,2 title 'Against rank count (this machine)'
-set xlabel 'MPI ranks'; set xtics 1; set grid; set key bottom left font ',8'
-set ylabel 'median seconds'; set yrange [0:*]
+set xlabel 'MPI ranks'; set xtics 1; set grid; set key below font ',8'; set logscale y
+set ylabel 'median seconds (log)'
 plot {", ".join(time_plots)}
-set ylabel 'peak RSS per process (MiB)'
+set ylabel 'peak RSS, largest process (MiB, log)'
 plot {", ".join(rss_plots)}
 unset multiplot
-""", png)
+""", png, height=520)
         lines += ["", "![time and memory against rank count](images/perf-ranks.png)"]
     return lines
 
