@@ -155,6 +155,9 @@ def main(src, out):
             lines.append(f"| {r['label'].removeprefix('registration at ')} | {r['factor']} | {r['elastix_s']:.1f} | "
                          f"{r['elastix_peak_rss']} | {r['mean_px']:.3f} | {r['p95_px']:.3f} |")
     lines += targets(rows, floor)
+    if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(out)), "performance-analysis.md")):
+        lines += ["", "Where the time goes, and what the missed targets would take: "
+                  "[performance-analysis.md](performance-analysis.md)."]
     py_rows = [r for r in rows if r["label"].startswith("Python route") and "median_s" in r]
     if py_eval or py_rows:
         w, h = (int(v) for v in doc["size"].split("x"))

@@ -5,11 +5,12 @@
 # of --repeats runs with its peak RSS (largest single process, /usr/bin/time).
 #
 #   bench/run.sh [--size 18960x14960] [--cache DIR] [--repeats 3] [--no-registration-table]
-#                [--json FILE] [--doc docs/performance.md] [--quick] [--python-route]
+#                [--json FILE] [--doc docs/performance.md] [--quick] [--python-route] [--finish]
+#
+# --finish: only the JSON and the report, from the rows an earlier run left in the cache folder.
 #
 # Rows that run a whole registration (alinify run, transformix, the Python route) are measured
-# --heavy-repeats times (default 1): each takes minutes at full size, and their spread is in the
-# JSON of earlier runs. --python-route also measures the earlier tool's way (PyPI's itk-elastix at
+# --heavy-repeats times (default 1): each takes minutes at full size. --python-route also measures the earlier tool's way (PyPI's itk-elastix at
 # 1024 px + torch grid_sample on the whole image) in a virtual environment under the cache folder.
 #
 # --quick: a 2000x1500 pair, one run each, the whole job at 2 ranks only, registration table at
@@ -27,6 +28,7 @@ CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/alinify-bench
 REPEATS=3
 HEAVY_REPEATS=1
 PY_ROUTE=0
+FINISH=0
 REG_TABLE=1
 QUICK=0
 JSON=
@@ -40,6 +42,7 @@ while (($#)); do
     --repeats) REPEATS=$2; shift 2 ;;
     --heavy-repeats) HEAVY_REPEATS=$2; shift 2 ;;
     --python-route) PY_ROUTE=1; shift ;;
+    --finish) FINISH=1; shift ;;
     --no-registration-table) REG_TABLE=0; shift ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 1 ;;
   esac
@@ -55,7 +58,7 @@ mkdir -p "$D/out" "$D/logs"
 OUT=$CACHE/results-$SIZE.md
 JSON=${JSON:-$CACHE/results-$SIZE.json}
 ROWS=$D/rows.jsonl
-: >"$ROWS"
+((FINISH)) || : >"$ROWS"
 FAILED=0
 log() { printf '[bench] %s\n' "$*" >&2; }
 # row LABEL MEDIAN RSS_KB RUNS... -- CMD...: one JSON line per measured row.
@@ -94,6 +97,42 @@ measure() {
   row "$label" "$med" "$rss" "${times[@]}" -- "$@"
   log "$label: median ${med}s, peak RSS $((rss / 1024)) MiB"
 }
+
+# finish: the JSON (machine, versions, rows; checked to read back: the test suite relies on it) and
+# the report, from the rows measured so far (--finish: from an earlier run's rows, measuring nothing).
+finish() {
+  mkdir -p "$(dirname "$JSON")"
+  python3 - "$ROWS" "$JSON" "$SIZE" "$REPEATS" "$A" <<'PY'
+import json, os, platform, subprocess, sys, datetime
+rows_path, out, size, repeats, alinify = sys.argv[1:6]
+def first_line(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
+    except Exception as e:  # a missing tool is recorded, not fatal
+        return f"unavailable ({e})"
+doc = {
+    "format": "alinify-bench", "version": 1,
+    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "size": size, "repeats": int(repeats),
+    "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+    "versions": {"gdal": first_line(["gdalinfo", "--version"]), "elastix": first_line(["elastix", "--version"]),
+                 "mpirun": first_line(["mpirun", "--version"]), "alinify": alinify},
+    "rows": [json.loads(l) for l in open(rows_path) if l.strip()],
+  }
+with open(out, "w") as f:
+    json.dump(doc, f, indent=1)
+json.load(open(out))
+print(f"[bench] {len(doc['rows'])} rows -> {out}", file=sys.stderr)
+PY
+  python3 "$ROOT/bench/report.py" "$JSON" "$D/performance.md"
+  ((QUICK)) || [ -z "${DOC:-}" ] || python3 "$ROOT/bench/report.py" "$JSON" "$DOC"  # plots go to images/ beside it
+}
+if ((FINISH)); then
+  [ -s "$ROWS" ] || { echo "--finish: no rows in $ROWS" >&2; exit 1; }
+  finish
+  exit 0
+fi
 
 # --- inputs ---------------------------------------------------------------------------------
 if [ ! -f "$D/pair/truth.json" ]; then
@@ -238,31 +277,6 @@ with open(sys.argv[4], "a") as f:
 PY
   done
 fi
-# JSON: machine, versions, rows; then check that it reads back (the test suite relies on this).
-python3 - "$ROWS" "$JSON" "$SIZE" "$REPEATS" "$A" <<'PY'
-import json, os, platform, subprocess, sys, datetime
-rows_path, out, size, repeats, alinify = sys.argv[1:6]
-def first_line(cmd):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
-    except Exception as e:  # a missing tool is recorded, not fatal
-        return f"unavailable ({e})"
-doc = {
-    "format": "alinify-bench", "version": 1,
-    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    "size": size, "repeats": int(repeats),
-    "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
-    "versions": {"gdal": first_line(["gdalinfo", "--version"]), "elastix": first_line(["elastix", "--version"]),
-                 "mpirun": first_line(["mpirun", "--version"]), "alinify": alinify},
-    "rows": [json.loads(l) for l in open(rows_path) if l.strip()],
-}
-with open(out, "w") as f:
-    json.dump(doc, f, indent=1)
-json.load(open(out))
-print(f"[bench] {len(doc['rows'])} rows -> {out}", file=sys.stderr)
-PY
-python3 "$ROOT/bench/report.py" "$JSON" "$D/performance.md"
-((QUICK)) || [ -z "${DOC:-}" ] || python3 "$ROOT/bench/report.py" "$JSON" "$DOC"  # plots go to images/ beside it
+finish
 cat "$OUT"
 ((FAILED == 0)) || { log "$FAILED measurement(s) failed: see the logs in $D/logs"; exit 1; }

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Checks what `bench/run.sh --quick` wrote, never a time: the JSON reads back and holds every kind
+of row with sane figures, and the report has its targets table and its plots.
+usage: check_quick.py RESULTS.json PERFORMANCE.md"""
+import json
+import os
+import sys
+
+
+def main(json_path, md_path):
+    doc = json.load(open(json_path))
+    problems = []
+    if doc.get("format") != "alinify-bench":
+        problems.append("format is not alinify-bench")
+    rows = doc["rows"]
+    measured = [r for r in rows if "median_s" in r]
+    for r in measured:
+        if not (r["min_s"] <= r["median_s"] <= r["max_s"]) or r["min_s"] < 0:
+            problems.append(f"{r['label']}: median {r['median_s']} outside [{r['min_s']}, {r['max_s']}]")
+        if r["peak_rss_mib"] <= 0 or not r["command"]:
+            problems.append(f"{r['label']}: no peak RSS or no command")
+    for prefix in ("I/O floor", "alinify warp, bilinear, -np 1", "alinify warp, bicubic, -np 2", "gdalwarp, affine",
+                   "alinify warp, affine only", "transformix", "alinify run"):
+        if not any(r["label"].startswith(prefix) for r in measured):
+            problems.append(f"no measured row '{prefix}...'")
+    if not any(r["label"].startswith("alinify warp, CUDA") for r in rows):
+        problems.append("no CUDA row (measured, or not_run with a reason)")
+    reg = [r for r in rows if r.get("kind") == "registration"]
+    if not reg or any(not (0 <= r["mean_px"] <= r["p95_px"]) or r["elastix_s"] <= 0 for r in reg):
+        problems.append(f"registration rows missing or not sane: {reg}")
+    if any(r.get("failed") for r in rows):
+        problems.append("failed rows: " + ", ".join(r["label"] for r in rows if r.get("failed")))
+    md = open(md_path).read()
+    if "## Targets" not in md or "× floor" not in md:
+        problems.append(f"{md_path}: no targets table or no ratio column")
+    images = os.path.join(os.path.dirname(md_path), "images")
+    for png in ("perf-registration.png", "perf-ranks.png"):
+        path = os.path.join(images, png)
+        if not os.path.isfile(path) or open(path, "rb").read(8) != b"\x89PNG\r\n\x1a\n":
+            problems.append(f"{path}: missing or not a PNG")
+        elif f"images/{png}" not in md:
+            problems.append(f"{md_path} does not show {png}")
+    for p in problems:
+        print(f"FAIL: {p}")
+    print(f"{len(measured)} measured rows, {len(reg)} registration rows: {'FAIL' if problems else 'PASS'}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1], sys.argv[2]))
