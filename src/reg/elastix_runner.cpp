@@ -1,6 +1,7 @@
 #include "alinify/reg/elastix_runner.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -75,6 +76,13 @@ int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const pid_t parent = ::getpid();
+  // mpirun binds each rank to a core (Open MPI's default for two ranks or fewer) and a child inherits
+  // the binding: elastix ran on one core while the other ranks only waited for its transform. The
+  // child asks for every CPU; the kernel keeps those of the job's cpuset (Slurm's allocation, a
+  // container's), so elastix never leaves what the job was given.
+  cpu_set_t every_cpu;
+  CPU_ZERO(&every_cpu);
+  for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &every_cpu);
   const pid_t pid = ::fork();
   if (pid < 0) fail_runtime("cannot start " + argv[0] + ": " + std::strerror(errno));
   if (pid == 0) {
@@ -87,6 +95,7 @@ int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_
     const int in = ::open("/dev/null", O_RDONLY);
     if (out < 0 || in < 0) ::_exit(127);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
+    ::sched_setaffinity(0, sizeof every_cpu, &every_cpu);  // a refusal leaves the inherited binding
     ::dup2(out, STDOUT_FILENO);
     ::dup2(out, STDERR_FILENO);
     ::dup2(in, STDIN_FILENO);
