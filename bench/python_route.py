@@ -59,9 +59,14 @@ def numbers(pm, key):
     return [float(v) for v in pm[key]]
 
 
+def to_full(F, axis, u):
+    """S: small pixel coordinate u on `axis` -> full-resolution pixel coordinate."""
+    return F[axis] * u + (F[axis] - 1) / 2
+
+
 def full_resolution_stages(maps, F):
     """elastix parameter maps (innermost first) at small scale -> alinify transform.json stages."""
-    k = [(F[0] - 1) / 2, (F[1] - 1) / 2]
+    k = [to_full(F, 0, 0), to_full(F, 1, 0)]
     stages = []
     for pm in maps:
         kind = pm["Transform"][0]
@@ -72,7 +77,7 @@ def full_resolution_stages(maps, F):
             c = numbers(pm, "CenterOfRotationPoint")
             o = [c[0] + t[0] - m[0] * c[0] - m[1] * c[1], c[1] + t[1] - m[2] * c[0] - m[3] * c[1]]
             mf = [m[0], m[1] * F[0] / F[1], m[2] * F[1] / F[0], m[3]]  # F M F^-1
-            off = [F[0] * o[0] + k[0] - mf[0] * k[0] - mf[1] * k[1], F[1] * o[1] + k[1] - mf[2] * k[0] - mf[3] * k[1]]
+            off = [to_full(F, 0, o[0]) - mf[0] * k[0] - mf[1] * k[1], to_full(F, 1, o[1]) - mf[2] * k[0] - mf[3] * k[1]]
             stages.append({"combine": combine, "type": "affine", "matrix": mf, "offset": off})
         elif kind == "BSplineTransform":
             if numbers(pm, "GridDirection") != [1.0, 0.0, 0.0, 1.0]:
@@ -81,7 +86,7 @@ def full_resolution_stages(maps, F):
             origin, spacing = numbers(pm, "GridOrigin"), numbers(pm, "GridSpacing")
             n = size[0] * size[1]
             stages.append({"combine": combine, "type": "bspline", "order": int(pm["BSplineTransformSplineOrder"][0]),
-                           "grid_size": size, "grid_origin": [F[i] * origin[i] + k[i] for i in range(2)],
+                           "grid_size": size, "grid_origin": [to_full(F, i, origin[i]) for i in range(2)],
                            "grid_spacing": [F[i] * spacing[i] for i in range(2)], "grid_direction": [1, 0, 0, 1],
                            "coefficients_x": [F[0] * v for v in p[:n]], "coefficients_y": [F[1] * v for v in p[n:]]})
         else:
@@ -109,16 +114,16 @@ def register(args):
         po.AddParameterMap(po.GetDefaultParameterMap(name))
     os.makedirs(args.workdir, exist_ok=True)
     t1 = time.monotonic()
-    _, tpo = itk.elastix_registration_method(itk.GetImageFromArray(np.ascontiguousarray(fixed)),
-                                             itk.GetImageFromArray(np.ascontiguousarray(moving)),
+    moving_image = itk.GetImageFromArray(np.ascontiguousarray(moving))  # registered, then its field
+    _, tpo = itk.elastix_registration_method(itk.GetImageFromArray(np.ascontiguousarray(fixed)), moving_image,
                                              parameter_object=po, output_directory=args.workdir,
                                              log_to_console=False)
     log(f"elastix {time.monotonic() - t1:.1f} s")
     maps = [dict(tpo.GetParameterMap(i)) for i in range(tpo.GetNumberOfParameterMaps())]
     # Where each small design pixel samples the small scan: identity + transformix's field.
     # (output_directory: transformix writes deformationField.nii there, not into the caller's folder)
-    field = itk.GetArrayFromImage(itk.transformix_deformation_field(
-        itk.GetImageFromArray(np.ascontiguousarray(moving)), tpo, output_directory=args.workdir))
+    field = itk.GetArrayFromImage(itk.transformix_deformation_field(moving_image, tpo,
+                                                                  output_directory=args.workdir))
     h, w = fixed.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     np.save(os.path.join(args.workdir, "grid.npy"),
@@ -142,8 +147,8 @@ def warp(args):
     Hs, Ws = scan.shape[2], scan.shape[3]
     small = torch.from_numpy(np.load(os.path.join(args.workdir, "grid.npy")))
     # small scan pixel u -> full pixel F u + (F - 1)/2 -> grid_sample's [-1, 1] (align_corners=False)
-    nx = (2 * (F[0] * small[..., 0] + (F[0] - 1) / 2) + 1) / Ws - 1
-    ny = (2 * (F[1] * small[..., 1] + (F[1] - 1) / 2) + 1) / Hs - 1
+    nx = (2 * to_full(F, 0, small[..., 0]) + 1) / Ws - 1
+    ny = (2 * to_full(F, 1, small[..., 1]) + 1) / Hs - 1
     grid = tf.interpolate(torch.stack([nx, ny])[None], size=(H, W), mode="bilinear", align_corners=False)
     grid = grid[0].permute(1, 2, 0)[None].contiguous()  # the full-size sampling grid
     log(f"read + grid {time.monotonic() - t0:.1f} s")

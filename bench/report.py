@@ -57,7 +57,7 @@ unset multiplot
         lines += ["", "![time, memory and error against registration resolution](images/perf-registration.png)"]
     scaled = {}
     for r in doc["rows"]:
-        if r.get("failed") or r.get("kind") or "median_s" not in r or ranks(r["label"]) is None:
+        if r.get("kind") or "median_s" not in r or ranks(r["label"]) is None:  # failed rows have no median
             continue
         series = re.sub(r",? -np \d+", "", r["label"])
         scaled.setdefault(series, []).append((ranks(r["label"]), r["median_s"], r["peak_rss_mib"]))
@@ -85,9 +85,7 @@ unset multiplot
 
 def targets(rows, floor):
     """The issue's targets as a table, each computed from this run's rows (same run, same input)."""
-    by = {r["label"]: r for r in rows if "median_s" in r}
-    def get(label):
-        return by.get(label)
+    get = {r["label"]: r for r in rows if "median_s" in r}.get
     out = ["", "## Targets (ratios within this run)", "", "| target | measured | met |", "|---|---|---|"]
     def add(name, value, ok):
         out.append(f"| {name} | {value} | {'yes' if ok else '**no**'} |")

@@ -10,8 +10,9 @@
 # --finish: only the JSON and the report, from the rows an earlier run left in the cache folder.
 #
 # Rows that run a whole registration (alinify run, transformix, the Python route) are measured
-# --heavy-repeats times (default 1): each takes minutes at full size. --python-route also measures the earlier tool's way (PyPI's itk-elastix at
-# 1024 px + torch grid_sample on the whole image) in a virtual environment under the cache folder.
+# --heavy-repeats times (default 1): each takes minutes at full size. --python-route also measures
+# the earlier tool's way (PyPI's itk-elastix at 1024 px + torch grid_sample on the whole image) in a
+# virtual environment under the cache folder.
 #
 # --quick: a 2000x1500 pair, one run each, the whole job at 2 ranks only, registration table at
 # 0.25 MP only: a few minutes (the test suite runs it and checks the JSON, never the times).
@@ -105,6 +106,7 @@ finish() {
   python3 - "$ROWS" "$JSON" "$SIZE" "$REPEATS" "$A" <<'PY'
 import json, os, platform, subprocess, sys, datetime
 rows_path, out, size, repeats, alinify = sys.argv[1:6]
+rows = [json.loads(l) for l in open(rows_path) if l.strip()]
 def first_line(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
@@ -113,13 +115,14 @@ def first_line(cmd):
 doc = {
     "format": "alinify-bench", "version": 1,
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    "size": size, "repeats": int(repeats),
+    # repeats: what the rows show (--finish does not know the earlier run's --repeats)
+    "size": size, "repeats": max((len(r.get("runs_s", [])) for r in rows), default=int(repeats)),
     "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                 "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
     "versions": {"gdal": first_line(["gdalinfo", "--version"]), "elastix": first_line(["elastix", "--version"]),
                  "mpirun": first_line(["mpirun", "--version"]), "alinify": alinify},
-    "rows": [json.loads(l) for l in open(rows_path) if l.strip()],
-  }
+    "rows": rows,
+}
 with open(out, "w") as f:
     json.dump(doc, f, indent=1)
 json.load(open(out))
