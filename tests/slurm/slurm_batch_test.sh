@@ -1,6 +1,6 @@
 #!/bin/bash
 # Real-Slurm test (CTest label slurm): a one-node Slurm cluster on loopback in a temporary folder
-# (docs/slurm.md, /work/shared/slurm-single-node.md), then the scripts of slurm/ on small synthetic
+# (its settings are written out in docs/slurm.md), then the scripts of slurm/ on small synthetic
 # pairs: (a) one pair, (b) a batch with a broken job, (c) a 2-task job array, (d) scancel in the
 # middle of a batch and a resubmission that resumes to outputs identical to (b).
 # Exit 77 (CTest: skipped) with the reason when Slurm, munge or root are not available.
