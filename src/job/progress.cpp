@@ -106,7 +106,8 @@ void WarpProgress::draw(bool force) {
   const double eta = rate > 0 ? (total_pixels_ - p) / rate : -1;
   const std::string text =
       fmt::format("warp: {}/{} strips ({:.0f}%), {:.1f} MP/s, elapsed {}, ETA {}", s, total_strips_,
-                  total_pixels_ > 0 ? 100.0 * p / total_pixels_ : 100.0, rate / 1e6, clock_text(elapsed), clock_text(eta));
+                  total_pixels_ > 0 ? 100.0 * p / total_pixels_ : 100.0, rate / 1e6, clock_text(elapsed),
+                  clock_text(eta));
   if (mode_ == ProgressMode::kLine) {
     std::fprintf(stderr, "\r\033[K%s", text.c_str());
     std::fflush(stderr);

@@ -54,9 +54,9 @@ std::string box_mismatch(const FabricBox& fabric, int factor, int64_t design_wid
   const char* why = fabric.touches_edge ? ": the fabric runs off the edge of the scan"
                     : std::abs(fabric.angle_deg) > options.max_rotation_deg + 1 ? ": turned beyond --max-rotation"
                                                                                   : "";
-  return fmt::format("the fabric's box ({:.0f} x {:.0f} px, turned {:.1f} deg) does not match the design ({} x {} px){}",
-                     fabric.length * factor, fabric.breadth * factor, fabric.angle_deg, design_width, design_height,
-                     why);
+  return fmt::format(
+      "the fabric's box ({:.0f} x {:.0f} px, turned {:.1f} deg) does not match the design ({} x {} px){}",
+      fabric.length * factor, fabric.breadth * factor, fabric.angle_deg, design_width, design_height, why);
 }
 
 // The search's and the fabric box's candidates, each refined on the full overlap, best first.

@@ -47,7 +47,8 @@ TEST(CoarseFft, MatchesTheDirectSumAtASizeThatIsNoPowerOfTwo) {
       for (int y = 0; y < height; ++y)
         for (int x = 0; x < width; ++x)
           direct += input[static_cast<size_t>(y) * width + x] *
-                    std::polar(1.0, -2 * M_PI * (static_cast<double>(u * x) / width + static_cast<double>(v * y) / height));
+                    std::polar(1.0, -2 * M_PI *
+                                        (static_cast<double>(u * x) / width + static_cast<double>(v * y) / height));
       EXPECT_NEAR(std::abs(fast[static_cast<size_t>(v) * width + u] - direct), 0.0, 1e-10) << u << "," << v;
     }
 }
