@@ -1,10 +1,10 @@
 #include "alinify/core/resources.hpp"
 
+#include <spdlog/fmt/fmt.h>
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 
 #include "alinify/core/error.hpp"
 
@@ -46,10 +46,8 @@ uint64_t parse_bytes(const std::string& text, const std::string& option) {
 }
 
 std::string format_bytes(uint64_t b) {
-  char buf[64];
-  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
-  else std::snprintf(buf, sizeof buf, "%.1f MiB", b / double(1ull << 20));
-  return buf;
+  if (b >= (1ull << 30)) return fmt::format("{:.2f} GiB", b / double(1ull << 30));
+  return fmt::format("{:.1f} MiB", b / double(1ull << 20));
 }
 
 double now_seconds() {

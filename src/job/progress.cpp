@@ -22,12 +22,8 @@ constexpr double kLineInterval = 0.2;      // seconds between redraws of the ter
 std::string clock_text(double seconds) {
   if (!(seconds >= 0) || seconds > 99 * 3600) return "--:--";
   const int s = static_cast<int>(seconds + 0.5);
-  char b[32];
-  if (s >= 3600)
-    std::snprintf(b, sizeof b, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
-  else
-    std::snprintf(b, sizeof b, "%d:%02d", s / 60, s % 60);
-  return b;
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
 }  // namespace
@@ -108,13 +104,12 @@ void WarpProgress::draw(bool force) {
   const double elapsed = std::max(1e-6, now - start_);
   const double rate = p / elapsed;  // pixels per second
   const double eta = rate > 0 ? (total_pixels_ - p) / rate : -1;
-  char text[200];
-  std::snprintf(text, sizeof text, "warp: %lld/%lld strips (%.0f%%), %.1f MP/s, elapsed %s, ETA %s",
-                static_cast<long long>(s), static_cast<long long>(total_strips_),
-                total_pixels_ > 0 ? 100.0 * p / total_pixels_ : 100.0, rate / 1e6, clock_text(elapsed).c_str(),
-                clock_text(eta).c_str());
+  const std::string text =
+      fmt::format("warp: {}/{} strips ({:.0f}%), {:.1f} MP/s, elapsed {}, ETA {}", s, total_strips_,
+                  total_pixels_ > 0 ? 100.0 * p / total_pixels_ : 100.0, rate / 1e6, clock_text(elapsed),
+                  clock_text(eta));
   if (mode_ == ProgressMode::kLine) {
-    std::fprintf(stderr, "\r\033[K%s", text);
+    std::fprintf(stderr, "\r\033[K%s", text.c_str());
     std::fflush(stderr);
     line_open_ = true;
   } else {

@@ -36,10 +36,9 @@ struct RegistrationTicker::State {
     const auto res = reg::parse_elastix_log_text(ss.str());
     if (res.empty()) return "";
     const reg::ElastixResolutionLog& r = res.back();
-    char b[200];
-    std::snprintf(b, sizeof b, "register: elastix parameter file %d, resolution %d, iteration %d, metric %.5f, elapsed %.0f s",
-                  r.parameter_file, r.resolution, r.iterations, r.final_metric, now_seconds() - start);
-    return b;
+    return fmt::format(
+        "register: elastix parameter file {}, resolution {}, iteration {}, metric {:.5f}, elapsed {:.0f} s",
+        r.parameter_file, r.resolution, r.iterations, r.final_metric, now_seconds() - start);
   }
 
   void run() {

@@ -1,8 +1,9 @@
 #include "alinify/qa/report_html.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -40,9 +41,7 @@ std::string number(const nlohmann::json& v, int decimals = 3) {
   if (!v.is_number()) return html_escape(v.dump());
   const double d = v.get<double>();
   if (!std::isfinite(d)) return "&ndash;";
-  char b[48];
-  std::snprintf(b, sizeof b, "%.*f", decimals, d);
-  return b;
+  return fmt::format("{:.{}f}", d, decimals);
 }
 
 const nlohmann::json& at(const nlohmann::json& j, std::initializer_list<const char*> path) {

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <deque>
 
 namespace alinify::reg::coarse {
@@ -134,17 +133,16 @@ TableModel fit_table(const Image& im, const std::vector<int>& xs, const std::vec
   return m;
 }
 
-}  // namespace
+// What the table looks like: its grey (a smooth surface) and its 3x3 smoothness, learnt from the
+// scan's outermost pixels (the table, except where the fabric reaches the edge: the fits are robust).
+struct TableLook {
+  TableModel grey;
+  Robust smoothness;
+  double grey_tolerance = 0, smoothness_tolerance = 0;
+};
 
-FabricBox find_fabric_box(const Image& scan) {
-  FabricBox box;
+TableLook learn_table(const Image& scan, const std::vector<float>& sd) {
   const int w = scan.width, h = scan.height;
-  if (w < 16 || h < 16) {
-    box.why_not = "the coarse scan is too small to find the fabric";
-    return box;
-  }
-  const std::vector<float> sd = local_sd(scan);
-  // The outermost pixels: the table, except where the fabric reaches the edge (robust fits below).
   const int ring = 2;
   std::vector<int> ring_x, ring_y;
   std::vector<float> ring_sd;
@@ -155,19 +153,29 @@ FabricBox find_fabric_box(const Image& scan) {
         ring_y.push_back(y);
         ring_sd.push_back(sd[static_cast<size_t>(y) * w + x]);
       }
-  const TableModel table_grey = fit_table(scan, ring_x, ring_y);
-  const Robust ts = robust(ring_sd);
+  TableLook look;
+  look.grey = fit_table(scan, ring_x, ring_y);
+  look.smoothness = robust(ring_sd);
   // Tolerances: 4 robust SDs, plus a floor for a perfectly flat table.
-  const double dv = 4 * table_grey.spread + 3.0, dsd = 4 * ts.spread + 2.0;
-  spdlog::debug("fabric box: table grey residual sd {:.2f}, local sd {:.2f} +- {:.2f}", table_grey.spread, ts.centre,
-                ts.spread);
-  auto table_like = [&](size_t k) {
-    const int x = static_cast<int>(k % w), y = static_cast<int>(k / w);
-    return std::abs(scan.px[k] - table_grey.at(x, y, w, h)) <= dv && sd[k] <= ts.centre + dsd;
-  };
+  look.grey_tolerance = 4 * look.grey.spread + 3.0;
+  look.smoothness_tolerance = 4 * look.smoothness.spread + 2.0;
+  spdlog::debug("fabric box: table grey residual sd {:.2f}, local sd {:.2f} +- {:.2f}", look.grey.spread,
+                look.smoothness.centre, look.smoothness.spread);
+  return look;
+}
 
-  // Flood from the border through table-like pixels: whatever it cannot reach is fabric (holes in
-  // the print that happen to look like table are enclosed, so they stay fabric).
+bool grey_like_table(const Image& scan, const TableLook& look, size_t k) {
+  const int x = static_cast<int>(k % scan.width), y = static_cast<int>(k / scan.width);
+  return std::abs(scan.px[k] - look.grey.at(x, y, scan.width, scan.height)) <= look.grey_tolerance;
+}
+
+// Flood from the border through table-like pixels: whatever it cannot reach is fabric (holes in
+// the print that happen to look like table are enclosed, so they stay fabric). 1 = table.
+std::vector<uint8_t> flood_table(const Image& scan, const std::vector<float>& sd, const TableLook& look) {
+  const int w = scan.width, h = scan.height;
+  auto table_like = [&](size_t k) {
+    return grey_like_table(scan, look, k) && sd[k] <= look.smoothness.centre + look.smoothness_tolerance;
+  };
   std::vector<uint8_t> table(scan.px.size(), 0);
   std::deque<size_t> queue;
   auto seed = [&](int x, int y) {
@@ -185,22 +193,36 @@ FabricBox find_fabric_box(const Image& scan) {
     if (y > 0) seed(x, y - 1);
     if (y < h - 1) seed(x, y + 1);
   }
+  return table;
+}
 
-  // The 3x3 smoothness test marks the table pixels next to the fabric's edge as fabric: peel one
-  // layer of fabric pixels whose grey alone says table, so the box is not a pixel too large a side.
+// The 3x3 smoothness test marks the table pixels next to the fabric's edge as fabric: peel one
+// layer of fabric pixels whose grey alone says table, so the box is not a pixel too large a side.
+void peel_edge_layer(const Image& scan, const TableLook& look, std::vector<uint8_t>& table) {
+  const int w = scan.width, h = scan.height;
   std::vector<size_t> peel;
   for (int y = 1; y < h - 1; ++y)
     for (int x = 1; x < w - 1; ++x) {
       const size_t k = static_cast<size_t>(y) * w + x;
-      if (table[k] || std::abs(scan.px[k] - table_grey.at(x, y, w, h)) > dv) continue;
+      if (table[k] || !grey_like_table(scan, look, k)) continue;
       if (table[k - 1] || table[k + 1] || table[k - w] || table[k + w]) peel.push_back(k);
     }
   for (size_t k : peel) table[k] = 1;
+}
 
-  // The largest 4-connected piece of fabric (specks of odd table are dropped).
-  std::vector<int> label(scan.px.size(), -1);
-  int best_label = -1;
-  size_t best_count = 0;
+// The 4-connected pieces of fabric, each labelled by its first pixel; the largest is the fabric
+// (specks of odd table are dropped).
+struct Pieces {
+  std::vector<int> label;  // -1: table
+  int largest = -1;
+  size_t largest_count = 0;
+};
+
+Pieces fabric_pieces(const std::vector<uint8_t>& table, int w, int h) {
+  Pieces pieces;
+  pieces.label.assign(table.size(), -1);
+  std::vector<int>& label = pieces.label;
+  std::deque<size_t> queue;
   for (size_t start = 0; start < table.size(); ++start) {
     if (table[start] || label[start] >= 0) continue;
     const int id = static_cast<int>(start);
@@ -219,31 +241,36 @@ FabricBox find_fabric_box(const Image& scan) {
         if (!table[n] && label[n] < 0) label[n] = id, queue.push_back(n);
       }
     }
-    if (count > best_count) best_count = count, best_label = id;
+    if (count > pieces.largest_count) pieces.largest_count = count, pieces.largest = id;
   }
-  box.mask.assign(scan.px.size(), 0);
-  if (best_label < 0 || best_count < scan.px.size() / 20) {
-    box.why_not = "no fabric found on the table";
-    return box;
-  }
-  bool touches_edge = false;
+  return pieces;
+}
+
+// Marks the largest piece in box.mask (and whether it reaches the scan's edge); returns the
+// corners of its boundary pixels, whose hull the box encloses.
+std::vector<Pt> mark_fabric(const Pieces& pieces, int w, int h, FabricBox& box) {
+  const std::vector<int>& label = pieces.label;
+  const int id = pieces.largest;
   std::vector<Pt> corners;
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
       const size_t k = static_cast<size_t>(y) * w + x;
-      if (label[k] != best_label) continue;
+      if (label[k] != id) continue;
       box.mask[k] = 1;
-      if (x == 0 || y == 0 || x == w - 1 || y == h - 1) touches_edge = true;
-      const bool boundary = x == 0 || y == 0 || x == w - 1 || y == h - 1 || label[k - 1] != best_label ||
-                            label[k + 1] != best_label || label[k - w] != best_label || label[k + w] != best_label;
+      const bool on_edge = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+      if (on_edge) box.touches_edge = true;  // a cut-off box no longer matches the design: box_placements says so
+      const bool boundary =
+          on_edge || label[k - 1] != id || label[k + 1] != id || label[k - w] != id || label[k + w] != id;
       if (boundary)
         for (double cx : {-0.5, 0.5})
           for (double cy : {-0.5, 0.5}) corners.push_back(Pt{x + cx, y + cy});
     }
-  box.touches_edge = touches_edge;  // a cut-off box no longer matches the design: box_placements says so
+  return corners;
+}
 
-  // Minimum-area rectangle: one of its sides lies along an edge of the convex hull.
-  const std::vector<Pt> hull = convex_hull(corners);
+// Minimum-area rectangle around the hull: one of its sides lies along an edge of the hull. Sets
+// the box's centre, angle and sides; returns its area.
+double minimum_area_rectangle(const std::vector<Pt>& hull, FabricBox& box) {
   double best_area = 1e300;
   for (size_t i = 0; i < hull.size(); ++i) {
     const Pt& a = hull[i];
@@ -271,11 +298,32 @@ FabricBox find_fabric_box(const Image& scan) {
     box.length = along;
     box.breadth = across;
   }
-  box.fill = static_cast<double>(best_count) / best_area;
+  return best_area;
+}
+
+}  // namespace
+
+FabricBox find_fabric_box(const Image& scan) {
+  FabricBox box;
+  const int w = scan.width, h = scan.height;
+  if (w < 16 || h < 16) {
+    box.why_not = "the coarse scan is too small to find the fabric";
+    return box;
+  }
+  const std::vector<float> sd = local_sd(scan);
+  const TableLook look = learn_table(scan, sd);
+  std::vector<uint8_t> table = flood_table(scan, sd, look);
+  peel_edge_layer(scan, look, table);
+  const Pieces pieces = fabric_pieces(table, w, h);
+  box.mask.assign(scan.px.size(), 0);
+  if (pieces.largest < 0 || pieces.largest_count < scan.px.size() / 20) {
+    box.why_not = "no fabric found on the table";
+    return box;
+  }
+  const double area = minimum_area_rectangle(convex_hull(mark_fabric(pieces, w, h, box)), box);
+  box.fill = static_cast<double>(pieces.largest_count) / area;
   if (box.fill < 0.85) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "the fabric is not a rectangle (it fills %.0f %% of its bounding box)", 100 * box.fill);
-    box.why_not = buf;
+    box.why_not = fmt::format("the fabric is not a rectangle (it fills {:.0f} % of its bounding box)", 100 * box.fill);
     return box;
   }
   box.found = true;

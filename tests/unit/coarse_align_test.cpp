@@ -4,10 +4,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <random>
+#include <sstream>
+#include <thread>
 
 #include "alinify/reg/coarse_align.hpp"
 #include "alinify/transform/transform_json.hpp"
+#include "support/test_support.hpp"
 
 namespace alinify::reg::coarse {
 namespace {
@@ -23,6 +27,58 @@ TEST(CoarseFft, RoundTripAndKnownSpectrum) {
   e[1] = 1;  // delta at 1 -> exp(-2 pi i k / 8)
   fft1d(e.data(), 8, false);
   for (int k = 0; k < 8; ++k) EXPECT_NEAR(std::abs(e[k] - std::polar(1.0, -2 * M_PI * k / 8)), 0.0, 1e-12);
+}
+
+std::vector<Complex> wavy(int width, int height, double phase) {
+  std::vector<Complex> d(static_cast<size_t>(width) * height);
+  for (size_t k = 0; k < d.size(); ++k) d[k] = Complex(std::sin(0.3 * k + phase), std::cos(0.7 * k - phase));
+  return d;
+}
+
+// The transform is not limited to powers of two: a 12 x 10 array against the DFT's definition.
+TEST(CoarseFft, MatchesTheDirectSumAtASizeThatIsNoPowerOfTwo) {
+  const int width = 12, height = 10;
+  const std::vector<Complex> input = wavy(width, height, 0.4);
+  std::vector<Complex> fast = input;
+  fft2d(fast, width, height, false);
+  for (int v = 0; v < height; ++v)
+    for (int u = 0; u < width; ++u) {
+      Complex direct = 0;
+      for (int y = 0; y < height; ++y)
+        for (int x = 0; x < width; ++x)
+          direct += input[static_cast<size_t>(y) * width + x] *
+                    std::polar(1.0, -2 * M_PI *
+                                        (static_cast<double>(u * x) / width + static_cast<double>(v * y) / height));
+      EXPECT_NEAR(std::abs(fast[static_cast<size_t>(v) * width + u] - direct), 0.0, 1e-10) << u << "," << v;
+    }
+}
+
+// Transforms on several threads at once, of sizes not planned before (so the plans are made while
+// other threads plan and execute), give exactly the bits of the same transforms run one at a time.
+TEST(CoarseFft, ConcurrentTransformsGiveTheSerialResults) {
+  const int sizes[][2] = {{48, 40}, {36, 28}, {50, 26}, {44, 30}, {48, 40}, {36, 28}};
+  constexpr int kJobs = 6;
+  std::vector<std::vector<Complex>> concurrent(kJobs);
+  std::vector<std::thread> threads;
+  for (int job = 0; job < kJobs; ++job)
+    threads.emplace_back([&, job] {
+      std::vector<Complex> d = wavy(sizes[job][0], sizes[job][1], job);
+      for (int round = 0; round < 20; ++round) {
+        fft2d(d, sizes[job][0], sizes[job][1], false);
+        fft2d(d, sizes[job][0], sizes[job][1], true);
+      }
+      concurrent[job] = d;
+    });
+  for (auto& t : threads) t.join();
+  for (int job = 0; job < kJobs; ++job) {
+    std::vector<Complex> d = wavy(sizes[job][0], sizes[job][1], job);
+    for (int round = 0; round < 20; ++round) {
+      fft2d(d, sizes[job][0], sizes[job][1], false);
+      fft2d(d, sizes[job][0], sizes[job][1], true);
+    }
+    ASSERT_EQ(d.size(), concurrent[job].size());
+    for (size_t k = 0; k < d.size(); ++k) ASSERT_EQ(d[k], concurrent[job][k]) << "job " << job << " entry " << k;
+  }
 }
 
 Image random_image(int w, int h, uint32_t seed) {
@@ -160,6 +216,39 @@ TEST(CoarsePlacement, UnrelatedImageIsRejected) {
   CoarseResult r = estimate_placement(s.design, other, o);
   EXPECT_TRUE(r.rejected);
   EXPECT_NE(r.reason.find("not found"), std::string::npos);
+}
+
+// With debug_dir: the fabric mask (PGM), the best rotation's score map (PPM) and the refined
+// candidates, best first, the first being the result's best placement.
+TEST(CoarsePlacement, DebugFolderHoldsTheMaskTheScoreMapAndTheCandidates) {
+  const test::ScratchDir dir("coarse_debug");
+  Scene s = make_scene(3.0, 31.0, 22.0, 7);
+  CoarseOptions o;
+  o.debug_dir = dir.file("debug");
+  CoarseResult r = estimate_placement(s.design, s.scan, o);
+  ASSERT_FALSE(r.rejected) << r.reason;
+  auto head = [&](const std::string& name, size_t n) {
+    std::ifstream in(dir.file("debug/" + name), std::ios::binary);
+    std::string text(n, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(n));
+    return text.substr(0, static_cast<size_t>(in.gcount()));
+  };
+  EXPECT_EQ(head("fabric_mask.pgm", 15), "P5\n240 200\n255\n");
+  EXPECT_EQ(head("score_map.ppm", 3), "P6\n");
+  std::ifstream candidates(dir.file("debug/candidates.txt"));
+  std::string line;
+  ASSERT_TRUE(std::getline(candidates, line));
+  EXPECT_EQ(line, "# rank angle_deg scale tx ty score (refined, full resolution px)");
+  ASSERT_TRUE(std::getline(candidates, line));
+  std::istringstream first(line);
+  int rank = -1;
+  double angle = 0, scale = 0, tx = 0, ty = 0, score = 0;
+  first >> rank >> angle >> scale >> tx >> ty >> score;
+  EXPECT_EQ(rank, 0);
+  EXPECT_NEAR(angle, r.best.angle_deg, 1e-4);
+  EXPECT_NEAR(tx, r.best.tx, 1e-3);
+  EXPECT_NEAR(ty, r.best.ty, 1e-3);
+  EXPECT_NEAR(score, r.best.score, 1e-5);
 }
 
 TEST(CoarseTransformJson, InitialPlacementRoundTripsAndIsOptional) {

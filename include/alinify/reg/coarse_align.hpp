@@ -28,10 +28,12 @@ Image downsample(const Image& image, int g);
 // The g that brings the larger side of `size` (decimated pixels) to at most `target` pixels.
 int factor_for(int64_t width, int64_t height, int target);
 
-// ---- FFT (radix 2, in place) ----
+// ---- FFT (FFTW3, in place) ----
+// Safe to call from several threads at once: plans are made once per size under a lock (FFTW's
+// planner is not thread-safe) and only executed afterwards, which is (src/reg/coarse_fft.cpp).
 using Complex = std::complex<double>;
-void fft1d(Complex* data, int n, bool inverse);  // n a power of 2; inverse not normalised
-// 2D, row-major width x height (both powers of 2); inverse normalised by 1/(w*h).
+void fft1d(Complex* data, int n, bool inverse);  // any n >= 1; inverse not normalised
+// 2D, row-major width x height; inverse normalised by 1/(w*h).
 void fft2d(std::vector<Complex>& data, int width, int height, bool inverse);
 
 // Masked normalised cross-correlation of `templ` (with 0/1 mask) over `image` (with 0/1 mask) at
