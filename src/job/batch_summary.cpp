@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/job/qa_report.hpp"
 #include "alinify/qa/report_html.hpp"
 
@@ -28,16 +29,6 @@ std::string num(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.3f", v);
   return b;
-}
-
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".partial";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) fail_runtime(path + ": cannot write the summary");
-  }
-  fs::rename(tmp, path);
 }
 
 // The job's QA verdict and key metrics from its metrics.json (written by the job itself, so a
@@ -185,9 +176,12 @@ std::pair<std::string, std::string> write_summary(const std::string& base, const
   std::error_code ec;
   if (!fs::path(base).parent_path().empty()) fs::create_directories(fs::path(base).parent_path(), ec);
   const std::string js = base + ".summary.json", cs = base + ".summary.csv";
-  write_atomically(js, summary_json(t, records).dump(2) + "\n");
-  write_atomically(cs, summary_csv(records));
-  write_atomically(base + ".index.html", batch_index_html(base, records));
+  const auto write = [](const std::string& path, const std::string& text) {
+    files::write_atomically(path, text, path + ": cannot write the summary");
+  };
+  write(js, summary_json(t, records).dump(2) + "\n");
+  write(cs, summary_csv(records));
+  write(base + ".index.html", batch_index_html(base, records));
   return {js, cs};
 }
 

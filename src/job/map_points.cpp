@@ -1,13 +1,15 @@
 #include "alinify/job/map_points.hpp"
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
+#include <spdlog/fmt/fmt.h>
+
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/core/paths.hpp"
 
 namespace alinify::job {
@@ -74,32 +76,15 @@ int64_t map_points(const transform::Transform& t, const std::string& in_csv, con
   if (!in) fail_input(in_csv, std::filesystem::exists(in_csv) ? "cannot be read" : "no such file");
   PointsCsvReader reader(in, in_csv);
   paths::require_writable_folder(out_csv);
-  const std::string tmp = out_csv + ".partial";
-  std::ofstream out(tmp);
-  if (!out) fail_input(out_csv, "cannot be written");
-  out << "x,y,scan_x,scan_y\n";
   int64_t n = 0;
-  char buf[128];
-  Vec2 p{};
-  for (;;) {
-    try {
-      if (!reader.next(p)) break;
-    } catch (...) {
-      out.close();
-      std::filesystem::remove(tmp);
-      throw;
+  files::write_atomically(out_csv, [&](std::ostream& out) {
+    if (!out) fail_input(out_csv, "cannot be written");
+    out << "x,y,scan_x,scan_y\n";
+    for (Vec2 p{}; reader.next(p); ++n) {
+      const Vec2 q = t.apply(p);
+      out << fmt::format("{:.17g},{:.17g},{:.6f},{:.6f}\n", p.x, p.y, q.x, q.y);
     }
-    Vec2 q = t.apply(p);
-    std::snprintf(buf, sizeof buf, "%.17g,%.17g,%.6f,%.6f\n", p.x, p.y, q.x, q.y);
-    out << buf;
-    ++n;
-  }
-  out.close();
-  if (!out) {
-    std::filesystem::remove(tmp);
-    fail_runtime("cannot write " + out_csv + " (disk full?)");
-  }
-  std::filesystem::rename(tmp, out_csv);
+  });
   return n;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/core/stop.hpp"
@@ -80,22 +81,6 @@ std::string on_root_then_broadcast(par::Communicator& comm, const std::string& s
   const int code = std::atoi(message.c_str() + 1);
   const std::string what = message.substr(message.find('\n') + 1);
   throw Error(static_cast<ExitCode>(code), "rank 0 failed in " + stage + ": " + what).mark_reported_elsewhere();
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  // A name of this process only: two jobs writing the same path never share a temporary file.
-  const std::string tmp = path + ".partial." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      fail_runtime("cannot write " + path + " (disk full?)");
-    }
-  }
-  fs::rename(tmp, path);
 }
 
 // The inputs a registration reads (for the output == input check).
@@ -254,7 +239,7 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
     const std::string json = transform::to_json_text(f);
     // The elastix folder first: transform.json appears only when everything it refers to exists.
     auto full = transform::write_full_resolution_chain(r.elastix_chain.back(), ro.work_dir, design.size());
-    write_text_atomically(job.transform_out, json);
+    files::write_atomically(job.transform_out, json);
     spdlog::info("transform {} (full-resolution elastix chain {}, elastix log {})", job.transform_out, full.back(),
                  r.elastix_log);
     spdlog::info(
@@ -271,12 +256,9 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
 transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::string& path) {
   std::string text = on_root_then_broadcast(comm, "reading the transform", [&] {
     paths::require_input_file(path);
-    std::ifstream in(path);
-    if (!in) fail_input(path, "cannot be read");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    transform::from_json_text(ss.str(), path);  // validate on rank 0, where the error is reported
-    return ss.str();
+    std::string text = files::read_file(path);
+    transform::from_json_text(text, path);  // validate on rank 0, where the error is reported
+    return text;
   });
   return transform::from_json_text(text, path);
 }

@@ -1,5 +1,6 @@
 #include "alinify/job/qa_report.hpp"
 
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <sstream>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/qa/deformation.hpp"
@@ -20,13 +22,7 @@ namespace alinify::job {
 namespace {
 
 void write_text(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".partial";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) fail_runtime(path + ": cannot write");
-  }
-  fs::rename(tmp, path);
+  files::write_atomically(path, text, path + ": cannot write");
 }
 
 nlohmann::json to_json(const qa::SimilarityMeasure& m) { return {{"ncc", m.ncc}, {"mi", m.mi}, {"tiles", m.tiles}}; }
@@ -107,10 +103,9 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
              {"pictures_seconds", now_seconds() - t_measured},
              {"rank0_peak_rss_bytes", peak_rss_bytes()}};
 
-  char bar[160];
-  std::snprintf(bar, sizeof bar,
-                "local deformation beyond the affine part, |T(p) - A(p)|: colour bar from 0 px (bottom) to %.2f px (top)",
-                dm.max_value);
+  const std::string bar = fmt::format(
+      "local deformation beyond the affine part, |T(p) - A(p)|: colour bar from 0 px (bottom) to {:.2f} px (top)",
+      dm.max_value);
   const std::vector<qa::Picture> pics{
       {"checkerboard", "design and aligned scan in alternating cells: lines must continue across cell edges",
        dir + "checkerboard.png"},
@@ -137,10 +132,10 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
 }
 
 nlohmann::json read_job_metrics(const std::string& output) {
-  std::ifstream in(qa_paths_for(output).metrics);
-  if (!in) return nullptr;
+  const std::optional<std::string> text = files::try_read_file(qa_paths_for(output).metrics);
+  if (!text) return nullptr;
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(*text);
   } catch (const std::exception&) {
     return nullptr;
   }

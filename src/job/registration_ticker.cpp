@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "alinify/core/files.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/job/progress.hpp"
 #include "alinify/reg/elastix_log.hpp"
@@ -29,11 +30,9 @@ struct RegistrationTicker::State {
   // "elastix: parameter file 1, resolution 2, iteration 350, metric -1.23, elapsed 41 s", or
   // empty before elastix has printed its first iteration.
   std::string describe() const {
-    std::ifstream in(log);
-    if (!in) return "";
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const auto res = reg::parse_elastix_log_text(ss.str());
+    const std::optional<std::string> text = files::try_read_file(log);
+    if (!text) return "";
+    const auto res = reg::parse_elastix_log_text(*text);
     if (res.empty()) return "";
     const reg::ElastixResolutionLog& r = res.back();
     return fmt::format(

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/io/raster.hpp"
 
 namespace alinify::qa {
@@ -26,17 +27,19 @@ void write_png(const RgbImage& image, const std::string& path) {
   CPLErr e = GDALDatasetRasterIO(src, GF_Write, 0, 0, image.width, image.height,
                                  const_cast<uint8_t*>(image.px.data()), image.width, image.height, GDT_Byte, 3, bands,
                                  3, 3 * image.width, 1);
-  const std::string tmp = path + ".partial";
+  const std::string tmp = files::temporary_name(path);
   CPLErrorReset();
   GDALDatasetH dst = e == CE_None ? GDALCreateCopy(png, tmp.c_str(), src, FALSE, nullptr, nullptr, nullptr) : nullptr;
   GDALClose(src);
-  if (!dst) fail_runtime("cannot write " + path + ": " + CPLGetLastErrorMsg());
+  std::error_code ec;
+  if (!dst) {
+    std::filesystem::remove(tmp, ec);  // a driver may leave a partly written file behind
+    fail_runtime("cannot write " + path + ": " + CPLGetLastErrorMsg());
+  }
   GDALClose(dst);
   // GDAL leaves a .aux.xml beside a PNG it could not store everything in; a picture needs none.
-  std::error_code ec;
   std::filesystem::remove(tmp + ".aux.xml", ec);
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail_runtime("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  files::move_into_place(tmp, path, "cannot rename " + tmp + " to " + path);
 }
 
 RgbImage read_png(const std::string& path) {
@@ -71,11 +74,9 @@ std::string base64(const std::string& bytes) {
 }
 
 std::string png_data_uri(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_runtime("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return "data:image/png;base64," + base64(ss.str());
+  const std::optional<std::string> bytes = files::try_read_file(path);
+  if (!bytes) fail_runtime("cannot read " + path);
+  return "data:image/png;base64," + base64(*bytes);
 }
 
 void heat_colour(double t, uint8_t rgb[3]) {

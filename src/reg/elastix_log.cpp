@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "alinify/core/files.hpp"
+
 namespace alinify::reg {
 
 std::vector<ElastixResolutionLog> parse_elastix_log_text(const std::string& text) {
@@ -46,11 +48,9 @@ std::vector<ElastixResolutionLog> parse_elastix_log_text(const std::string& text
 }
 
 std::vector<ElastixResolutionLog> parse_elastix_log(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_elastix_log_text(ss.str());
+  const std::optional<std::string> text = files::try_read_file(path);
+  if (!text) return {};
+  return parse_elastix_log_text(*text);
 }
 
 }  // namespace alinify::reg

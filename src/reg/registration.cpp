@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/io/decimate.hpp"
 #include "alinify/reg/coarse_align.hpp"
@@ -32,34 +33,34 @@ std::string num(double v) {
 // the registration images), centre of rotation at 0: elastix's T(x) = A (x - c) + t + c = A x + t.
 void write_initial_parameters(const std::string& path, const transform::Affine& a, Size reg_size, int f) {
   const double c = (f - 1) / 2.0;
-  std::ofstream out(path);
-  out << "// alinify: initial transform (coarse global alignment), design -> scan, full-resolution pixels\n"
-      << "(Transform \"AffineTransform\")\n(NumberOfParameters 6)\n(TransformParameters " << num(a.m[0]) << " "
-      << num(a.m[1]) << " " << num(a.m[2]) << " " << num(a.m[3]) << " " << num(a.offset[0]) << " " << num(a.offset[1])
-      << ")\n(CenterOfRotationPoint 0 0)\n(InitialTransformParametersFileName \"NoInitialTransform\")\n"
-      << "(HowToCombineTransforms \"Compose\")\n(FixedImageDimension 2)\n(MovingImageDimension 2)\n"
-      << "(FixedInternalImagePixelType \"float\")\n(MovingInternalImagePixelType \"float\")\n"
-      << "(Size " << reg_size.width << " " << reg_size.height << ")\n(Index 0 0)\n(Spacing " << f << " " << f
-      << ")\n(Origin " << num(c) << " " << num(c) << ")\n(Direction 1 0 0 1)\n(UseDirectionCosines \"true\")\n"
-      << "(ResampleInterpolator \"FinalBSplineInterpolator\")\n(FinalBSplineInterpolationOrder 3)\n"
-      << "(Resampler \"DefaultResampler\")\n(DefaultPixelValue 0)\n(ResultImageFormat \"mha\")\n"
-      << "(ResultImagePixelType \"float\")\n(CompressResultImage \"false\")\n";
-  if (!out) fail_runtime(path + ": cannot write the initial transform");
+  const auto write = [&](std::ostream& out) {
+    out << "// alinify: initial transform (coarse global alignment), design -> scan, full-resolution pixels\n"
+        << "(Transform \"AffineTransform\")\n(NumberOfParameters 6)\n(TransformParameters " << num(a.m[0]) << " "
+        << num(a.m[1]) << " " << num(a.m[2]) << " " << num(a.m[3]) << " " << num(a.offset[0]) << " " << num(a.offset[1])
+        << ")\n(CenterOfRotationPoint 0 0)\n(InitialTransformParametersFileName \"NoInitialTransform\")\n"
+        << "(HowToCombineTransforms \"Compose\")\n(FixedImageDimension 2)\n(MovingImageDimension 2)\n"
+        << "(FixedInternalImagePixelType \"float\")\n(MovingInternalImagePixelType \"float\")\n"
+        << "(Size " << reg_size.width << " " << reg_size.height << ")\n(Index 0 0)\n(Spacing " << f << " " << f
+        << ")\n(Origin " << num(c) << " " << num(c) << ")\n(Direction 1 0 0 1)\n(UseDirectionCosines \"true\")\n"
+        << "(ResampleInterpolator \"FinalBSplineInterpolator\")\n(FinalBSplineInterpolationOrder 3)\n"
+        << "(Resampler \"DefaultResampler\")\n(DefaultPixelValue 0)\n(ResultImageFormat \"mha\")\n"
+        << "(ResultImagePixelType \"float\")\n(CompressResultImage \"false\")\n";
+  };
+  files::write_atomically(path, write, path + ": cannot write the initial transform");
 }
 
 // With an initial transform, elastix's GeometricalCenter initialisation would move the start
 // (centres of a design and a larger scan differ): the preset copies get it switched off.
-void disable_automatic_initialization(const std::vector<std::string>& files) {
-  for (const auto& path : files) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
+void disable_automatic_initialization(const std::vector<std::string>& parameter_files) {
+  for (const auto& path : parameter_files) {
+    std::optional<std::string> read = files::try_read_file(path);
+    if (!read) continue;
+    std::string& text = *read;
     const std::string from = "(AutomaticTransformInitialization \"true\")";
     const auto pos = text.find(from);
     if (pos == std::string::npos) continue;
     text.replace(pos, from.size(), "(AutomaticTransformInitialization \"false\")");
-    std::ofstream(path) << text;
+    files::write_atomically(path, text);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 
 namespace alinify::synth {
 
@@ -105,35 +106,10 @@ Truth Truth::from_json_text(const std::string& text, const std::string& source) 
   return t;
 }
 
-Truth Truth::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_input(path, "cannot open truth file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail_input(path, "cannot read truth file");
-  return from_json_text(ss.str(), path);
-}
+Truth Truth::load(const std::string& path) { return from_json_text(files::read_file(path, "truth file"), path); }
 
 void Truth::save(const std::string& path) const {
-  const std::string tmp = path + ".partial";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail_runtime(path + ": cannot create truth file");
-    out << to_json_text();
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      fail_runtime(path + ": cannot write truth file");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    fail_runtime(path + ": cannot rename truth file into place");
-  }
+  files::write_atomically(path, to_json_text(), path + ": cannot write truth file");
 }
 
 }  // namespace alinify::synth

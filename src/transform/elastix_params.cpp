@@ -3,13 +3,14 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
 #include <utility>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/core/paths.hpp"
 
 namespace alinify::transform {
@@ -56,12 +57,7 @@ bool parse_int(const std::string& s, long long* out) {
 
 std::string read_text_file(const std::string& path) {
   paths::require_input_file(path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_input(path, "cannot open the elastix parameter file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail_input(path, "cannot read the elastix parameter file");
-  return ss.str();
+  return files::read_file(path, "the elastix parameter file");
 }
 
 // Typed access to one parsed file, errors naming the file.
@@ -128,102 +124,143 @@ Affine centred(const double m[4], double tx, double ty, const std::vector<double
   return a;
 }
 
-Stage parse_stage(const ParameterMap& map, const std::string& file) {
-  Params p(map, file);
+// ---- parse_stage, step by step.
+
+// Only 2D transforms with their parameters written as text.
+void require_supported_layout(const Params& p) {
   for (const char* dim_key : {"FixedImageDimension", "MovingImageDimension"}) {
     if (p.has(dim_key) && p.integer(dim_key) != 2)
-      fail_input(file, std::string("(") + dim_key + " " + p.str(dim_key) +
-                           "): only 2D transforms are supported");
+      fail_input(p.file(), std::string("(") + dim_key + " " + p.str(dim_key) + "): only 2D transforms are supported");
   }
   if (p.has("UseBinaryFormatForTransformationParameters") &&
       p.str("UseBinaryFormatForTransformationParameters") == "true")
-    fail_input(file, "binary transform parameters (UseBinaryFormatForTransformationParameters \"true\") are not supported");
+    fail_input(p.file(),
+               "binary transform parameters (UseBinaryFormatForTransformationParameters \"true\") are not supported");
+}
 
-  Stage st;
+Combine read_combine(const Params& p) {
   const std::string combine = p.str("HowToCombineTransforms", "Compose");
-  if (combine == "Compose") {
-    st.combine = Combine::kCompose;
-  } else if (combine == "Add") {
-    st.combine = Combine::kAdd;
-  } else {
-    fail_input(file, "(HowToCombineTransforms \"" + combine + "\") is not supported; expected Compose or Add");
-  }
+  if (combine == "Compose") return Combine::kCompose;
+  if (combine == "Add") return Combine::kAdd;
+  fail_input(p.file(), "(HowToCombineTransforms \"" + combine + "\") is not supported; expected Compose or Add");
+}
 
-  const std::string type = p.str("Transform");
+// (TransformParameters ...), as many as (NumberOfParameters) says.
+std::vector<double> read_parameters(const Params& p) {
   const long long n = p.integer("NumberOfParameters");
-  const std::vector<double> par = p.doubles("TransformParameters", 0);
+  std::vector<double> par = p.doubles("TransformParameters", 0);
   if (n < 0 || static_cast<size_t>(n) != par.size())
-    fail_input(file, "(NumberOfParameters " + std::to_string(n) + ") does not match the " +
-                         std::to_string(par.size()) + " TransformParameters");
+    fail_input(p.file(), "(NumberOfParameters " + std::to_string(n) + ") does not match the " +
+                             std::to_string(par.size()) + " TransformParameters");
+  return par;
+}
+
+// Translation, Euler, Similarity and Affine: each one affine map. Nothing for any other type.
+std::optional<Affine> read_affine_kind(const Params& p, const std::string& type, const std::vector<double>& par) {
   auto need = [&](size_t count) {
     if (par.size() != count)
-      fail_input(file, type + " in 2D has " + std::to_string(count) + " parameters, the file has " +
-                           std::to_string(par.size()) + " (a 3D transform is not supported)");
+      fail_input(p.file(), type + " in 2D has " + std::to_string(count) + " parameters, the file has " +
+                               std::to_string(par.size()) + " (a 3D transform is not supported)");
   };
-
   if (type == "TranslationTransform") {
     need(2);
-    st.kind = StageKind::kAffine;
-    st.affine.offset[0] = par[0];
-    st.affine.offset[1] = par[1];
-  } else if (type == "EulerTransform") {
+    Affine a;
+    a.offset[0] = par[0];
+    a.offset[1] = par[1];
+    return a;
+  }
+  if (type == "EulerTransform") {
     need(3);
     const double c = std::cos(par[0]), s = std::sin(par[0]);
     const double m[4] = {c, -s, s, c};
-    st.kind = StageKind::kAffine;
-    st.affine = centred(m, par[1], par[2], p.doubles("CenterOfRotationPoint", 2));
-  } else if (type == "SimilarityTransform") {
+    return centred(m, par[1], par[2], p.doubles("CenterOfRotationPoint", 2));
+  }
+  if (type == "SimilarityTransform") {
     need(4);
     const double k = par[0], c = std::cos(par[1]), s = std::sin(par[1]);
     const double m[4] = {k * c, -k * s, k * s, k * c};
-    st.kind = StageKind::kAffine;
-    st.affine = centred(m, par[2], par[3], p.doubles("CenterOfRotationPoint", 2));
-  } else if (type == "AffineTransform") {
+    return centred(m, par[2], par[3], p.doubles("CenterOfRotationPoint", 2));
+  }
+  if (type == "AffineTransform") {
     need(6);
     const double m[4] = {par[0], par[1], par[2], par[3]};
+    return centred(m, par[4], par[5], p.doubles("CenterOfRotationPoint", 2));
+  }
+  return std::nullopt;
+}
+
+// A broken B-spline rule in the parameter file's key names.
+[[noreturn]] void bad_bspline(const Params& p, const BSplineProblem& problem) {
+  using Rule = BSplineProblem::Rule;
+  const auto& gs = p.values("GridSize");
+  switch (problem.rule) {
+    case Rule::kGridSizeOutOfRange:
+      fail_input(p.file(), "(GridSize " + gs[0] + " " + gs[1] + ") is not a valid grid size");
+    case Rule::kTooManyGridPoints:
+      static_assert(kMaxGridPoints == int64_t(1) << 24, "the message below names the limit");
+      fail_input(p.file(), "(GridSize " + gs[0] + " " + gs[1] + ") claims more than 2^24 control points");
+    case Rule::kSpacingNotPositive:
+      fail_input(p.file(), "(GridSpacing) must be positive");
+    case Rule::kDirectionSingular:
+      fail_input(p.file(), "(GridDirection) is singular");
+    case Rule::kCoefficientCount:
+      break;
+  }
+  fail_input(p.file(), "the B-spline coefficients do not match (GridSize)");
+}
+
+// BSplineTransform and RecursiveBSplineTransform: the same file format and the same cubic B-spline
+// (RecursiveBSpline is only a faster evaluation in elastix).
+BSpline read_bspline(const Params& p, const std::vector<double>& par) {
+  if (p.has("BSplineTransformSplineOrder") && p.integer("BSplineTransformSplineOrder") != 3)
+    fail_input(p.file(), "(BSplineTransformSplineOrder " + p.str("BSplineTransformSplineOrder") +
+                             "): only cubic (3) B-splines are supported");
+  if (p.has("UseCyclicTransform") && p.str("UseCyclicTransform") == "true")
+    fail_input(p.file(), "cyclic B-spline transforms (UseCyclicTransform \"true\") are not supported");
+  const auto& gs = p.values("GridSize");
+  if (gs.size() != 2)
+    fail_input(p.file(), "(GridSize) has " + std::to_string(gs.size()) + " values: only 2D is supported");
+  const auto size = p.integers("GridSize", 2);
+  if (const auto problem = validate_grid_size(size[0], size[1])) bad_bspline(p, *problem);
+  const auto index = p.integers("GridIndex", 2);
+  if (index[0] != 0 || index[1] != 0)
+    fail_input(p.file(), "(GridIndex " + std::to_string(index[0]) + " " + std::to_string(index[1]) +
+                             "): only GridIndex 0 0 is supported");
+  const auto spacing = p.doubles("GridSpacing", 2);
+  const auto origin = p.doubles("GridOrigin", 2);
+  const auto direction = p.has("GridDirection") ? p.doubles("GridDirection", 4) : std::vector<double>{1, 0, 0, 1};
+  const size_t points = static_cast<size_t>(size[0] * size[1]);
+  if (par.size() != 2 * points)
+    fail_input(p.file(), "a " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
+                             " B-spline grid in 2D needs " + std::to_string(2 * points) + " parameters, the file has " +
+                             std::to_string(par.size()));
+  BSpline b;
+  for (int i = 0; i < 2; ++i) {
+    b.origin[i] = origin[i];
+    b.spacing[i] = spacing[i];
+    b.size[i] = static_cast<int>(size[i]);
+  }
+  // elastix writes the direction matrix row-major (as ITK's fixed parameters).
+  std::copy(direction.begin(), direction.end(), b.direction);
+  b.coef_x.assign(par.begin(), par.begin() + static_cast<std::ptrdiff_t>(points));
+  b.coef_y.assign(par.begin() + static_cast<std::ptrdiff_t>(points), par.end());
+  if (const auto problem = validate(b)) bad_bspline(p, *problem);
+  return b;
+}
+
+Stage parse_stage(const ParameterMap& map, const std::string& file) {
+  const Params p(map, file);
+  require_supported_layout(p);
+  Stage st;
+  st.combine = read_combine(p);
+  const std::string type = p.str("Transform");
+  const std::vector<double> par = read_parameters(p);
+  if (auto affine = read_affine_kind(p, type, par)) {
     st.kind = StageKind::kAffine;
-    st.affine = centred(m, par[4], par[5], p.doubles("CenterOfRotationPoint", 2));
+    st.affine = *affine;
   } else if (type == "BSplineTransform" || type == "RecursiveBSplineTransform") {
-    // Same file format and the same cubic B-spline for both (RecursiveBSpline is only a faster
-    // evaluation in elastix).
-    if (p.has("BSplineTransformSplineOrder") && p.integer("BSplineTransformSplineOrder") != 3)
-      fail_input(file, "(BSplineTransformSplineOrder " + p.str("BSplineTransformSplineOrder") +
-                           "): only cubic (3) B-splines are supported");
-    if (p.has("UseCyclicTransform") && p.str("UseCyclicTransform") == "true")
-      fail_input(file, "cyclic B-spline transforms (UseCyclicTransform \"true\") are not supported");
-    const auto& gs = p.values("GridSize");
-    if (gs.size() != 2) fail_input(file, "(GridSize) has " + std::to_string(gs.size()) + " values: only 2D is supported");
-    const auto size = p.integers("GridSize", 2);
-    if (size[0] < 1 || size[1] < 1 || size[0] > 100000 || size[1] > 100000)
-      fail_input(file, "(GridSize " + gs[0] + " " + gs[1] + ") is not a valid grid size");
-    if (size[0] * size[1] > (1ll << 24))  // the same limit as transform.json: 2^24 control points
-      fail_input(file, "(GridSize " + gs[0] + " " + gs[1] + ") claims more than 2^24 control points");
-    const auto index = p.integers("GridIndex", 2);
-    if (index[0] != 0 || index[1] != 0)
-      fail_input(file, "(GridIndex " + std::to_string(index[0]) + " " + std::to_string(index[1]) +
-                           "): only GridIndex 0 0 is supported");
-    const auto spacing = p.doubles("GridSpacing", 2);
-    if (!(spacing[0] > 0) || !(spacing[1] > 0)) fail_input(file, "(GridSpacing) must be positive");
-    const auto origin = p.doubles("GridOrigin", 2);
-    std::vector<double> dir = {1, 0, 0, 1};
-    if (p.has("GridDirection")) dir = p.doubles("GridDirection", 4);
-    if (dir[0] * dir[3] - dir[1] * dir[2] == 0) fail_input(file, "(GridDirection) is singular");
-    const size_t cells = static_cast<size_t>(size[0] * size[1]);
-    if (par.size() != 2 * cells)
-      fail_input(file, "a " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
-                           " B-spline grid in 2D needs " + std::to_string(2 * cells) + " parameters, the file has " +
-                           std::to_string(par.size()));
     st.kind = StageKind::kBSpline;
-    BSpline& b = st.bspline;
-    for (int i = 0; i < 2; ++i) {
-      b.origin[i] = origin[i];
-      b.spacing[i] = spacing[i];
-      b.size[i] = static_cast<int>(size[i]);
-    }
-    // elastix writes the direction matrix row-major (as ITK's fixed parameters).
-    for (int i = 0; i < 4; ++i) b.direction[i] = dir[i];
-    b.coef_x.assign(par.begin(), par.begin() + static_cast<std::ptrdiff_t>(cells));
-    b.coef_y.assign(par.begin() + static_cast<std::ptrdiff_t>(cells), par.end());
+    st.bspline = read_bspline(p, par);
   } else {
     fail_input(file, "transform type \"" + type +
                          "\" is not supported (supported: TranslationTransform, EulerTransform, "
@@ -388,9 +425,9 @@ std::vector<std::string> write_full_resolution_chain(const std::string& last_fil
                                                      Size design) {
   if (design.width <= 0 || design.height <= 0)
     fail_runtime("write_full_resolution_chain: design size must be positive");
-  auto files = read_chain_outer_first(last_file);
+  auto chain = read_chain_outer_first(last_file);
   // Validate the whole chain before writing anything.
-  for (const auto& f : files) parse_stage(f.map, f.path);
+  for (const auto& f : chain) parse_stage(f.map, f.path);
 
   std::error_code ec;
   fs::create_directories(out_dir, ec);
@@ -398,8 +435,8 @@ std::vector<std::string> write_full_resolution_chain(const std::string& last_fil
   const fs::path dir = fs::absolute(out_dir).lexically_normal();
 
   std::vector<std::string> written;
-  for (size_t k = 0; k < files.size(); ++k) {
-    ParameterMap m = files[files.size() - 1 - k].map;  // innermost first
+  for (size_t k = 0; k < chain.size(); ++k) {
+    ParameterMap m = chain[chain.size() - 1 - k].map;  // innermost first
     m["Size"] = {std::to_string(design.width), std::to_string(design.height)};
     m["Spacing"] = {"1", "1"};
     m["Origin"] = {"0", "0"};
@@ -410,15 +447,10 @@ std::vector<std::string> write_full_resolution_chain(const std::string& last_fil
     m["Direction"] = {"1", "0", "0", "1"};
     m["InitialTransformParametersFileName"] = {k == 0 ? std::string("NoInitialTransform") : written.back()};
     const fs::path path = dir / ("TransformParameters.full." + std::to_string(k) + ".txt");
-    {
-      std::ofstream out(path, std::ios::binary | std::ios::trunc);
-      if (!out) fail_runtime("cannot write " + path.string());
-      out << "// Written by alinify from " << files[files.size() - 1 - k].path
-          << ": the output grid is the full-resolution design grid.\n";
-      out << format_parameter_map(m);
-      out.flush();
-      if (!out) fail_runtime("cannot write " + path.string());
-    }
+    files::write_atomically(path.string(),
+                            "// Written by alinify from " + chain[chain.size() - 1 - k].path +
+                                ": the output grid is the full-resolution design grid.\n" + format_parameter_map(m),
+                            "cannot write " + path.string());
     written.push_back(path.string());
   }
   return written;

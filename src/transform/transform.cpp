@@ -4,6 +4,27 @@
 
 namespace alinify::transform {
 
+std::optional<BSplineProblem> validate_grid_size(int64_t points_x, int64_t points_y) {
+  const int64_t points[2] = {points_x, points_y};
+  for (int axis = 0; axis < 2; ++axis)
+    if (points[axis] < 1 || points[axis] > kMaxGridPointsPerAxis)
+      return BSplineProblem{BSplineProblem::Rule::kGridSizeOutOfRange, axis};
+  // Both axes are at most 10^5 here: the product cannot overflow.
+  if (points_x * points_y > kMaxGridPoints) return BSplineProblem{BSplineProblem::Rule::kTooManyGridPoints};
+  return std::nullopt;
+}
+
+std::optional<BSplineProblem> validate(const BSpline& b) {
+  if (auto problem = validate_grid_size(b.size[0], b.size[1])) return problem;
+  if (!(b.spacing[0] > 0) || !(b.spacing[1] > 0)) return BSplineProblem{BSplineProblem::Rule::kSpacingNotPositive};
+  if (b.direction[0] * b.direction[3] - b.direction[1] * b.direction[2] == 0)
+    return BSplineProblem{BSplineProblem::Rule::kDirectionSingular};
+  const size_t points = static_cast<size_t>(b.size[0]) * static_cast<size_t>(b.size[1]);
+  if (b.coef_x.size() != points || b.coef_y.size() != points)
+    return BSplineProblem{BSplineProblem::Rule::kCoefficientCount};
+  return std::nullopt;
+}
+
 Vec2 Transform::apply(Vec2 p) const {
   TransformView v = view();
   Vec2 q;

@@ -1,15 +1,12 @@
 #include "alinify/transform/transform_json.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <unistd.h>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/core/paths.hpp"
 
 namespace alinify::transform {
@@ -19,10 +16,6 @@ using nlohmann::json;
 
 constexpr const char* kFormat = "alinify-transform";
 constexpr int64_t kMaxDimension = int64_t(1) << 31;  // pixels per axis
-constexpr int64_t kMaxGrid = 100000;                 // control points per axis
-// Control points in all: 2^24 is a 1M x 1M pixel image at 256-pixel spacing. Checked before the
-// coefficient arrays are read, so a header claiming 10^9 coefficients allocates nothing.
-constexpr int64_t kMaxGridCells = int64_t(1) << 24;
 
 const char* combine_name(Combine c) { return c == Combine::kAdd ? "add" : "compose"; }
 
@@ -83,12 +76,177 @@ struct Reader {
     }
     return out;
   }
+  double finite(const json& obj, const char* key, const std::string& where) const {
+    const json& v = member(obj, key, where);
+    if (!v.is_number() || !std::isfinite(v.get<double>())) bad(where + "." + key + " must be a finite number");
+    return v.get<double>();
+  }
   Size size(const json& obj, const char* key) const {
     const json& s = member(obj, key, "transform");
     const std::string where = key;
     return Size{integer(s, "width", where, 1, kMaxDimension), integer(s, "height", where, 1, kMaxDimension)};
   }
 };
+
+// A broken B-spline rule in transform.json's key names.
+[[noreturn]] void bad_bspline(const Reader& r, const std::string& w, const BSplineProblem& problem,
+                              const std::array<int64_t, 2>& size) {
+  using Rule = BSplineProblem::Rule;
+  switch (problem.rule) {
+    case Rule::kGridSizeOutOfRange:
+      r.bad(w + ".grid_size[" + std::to_string(problem.axis) + "] is out of range [1, " +
+            std::to_string(kMaxGridPointsPerAxis) + "]");
+    case Rule::kTooManyGridPoints:
+      r.bad(w + ".grid_size " + std::to_string(size[0]) + "x" + std::to_string(size[1]) + " claims " +
+            std::to_string(size[0] * size[1]) + " control points, over the limit of " + std::to_string(kMaxGridPoints));
+    case Rule::kSpacingNotPositive:
+      r.bad(w + ".grid_spacing must be positive");
+    case Rule::kDirectionSingular:
+      r.bad(w + ".grid_direction is singular");
+    case Rule::kCoefficientCount:
+      break;
+  }
+  r.bad(w + ": coefficients_x and coefficients_y need one value per control point");
+}
+
+// ---- from_json_text, step by step. Only what the geometry needs is required (docs/transforms.md):
+// the format and version, the design and scan sizes, the stages. Provenance may be left out.
+
+json parse_top_level(const Reader& r, const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    r.bad(std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) r.bad("not a transform file (the top level is not a JSON object)");
+  return j;
+}
+
+void check_format_and_version(const Reader& r, const json& j) {
+  if (r.str(j, "format", "transform") != kFormat)
+    r.bad("not an alinify transform file (format is not \"alinify-transform\")");
+  const json& ver = r.member(j, "version", "transform");
+  if (!ver.is_number_integer() || ver.get<int64_t>() != kTransformFormatVersion)
+    r.bad("unsupported transform file version " + ver.dump() + " (this alinify reads version " +
+          std::to_string(kTransformFormatVersion) + ")");
+}
+
+// How the transform was made: absent from a hand-written file, checked when present.
+void read_provenance(const Reader& r, const json& j, TransformFile& f) {
+  f.registration_factor =
+      j.contains("registration_factor") ? static_cast<int>(r.integer(j, "registration_factor", "transform", 1, 1 << 20))
+                                        : kFactorNotRecorded;
+  f.preset = j.contains("preset") ? r.str(j, "preset", "transform") : std::string();
+}
+
+void read_affine_into(const Reader& r, const json& obj, const std::string& where, Affine& a) {
+  const auto m = r.numbers(obj, "matrix", where, 4), o = r.numbers(obj, "offset", where, 2);
+  std::copy(m.begin(), m.end(), a.m);
+  std::copy(o.begin(), o.end(), a.offset);
+}
+
+InitialPlacement read_initial(const Reader& r, const json& ji) {
+  const std::string wi = "transform.initial";
+  if (!ji.is_object()) r.bad(wi + " must be an object");
+  InitialPlacement ip;
+  ip.method = r.str(ji, "method", wi);
+  read_affine_into(r, ji, wi, ip.affine);
+  ip.score = r.finite(ji, "score", wi);
+  ip.confidence = r.finite(ji, "confidence", wi);
+  ip.seconds = ji.contains("seconds") ? r.finite(ji, "seconds", wi) : 0.0;
+  if (ji.contains("ambiguous")) {
+    if (!ji.at("ambiguous").is_boolean()) r.bad(wi + ".ambiguous must be true or false");
+    ip.ambiguous = ji.at("ambiguous").get<bool>();
+  }
+  if (ji.contains("fabric_box")) {
+    const json& fb = ji.at("fabric_box");
+    const std::string wb = wi + ".fabric_box";
+    ip.box_state = r.str(fb, "state", wb);
+    if (fb.contains("distance_px")) ip.box_distance = r.finite(fb, "distance_px", wb);
+  }
+  if (ji.contains("runner_up")) {
+    const json& ru = ji.at("runner_up");
+    const std::string wr = wi + ".runner_up";
+    read_affine_into(r, ru, wr, ip.runner_up);
+    ip.runner_up_score = r.finite(ru, "score", wr);
+    ip.has_runner_up = true;
+  }
+  return ip;
+}
+
+// "compose" when absent, as elastix's HowToCombineTransforms; the first stage's is immaterial.
+Combine read_combine(const Reader& r, const json& js, const std::string& w) {
+  const std::string combine = js.contains("combine") ? r.str(js, "combine", w) : "compose";
+  if (combine == "compose") return Combine::kCompose;
+  if (combine == "add") return Combine::kAdd;
+  r.bad(w + ".combine \"" + combine + "\" is not \"compose\" or \"add\"");
+}
+
+// The grid size, checked against the B-spline limits before any coefficient is read.
+std::array<int64_t, 2> read_grid_size(const Reader& r, const json& js, const std::string& w) {
+  const json& gs = r.member(js, "grid_size", w);
+  if (!gs.is_array() || gs.size() != 2) r.bad(w + ".grid_size must be an array of 2 integers");
+  std::array<int64_t, 2> size{};
+  for (int i = 0; i < 2; ++i) {
+    if (!gs[i].is_number_integer()) r.bad(w + ".grid_size must be an array of 2 integers");
+    // An unsigned value beyond int64_t is out of range all the same.
+    size[i] = gs[i].is_number_unsigned() ? static_cast<int64_t>(std::min<uint64_t>(
+                                               gs[i].get<uint64_t>(), static_cast<uint64_t>(kMaxGridPointsPerAxis + 1)))
+                                         : gs[i].get<int64_t>();
+  }
+  if (const auto problem = validate_grid_size(size[0], size[1])) bad_bspline(r, w, *problem, size);
+  return size;
+}
+
+BSpline read_bspline(const Reader& r, const json& js, const std::string& w) {
+  if (js.contains("order") && r.integer(js, "order", w, 0, 100) != 3)
+    r.bad(w + ".order: only cubic (3) B-splines are supported");
+  const std::array<int64_t, 2> size = read_grid_size(r, js, w);
+  BSpline b;
+  const auto origin = r.numbers(js, "grid_origin", w, 2);
+  const auto spacing = r.numbers(js, "grid_spacing", w, 2);
+  const auto direction = js.contains("grid_direction") ? r.numbers(js, "grid_direction", w, 4)
+                                                       : std::vector<double>{1, 0, 0, 1};
+  for (int i = 0; i < 2; ++i) {
+    b.origin[i] = origin[i];
+    b.spacing[i] = spacing[i];
+    b.size[i] = static_cast<int>(size[i]);
+  }
+  std::copy(direction.begin(), direction.end(), b.direction);
+  const size_t points = static_cast<size_t>(size[0] * size[1]);
+  b.coef_x = r.numbers(js, "coefficients_x", w, points);
+  b.coef_y = r.numbers(js, "coefficients_y", w, points);
+  if (const auto problem = validate(b)) bad_bspline(r, w, *problem, size);
+  return b;
+}
+
+Stage read_stage(const Reader& r, const json& js, const std::string& w) {
+  if (!js.is_object()) r.bad(w + " must be an object");
+  Stage st;
+  st.combine = read_combine(r, js, w);
+  const std::string type = r.str(js, "type", w);
+  if (type == "affine") {
+    st.kind = StageKind::kAffine;
+    read_affine_into(r, js, w, st.affine);
+  } else if (type == "bspline") {
+    st.kind = StageKind::kBSpline;
+    st.bspline = read_bspline(r, js, w);
+  } else {
+    r.bad(w + ".type \"" + type + "\" is not \"affine\" or \"bspline\"");
+  }
+  return st;
+}
+
+std::vector<Stage> read_stages(const Reader& r, const json& stages) {
+  if (!stages.is_array()) r.bad("stages must be an array");
+  if (stages.size() > static_cast<size_t>(kMaxStages))
+    r.bad("the transform has " + std::to_string(stages.size()) + " stages; at most " + std::to_string(kMaxStages) +
+          " are supported");
+  std::vector<Stage> out;
+  for (size_t k = 0; k < stages.size(); ++k) out.push_back(read_stage(r, stages[k], "stages[" + std::to_string(k) + "]"));
+  return out;
+}
 
 }  // namespace
 
@@ -98,8 +256,9 @@ std::string to_json_text(const TransformFile& f) {
   j["version"] = kTransformFormatVersion;
   j["design"] = {{"width", f.design.width}, {"height", f.design.height}};
   j["scan"] = {{"width", f.scan.width}, {"height", f.scan.height}};
-  j["registration_factor"] = f.registration_factor;
-  j["preset"] = f.preset;
+  // Provenance, left out where it was not recorded (a hand-written file read and written again).
+  if (f.registration_factor != kFactorNotRecorded) j["registration_factor"] = f.registration_factor;
+  if (!f.preset.empty()) j["preset"] = f.preset;
   if (f.has_initial) {
     const InitialPlacement& ip = f.initial;
     json ji;
@@ -159,160 +318,27 @@ std::string to_json_text(const TransformFile& f) {
 
 TransformFile from_json_text(const std::string& text, const std::string& source) {
   Reader r{source};
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    r.bad(std::string("not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) r.bad("not a transform file (the top level is not a JSON object)");
-  const std::string where = "transform";
-  if (r.str(j, "format", where) != kFormat) r.bad("not an alinify transform file (format is not \"alinify-transform\")");
-  const json& ver = r.member(j, "version", where);
-  if (!ver.is_number_integer() || ver.get<int64_t>() != kTransformFormatVersion)
-    r.bad("unsupported transform file version " + ver.dump() + " (this alinify reads version " +
-          std::to_string(kTransformFormatVersion) + ")");
-
+  const json j = parse_top_level(r, text);
+  check_format_and_version(r, j);
   TransformFile f;
   f.design = r.size(j, "design");
   f.scan = r.size(j, "scan");
-  f.registration_factor = static_cast<int>(r.integer(j, "registration_factor", where, 1, 1 << 20));
-  f.preset = r.str(j, "preset", where);
+  read_provenance(r, j, f);
   if (j.contains("initial")) {  // optional: absent in files from before the coarse stage
-    const json& ji = j.at("initial");
-    const std::string wi = "transform.initial";
-    if (!ji.is_object()) r.bad(wi + " must be an object");
-    InitialPlacement& ip = f.initial;
+    f.initial = read_initial(r, j.at("initial"));
     f.has_initial = true;
-    ip.method = r.str(ji, "method", wi);
-    auto m = r.numbers(ji, "matrix", wi, 4), o = r.numbers(ji, "offset", wi, 2);
-    std::copy(m.begin(), m.end(), ip.affine.m);
-    std::copy(o.begin(), o.end(), ip.affine.offset);
-    auto num = [&](const json& obj, const char* key, const std::string& w) {
-      const json& v = r.member(obj, key, w);
-      if (!v.is_number() || !std::isfinite(v.get<double>())) r.bad(w + "." + key + " must be a finite number");
-      return v.get<double>();
-    };
-    ip.score = num(ji, "score", wi);
-    ip.confidence = num(ji, "confidence", wi);
-    ip.seconds = ji.contains("seconds") ? num(ji, "seconds", wi) : 0.0;
-    if (ji.contains("ambiguous")) {
-      if (!ji.at("ambiguous").is_boolean()) r.bad(wi + ".ambiguous must be true or false");
-      ip.ambiguous = ji.at("ambiguous").get<bool>();
-    }
-    if (ji.contains("fabric_box")) {
-      const json& fb = ji.at("fabric_box");
-      const std::string wb = wi + ".fabric_box";
-      ip.box_state = r.str(fb, "state", wb);
-      if (fb.contains("distance_px")) ip.box_distance = num(fb, "distance_px", wb);
-    }
-    if (ji.contains("runner_up")) {
-      const json& ru = ji.at("runner_up");
-      const std::string wr = wi + ".runner_up";
-      auto rm = r.numbers(ru, "matrix", wr, 4), ro = r.numbers(ru, "offset", wr, 2);
-      std::copy(rm.begin(), rm.end(), ip.runner_up.m);
-      std::copy(ro.begin(), ro.end(), ip.runner_up.offset);
-      ip.runner_up_score = num(ru, "score", wr);
-      ip.has_runner_up = true;
-    }
   }
-
-  const json& stages = r.member(j, "stages", where);
-  if (!stages.is_array()) r.bad("stages must be an array");
-  if (stages.size() > static_cast<size_t>(kMaxStages))
-    r.bad("the transform has " + std::to_string(stages.size()) + " stages; at most " + std::to_string(kMaxStages) +
-          " are supported");
-  for (size_t k = 0; k < stages.size(); ++k) {
-    const json& js = stages[k];
-    const std::string w = "stages[" + std::to_string(k) + "]";
-    if (!js.is_object()) r.bad(w + " must be an object");
-    Stage st;
-    const std::string combine = r.str(js, "combine", w);
-    if (combine == "compose") {
-      st.combine = Combine::kCompose;
-    } else if (combine == "add") {
-      st.combine = Combine::kAdd;
-    } else {
-      r.bad(w + ".combine \"" + combine + "\" is not \"compose\" or \"add\"");
-    }
-    const std::string type = r.str(js, "type", w);
-    if (type == "affine") {
-      st.kind = StageKind::kAffine;
-      auto m = r.numbers(js, "matrix", w, 4);
-      auto o = r.numbers(js, "offset", w, 2);
-      for (int i = 0; i < 4; ++i) st.affine.m[i] = m[i];
-      st.affine.offset[0] = o[0];
-      st.affine.offset[1] = o[1];
-    } else if (type == "bspline") {
-      st.kind = StageKind::kBSpline;
-      if (r.integer(js, "order", w, 0, 100) != 3) r.bad(w + ".order: only cubic (3) B-splines are supported");
-      const json& gs = r.member(js, "grid_size", w);
-      if (!gs.is_array() || gs.size() != 2) r.bad(w + ".grid_size must be an array of 2 integers");
-      int64_t size[2];
-      for (int i = 0; i < 2; ++i) {
-        if (!gs[i].is_number_integer()) r.bad(w + ".grid_size must be an array of 2 integers");
-        if (gs[i].is_number_unsigned() ? gs[i].get<uint64_t>() > static_cast<uint64_t>(kMaxGrid)
-                                       : (gs[i].get<int64_t>() < 1 || gs[i].get<int64_t>() > kMaxGrid))
-          r.bad(w + ".grid_size[" + std::to_string(i) + "] is out of range [1, " + std::to_string(kMaxGrid) + "]");
-        size[i] = gs[i].get<int64_t>();
-        if (size[i] < 1) r.bad(w + ".grid_size[" + std::to_string(i) + "] must be positive");
-      }
-      if (size[0] * size[1] > kMaxGridCells)
-        r.bad(w + ".grid_size " + std::to_string(size[0]) + "x" + std::to_string(size[1]) + " claims " +
-              std::to_string(size[0] * size[1]) + " control points, over the limit of " + std::to_string(kMaxGridCells));
-      BSpline& b = st.bspline;
-      auto origin = r.numbers(js, "grid_origin", w, 2);
-      auto spacing = r.numbers(js, "grid_spacing", w, 2);
-      auto dir = r.numbers(js, "grid_direction", w, 4);
-      if (!(spacing[0] > 0) || !(spacing[1] > 0)) r.bad(w + ".grid_spacing must be positive");
-      if (dir[0] * dir[3] - dir[1] * dir[2] == 0) r.bad(w + ".grid_direction is singular");
-      const size_t cells = static_cast<size_t>(size[0] * size[1]);
-      b.coef_x = r.numbers(js, "coefficients_x", w, cells);
-      b.coef_y = r.numbers(js, "coefficients_y", w, cells);
-      for (int i = 0; i < 2; ++i) {
-        b.origin[i] = origin[i];
-        b.spacing[i] = spacing[i];
-        b.size[i] = static_cast<int>(size[i]);
-      }
-      for (int i = 0; i < 4; ++i) b.direction[i] = dir[i];
-    } else {
-      r.bad(w + ".type \"" + type + "\" is not \"affine\" or \"bspline\"");
-    }
-    f.transform.stages.push_back(std::move(st));
-  }
+  f.transform.stages = read_stages(r, r.member(j, "stages", "transform"));
   return f;
 }
 
 void write_transform_json(const std::string& path, const TransformFile& f) {
-  const std::string text = to_json_text(f);
-  // Write beside the target and rename, so a reader never sees a half-written file.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail_runtime("cannot write " + tmp);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      fail_runtime("cannot write " + tmp);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail_runtime("cannot rename " + tmp + " to " + path + ": " + ec.message());
-  }
+  files::write_atomically(path, to_json_text(f), "cannot write " + path);
 }
 
 TransformFile read_transform_json(const std::string& path) {
   paths::require_input_file(path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_input(path, "cannot open the transform file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail_input(path, "cannot read the transform file");
-  return from_json_text(ss.str(), path);
+  return from_json_text(files::read_file(path, "the transform file"), path);
 }
 
 }  // namespace alinify::transform

@@ -3,6 +3,8 @@
 // both in full-resolution pixel coordinates ((0,0) = centre of the top-left pixel, x right, y down).
 // Stages combine as elastix combines them (itk::AdvancedCombinationTransform):
 //   Compose: T_k(x) = S_k(T_{k-1}(x))          Add: T_k(x) = S_k(x) + T_{k-1}(x) - x
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,31 @@ struct BSpline {
   std::vector<double> coef_x;      // size[0]*size[1], x fastest
   std::vector<double> coef_y;
 };
+
+// The limits of a B-spline stage: one set for every file format that carries one (transform.json,
+// elastix TransformParameters), so a grid one format accepts the other accepts too.
+constexpr int64_t kMaxGridPointsPerAxis = 100000;
+// Control points in all: 2^24 is a 1M x 1M pixel image at 256-pixel spacing. Readers check it
+// before reading the coefficients, so a header claiming 10^9 of them allocates nothing.
+constexpr int64_t kMaxGridPoints = int64_t(1) << 24;
+
+// The first rule a B-spline stage breaks. Each reader words it in its own format's key names.
+struct BSplineProblem {
+  enum class Rule {
+    kGridSizeOutOfRange,   // a grid axis outside [1, kMaxGridPointsPerAxis]; `axis` says which
+    kTooManyGridPoints,    // more than kMaxGridPoints in all
+    kSpacingNotPositive,   // a grid spacing <= 0 (or NaN)
+    kDirectionSingular,    // the grid direction matrix cannot be inverted
+    kCoefficientCount,     // coefficient arrays that do not match the grid size
+  };
+  Rule rule;
+  int axis = -1;
+};
+
+// The grid size alone, for readers to check before they read (and allocate) the coefficients.
+std::optional<BSplineProblem> validate_grid_size(int64_t points_x, int64_t points_y);
+// Every rule above, in that order; nothing when the stage can be evaluated.
+std::optional<BSplineProblem> validate(const BSpline& b);
 
 struct Stage {
   StageKind kind = StageKind::kAffine;

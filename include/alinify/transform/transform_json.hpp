@@ -8,6 +8,8 @@
 namespace alinify::transform {
 
 constexpr int kTransformFormatVersion = 1;
+// registration_factor of a file that does not give one (provenance, optional: docs/transforms.md).
+constexpr int kFactorNotRecorded = 0;
 
 // The coarse stage's initial placement (optional in the file; version 1 files without it read fine).
 struct InitialPlacement {
@@ -28,8 +30,8 @@ struct TransformFile {
   Transform transform;
   Size design;          // output grid (full resolution)
   Size scan;            // source raster (full resolution)
-  int registration_factor = 1;  // decimation factor the registration ran at
-  std::string preset;   // rigid|affine|bspline|custom
+  int registration_factor = 1;  // decimation factor the registration ran at; kFactorNotRecorded: none given
+  std::string preset;   // rigid|affine|bspline|custom; empty: none given (a hand-written file)
   bool has_initial = false;
   InitialPlacement initial;  // written as "initial" when has_initial
 };
