@@ -7,7 +7,10 @@ BIN=${1:?alinify binary}
 command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
 allowed=$(taskset -cp $$ | sed 's/.*: //')
 [ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU ($allowed): nothing to widen"; exit 77; }
-T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/affinity.XXXXXX")
+# The scratch folder must exist before anything runs: an empty $T would make the leftover-process
+# clean-up below (pkill -f "$T/") match every process on the machine.
+mkdir -p "${ALINIFY_TEST_TMP:-/tmp}"
+T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/affinity.XXXXXX") || { echo "cannot create a scratch folder under ${ALINIFY_TEST_TMP:-/tmp}" >&2; exit 1; }
 trap 'pkill -9 -f -- "$T/" 2>/dev/null; rm -rf "$T"' EXIT
 MPI=(mpirun --oversubscribe --bind-to core)
 [ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)

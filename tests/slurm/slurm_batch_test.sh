@@ -17,7 +17,10 @@ done
 [ "$(id -u)" -eq 0 ] || skip "slurmd must run as root to start jobs"
 [ -x "$BIN" ] || fail "no alinify binary at $BIN"
 
-T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/slurm-test.XXXXXX")
+# The scratch folder must exist before anything runs: an empty $T would make the leftover-process
+# clean-up below (pkill -f "$T/") match every process on the machine.
+mkdir -p "${ALINIFY_TEST_TMP:-/tmp}"
+T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/slurm-test.XXXXXX") || { echo "cannot create a scratch folder under ${ALINIFY_TEST_TMP:-/tmp}" >&2; exit 1; }
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
