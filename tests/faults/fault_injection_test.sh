@@ -8,12 +8,12 @@
 set -uo pipefail
 BIN=${1:?alinify binary}
 SRC=${2:?source dir}
-command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
-T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/faults.XXXXXX")
-trap '[ -n "${ALINIFY_KEEP_TEST_FILES:-}" ] || rm -rf "$T"' EXIT
-MPI=(mpirun --oversubscribe)
-[ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)
+. "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+require_commands mpirun
+scratch_dir faults
+mpi_launcher
 failures=0
+# Every case runs: a failure is counted here and the script fails at the end.
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 note() { echo "  $*"; }
 now() { date +%s.%N; }
