@@ -6,15 +6,10 @@
 set -uo pipefail
 BIN=${1:?alinify binary}
 SRC=${2:?source dir}
-fail() { echo "FAIL: $*"; exit 1; }
-command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
-# The scratch folder must exist before anything runs: an empty $T would make the leftover-process
-# clean-up below (pkill -f "$T/") match every process on the machine.
-mkdir -p "${ALINIFY_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/kill-resume.XXXXXX") || { echo "cannot create a scratch folder under ${ALINIFY_TEST_TMP:-/tmp}" >&2; exit 1; }
-trap '[ -n "${ALINIFY_KEEP_TEST_FILES:-}" ] || rm -rf "$T"' EXIT
-MPI=(mpirun --oversubscribe -np 2)
-[ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)
+. "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+require_commands mpirun
+scratch_dir kill-resume
+mpi_launcher -np 2
 OPTS=(--params "$SRC/tests/slurm/fast_affine.txt" --elastix-threads 1 --mem-budget 512MiB --backend cpu --group-size 1)
 
 for s in 1 2; do "$BIN" synth --out-dir "$T/data/p$s" --width 400 --height 300 --seed "$s" >/dev/null 2>&1 || fail synth; done

@@ -7,29 +7,16 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "support/test_support.hpp"
+#include "support/cli.hpp"
+#include "support/files.hpp"
 
 using namespace alinify::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
-
-std::string mpirun(int np) {
-  return "mpirun --oversubscribe --allow-run-as-root -np " + std::to_string(np) + " ";
-}
-
-CommandResult cli(const std::string& args) { return run_command(q(alinify_bin()) + " " + args); }
-
-void synth(const ScratchDir& d, int w, int h, int seed = 3) {
-  auto r = cli("synth --out-dir " + q(d.file("pair")) + " --width " + std::to_string(w) + " --height " +
-                   std::to_string(h) + " --seed " + std::to_string(seed));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-}
-
 std::string checksum(const std::string& tif) {
-  auto r = run_command("gdalinfo -checksum " + q(tif));
+  auto r = run_command("gdalinfo -checksum " + quote(tif));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::regex re("Checksum=([0-9]+)");
   std::string sums;
@@ -55,10 +42,10 @@ void expect_refused(const CommandResult& r, int code, const std::string& named, 
 
 TEST(Cli, EndToEndRunIsAccurateAndRankCountInvariant) {
   ScratchDir d("e2e-run");
-  synth(d, 1200, 900);
+  synth_pair(d, 1200, 900);
   const std::string design = d.file("pair/design.tif"), scan = d.file("pair/scan.tif");
-  auto r = run_command(mpirun(2) + q(alinify_bin()) + " run --design " + q(design) + " --scan " + q(scan) +
-                       " --out " + q(d.file("aligned.tif")) + " --transform-out " + q(d.file("t.json")) +
+  auto r = run_command(mpirun(2) + quote(alinify_bin()) + " run --design " + quote(design) + " --scan " + quote(scan) +
+                       " --out " + quote(d.file("aligned.tif")) + " --transform-out " + quote(d.file("t.json")) +
                        " --mem-budget 2GiB");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("[r1/2]"), std::string::npos) << "rank 1 did not log";
@@ -67,7 +54,7 @@ TEST(Cli, EndToEndRunIsAccurateAndRankCountInvariant) {
   EXPECT_TRUE(fs::exists(d.file("t.elastix/elastix.log")));
   EXPECT_TRUE(fs::exists(d.file("t.elastix/TransformParameters.full.1.txt")));
 
-  auto e = cli("eval --transform " + q(d.file("t.json")) + " --truth " + q(d.file("pair/truth.json")));
+  auto e = cli("eval --transform " + quote(d.file("t.json")) + " --truth " + quote(d.file("pair/truth.json")));
   ASSERT_EQ(e.exit_code, 0) << e.output;
   auto j = nlohmann::json::parse(e.output.substr(e.output.find('{')));
   std::cout << "registration error vs truth: " << j.dump() << "\n";
@@ -79,9 +66,9 @@ TEST(Cli, EndToEndRunIsAccurateAndRankCountInvariant) {
   std::string sums[3];
   for (int np = 1; np <= 3; ++np) {
     const std::string out = d.file("w" + std::to_string(np) + ".tif");
-    auto w = run_command(mpirun(np) + q(alinify_bin()) + " warp --design " + q(design) + " --scan " + q(scan) +
-                         " --transform " + q(d.file("t.json")) + " --out " + q(out) + " --interp bicubic --tile 128" +
-                         " --mem-budget 64MiB");
+    auto w = run_command(mpirun(np) + quote(alinify_bin()) + " warp --design " + quote(design) + " --scan " +
+                         quote(scan) + " --transform " + quote(d.file("t.json")) + " --out " + quote(out) +
+                         " --interp bicubic --tile 128" + " --mem-budget 64MiB");
     ASSERT_EQ(w.exit_code, 0) << w.output;
     sums[np - 1] = checksum(out);
   }
@@ -92,8 +79,8 @@ TEST(Cli, EndToEndRunIsAccurateAndRankCountInvariant) {
   // map-points agrees with the transform file that eval judged accurate: the design centre maps
   // into the scan.
   std::ofstream(d.file("p.csv")) << "id,x,y\n1,600,450\n2,0,0\n";
-  auto m = cli("map-points --transform " + q(d.file("t.json")) + " --in " + q(d.file("p.csv")) + " --out " +
-                   q(d.file("q.csv")));
+  auto m = cli("map-points --transform " + quote(d.file("t.json")) + " --in " + quote(d.file("p.csv")) + " --out " +
+               quote(d.file("q.csv")));
   ASSERT_EQ(m.exit_code, 0) << m.output;
   std::ifstream in(d.file("q.csv"));
   std::string header, row;
@@ -112,16 +99,16 @@ TEST(Cli, EndToEndRunIsAccurateAndRankCountInvariant) {
 
 TEST(Cli, CompressedOutputKeepsThePixels) {
   ScratchDir d("e2e-zstd");
-  synth(d, 400, 300);
+  synth_pair(d, 400, 300);
   // An identity transform written by hand: the output is the scan itself.
   std::ofstream(d.file("id.json"))
       << R"({"format":"alinify-transform","version":1,"design":{"width":400,"height":300},)"
       << R"("scan":{"width":400,"height":300},"registration_factor":1,"preset":"hand",)"
       << R"("stages":[{"type":"affine","combine":"compose","matrix":[1,0,0,1],"offset":[0,0]}]})";
   for (const char* c : {"none", "zstd"}) {
-    auto r = cli("warp --design " + q(d.file("pair/design.tif")) + " --scan " + q(d.file("pair/scan.tif")) +
-                     " --transform " + q(d.file("id.json")) + " --out " + q(d.file(std::string(c) + ".tif")) +
-                     " --compress " + c);
+    auto r = cli("warp --design " + quote(d.file("pair/design.tif")) + " --scan " + quote(d.file("pair/scan.tif")) +
+                 " --transform " + quote(d.file("id.json")) + " --out " + quote(d.file(std::string(c) + ".tif")) +
+                 " --compress " + c);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   EXPECT_EQ(checksum(d.file("none.tif")), checksum(d.file("pair/scan.tif")));
@@ -148,26 +135,26 @@ TEST(Cli, HelpForEveryCommandAndUsageErrors) {
 TEST(Cli, ConfigFileFillsOptionsAndTheCommandLineWins) {
   ScratchDir d("e2e-config");
   std::ofstream(d.file("a.ini")) << "interp = lanczos\n";
-  auto r = cli("warp --config " + q(d.file("a.ini")) + " --design x --scan y --transform z --out o.tif");
+  auto r = cli("warp --config " + quote(d.file("a.ini")) + " --design x --scan y --transform z --out o.tif");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("lanczos"), std::string::npos) << r.output;
-  auto r2 = cli("warp --config " + q(d.file("a.ini")) + " --interp bilinear --design " + q(d.file("nope.tif")) +
-                    " --scan y --transform " + q(d.file("z.json")) + " --out o.tif");
+  auto r2 = cli("warp --config " + quote(d.file("a.ini")) + " --interp bilinear --design " + quote(d.file("nope.tif")) +
+                " --scan y --transform " + quote(d.file("z.json")) + " --out o.tif");
   EXPECT_EQ(r2.exit_code, 2) << r2.output;  // got past the option check: the config value lost
   std::ofstream(d.file("b.ini")) << "[[[ not ini\n";
-  auto r3 = cli("warp --config " + q(d.file("b.ini")) + " --design x --scan y --transform z --out o.tif");
+  auto r3 = cli("warp --config " + quote(d.file("b.ini")) + " --design x --scan y --transform z --out o.tif");
   EXPECT_EQ(r3.exit_code, 2);
   EXPECT_NE(r3.output.find("b.ini"), std::string::npos) << r3.output;
 }
 
 TEST(Cli, BadInputsAreRefusedWithOneLineAndNoOutput) {
   ScratchDir d("e2e-bad");
-  synth(d, 256, 192);
+  synth_pair(d, 256, 192);
   const std::string design = d.file("pair/design.tif"), scan = d.file("pair/scan.tif");
   const std::string out = d.file("out.tif");
   auto run = [&](const std::string& dsg, const std::string& scn, const std::string& extra = "") {
-    return run_command(mpirun(2) + q(alinify_bin()) + " run --design " + q(dsg) + " --scan " + q(scn) + " --out " +
-                       q(out) + " " + extra);
+    return run_command(mpirun(2) + quote(alinify_bin()) + " run --design " + quote(dsg) + " --scan " + quote(scn) +
+                       " --out " + quote(out) + " " + extra);
   };
   expect_refused(run(d.file("missing.tif"), scan), 2, "missing.tif", out);
 
@@ -178,18 +165,18 @@ TEST(Cli, BadInputsAreRefusedWithOneLineAndNoOutput) {
   fs::resize_file(d.file("cut.tif"), fs::file_size(scan) / 2);
   expect_refused(run(design, d.file("cut.tif")), 2, "cut.tif", out);
 
-  auto u16 = run_command("gdal_translate -q -ot UInt16 " + q(scan) + " " + q(d.file("u16.tif")));
+  auto u16 = run_command("gdal_translate -q -ot UInt16 " + quote(scan) + " " + quote(d.file("u16.tif")));
   ASSERT_EQ(u16.exit_code, 0) << u16.output;
   expect_refused(run(design, d.file("u16.tif")), 2, "u16.tif", out);
 
   std::ofstream(d.file("bad_params.txt")) << "(Transform \"AffineTransform\"\n(Metric \"AdvancedMattesMutualInformation\")\n";
-  expect_refused(run(design, scan, "--params " + q(d.file("bad_params.txt"))), 2, "bad_params.txt", out);
+  expect_refused(run(design, scan, "--params " + quote(d.file("bad_params.txt"))), 2, "bad_params.txt", out);
 
-  expect_refused(run(design, scan, "--elastix " + q(d.file("no-elastix"))), 1, "no-elastix", out);
+  expect_refused(run(design, scan, "--elastix " + quote(d.file("no-elastix"))), 1, "no-elastix", out);
 
   std::ofstream(d.file("bad.json")) << "{\"format\":\"alinify-transform\",\"version\":1,\"stages\":[";
-  auto w = run_command(mpirun(2) + q(alinify_bin()) + " warp --design " + q(design) + " --scan " + q(scan) +
-                       " --transform " + q(d.file("bad.json")) + " --out " + q(out));
+  auto w = run_command(mpirun(2) + quote(alinify_bin()) + " warp --design " + quote(design) + " --scan " + quote(scan) +
+                       " --transform " + quote(d.file("bad.json")) + " --out " + quote(out));
   expect_refused(w, 2, "bad.json", out);
 
   // A transform that sends the design far off the scan: no overlap.
@@ -197,7 +184,7 @@ TEST(Cli, BadInputsAreRefusedWithOneLineAndNoOutput) {
       << R"({"format":"alinify-transform","version":1,"design":{"width":256,"height":192},)"
       << R"("scan":{"width":256,"height":192},"registration_factor":1,"preset":"hand",)"
       << R"("stages":[{"type":"affine","combine":"compose","matrix":[1,0,0,1],"offset":[5000,0]}]})";
-  auto far = run_command(mpirun(3) + q(alinify_bin()) + " warp --design " + q(design) + " --scan " + q(scan) +
-                         " --transform " + q(d.file("far.json")) + " --out " + q(out));
+  auto far = run_command(mpirun(3) + quote(alinify_bin()) + " warp --design " + quote(design) + " --scan " +
+                         quote(scan) + " --transform " + quote(d.file("far.json")) + " --out " + quote(out));
   expect_refused(far, 2, "do not overlap", out);
 }

@@ -4,17 +4,14 @@
 # usage: elastix_affinity_test.sh ALINIFY_BIN
 set -uo pipefail
 BIN=${1:?alinify binary}
-command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
+. "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+require_commands mpirun
 allowed=$(taskset -cp $$ | sed 's/.*: //')
-[ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU ($allowed): nothing to widen"; exit 77; }
-# The scratch folder must exist before anything runs: an empty $T would make the leftover-process
-# clean-up below (pkill -f "$T/") match every process on the machine.
-mkdir -p "${ALINIFY_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/affinity.XXXXXX") || { echo "cannot create a scratch folder under ${ALINIFY_TEST_TMP:-/tmp}" >&2; exit 1; }
+[ "$(nproc)" -ge 2 ] || skip "one CPU ($allowed): nothing to widen"
+scratch_dir affinity
 trap 'pkill -9 -f -- "$T/" 2>/dev/null; rm -rf "$T"' EXIT
-MPI=(mpirun --oversubscribe --bind-to core)
-[ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)
-"$BIN" synth --out-dir "$T/pair" --width 1600 --height 1200 --seed 8 >/dev/null 2>&1 || { echo "FAIL: synth"; exit 1; }
+mpi_launcher --bind-to core
+"$BIN" synth --out-dir "$T/pair" --width 1600 --height 1200 --seed 8 >/dev/null 2>&1 || fail synth
 "${MPI[@]}" -np 1 "$BIN" register --design "$T/pair/design.tif" --scan "$T/pair/scan.tif" --preset bspline \
   --out "$T/t.json" >"$T/log" 2>&1 &
 job=$!
@@ -26,12 +23,12 @@ for _ in $(seq 1200); do
   [ -n "$elx" ] && break
   sleep 0.05
 done
-[ -n "$elx" ] || { echo "FAIL: elastix never started: $(tail -3 "$T/log")"; exit 1; }
+[ -n "$elx" ] || fail "elastix never started: $(tail -3 "$T/log")"
 rank_cpus=$(taskset -cp "$rank" 2>/dev/null | sed 's/.*: //')
 elx_cpus=$(taskset -cp "$elx" 2>/dev/null | sed 's/.*: //')
 wait "$job"; rc=$?
 echo "  test shell may use CPUs $allowed; rank 0 bound to $rank_cpus; its elastix child ran on $elx_cpus"
-[ "$rc" = 0 ] || { echo "FAIL: register under mpirun exited $rc: $(tail -3 "$T/log")"; exit 1; }
-[ "$rank_cpus" != "$allowed" ] || { echo "SKIP: mpirun did not bind the rank ($rank_cpus): nothing to check"; exit 77; }
-[ "$elx_cpus" = "$allowed" ] || { echo "FAIL: elastix ran on CPUs $elx_cpus, not on all of $allowed"; exit 1; }
+[ "$rc" = 0 ] || fail "register under mpirun exited $rc: $(tail -3 "$T/log")"
+[ "$rank_cpus" != "$allowed" ] || skip "mpirun did not bind the rank ($rank_cpus): nothing to check"
+[ "$elx_cpus" = "$allowed" ] || fail "elastix ran on CPUs $elx_cpus, not on all of $allowed"
 echo PASS

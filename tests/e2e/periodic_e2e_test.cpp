@@ -10,57 +10,48 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "support/test_support.hpp"
+#include "support/cli.hpp"
+#include "support/files.hpp"
 
 using namespace alinify::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
-CommandResult cli(const std::string& args) { return run_command(q(alinify_bin()) + " " + args); }
-
 // 2000x1600 design, scan ~12% larger on each axis plus the rotation's bounding box.
 std::string synth_periodic(const ScratchDir& d, const std::string& name, int seed, const std::string& extra = "") {
   const std::string dir = d.file(name);
-  auto r = cli("synth --kind periodic --out-dir " + q(dir) + " --width 2000 --height 1600 --seed " +
+  auto r = cli("synth --kind periodic --out-dir " + quote(dir) + " --width 2000 --height 1600 --seed " +
                std::to_string(seed) + " " + extra);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return dir;
 }
 
 nlohmann::json eval(const std::string& transform, const std::string& truth) {
-  auto r = cli("eval --transform " + q(transform) + " --truth " + q(truth));
+  auto r = cli("eval --transform " + quote(transform) + " --truth " + quote(truth));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const auto brace = r.output.find('{');
   EXPECT_NE(brace, std::string::npos) << r.output;
   return nlohmann::json::parse(r.output.substr(brace));
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void expect_accurate(const ScratchDir& d, const std::string& pair, const std::string& extra) {
   const std::string out = d.file(fs::path(pair).filename().string() + ".json");
-  auto r = cli("register --design " + q(pair + "/design.tif") + " --scan " + q(pair + "/scan.tif") + " --out " + q(out) +
-               " " + extra);
+  auto r = cli("register --design " + quote(pair + "/design.tif") + " --scan " + quote(pair + "/scan.tif") + " --out " +
+               quote(out) + " " + extra);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("coarse alignment"), std::string::npos) << r.output;
   auto e = eval(out, pair + "/truth.json");
   EXPECT_LE(e["mean"].get<double>(), 0.3) << pair << " " << e.dump();
   EXPECT_LE(e["p95"].get<double>(), 0.6) << pair << " " << e.dump();
   // transform.json records the initial placement; elastix was given it (-t0).
-  auto j = nlohmann::json::parse(read_all(out));
+  auto j = nlohmann::json::parse(read_file(out));
   ASSERT_TRUE(j.contains("initial")) << j.dump();
   EXPECT_EQ(j["initial"]["method"], extra.find("--init box") != std::string::npos ? "box" : "auto");
   EXPECT_GT(j["initial"]["confidence"].get<double>(), 0.05);
   // synth --kind periodic lays the fabric, cut to the design, on the table: its box must agree.
   EXPECT_EQ(j["initial"]["fabric_box"]["state"], "agrees") << j["initial"].dump();
-  const std::string log = read_all(out.substr(0, out.size() - 5) + ".elastix/elastix.log");
+  const std::string log = read_file(out.substr(0, out.size() - 5) + ".elastix/elastix.log");
   EXPECT_NE(log.find("initial_transform.txt"), std::string::npos);
 }
 
@@ -89,10 +80,10 @@ void expect_transformix_agrees(const ScratchDir& d, const std::string& transform
   }
   const std::string out = d.file("transformix");
   fs::create_directories(out);
-  auto r = run_command("transformix -ipp " + q(d.file("pts.txt")) + " -tp " + q(last) + " -out " + q(out));
+  auto r = run_command("transformix -ipp " + quote(d.file("pts.txt")) + " -tp " + quote(last) + " -out " + quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = cli("map-points --transform " + q(transform_json) + " --in " + q(d.file("pts.csv")) + " --out " +
-          q(d.file("mapped.csv")));
+  r = cli("map-points --transform " + quote(transform_json) + " --in " + quote(d.file("pts.csv")) + " --out " +
+          quote(d.file("mapped.csv")));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream tin(out + "/outputpoints.txt"), min(d.file("mapped.csv"));
   std::string tline, mline;
@@ -131,8 +122,8 @@ TEST(Periodic, PlainElastixLandsOnAWrongRepeat) {
   ScratchDir d("periodic_none");
   const std::string pair = synth_periodic(d, "p", 1);
   const std::string out = d.file("none.json");
-  auto r = cli("register --init none --preset affine --design " + q(pair + "/design.tif") + " --scan " +
-               q(pair + "/scan.tif") + " --out " + q(out));
+  auto r = cli("register --init none --preset affine --design " + quote(pair + "/design.tif") + " --scan " +
+               quote(pair + "/scan.tif") + " --out " + quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto e = eval(out, pair + "/truth.json");
   EXPECT_GT(e["mean"].get<double>(), 20.0) << "plain elastix was not fooled: the test pair is too easy " << e.dump();
@@ -142,12 +133,12 @@ TEST(Periodic, AnotherDesignOrTheBareTableIsRefused) {
   ScratchDir d("periodic_refused");
   const std::string a = synth_periodic(d, "a", 1), b = synth_periodic(d, "b", 5);
   // The bare table: a corner of the scan (table only), enlarged to a full scan.
-  auto t = run_command("gdal_translate -q -srcwin 0 0 90 90 -outsize 2200 1800 " + q(a + "/scan.tif") + " " +
-                       q(d.file("table.tif")));
+  auto t = run_command("gdal_translate -q -srcwin 0 0 90 90 -outsize 2200 1800 " + quote(a + "/scan.tif") + " " +
+                       quote(d.file("table.tif")));
   ASSERT_EQ(t.exit_code, 0) << t.output;
   for (const std::string& scan : {b + "/scan.tif", d.file("table.tif")}) {
     const std::string out = d.file("refused.json");
-    auto r = cli("register --design " + q(a + "/design.tif") + " --scan " + q(scan) + " --out " + q(out));
+    auto r = cli("register --design " + quote(a + "/design.tif") + " --scan " + quote(scan) + " --out " + quote(out));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find(scan), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("not found in the scan"), std::string::npos) << r.output;
@@ -166,7 +157,8 @@ std::string write_grating(const ScratchDir& d, const std::string& name, int w, i
           << (x + 1 < w ? " " : "\n");
   }
   out.close();
-  auto r = run_command("gdal_translate -q -ot Byte -b 1 -b 1 -b 1 -co PHOTOMETRIC=RGB " + q(asc) + " " + q(tif));
+  auto r =
+      run_command("gdal_translate -q -ot Byte -b 1 -b 1 -b 1 -co PHOTOMETRIC=RGB " + quote(asc) + " " + quote(tif));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return tif;
 }
@@ -175,7 +167,8 @@ TEST(Periodic, AmbiguousPlacementIsRefusedUnlessAccepted) {
   ScratchDir d("periodic_ambiguous");
   const std::string design = write_grating(d, "design", 400, 300, 0), scan = write_grating(d, "scan", 480, 360, 13);
   const std::string out = d.file("t.json");
-  const std::string args = "register --preset rigid --design " + q(design) + " --scan " + q(scan) + " --out " + q(out);
+  const std::string args =
+      "register --preset rigid --design " + quote(design) + " --scan " + quote(scan) + " --out " + quote(out);
   auto r = cli(args);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find(scan), std::string::npos) << r.output;
@@ -185,7 +178,7 @@ TEST(Periodic, AmbiguousPlacementIsRefusedUnlessAccepted) {
   // Accepted: the job runs and the file says the placement was a guess.
   r = cli(args + " --accept-ambiguous");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto j = nlohmann::json::parse(read_all(out));
+  auto j = nlohmann::json::parse(read_file(out));
   EXPECT_TRUE(j["initial"]["ambiguous"].get<bool>()) << j["initial"].dump();
   EXPECT_LT(j["initial"]["confidence"].get<double>(), 0.05);
 }

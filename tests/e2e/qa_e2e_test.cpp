@@ -9,23 +9,14 @@
 
 #include "alinify/job/qa_report.hpp"
 #include "alinify/qa/image.hpp"
-#include "support/test_support.hpp"
+#include "support/cli.hpp"
+#include "support/files.hpp"
 
 using namespace alinify::test;
 namespace fs = std::filesystem;
 namespace qa = alinify::qa;
 
 namespace {
-
-std::string q(const std::string& s) { return "'" + s + "'"; }
-std::string mpirun(int np) { return "mpirun --oversubscribe --allow-run-as-root -np " + std::to_string(np) + " "; }
-CommandResult cli(const std::string& args) { return run_command(q(alinify_bin()) + " " + args); }
-
-void synth(const ScratchDir& d, int w, int h, int seed) {
-  auto r = cli("synth --out-dir " + q(d.file("pair")) + " --width " + std::to_string(w) + " --height " +
-               std::to_string(h) + " --seed " + std::to_string(seed));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-}
 
 nlohmann::json load(const std::string& path) {
   std::ifstream in(path);
@@ -43,8 +34,8 @@ void write_affine(const std::string& path, int w, int h, const std::string& matr
 
 CommandResult warp(const ScratchDir& d, const std::string& transform, const std::string& out,
                    const std::string& extra = "") {
-  return cli("warp --design " + q(d.file("pair/design.tif")) + " --scan " + q(d.file("pair/scan.tif")) +
-             " --transform " + q(transform) + " --out " + q(out) + " " + extra);
+  return cli("warp --design " + quote(d.file("pair/design.tif")) + " --scan " + quote(d.file("pair/scan.tif")) +
+             " --transform " + quote(transform) + " --out " + quote(out) + " " + extra);
 }
 
 std::string find_chromium() {
@@ -59,11 +50,11 @@ std::string find_chromium() {
 
 TEST(Qa, RunWritesMetricsWhereSimilarityRisesAfterAlignment) {
   ScratchDir d("qa-run");
-  synth(d, 800, 600, 5);
+  synth_pair(d, 800, 600, 5);
   const std::string out = d.file("aligned.tif");
-  auto r = run_command(mpirun(2) + q(alinify_bin()) + " run --design " + q(d.file("pair/design.tif")) + " --scan " +
-                       q(d.file("pair/scan.tif")) + " --out " + q(out) + " --preset affine --mem-budget 1GiB" +
-                       " --progress log");
+  auto r = run_command(mpirun(2) + quote(alinify_bin()) + " run --design " + quote(d.file("pair/design.tif")) +
+                       " --scan " + quote(d.file("pair/scan.tif")) + " --out " + quote(out) +
+                       " --preset affine --mem-budget 1GiB" + " --progress log");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // One aggregated progress summary on rank 0 covering every strip.
   EXPECT_NE(r.output.find("[r0/2] [info] warp progress: 3/3 strips from 2 ranks"), std::string::npos) << r.output;
@@ -116,13 +107,13 @@ TEST(Qa, RunWritesMetricsWhereSimilarityRisesAfterAlignment) {
   EXPECT_TRUE(fs::exists(paths.report));
 
   // Viewers: internal overviews by default.
-  auto info = run_command("gdalinfo " + q(out));
+  auto info = run_command("gdalinfo " + quote(out));
   EXPECT_NE(info.output.find("Overviews: 400x300, 200x150"), std::string::npos) << info.output;
 }
 
 TEST(Qa, DeliberatelyWrongTransformsAreFlaggedSuspect) {
   ScratchDir d("qa-wrong");
-  synth(d, 600, 450, 6);
+  synth_pair(d, 600, 450, 6);
   // 23 px off: the similarity after "alignment" stays low.
   write_affine(d.file("shifted.json"), 600, 450, "[1,0,0,1]", "[23,17]");
   auto r = warp(d, d.file("shifted.json"), d.file("shifted.tif"), "--no-overviews");
@@ -133,7 +124,7 @@ TEST(Qa, DeliberatelyWrongTransformsAreFlaggedSuspect) {
   EXPECT_NE(m["verdict"]["reasons"][0].get<std::string>().find("NCC"), std::string::npos) << m["verdict"].dump();
   EXPECT_LT(m["similarity"]["after"]["ncc"].get<double>(), 0.6);
   EXPECT_FALSE(m["deformation"]["folds"].get<bool>());
-  EXPECT_EQ(run_command("gdalinfo " + q(d.file("shifted.tif"))).output.find("Overviews"), std::string::npos);
+  EXPECT_EQ(run_command("gdalinfo " + quote(d.file("shifted.tif"))).output.find("Overviews"), std::string::npos);
 
   // A mirror folds the fabric over itself: flagged whatever the similarity says.
   write_affine(d.file("mirror.json"), 600, 450, "[-1,0,0,1]", "[599,0]");
@@ -144,7 +135,7 @@ TEST(Qa, DeliberatelyWrongTransformsAreFlaggedSuspect) {
   EXPECT_TRUE(m["deformation"]["folds"].get<bool>());
   EXPECT_LT(m["deformation"]["jacobian_min"].get<double>(), 0);
   // --cog: a Cloud Optimized GeoTIFF that gdalinfo reads as one.
-  auto info = run_command("gdalinfo " + q(d.file("mirror.tif")));
+  auto info = run_command("gdalinfo " + quote(d.file("mirror.tif")));
   EXPECT_NE(info.output.find("LAYOUT=COG"), std::string::npos) << info.output;
   EXPECT_NE(info.output.find("COMPRESSION=DEFLATE"), std::string::npos) << info.output;
 
@@ -171,19 +162,19 @@ TEST(QaBrowser, ReportOpensInHeadlessChromiumShowingEveryPictureWithoutConsoleEr
   const std::string chromium = find_chromium();
   if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (./dev test installs Debian's chromium)";
   ScratchDir d("qa-browser");
-  synth(d, 500, 400, 8);
+  synth_pair(d, 500, 400, 8);
   write_affine(d.file("id.json"), 500, 400, "[1,0,0,1]", "[0,0]");
   auto r = warp(d, d.file("id.json"), d.file("out.tif"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string url = "file://" + fs::absolute(d.file("out.report.html")).string();
-  const std::string common = q(chromium) + " --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 ";
+  const std::string common = quote(chromium) + " --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 ";
   // The DOM after load: the report's own check counts the pictures that decoded.
-  auto dom = run_command(common + "--dump-dom " + q(url) + " 2>/dev/null");
+  auto dom = run_command(common + "--dump-dom " + quote(url) + " 2>/dev/null");
   ASSERT_EQ(dom.exit_code, 0) << dom.output;
   EXPECT_NE(dom.output.find("data-pictures-ok=\"5\""), std::string::npos) << dom.output.substr(0, 2000);
   // A screenshot, with the browser's log: console messages appear as CONSOLE lines.
   auto shot = run_command(common + "--enable-logging=stderr --v=0 --window-size=1280,2400 --screenshot=" +
-                          q(d.file("report.png")) + " " + q(url) + " 2>&1");
+                          quote(d.file("report.png")) + " " + quote(url) + " 2>&1");
   ASSERT_EQ(shot.exit_code, 0) << shot.output;
   EXPECT_EQ(shot.output.find("CONSOLE"), std::string::npos) << shot.output;
   EXPECT_EQ(shot.output.find("Uncaught"), std::string::npos) << shot.output;

@@ -10,26 +10,21 @@
 set -uo pipefail
 BIN=${1:?alinify binary}
 SRC=${2:?source dir}
-command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
-command -v gdal_translate >/dev/null || { echo "SKIP: no gdal_translate"; exit 77; }
-# The scratch folder must exist before anything runs: an empty $T would make the leftover-process
-# clean-up below (pkill -f "$T/") match every process on the machine.
-mkdir -p "${ALINIFY_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/bad-corpus.XXXXXX") || { echo "cannot create a scratch folder under ${ALINIFY_TEST_TMP:-/tmp}" >&2; exit 1; }
-trap '[ -n "${ALINIFY_KEEP_TEST_FILES:-}" ] || rm -rf "$T"' EXIT
-MPI=(mpirun --oversubscribe -np 2)
-[ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)
+. "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+require_commands mpirun gdal_translate
+scratch_dir bad-corpus
+mpi_launcher -np 2
 W=256 H=192
 I=$T/in
 failures=0 passed=0 runs=0
 
-"$BIN" synth --out-dir "$T/pair" --width $W --height $H --seed 3 >/dev/null 2>&1 || { echo "FAIL: synth"; exit 1; }
-"$BIN" synth --out-dir "$T/other" --width $W --height $H --seed 11 >/dev/null 2>&1 || { echo "FAIL: synth"; exit 1; }
+"$BIN" synth --out-dir "$T/pair" --width $W --height $H --seed 3 >/dev/null 2>&1 || fail "synth"
+"$BIN" synth --out-dir "$T/other" --width $W --height $H --seed 11 >/dev/null 2>&1 || fail "synth"
 D=$T/pair/design.tif S=$T/pair/scan.tif
-python3 "$SRC/tests/faults/make_bad_inputs.py" "$I" $W $H "$S" || { echo "FAIL: make_bad_inputs.py"; exit 1; }
+python3 "$SRC/tests/faults/make_bad_inputs.py" "$I" $W $H "$S" || fail "make_bad_inputs.py"
 cp "$D" "$I/design_copy.tif"; cp "$S" "$I/scan_copy.tif"
 mkdir -p "$I/a_directory.tif"
-gt() { gdal_translate -q "$@" || { echo "FAIL: gdal_translate $*"; exit 1; }; }
+gt() { gdal_translate -q "$@" || fail "gdal_translate $*"; }
 gt -b 1 "$S" "$I/grey.tif"
 gt -b 1 -b 2 "$S" "$I/two_bands.tif"
 gt -ot UInt16 "$S" "$I/uint16.tif"

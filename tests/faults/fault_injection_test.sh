@@ -8,15 +8,12 @@
 set -uo pipefail
 BIN=${1:?alinify binary}
 SRC=${2:?source dir}
-command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
-# The scratch folder must exist before anything runs: an empty $T would make the leftover-process
-# clean-up below (pkill -f "$T/") match every process on the machine.
-mkdir -p "${ALINIFY_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/faults.XXXXXX") || { echo "cannot create a scratch folder under ${ALINIFY_TEST_TMP:-/tmp}" >&2; exit 1; }
-trap '[ -n "${ALINIFY_KEEP_TEST_FILES:-}" ] || rm -rf "$T"' EXIT
-MPI=(mpirun --oversubscribe)
-[ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)
+. "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+require_commands mpirun
+scratch_dir faults
+mpi_launcher
 failures=0
+# Every case runs: a failure is counted here and the script fails at the end.
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 note() { echo "  $*"; }
 now() { date +%s.%N; }

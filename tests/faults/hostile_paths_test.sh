@@ -7,15 +7,10 @@
 set -uo pipefail
 BIN=${1:?alinify binary}
 SRC=${2:?source dir}
-command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
-# The scratch folder must exist before anything runs: an empty $T would make the leftover-process
-# clean-up below (pkill -f "$T/") match every process on the machine.
-mkdir -p "${ALINIFY_TEST_TMP:-/tmp}"
-T=$(mktemp -d "${ALINIFY_TEST_TMP:-/tmp}/hostile.XXXXXX") || { echo "cannot create a scratch folder under ${ALINIFY_TEST_TMP:-/tmp}" >&2; exit 1; }
-trap '[ -n "${ALINIFY_KEEP_TEST_FILES:-}" ] || rm -rf "$T"' EXIT
-MPI=(mpirun --oversubscribe -np 2)
-[ "$(id -u)" -ne 0 ] || MPI+=(--allow-run-as-root)
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
+require_commands mpirun
+scratch_dir hostile
+mpi_launcher -np 2
 
 DIR="$T/in a \"dir\" 'q' ;touch PWNED; \$(touch PWNED) \`touch PWNED\` é ü 漢"
 mkdir -p "$DIR/-out dir" || fail "mkdir"

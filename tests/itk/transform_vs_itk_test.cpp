@@ -15,7 +15,7 @@
 #include "itkEuler2DTransform.h"
 #include "itkImage.h"
 #include "itkSimilarity2DTransform.h"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 namespace alinify::transform {
 namespace {
@@ -232,13 +232,12 @@ ItkBSpline::Pointer bspline_itk(const ParameterMap& m) {
 }
 
 TEST(TransformVsItk, ElastixFixturesMatchItkParametrisations) {
-  const std::string dir = alinify::test::fixtures_dir() + "/elastix/";
   std::mt19937_64 rng(4);
   std::uniform_real_distribution<double> u(-20, 210);
   for (const char* rel : {"rigid/TransformParameters.0.txt", "affine/TransformParameters.0.txt",
                           "bspline/TransformParameters.1.txt"}) {
     SCOPED_TRACE(rel);
-    const std::string last = dir + rel;
+    const std::string last = alinify::test::elastix_fixture(rel);
     Transform ours = read_elastix_transform(last);
     auto comp = ItkComposite::New();
     auto chain = transform_chain(last);

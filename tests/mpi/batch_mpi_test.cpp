@@ -6,56 +6,35 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "alinify/core/error.hpp"
 #include "alinify/job/batch.hpp"
 #include "alinify/par/comm.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
+#include "support/mpi.hpp"
 
 using namespace alinify;
 namespace fs = std::filesystem;
+using alinify::test::read_file;
 
 namespace {
 
-struct World {
-  std::unique_ptr<par::Communicator> comm = par::make_mpi_communicator(nullptr, nullptr);
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A manifest of n jobs (ids j0.. and "bad" ones) in a folder every rank knows; removed at the end.
-class BatchDir {
+class BatchDir : public test::SharedDir {
  public:
-  BatchDir(par::Communicator& w, const std::string& name, int n, const std::vector<int>& bad) : w_(w) {
-    std::string p;
+  BatchDir(par::Communicator& w, const std::string& name, int n, const std::vector<int>& bad) : SharedDir(w, name) {
     if (w.is_root()) {
-      dir_ = std::make_unique<test::ScratchDir>(name);
-      p = dir_->path().string();
-      std::ofstream(dir_->file("d.tif")) << "design";
-      std::ofstream m(dir_->file("jobs.csv"));
+      std::ofstream(file("d.tif")) << "design";
+      std::ofstream m(file("jobs.csv"));
       m << "id,design,scan,out\n";
       for (int i = 0; i < n; ++i) {
         const bool b = std::find(bad.begin(), bad.end(), i) != bad.end();
         m << (b ? "bad" : "j") << i << ",d.tif,d.tif,out/" << i << ".tif\n";
       }
-      fs::create_directories(dir_->file("out"));
+      fs::create_directories(file("out"));
     }
-    w.broadcast(p, 0);
-    path_ = p;
+    w.barrier();
   }
-  ~BatchDir() { w_.barrier(); }
-  std::string file(const std::string& n) const { return (fs::path(path_) / n).string(); }
-
- private:
-  par::Communicator& w_;
-  std::unique_ptr<test::ScratchDir> dir_;
-  std::string path_;
 };
 
 job::JobResult fake_job(par::Communicator& group, const job::BatchJob& j) {
@@ -67,7 +46,7 @@ job::JobResult fake_job(par::Communicator& group, const job::BatchJob& j) {
     throw e;
   }
   if (group.is_root()) {
-    std::ofstream(j.out + ".partial") << j.id << ":" << slurp(j.design);
+    std::ofstream(j.out + ".partial") << j.id << ":" << read_file(j.design);
     fs::rename(j.out + ".partial", j.out);
   }
   job::JobResult r;
@@ -88,61 +67,62 @@ std::map<std::string, int> count_events(const std::string& journal, const std::s
 }  // namespace
 
 TEST(BatchMpi, MoreJobsThanGroupsWithAFailingJob) {
-  World w;
-  BatchDir d(*w.comm, "batch-mpi-many", 7, {3});
+  par::Communicator& world = test::world();
+  BatchDir d(world, "batch-mpi-many", 7, {3});
   job::BatchOptions o;
   o.manifest = d.file("jobs.csv");
   o.group_size = 1;
-  job::BatchReport r = job::run_batch(*w.comm, o, fake_job);
+  job::BatchReport r = job::run_batch(world, o, fake_job);
   EXPECT_EQ(r.done, 6);
   EXPECT_EQ(r.failed, 1);
   EXPECT_EQ(r.exit_code, 2);  // same on every rank
-  if (w.comm->is_root()) {
+  if (world.is_root()) {
     auto started = count_events(r.journal, "started");
     EXPECT_EQ(started.size(), 7u);
     for (auto& [id, n] : started) EXPECT_EQ(n, 1) << id;
     for (int i = 0; i < 7; ++i)
-      if (i != 3) EXPECT_EQ(slurp(d.file("out/" + std::to_string(i) + ".tif")), "j" + std::to_string(i) + ":design");
+      if (i != 3)
+        EXPECT_EQ(read_file(d.file("out/" + std::to_string(i) + ".tif")), "j" + std::to_string(i) + ":design");
     EXPECT_FALSE(fs::exists(d.file("out/3.tif")));
-    auto s = nlohmann::json::parse(slurp(r.summary_json));
-    EXPECT_EQ(s["ranks"], w.comm->size());
+    auto s = nlohmann::json::parse(read_file(r.summary_json));
+    EXPECT_EQ(s["ranks"], world.size());
     EXPECT_NE(s["job_results"][3]["error"].get<std::string>().find("not a raster"), std::string::npos);
   }
 
   // Resume: the six verified outputs are not redone, the failed one is tried again.
   o.resume = true;
-  r = job::run_batch(*w.comm, o, fake_job);
+  r = job::run_batch(world, o, fake_job);
   EXPECT_EQ(r.skipped, 6);
   EXPECT_EQ(r.failed, 1);
-  if (w.comm->is_root()) {
+  if (world.is_root()) {
     auto started = count_events(r.journal, "started");
     for (auto& [id, n] : started) EXPECT_EQ(n, id == "bad3" ? 2 : 1) << id;
   }
 }
 
 TEST(BatchMpi, MoreGroupsThanJobs) {
-  World w;
-  BatchDir d(*w.comm, "batch-mpi-few", 2, {});
+  par::Communicator& world = test::world();
+  BatchDir d(world, "batch-mpi-few", 2, {});
   job::BatchOptions o;
   o.manifest = d.file("jobs.csv");
   o.group_size = 1;
-  job::BatchReport r = job::run_batch(*w.comm, o, fake_job);
+  job::BatchReport r = job::run_batch(world, o, fake_job);
   EXPECT_EQ(r.done, 2);
   EXPECT_EQ(r.exit_code, 0);
 }
 
 TEST(BatchMpi, DefaultGroupIsTheNode) {
-  World w;
-  BatchDir d(*w.comm, "batch-mpi-node", 3, {});
+  par::Communicator& world = test::world();
+  BatchDir d(world, "batch-mpi-node", 3, {});
   job::BatchOptions o;
   o.manifest = d.file("jobs.csv");
-  job::BatchReport r = job::run_batch(*w.comm, o, fake_job);
+  job::BatchReport r = job::run_batch(world, o, fake_job);
   EXPECT_EQ(r.done, 3);
-  if (w.comm->is_root()) {
+  if (world.is_root()) {
     // All ranks run on this machine: one group of every rank (rank 0 included when MPI gives
     // MPI_THREAD_MULTIPLE, else every rank but the dispatcher).
-    const int expect = w.comm->thread_safe() || w.comm->size() == 1 ? w.comm->size() : w.comm->size() - 1;
-    auto s = nlohmann::json::parse(slurp(r.summary_json));
+    const int expect = world.thread_safe() || world.size() == 1 ? world.size() : world.size() - 1;
+    auto s = nlohmann::json::parse(read_file(r.summary_json));
     EXPECT_EQ(s["groups"], 1);
     for (const auto& j : s["job_results"]) EXPECT_EQ(j["registration_factor"], expect);
   }

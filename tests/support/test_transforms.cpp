@@ -34,4 +34,14 @@ transform::Transform affine_plus_bspline(transform::Combine combine) {
   return t;
 }
 
+std::vector<Vec2> elastix_fixture_points() {
+  std::vector<Vec2> pts;
+  for (int j = 0; j <= 8; ++j)
+    for (int i = 0; i <= 8; ++i) pts.push_back({-10.0 + i * 26.37, -12.0 + j * 24.91});
+  pts.push_back({0, 0});
+  pts.push_back({191, 175});
+  pts.push_back({95.5, 87.5});
+  return pts;
+}
+
 }  // namespace alinify::test

@@ -1,5 +1,7 @@
 #pragma once
-// Transforms the warp and QA tests build by hand.
+// Transforms the tests build by hand, and the points the elastix fixtures are compared at.
+#include <vector>
+
 #include "alinify/transform/transform.hpp"
 
 namespace alinify::test {
@@ -10,5 +12,9 @@ transform::Transform affine(double a, double b, double c, double d, double tx, d
 // A slightly turned, scaled affine followed by a cubic B-spline (12 x 10 control points every
 // 48 px, displacements up to 2 px) joined by `combine`: covers a 400 x 300 scan.
 transform::Transform affine_plus_bspline(transform::Combine combine = transform::Combine::kCompose);
+
+// Full-resolution design pixels over the 192 x 176 design of tests/fixtures/elastix, and a few
+// outside it: where the fixtures' transforms are compared.
+std::vector<Vec2> elastix_fixture_points();
 
 }  // namespace alinify::test

@@ -7,7 +7,7 @@
 #include "alinify/job/batch_checksum.hpp"
 #include "alinify/job/batch_journal.hpp"
 #include "alinify/job/batch_scheduler.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 using namespace alinify;
 using alinify::test::ScratchDir;

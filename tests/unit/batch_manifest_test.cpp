@@ -1,21 +1,16 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "alinify/core/error.hpp"
 #include "alinify/job/batch_manifest.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 using namespace alinify;
 using alinify::test::ScratchDir;
+using alinify::test::write_file;
 
 namespace {
-
-void write(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path) << text;
-}
 
 bool has_problem(const job::Manifest& m, const std::string& needle) {
   for (const auto& p : m.problems)
@@ -27,12 +22,12 @@ bool has_problem(const job::Manifest& m, const std::string& needle) {
 
 TEST(BatchManifest, CsvPathsAreRelativeToTheManifestAndOverridesAreKept) {
   ScratchDir d("manifest-csv");
-  write(d.file("in/a_design.tif"), "x");
-  write(d.file("in/a_scan.tif"), "xyz");
-  write(d.file("jobs.csv"),
-        "# comment\nid,design,scan,out,preset,interp\n"
-        "a,in/a_design.tif,in/a_scan.tif,out/a.tif,affine,\n"
-        "\"b, quoted\",in/a_design.tif,\"in/a_scan.tif\",out/b.tif,,bicubic\n");
+  write_file(d.file("in/a_design.tif"), "x");
+  write_file(d.file("in/a_scan.tif"), "xyz");
+  write_file(d.file("jobs.csv"),
+             "# comment\nid,design,scan,out,preset,interp\n"
+             "a,in/a_design.tif,in/a_scan.tif,out/a.tif,affine,\n"
+             "\"b, quoted\",in/a_design.tif,\"in/a_scan.tif\",out/b.tif,,bicubic\n");
   job::Manifest m = job::load_manifest(d.file("jobs.csv"));
   ASSERT_TRUE(m.problems.empty()) << m.problems.front();
   ASSERT_EQ(m.jobs.size(), 2u);
@@ -50,10 +45,11 @@ TEST(BatchManifest, CsvPathsAreRelativeToTheManifestAndOverridesAreKept) {
 
 TEST(BatchManifest, JsonLinesWorkToo) {
   ScratchDir d("manifest-jsonl");
-  write(d.file("d.tif"), "x");
-  write(d.file("s.tif"), "x");
-  write(d.file("jobs.jsonl"), "{\"id\":\"a\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"a.tif\",\"fill\":7}\n\n"
-                              "{\"id\":\"b\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"b.tif\"}\n");
+  write_file(d.file("d.tif"), "x");
+  write_file(d.file("s.tif"), "x");
+  write_file(d.file("jobs.jsonl"),
+             "{\"id\":\"a\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"a.tif\",\"fill\":7}\n\n"
+             "{\"id\":\"b\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"b.tif\"}\n");
   job::Manifest m = job::load_manifest(d.file("jobs.jsonl"));
   ASSERT_TRUE(m.problems.empty()) << m.problems.front();
   ASSERT_EQ(m.jobs.size(), 2u);
@@ -63,15 +59,15 @@ TEST(BatchManifest, JsonLinesWorkToo) {
 
 TEST(BatchManifest, EveryProblemIsListedOnItsOwnLine) {
   ScratchDir d("manifest-bad");
-  write(d.file("d.tif"), "x");
-  write(d.file("s.tif"), "x");
-  write(d.file("jobs.csv"),
-        "id,design,scan,out,colour\n"
-        "a,d.tif,s.tif,a.tif,red\n"
-        "a,d.tif,missing_scan.tif,b.tif,\n"
-        "c,missing_design.tif,s.tif,a.tif,\n"
-        "d,d.tif,s.tif\n"
-        "e,d.tif,s.tif,,\n");
+  write_file(d.file("d.tif"), "x");
+  write_file(d.file("s.tif"), "x");
+  write_file(d.file("jobs.csv"),
+             "id,design,scan,out,colour\n"
+             "a,d.tif,s.tif,a.tif,red\n"
+             "a,d.tif,missing_scan.tif,b.tif,\n"
+             "c,missing_design.tif,s.tif,a.tif,\n"
+             "d,d.tif,s.tif\n"
+             "e,d.tif,s.tif,,\n");
   job::Manifest m = job::load_manifest(d.file("jobs.csv"));
   EXPECT_TRUE(has_problem(m, "jobs.csv:1: unknown column 'colour'"));
   EXPECT_TRUE(has_problem(m, "jobs.csv:3: duplicate id 'a' (first on line 2)"));
@@ -87,7 +83,7 @@ TEST(BatchManifest, EveryProblemIsListedOnItsOwnLine) {
 TEST(BatchManifest, MissingFileAndMissingColumns) {
   ScratchDir d("manifest-missing");
   EXPECT_TRUE(has_problem(job::load_manifest(d.file("nope.csv")), "nope.csv: no such file"));
-  write(d.file("jobs.csv"), "id,design\n");
+  write_file(d.file("jobs.csv"), "id,design\n");
   job::Manifest m = job::load_manifest(d.file("jobs.csv"));
   EXPECT_TRUE(has_problem(m, "no 'scan' column"));
   EXPECT_TRUE(has_problem(m, "no 'out' column"));

@@ -5,24 +5,17 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "alinify/core/error.hpp"
 #include "alinify/job/batch.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 using namespace alinify;
+using alinify::test::read_file;
 using alinify::test::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Writes "<id>:<design bytes>" through <out>.partial; ids starting with "bad" fail as bad input,
 // "flaky" fails at run time on its first attempt.
@@ -31,7 +24,7 @@ job::JobResult fake_job(par::Communicator& group, const job::BatchJob& j, std::m
   if (j.id.rfind("bad", 0) == 0) fail_input(j.scan, "not a raster (fake)");
   if (j.id == "flaky" && runs[j.id] == 1) fail_runtime("elastix crashed (fake)");
   if (group.is_root()) {
-    std::ofstream(j.out + ".partial") << j.id << ":" << slurp(j.design);
+    std::ofstream(j.out + ".partial") << j.id << ":" << read_file(j.design);
     fs::rename(j.out + ".partial", j.out);
   }
   job::JobResult r;
@@ -77,7 +70,7 @@ TEST(BatchRunner, AFailingJobDoesNotSinkTheBatchAndResumeSkipsVerifiedWork) {
   EXPECT_EQ(r.exit_code, 2);  // only a bad input failed
   EXPECT_EQ(runs["flaky"], 2);
   EXPECT_EQ(runs["bad1"], 1);  // bad input is not retried
-  EXPECT_EQ(slurp(d.file("out/a.tif")), "a:design");
+  EXPECT_EQ(read_file(d.file("out/a.tif")), "a:design");
   EXPECT_EQ(r.journal, d.file("jobs.journal.jsonl"));
   auto ev = journal_events(r.journal);
   EXPECT_EQ(count(ev, "started", "flaky"), 2);
@@ -85,7 +78,7 @@ TEST(BatchRunner, AFailingJobDoesNotSinkTheBatchAndResumeSkipsVerifiedWork) {
   EXPECT_EQ(count(ev, "done", "a"), 1);
 
   // The summary: one row per job with status, error and registration factor.
-  auto s = nlohmann::json::parse(slurp(r.summary_json));
+  auto s = nlohmann::json::parse(read_file(r.summary_json));
   EXPECT_EQ(s["done"], 3);
   EXPECT_EQ(s["failed"], 1);
   EXPECT_EQ(s["job_results"][1]["id"], "bad1");
@@ -94,7 +87,7 @@ TEST(BatchRunner, AFailingJobDoesNotSinkTheBatchAndResumeSkipsVerifiedWork) {
   EXPECT_NE(s["job_results"][1]["error"].get<std::string>().find("not a raster"), std::string::npos);
   EXPECT_EQ(s["job_results"][0]["registration_factor"], 2);
   EXPECT_EQ(s["job_results"][2]["attempts"], 2);
-  const std::string csv = slurp(r.summary_csv);
+  const std::string csv = read_file(r.summary_csv);
   EXPECT_NE(csv.find("\nbad1,failed,2,"), std::string::npos) << csv;
 
   // Resume: a and flaky verify and are skipped; b was tampered with and is redone; bad1 again fails.
@@ -108,9 +101,9 @@ TEST(BatchRunner, AFailingJobDoesNotSinkTheBatchAndResumeSkipsVerifiedWork) {
   EXPECT_EQ(runs.count("a"), 0u);
   EXPECT_EQ(runs.count("flaky"), 0u);
   EXPECT_EQ(runs["b"], 1);
-  EXPECT_EQ(slurp(d.file("out/b.tif")), "b:design");
+  EXPECT_EQ(read_file(d.file("out/b.tif")), "b:design");
   // The summary of the resumed batch keeps what the first run measured for the skipped jobs.
-  s = nlohmann::json::parse(slurp(r.summary_json));
+  s = nlohmann::json::parse(read_file(r.summary_json));
   EXPECT_EQ(s["job_results"][0]["status"], "skipped");
   EXPECT_EQ(s["job_results"][0]["registration_factor"], 2);
   EXPECT_FALSE(s["job_results"][0]["finished"].get<std::string>().empty());

@@ -1,44 +1,33 @@
-// elastix TransformParameters: parsing, chains, errors, and agreement with the real transformix.
+// elastix TransformParameters: parsing, chains, errors and the full-resolution rewrite (agreement
+// with the real transformix: tests/integration/transformix_test.cpp).
 #include "alinify/transform/elastix_params.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <sstream>
 
 #include "alinify/core/error.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
+#include "support/test_transforms.hpp"
 
 namespace alinify::transform {
 namespace {
 namespace fs = std::filesystem;
-using alinify::test::run_command;
+using alinify::test::elastix_fixture;
+using alinify::test::elastix_fixture_points;
+using alinify::test::read_file;
 using alinify::test::ScratchDir;
-
-std::string fixture(const std::string& rel) { return alinify::test::fixtures_dir() + "/elastix/" + rel; }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
+using alinify::test::write_file;
 
 // Numbers of "(Key v1 v2 ...)" read straight from the file text, independently of the parser.
 std::vector<double> numbers_in(const std::string& path, const std::string& key) {
   std::regex re("\\(" + key + "((?:\\s+[-+0-9.eE]+)+)\\s*\\)");
   std::smatch m;
-  std::string text = slurp(path);
+  std::string text = read_file(path);
   if (!std::regex_search(text, m, re)) {
     ADD_FAILURE() << key << " not in " << path;
     return {};
@@ -57,8 +46,6 @@ std::string numbered(const char* stem, int k) {
   s += ".txt";
   return s;
 }
-
-bool transformix_available() { return run_command("command -v transformix").exit_code == 0; }
 
 // Expects bad input whose message names `file` and contains `needle`.
 template <class F>
@@ -130,7 +117,7 @@ TEST(ElastixParams, MalformedLinesAreBadInputNamingFileAndLine) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
     const std::string path = dir.file(numbered("bad", k++));
-    spit(path, c.text);
+    write_file(path, c.text);
     expect_bad_input([&] { read_parameter_file(path); }, path, c.needle);
     expect_bad_input([&] { read_elastix_transform(path); }, path, c.needle);
   }
@@ -172,7 +159,7 @@ TEST(ElastixParams, TranslationEulerSimilarityAffine) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
     const std::string path = dir.file(numbered("t", k++));
-    spit(path, c.text);
+    write_file(path, c.text);
     Transform t = read_elastix_transform(path);
     ASSERT_EQ(t.stages.size(), 1u);
     EXPECT_EQ(t.stages[0].kind, StageKind::kAffine);
@@ -194,8 +181,8 @@ TEST(ElastixParams, ImageDirectionDoesNotChangeTheTransform) {
   // (Direction ...) describes the registration image's grid only; the transform is physical -> physical.
   ScratchDir dir("elx-direction");
   const std::string body = header("AffineTransform", "1.1 0.2 -0.1 0.9 3.5 -2", 6) + "(CenterOfRotationPoint 4 5)\n";
-  spit(dir.file("id.txt"), body + "(Direction 1 0 0 1)\n");
-  spit(dir.file("flip.txt"), body + "(Direction 0 1 1 0)\n(UseDirectionCosines \"true\")\n");
+  write_file(dir.file("id.txt"), body + "(Direction 1 0 0 1)\n");
+  write_file(dir.file("flip.txt"), body + "(Direction 0 1 1 0)\n(UseDirectionCosines \"true\")\n");
   Transform a = read_elastix_transform(dir.file("id.txt")), b = read_elastix_transform(dir.file("flip.txt"));
   for (Vec2 p : {Vec2{0, 0}, Vec2{17.5, -3}}) {
     EXPECT_EQ(a.apply(p).x, b.apply(p).x);
@@ -247,7 +234,7 @@ TEST(ElastixParams, UnsupportedTransformsAreBadInputNamingTheFile) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
     const std::string path = dir.file(numbered("u", k++));
-    spit(path, c.text);
+    write_file(path, c.text);
     expect_bad_input([&] { read_elastix_transform(path); }, path, c.needle);
   }
 }
@@ -255,15 +242,15 @@ TEST(ElastixParams, UnsupportedTransformsAreBadInputNamingTheFile) {
 TEST(ElastixParams, ChainLinksMissingAndCyclic) {
   ScratchDir dir("elx-links");
   const std::string t = "(Transform \"TranslationTransform\")\n(NumberOfParameters 2)\n(TransformParameters 1 2)\n";
-  spit(dir.file("a.txt"), t + "(InitialTransformParametersFileName \"missing.txt\")\n");
+  write_file(dir.file("a.txt"), t + "(InitialTransformParametersFileName \"missing.txt\")\n");
   expect_bad_input([&] { read_elastix_transform(dir.file("a.txt")); }, dir.file("a.txt"), "missing.txt");
-  spit(dir.file("b.txt"), t + "(InitialTransformParametersFileName \"c.txt\")\n");
-  spit(dir.file("c.txt"), t + "(InitialTransformParametersFileName \"b.txt\")\n");
+  write_file(dir.file("b.txt"), t + "(InitialTransformParametersFileName \"c.txt\")\n");
+  write_file(dir.file("c.txt"), t + "(InitialTransformParametersFileName \"b.txt\")\n");
   expect_bad_input([&] { read_elastix_transform(dir.file("b.txt")); }, "b.txt", "cycle");
   // Relative names resolve beside the referring file; a missing key ends the chain.
   fs::create_directories(dir.path() / "sub");
-  spit(dir.file("sub/inner.txt"), t);
-  spit(dir.file("outer.txt"), t + "(InitialTransformParametersFileName \"sub/inner.txt\")\n");
+  write_file(dir.file("sub/inner.txt"), t);
+  write_file(dir.file("outer.txt"), t + "(InitialTransformParametersFileName \"sub/inner.txt\")\n");
   auto chain = transform_chain(dir.file("outer.txt"));
   ASSERT_EQ(chain.size(), 2u);
   EXPECT_EQ(fs::path(chain[0]).filename(), "inner.txt");
@@ -276,7 +263,7 @@ TEST(ElastixParams, ChainLinksMissingAndCyclic) {
 // ---------- the real elastix fixtures ----------
 
 TEST(ElastixFixtures, RigidMatchesFileText) {
-  const std::string f = fixture("rigid/TransformParameters.0.txt");
+  const std::string f = elastix_fixture("rigid/TransformParameters.0.txt");
   Transform t = read_elastix_transform(f);
   ASSERT_EQ(t.stages.size(), 1u);
   const auto p = numbers_in(f, "TransformParameters");
@@ -296,7 +283,7 @@ TEST(ElastixFixtures, RigidMatchesFileText) {
 }
 
 TEST(ElastixFixtures, AffineMatchesFileText) {
-  const std::string f = fixture("affine/TransformParameters.0.txt");
+  const std::string f = elastix_fixture("affine/TransformParameters.0.txt");
   Transform t = read_elastix_transform(f);
   ASSERT_EQ(t.stages.size(), 1u);
   const auto p = numbers_in(f, "TransformParameters");
@@ -334,7 +321,7 @@ void expect_bspline_matches(const Stage& s, const std::string& f) {
 }
 
 TEST(ElastixFixtures, BSplineChainMatchesFileText) {
-  const std::string f = fixture("bspline/TransformParameters.1.txt");
+  const std::string f = elastix_fixture("bspline/TransformParameters.1.txt");
   auto chain = transform_chain(f);
   ASSERT_EQ(chain.size(), 2u);
   EXPECT_EQ(fs::path(chain[0]).filename(), "TransformParameters.0.txt");
@@ -346,7 +333,7 @@ TEST(ElastixFixtures, BSplineChainMatchesFileText) {
 }
 
 TEST(ElastixFixtures, EulerThenAddedBSpline) {
-  const std::string f = fixture("euler_add/TransformParameters.1.txt");
+  const std::string f = elastix_fixture("euler_add/TransformParameters.1.txt");
   Transform t = read_elastix_transform(f);
   ASSERT_EQ(t.stages.size(), 2u);
   EXPECT_EQ(t.stages[0].kind, StageKind::kAffine);
@@ -355,131 +342,16 @@ TEST(ElastixFixtures, EulerThenAddedBSpline) {
 }
 
 TEST(ElastixFixtures, InitialTranslationThenRigid) {
-  const std::string f = fixture("initial/TransformParameters.0.txt");
+  const std::string f = elastix_fixture("initial/TransformParameters.0.txt");
   Transform t = read_elastix_transform(f);
   ASSERT_EQ(t.stages.size(), 2u);
   EXPECT_EQ(t.stages[0].affine.offset[0], 5.5);
   EXPECT_EQ(t.stages[0].affine.offset[1], -3.25);
 }
 
-// ---------- agreement with transformix ----------
-
-const char* const kChains[] = {"rigid/TransformParameters.0.txt", "affine/TransformParameters.0.txt",
-                               "bspline/TransformParameters.1.txt", "euler_add/TransformParameters.1.txt",
-                               "initial/TransformParameters.0.txt"};
-
-std::vector<Vec2> test_points() {
-  // Full-resolution design pixels over the fixtures' 192 x 176 design, and a few outside.
-  std::vector<Vec2> pts;
-  for (int j = 0; j <= 8; ++j)
-    for (int i = 0; i <= 8; ++i) pts.push_back({-10.0 + i * 26.37, -12.0 + j * 24.91});
-  pts.push_back({0, 0});
-  pts.push_back({191, 175});
-  pts.push_back({95.5, 87.5});
-  return pts;
-}
-
-std::vector<Vec2> read_output_points(const std::string& path) {
-  std::vector<Vec2> out;
-  std::ifstream in(path);
-  std::string line;
-  std::regex re("OutputPoint = \\[ ([-0-9.eE+]+) ([-0-9.eE+]+) \\]");
-  while (std::getline(in, line)) {
-    std::smatch m;
-    if (std::regex_search(line, m, re)) out.push_back({std::stod(m[1]), std::stod(m[2])});
-  }
-  return out;
-}
-
-TEST(ElastixTransformix, PointsAgreeWithTransformix) {
-  if (!transformix_available()) GTEST_SKIP() << "transformix is not on PATH (apt-get install elastix)";
-  ScratchDir dir("elx-points");
-  const auto pts = test_points();
-  {
-    std::ofstream out(dir.file("points.txt"));
-    out.precision(17);
-    out << "point\n" << pts.size() << "\n";
-    for (Vec2 p : pts) out << p.x << " " << p.y << "\n";
-  }
-  for (const char* rel : kChains) {
-    SCOPED_TRACE(rel);
-    const fs::path tp = fs::absolute(fixture(rel));
-    const fs::path out = dir.path() / fs::path(rel).parent_path();
-    fs::create_directories(out);
-    // transformix resolves relative InitialTransformParametersFileName against its CWD.
-    auto r = run_command("cd '" + tp.parent_path().string() + "' && transformix -ipp '" + dir.file("points.txt") +
-                         "' -tp '" + tp.string() + "' -out '" + out.string() + "'");
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    const auto got = read_output_points((out / "outputpoints.txt").string());
-    ASSERT_EQ(got.size(), pts.size());
-    Transform t = read_elastix_transform(tp.string());
-    double worst = 0;
-    for (size_t i = 0; i < pts.size(); ++i) {
-      Vec2 q = t.apply(pts[i]);
-      worst = std::max({worst, std::fabs(q.x - got[i].x), std::fabs(q.y - got[i].y)});
-      EXPECT_NEAR(q.x, got[i].x, 1e-4) << "point " << pts[i].x << "," << pts[i].y;
-      EXPECT_NEAR(q.y, got[i].y, 1e-4) << "point " << pts[i].x << "," << pts[i].y;
-    }
-    RecordProperty(std::string("worst_") + fs::path(rel).parent_path().string(), std::to_string(worst));
-  }
-}
-
-// A minimal MetaImage (.mha, LOCAL data) reader for transformix's outputs.
-struct Mha {
-  std::vector<int64_t> dim;
-  int channels = 1;
-  std::string type;
-  std::vector<float> data;
-};
-
-Mha read_mha(const std::string& path) {
-  Mha m;
-  std::string all = slurp(path);
-  size_t pos = 0;
-  while (pos < all.size()) {
-    size_t eol = all.find('\n', pos);
-    std::string line = all.substr(pos, eol - pos);
-    pos = eol + 1;
-    auto eq = line.find(" = ");
-    if (eq == std::string::npos) continue;
-    std::string key = line.substr(0, eq), val = line.substr(eq + 3);
-    std::istringstream ss(val);
-    if (key == "DimSize") {
-      int64_t d;
-      while (ss >> d) m.dim.push_back(d);
-    } else if (key == "ElementNumberOfChannels") {
-      ss >> m.channels;
-    } else if (key == "ElementType") {
-      ss >> m.type;
-    } else if (key == "ElementDataFile") {
-      break;
-    }
-  }
-  if (m.type == "MET_FLOAT") {
-    size_t n = (all.size() - pos) / sizeof(float);
-    m.data.resize(n);
-    std::memcpy(m.data.data(), all.data() + pos, n * sizeof(float));
-  }
-  return m;
-}
-
-// A float scan image (full resolution, spacing 1, origin 0) for transformix.
-void write_scan_mhd(const std::string& path, int w, int h) {
-  std::vector<float> v(static_cast<size_t>(w) * h);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) v[static_cast<size_t>(y) * w + x] = std::sin(x / 9.0) * std::cos(y / 13.0);
-  const std::string raw = fs::path(path).stem().string() + ".raw";
-  std::ofstream(fs::path(path).parent_path() / raw, std::ios::binary)
-      .write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
-  spit(path, "ObjectType = Image\nNDims = 2\nBinaryData = True\nBinaryDataByteOrderMSB = False\n"
-             "TransformMatrix = 1 0 0 1\nOffset = 0 0\nElementSpacing = 1 1\nDimSize = " +
-                 std::to_string(w) + " " + std::to_string(h) + "\nElementType = MET_FLOAT\nElementDataFile = " + raw +
-                 "\n");
-}
-
 TEST(ElastixFullResolution, RewritesGridAndLinksAndKeepsTheTransform) {
   ScratchDir dir("elx-fullres");
-  const std::string last = fixture("bspline/TransformParameters.1.txt");
+  const std::string last = elastix_fixture("bspline/TransformParameters.1.txt");
   auto written = write_full_resolution_chain(last, dir.file("full"), Size{300, 250});
   ASSERT_EQ(written.size(), 2u);
   EXPECT_EQ(fs::path(written[0]).filename(), "TransformParameters.full.0.txt");
@@ -507,43 +379,10 @@ TEST(ElastixFullResolution, RewritesGridAndLinksAndKeepsTheTransform) {
   }
   // The same transform, bit for bit.
   Transform a = read_elastix_transform(last), b = read_elastix_transform(written[1]);
-  for (Vec2 p : test_points()) {
+  for (Vec2 p : elastix_fixture_points()) {
     Vec2 qa = a.apply(p), qb = b.apply(p);
     EXPECT_EQ(qa.x, qb.x);
     EXPECT_EQ(qa.y, qb.y);
-  }
-}
-
-TEST(ElastixFullResolution, TransformixAppliesTheFullResolutionChain) {
-  if (!transformix_available()) GTEST_SKIP() << "transformix is not on PATH (apt-get install elastix)";
-  ScratchDir dir("elx-fullres-tfx");
-  const Size design{192, 176};
-  for (const char* rel : {"bspline/TransformParameters.1.txt", "euler_add/TransformParameters.1.txt"}) {
-    SCOPED_TRACE(rel);
-    const std::string out_dir = dir.file(fs::path(rel).parent_path().string());
-    auto written = write_full_resolution_chain(fixture(rel), out_dir + "/params", design);
-    write_scan_mhd(out_dir + "/scan.mhd", 200, 184);
-    fs::create_directories(out_dir + "/out");
-    // From an unrelated CWD: the links are absolute.
-    auto r = run_command("cd / && transformix -in '" + out_dir + "/scan.mhd' -def all -tp '" + written.back() +
-                         "' -out '" + out_dir + "/out'");
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    Mha result = read_mha(out_dir + "/out/result.mha");
-    ASSERT_EQ(result.dim, (std::vector<int64_t>{design.width, design.height}));
-    // The deformation field, sampled at every full-resolution design pixel, is our transform.
-    Mha def = read_mha(out_dir + "/out/deformationField.mha");
-    ASSERT_EQ(def.dim, (std::vector<int64_t>{design.width, design.height}));
-    ASSERT_EQ(def.channels, 2);
-    ASSERT_EQ(def.data.size(), static_cast<size_t>(design.pixels() * 2));
-    Transform t = read_elastix_transform(written.back());
-    double worst = 0;
-    for (int64_t y = 0; y < design.height; ++y)
-      for (int64_t x = 0; x < design.width; ++x) {
-        Vec2 q = t.apply({static_cast<double>(x), static_cast<double>(y)});
-        const size_t i = static_cast<size_t>(y * design.width + x) * 2;
-        worst = std::max({worst, std::fabs(q.x - x - def.data[i]), std::fabs(q.y - y - def.data[i + 1])});
-      }
-    EXPECT_LT(worst, 1e-4) << "largest difference from transformix's deformation field (float)";
   }
 }
 

@@ -13,6 +13,7 @@
 #include "alinify/core/error.hpp"
 #include "alinify/synth/synth.hpp"
 #include "alinify/transform/transform.hpp"
+#include "support/test_transforms.hpp"
 
 using alinify::Error;
 using alinify::ExitCode;
@@ -21,21 +22,10 @@ using alinify::Vec2;
 using alinify::job::EvalResult;
 using alinify::job::evaluate;
 using alinify::synth::Truth;
-using alinify::transform::Stage;
-using alinify::transform::StageKind;
+using alinify::test::affine;
 using alinify::transform::Transform;
 
 namespace {
-
-Transform affine(double a, double b, double c, double d, double ox, double oy) {
-  Transform t;
-  Stage s;
-  s.kind = StageKind::kAffine;
-  s.affine.m[0] = a, s.affine.m[1] = b, s.affine.m[2] = c, s.affine.m[3] = d;
-  s.affine.offset[0] = ox, s.affine.offset[1] = oy;
-  t.stages.push_back(s);
-  return t;
-}
 
 // The design -> scan transform that inverts the truth's affine part, with an optional design-side
 // shift (dx, dy): truth(T(p)) = p + (dx, dy) exactly when the truth has no waves.

@@ -10,7 +10,7 @@
 #include "alinify/io/decimate.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 using namespace alinify;
 namespace fs = std::filesystem;

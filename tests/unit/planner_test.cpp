@@ -1,26 +1,22 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "alinify/core/error.hpp"
 #include "alinify/plan/memory_budget.hpp"
 #include "alinify/plan/planner.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 using namespace alinify;
 using namespace alinify::plan;
+using alinify::test::write_file;
 
 namespace {
 constexpr uint64_t GiB = 1ull << 30;
 constexpr uint64_t MiB = 1ull << 20;
 const Size kBigScan{18960, 14960};
 
-void write_file(const std::filesystem::path& p, const std::string& text) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream(p) << text;
-}
 }  // namespace
 
 TEST(Budget, SmallestSourceWinsAndNodeWideLimitsAreShared) {

@@ -10,7 +10,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 
 #include "alinify/core/error.hpp"
 #include "alinify/io/tiled_output.hpp"
@@ -24,10 +23,11 @@
 #include "alinify/qa/similarity.hpp"
 #include "alinify/qa/verdict.hpp"
 #include "alinify/reg/elastix_log.hpp"
+#include "support/files.hpp"
 #include "support/test_transforms.hpp"
-#include "support/test_support.hpp"
 
 using namespace alinify;
+using alinify::test::read_file;
 using alinify::test::ScratchDir;
 namespace fs = std::filesystem;
 
@@ -41,13 +41,6 @@ std::vector<float> noise(size_t n, unsigned seed) {
   std::vector<float> v(n);
   for (float& x : v) x = u(g);
   return v;
-}
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -174,7 +167,7 @@ TEST(QaImage, PngRoundTripKeepsSizeAndPixels) {
   EXPECT_EQ(back.width, 37);
   EXPECT_EQ(back.height, 21);
   EXPECT_EQ(back.px, img.px);
-  EXPECT_EQ(slurp(d.file("a.png")).substr(1, 3), "PNG");
+  EXPECT_EQ(read_file(d.file("a.png")).substr(1, 3), "PNG");
   EXPECT_EQ(qa::base64("Man"), "TWFu");
   EXPECT_EQ(qa::base64("Ma"), "TWE=");
   EXPECT_EQ(qa::base64("M"), "TQ==");
@@ -265,7 +258,7 @@ TEST(QaProgress, RegistrationTickerShowsElastixStateFromItsLog) {
   dup2(saved, STDERR_FILENO);
   close(fd);
   close(saved);
-  const std::string err = slurp(d.file("err.txt"));
+  const std::string err = read_file(d.file("err.txt"));
   EXPECT_NE(err.find("register: elastix parameter file 1, resolution 2, iteration 42, metric -1.50000"),
             std::string::npos)
       << err;

@@ -12,7 +12,7 @@
 #include "alinify/io/output_lock.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/transform/elastix_params.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 using namespace alinify;
 namespace fs = std::filesystem;

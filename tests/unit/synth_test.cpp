@@ -16,7 +16,7 @@
 #include "alinify/core/error.hpp"
 #include "alinify/synth/synth.hpp"
 #include "alinify/synth/truth.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using alinify::Error;
@@ -30,6 +30,7 @@ using alinify::synth::SynthOptions;
 using alinify::synth::Truth;
 using alinify::synth::Wave;
 using alinify::synth::write_synthetic_pair;
+using alinify::test::read_file;
 
 namespace {
 
@@ -108,11 +109,6 @@ double grey_of(const DesignPattern& d, double x, double y) {
   uint8_t c[3];
   d.colour(x, y, c);
   return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -354,7 +350,7 @@ TEST(SynthPair, WritesTiledRgbGeoTiffsAndTruth) {
   EXPECT_FALSE(fs::exists(dir.file("out/truth.json.partial")));
   const Truth t = Truth::load(dir.file("out/truth.json"));
   expect_truth_identical(t, make_truth(Size{600, 400}, Size{600, 400}, 21));
-  const std::string text = read_text(dir.file("out/truth.json"));
+  const std::string text = read_file(dir.file("out/truth.json"));
   EXPECT_NE(text.find("\"alinify-truth\""), std::string::npos);
   EXPECT_NE(text.find('\n'), std::string::npos);  // human-readable, indented
 }
@@ -410,10 +406,10 @@ TEST(SynthPair, SameSeedSameFilesDifferentSeedDifferentFiles) {
   write_synthetic_pair(o);
   EXPECT_EQ(checksums(dir.file("a/design.tif")), checksums(dir.file("b/design.tif")));
   EXPECT_EQ(checksums(dir.file("a/scan.tif")), checksums(dir.file("b/scan.tif")));
-  EXPECT_EQ(read_text(dir.file("a/truth.json")), read_text(dir.file("b/truth.json")));
+  EXPECT_EQ(read_file(dir.file("a/truth.json")), read_file(dir.file("b/truth.json")));
   EXPECT_NE(checksums(dir.file("a/design.tif")), checksums(dir.file("c/design.tif")));
   EXPECT_NE(checksums(dir.file("a/scan.tif")), checksums(dir.file("c/scan.tif")));
-  EXPECT_NE(read_text(dir.file("a/truth.json")), read_text(dir.file("c/truth.json")));
+  EXPECT_NE(read_file(dir.file("a/truth.json")), read_file(dir.file("c/truth.json")));
 }
 
 TEST(SynthPair, ScanIsTheDesignWarpedByTheTruth) {

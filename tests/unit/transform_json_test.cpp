@@ -12,7 +12,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/transform/elastix_params.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 namespace alinify::transform {
 namespace {
@@ -108,7 +108,7 @@ TEST(TransformJson, RoundTripIsBitExact) {
 TEST(TransformJson, RoundTripOfARealElastixChainThroughAFile) {
   alinify::test::ScratchDir dir("json-file");
   TransformFile f;
-  f.transform = read_elastix_transform(alinify::test::fixtures_dir() + "/elastix/bspline/TransformParameters.1.txt");
+  f.transform = read_elastix_transform(alinify::test::elastix_fixture("bspline/TransformParameters.1.txt"));
   f.design = {192, 176};
   f.scan = {200, 184};
   f.registration_factor = 2;

@@ -1,10 +1,10 @@
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 namespace alinify::test {
@@ -29,21 +29,19 @@ ScratchDir::~ScratchDir() {
   }
 }
 
-CommandResult run_command(const std::string& command_line) {
-  CommandResult r;
-  std::string cmd = command_line + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-std::string alinify_bin() { return env_or("ALINIFY_BIN", ALINIFY_DEFAULT_BIN); }
+void write_file(const std::string& path, const std::string& bytes) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
 std::string fixtures_dir() { return env_or("ALINIFY_FIXTURES", ALINIFY_DEFAULT_FIXTURES); }
 std::string configs_dir() { return env_or("ALINIFY_CONFIGS", ALINIFY_DEFAULT_CONFIGS); }
+std::string elastix_fixture(const std::string& relative) { return fixtures_dir() + "/elastix/" + relative; }
 
 }  // namespace alinify::test

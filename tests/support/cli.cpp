@@ -1,0 +1,48 @@
+#include "support/cli.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+
+namespace alinify::test {
+
+CommandResult run_command(const std::string& command_line) {
+  CommandResult r;
+  std::string cmd = command_line + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string alinify_bin() { return env_or("ALINIFY_BIN", ALINIFY_DEFAULT_BIN); }
+
+CommandResult cli(const std::string& arguments) { return run_command(quote(alinify_bin()) + " " + arguments); }
+
+bool running_as_root() { return geteuid() == 0; }
+
+std::string mpirun(int ranks) {
+  return std::string("mpirun --oversubscribe ") + (running_as_root() ? "--allow-run-as-root " : "") + "-np " +
+         std::to_string(ranks) + " ";
+}
+
+void synth_pair(const ScratchDir& dir, int width, int height, int seed) {
+  auto r = cli("synth --out-dir " + quote(dir.file("pair")) + " --width " + std::to_string(width) + " --height " +
+               std::to_string(height) + " --seed " + std::to_string(seed));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+}  // namespace alinify::test
