@@ -144,10 +144,10 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> rows(bytes / H);
   int failures = 0;
   for (warp::Interp interp : {warp::Interp::kNearest, warp::Interp::kBilinear, warp::Interp::kBicubic}) {
-    warp::warp_kernel<<<grid, block>>>(view, src, out, interp, 0, 0, 0);  // warm-up
+    warp::warp_kernel<<<grid, block>>>(view, src, out, interp, warp::Rgb{});  // warm-up
     CHECK(cudaGetLastError());
     CHECK(cudaEventRecord(e0));
-    for (int r = 0; r < repeat; ++r) warp::warp_kernel<<<grid, block>>>(view, src, out, interp, 0, 0, 0);
+    for (int r = 0; r < repeat; ++r) warp::warp_kernel<<<grid, block>>>(view, src, out, interp, warp::Rgb{});
     CHECK(cudaEventRecord(e1));
     CHECK(cudaEventSynchronize(e1));
     CHECK(cudaGetLastError());
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
       std::vector<uint8_t> cpu(rows.size());
       const warp::SourceView hsrc{scan.data(), 0, 0, W, H, W * 3, W, H};
       const warp::OutputBlock hout{cpu.data(), 0, y, W, 1, W * 3};
-      const uint8_t fill[3] = {0, 0, 0};
+      const warp::Rgb fill{};
       for (int64_t i = 0; i < W; ++i) warp::warp_pixel(host_view, hsrc, hout, interp, fill, i, 0);
       for (size_t i = 0; i < cpu.size(); ++i) {
         const int d = std::abs(int(cpu[i]) - int(rows[i]));

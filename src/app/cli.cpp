@@ -86,7 +86,6 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   j.reg.keep_images = vm["keep-registration-images"].as<bool>();
   if (vm.count("mem-budget")) j.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
   if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
-  if (vm.count("progress")) j.progress = req(vm, "progress");  // run and batch; register shows auto
   j.reg.init = req(vm, "init");
   j.reg.accept_ambiguous = vm["accept-ambiguous"].as<bool>();
   j.reg.max_rotation_deg = vm["max-rotation"].as<double>();
@@ -106,9 +105,7 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   w.scan = req(vm, "scan");
   w.out = req(vm, "out");
   w.transform_path = transform_path;
-  w.interp = req(vm, "interp");
   w.compress = req(vm, "compress");
-  w.backend = req(vm, "backend");
   w.device = vm["device"].as<int>();
   w.gpus_per_rank = vm["gpus-per-rank"].as<int>();
   if (w.gpus_per_rank < 1) fail_usage("--gpus-per-rank: must be at least 1");
@@ -117,20 +114,25 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   if (vm.count("mem-budget")) w.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
   w.overviews = !vm["no-overviews"].as<bool>();
   w.cog = vm["cog"].as<bool>();
-  w.progress = req(vm, "progress");
   w.qa.enabled = !vm["no-qa"].as<bool>();
   w.qa.thresholds.min_ncc_after = vm["suspect-ncc"].as<double>();
   w.qa.tiles = vm["qa-tiles"].as<int>();
   if (!(w.qa.thresholds.min_ncc_after >= -1 && w.qa.thresholds.min_ncc_after <= 1))
     fail_usage("--suspect-ncc: must be in -1..1");
   if (w.qa.tiles < 1 || w.qa.tiles > 10000) fail_usage("--qa-tiles: must be in 1..10000");
-  job::parse_progress_mode(w.progress);
-  warp::parse_interp(w.interp);  // option errors before any file is touched
-  if (w.backend != "auto" && w.backend != "cpu" && w.backend != "cuda" && w.backend != "torch")
-    fail_usage("--backend: '" + w.backend + "' is not one of auto, cpu, cuda, torch");
+  w.progress = job::parse_progress_mode(req(vm, "progress"));
+  w.interp = warp::parse_interp(req(vm, "interp"));  // option errors before any file is touched
+  w.backend = warp::parse_backend(req(vm, "backend"));
   if (w.compress != "none" && w.compress != "deflate" && w.compress != "zstd")
     fail_usage("--compress: '" + w.compress + "' is not one of none, deflate, zstd");
   return w;
+}
+
+std::pair<job::RegisterJob, job::WarpJob> run_jobs(const po::variables_map& vm, const std::string& transform_out) {
+  job::RegisterJob r = register_job(vm, transform_out);
+  job::WarpJob w = warp_job(vm, transform_out);
+  r.progress = w.progress;  // parsed with the warp's options, so that usage errors keep their order
+  return {r, w};
 }
 
 namespace {
@@ -235,8 +237,7 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
     fs::path o(req(p.vm, "out"));
     tout = (o.parent_path() / (o.stem().string() + ".transform.json")).string();
   }
-  job::RegisterJob r = register_job(p.vm, tout);
-  job::WarpJob w = warp_job(p.vm, tout);
+  auto [r, w] = run_jobs(p.vm, tout);
   job::run_pipeline(comm, r, w);
   return 0;
 }

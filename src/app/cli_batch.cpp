@@ -42,7 +42,7 @@ std::pair<job::RegisterJob, job::WarpJob> jobs_for(const po::variables_map& defa
     else
       set_value(vm, k, v);  // preset, interp, compress, mem-budget: strings, checked below
   }
-  return {register_job(vm, j.transform_out), warp_job(vm, j.transform_out)};
+  return run_jobs(vm, j.transform_out);
 }
 
 }  // namespace
@@ -84,7 +84,7 @@ int cmd_batch(par::Communicator& comm, int argc, char** argv) {
   const int node_rank = comm.local_rank();
   auto run_job = [&defaults, node_rank](par::Communicator& group, const job::BatchJob& j) {
     auto [r, w] = jobs_for(defaults, j);
-    if (w.device < 0 && w.backend != "cpu")
+    if (w.device < 0 && w.backend != warp::BackendKind::kCpu)
       if (const int gpus = warp::cuda_device_count(); gpus > 0) w.device = node_rank % gpus;
     const job::RunReport rep = job::run_pipeline(group, r, w);
     job::JobResult res;

@@ -25,6 +25,8 @@ Parsed parse(const std::string& command, po::options_description desc, int argc,
 std::string req(const po::variables_map& vm, const char* name);
 job::RegisterJob register_job(const po::variables_map& vm, const std::string& transform_out);
 job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_path);
+// `run` and each job of `batch`: both jobs, the registration showing the warp's --progress.
+std::pair<job::RegisterJob, job::WarpJob> run_jobs(const po::variables_map& vm, const std::string& transform_out);
 
 // Subcommands defined in other files of the app.
 int cmd_batch(par::Communicator& comm, int argc, char** argv);

@@ -19,11 +19,13 @@
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
 #include "alinify/job/progress.hpp"
+#include "alinify/job/rank_report.hpp"
 #include "alinify/plan/memory_budget.hpp"
 #include "alinify/plan/planner.hpp"
 #include "alinify/reg/elastix_log.hpp"
 #include "alinify/transform/elastix_params.hpp"
 #include "alinify/warp/backend.hpp"
+#include "pipeline_warp.hpp"
 
 namespace fs = std::filesystem;
 
@@ -92,8 +94,9 @@ std::vector<paths::Named> register_inputs(const RegisterJob& job) {
 }
 
 // Before anything is opened for writing: no output is an input, every output folder takes files.
-// `run` and batch create a missing output folder (as they always did, through the elastix folder);
-// `warp` and `register` want it to exist.
+// `run` and batch create a missing output folder: they also write the elastix folder beside the
+// transform, and a manifest may give each job a folder of its own. `warp` and `register` want it to
+// exist, so that a mistyped folder is an error instead of a new tree.
 void check_outputs(const std::vector<paths::Named>& outputs, const std::vector<paths::Named>& inputs,
                    bool create_folders = false) {
   paths::refuse_overwriting_inputs(outputs, inputs);
@@ -122,56 +125,6 @@ void check_overlap(const transform::TransformFile& t, const std::string& blame) 
 
 plan::Budget rank_budget(par::Communicator& comm, std::optional<uint64_t> user) {
   return plan::choose_budget(plan::discover_memory(comm.local_size(), user));
-}
-
-struct WarpTimes {
-  double read = 0, warp = 0, write = 0;
-  int64_t strips = 0, blocks = 0;
-};
-
-// Warps one output block into the strip buffer; splits it when its source window would not fit.
-void warp_block(const Window& block, const io::Raster& scan, const transform::Transform& t, warp::Backend& backend,
-                const warp::WarpSettings& settings, uint64_t window_limit, int tile, uint8_t* strip, int64_t strip_y0,
-                size_t strip_stride, std::vector<uint8_t>& window_buf, WarpTimes& times) {
-  const Window src = warp::source_window(t, block, scan.size(), settings.interp);
-  uint8_t* out = strip + (block.y0 - strip_y0) * strip_stride + block.x0 * 3;
-  if (src.empty()) {  // the whole block maps outside the scan
-    for (int64_t j = 0; j < block.height; ++j)
-      for (int64_t i = 0; i < block.width; ++i) std::memcpy(out + j * strip_stride + i * 3, settings.fill.data(), 3);
-    ++times.blocks;
-    return;
-  }
-  const uint64_t bytes = static_cast<uint64_t>(src.width) * src.height * 3;
-  if (bytes > window_limit && (block.width > tile || block.height > tile)) {
-    // Split the longer side on a tile boundary (or in half when under two tiles).
-    const bool cols = block.width >= block.height;
-    const int64_t len = cols ? block.width : block.height;
-    int64_t half = len / 2 >= tile ? (len / 2) / tile * tile : len / 2;
-    Window a = block, b = block;
-    if (cols) {
-      a.width = half;
-      b.x0 += half;
-      b.width -= half;
-    } else {
-      a.height = half;
-      b.y0 += half;
-      b.height -= half;
-    }
-    for (const Window& w : {a, b})
-      warp_block(w, scan, t, backend, settings, window_limit, tile, strip, strip_y0, strip_stride, window_buf, times);
-    return;
-  }
-  double t0 = now_seconds();
-  window_buf.resize(bytes);
-  scan.read_rgb(src, window_buf.data(), static_cast<size_t>(src.width) * 3);
-  double t1 = now_seconds();
-  warp::SourceView sv{window_buf.data(), src.x0, src.y0, src.width, src.height, src.width * 3,
-                      scan.size().width, scan.size().height};
-  warp::OutputBlock ob{out, block.x0, block.y0, block.width, block.height, static_cast<int64_t>(strip_stride)};
-  backend.submit(sv, ob, settings);  // a GPU keeps it in flight while the next window is read
-  times.read += t1 - t0;
-  times.warp += now_seconds() - t1;
-  ++times.blocks;
 }
 
 void merge_facts(nlohmann::json& into, const nlohmann::json& from) {
@@ -223,7 +176,7 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
       spdlog::info("B-spline control points every {} full-resolution pixels", ro.grid_spacing);
     ro.scan_path = job.scan;
     reg::RegistrationResult r = [&] {
-      RegistrationTicker ticker(parse_progress_mode(job.progress), ro.work_dir + "/elastix.log");
+      RegistrationTicker ticker(job.progress, ro.work_dir + "/elastix.log");
       return reg::register_pair(design, scan, p.factor, ro);
     }();
 
@@ -265,113 +218,76 @@ transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::
 
 namespace {
 
-// The warp, once rank 0 holds the output's lock.
-WarpReport warp_into_locked_output(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
-  const double t_start = now_seconds();
-  std::optional<io::Raster> scan;
-  std::unique_ptr<warp::Backend> backend;
-  warp::WarpSettings settings;
-  io::OutputSpec spec;
-  plan::StripPlan strips;
-  plan::Budget budget;
-  uint64_t window_limit = 0;
-  ProgressMode progress_mode = ProgressMode::kAuto;
+using detail::WarpClock;
+using detail::WarpSetup;
+using detail::WarpTimes;
 
+// The transform must have been made for this very design and scan, and bring them together.
+void check_transform_fits(const transform::TransformFile& t, const WarpJob& job, Size design, Size scan) {
+  const std::string blame = job.transform_path.empty() ? std::string("transform") : job.transform_path;
+  if (!(t.design == design))
+    fail_input(blame, "was made for a " + std::to_string(t.design.width) + "x" + std::to_string(t.design.height) +
+                          " design, but " + job.design + " is " + std::to_string(design.width) + "x" +
+                          std::to_string(design.height));
+  if (!(t.scan == scan))
+    fail_input(blame, "was made for a " + std::to_string(t.scan.width) + "x" + std::to_string(t.scan.height) +
+                          " scan, but " + job.scan + " is " + std::to_string(scan.width) + "x" +
+                          std::to_string(scan.height));
+  check_overlap(t, blame);
+}
+
+// Every rank opens the pair, checks the transform against it, plans its strips and gets a backend;
+// then the ranks agree on one strip height.
+WarpSetup set_up_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
+  WarpSetup s;
   on_every_rank(comm, "warp setup", [&] {
-    progress_mode = parse_progress_mode(job.progress);
     io::Raster design = io::Raster::open(job.design);
-    scan.emplace(io::Raster::open(job.scan));
-    const std::string blame = job.transform_path.empty() ? std::string("transform") : job.transform_path;
-    if (!(t.design == design.size()))
-      fail_input(blame, "was made for a " + std::to_string(t.design.width) + "x" + std::to_string(t.design.height) +
-                            " design, but " + job.design + " is " + std::to_string(design.size().width) + "x" +
-                            std::to_string(design.size().height));
-    if (!(t.scan == scan->size()))
-      fail_input(blame, "was made for a " + std::to_string(t.scan.width) + "x" + std::to_string(t.scan.height) +
-                            " scan, but " + job.scan + " is " + std::to_string(scan->size().width) + "x" +
-                            std::to_string(scan->size().height));
-    check_overlap(t, blame);
-    settings.interp = warp::parse_interp(job.interp);
-    if (job.fill < 0 || job.fill > 255) fail_usage("--fill: " + std::to_string(job.fill) + " is not in 0..255");
-    settings.fill = {static_cast<uint8_t>(job.fill), static_cast<uint8_t>(job.fill), static_cast<uint8_t>(job.fill)};
-    if (job.tile < 16 || job.tile % 16 != 0) fail_usage("--tile: must be a multiple of 16");
-    if (fs::exists(job.out) && fs::is_directory(job.out)) fail_input(job.out, "is a directory");
-    spec.path = job.out;
-    spec.size = design.size();
-    spec.tile = job.tile;
-    spec.compress = job.compress;
-    spec.overviews = job.overviews;
-    spec.cog = job.cog;
-    spec.georef = design.info();
-    budget = rank_budget(comm, job.mem_budget);
-    strips = plan::plan_strips(spec.size, spec.tile, budget.bytes, comm.size());
-    window_limit = budget.bytes / 4;
-    warp::BackendRequest request;
-    request.name = job.backend;
-    request.local_rank = comm.local_rank();
-    request.local_size = comm.local_size();
-    request.device = job.device;
-    request.gpus_per_rank = job.gpus_per_rank;
-    backend = warp::make_backend(request);
-    backend->set_transform(t.transform);
-    // A device holds two blocks in flight, each a source window and an output block: a quarter of
-    // its share of VRAM per window keeps both slots inside it.
-    if (const uint64_t vram = backend->device_memory_budget(); vram > 0 && vram / 4 < window_limit) {
-      window_limit = vram / 4;
-      spdlog::info("source windows limited to {} by {} of device memory for this rank", format_bytes(window_limit),
-                   format_bytes(vram));
-    }
+    s.scan.emplace(io::Raster::open(job.scan));
+    check_transform_fits(t, job, design.size(), s.scan->size());
+    s.settings = detail::warp_settings(job);
+    s.spec = detail::output_spec(job, design);
+    s.budget = rank_budget(comm, job.mem_budget);
+    s.strips = plan::plan_strips(s.spec.size, s.spec.tile, s.budget.bytes, comm.size());
+    s.window_limit = s.budget.bytes / 4;
+    s.backend = detail::rank_backend(comm, job, t.transform, s.window_limit);
   });
   // Every rank must cut the image the same way: the smallest strip height wins.
-  strips.strip_rows = static_cast<int>(-comm.allreduce_max(-strips.strip_rows));
-  if (comm.is_root()) spdlog::info("warp plan: {} (agreed strip height {} rows)", strips.reason, strips.strip_rows);
-  spdlog::info("warp backend {}", backend->name());
-  const double t_setup = now_seconds();
+  s.strips.strip_rows = static_cast<int>(-comm.allreduce_max(-s.strips.strip_rows));
+  if (comm.is_root()) spdlog::info("warp plan: {} (agreed strip height {} rows)", s.strips.reason, s.strips.strip_rows);
+  spdlog::info("warp backend {}", s.backend->name());
+  return s;
+}
 
-  on_every_rank(comm, "creating the output", [&] {
-    if (comm.is_root()) io::create_tiled_output(spec);
-  });
-
-  const int64_t total_strips = (spec.size.height + strips.strip_rows - 1) / strips.strip_rows;
-  WarpProgress progress(comm, progress_mode, total_strips, spec.size.pixels());
+// Every rank warps and writes its own strips; a failure anywhere removes the partial output.
+WarpTimes warp_my_strips(par::Communicator& comm, const WarpSetup& s, const transform::Transform& t,
+                         ProgressMode progress_mode) {
+  WarpProgress progress(comm, progress_mode, s.strip_count(), s.spec.size.pixels());
   WarpTimes times;
   on_every_rank(
       comm, "warp",
       [&] {
         try {
-          io::TileWriter writer(spec);
-          const size_t stride = static_cast<size_t>(spec.size.width) * 3;
-          std::vector<uint8_t> strip(static_cast<size_t>(strips.strip_rows) * stride);
+          io::TileWriter writer(s.spec);
+          std::vector<uint8_t> strip(static_cast<size_t>(s.strips.strip_rows) * s.spec.size.width * 3);
           std::vector<uint8_t> window_buf;
-          for (const plan::RowRange& r : plan::strips_for_rank(spec.size.height, strips.strip_rows, comm.rank(),
-                                                               comm.size())) {
-            for (int64_t bx = 0; bx < spec.size.width; bx += strips.block_cols) {
-              Window block{bx, r.y0, std::min<int64_t>(strips.block_cols, spec.size.width - bx), r.rows};
-              warp_block(block, *scan, t.transform, *backend, settings, window_limit, spec.tile, strip.data(), r.y0,
-                         stride, window_buf, times);
-              progress.poll();  // rank 0 only: the other ranks' reports, between its own blocks
-              stop::throw_if_requested();
-            }
-            const double t_drain = now_seconds();
-            backend->drain();  // the strip's blocks still on a device land in `strip`
-            const double t0 = now_seconds();
-            times.warp += t0 - t_drain;
-            writer.write_strip(r.y0, r.rows, strip.data(), stride);
-            times.write += now_seconds() - t0;
-            ++times.strips;
-            progress.strip_done(r.rows * spec.size.width);
-          }
+          for (const plan::RowRange& r :
+               plan::strips_for_rank(s.spec.size.height, s.strips.strip_rows, comm.rank(), comm.size()))
+            detail::warp_strip(r, s, t, writer, strip, window_buf, progress, times);
         } catch (...) {
           progress.finish(true);  // rank 0 must not wait for this rank's strips
           throw;
         }
         progress.finish(false);
       },
-      [&] { io::discard_output(spec); });
-  const double t_warped = now_seconds();
+      [&] { io::discard_output(s.spec); });
+  return times;
+}
 
+// Rank 0 alone: overviews, compression or COG, and the rename to the final name.
+void finish_output(par::Communicator& comm, const io::OutputSpec& spec) {
   on_every_rank(
-      comm, "finishing the output", [&] {
+      comm, "finishing the output",
+      [&] {
         if (!comm.is_root()) return;
         // A stage of its own on a large output (rank 0 alone, streaming): say what it is doing.
         if (spec.overviews || spec.cog || spec.compress != "none")
@@ -381,44 +297,37 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
         io::finish_output(spec);
       },
       [&] { io::discard_output(spec); });
-  const double t_finished = now_seconds();
+}
 
-  // Rank 0 reports every rank's split and peak RSS.
-  std::ostringstream mine;
-  const warp::DeviceTimes dev = backend->device_times();
-  mine << comm.rank() << " " << times.strips << " " << times.read << " " << times.warp << " " << times.write << " "
-       << peak_rss_bytes() << " " << peak_child_rss_bytes() << " " << dev.measured << " " << dev.h2d << " "
-       << dev.kernel << " " << dev.d2h;
-  std::vector<std::string> all = comm.gather(mine.str(), 0);
+// Rank 0 logs every rank's split and peak RSS, and the output; returns metrics.json's "ranks" (rank 0).
+nlohmann::json report_ranks(par::Communicator& comm, const WarpSetup& s, const WarpTimes& times, double t_start) {
+  RankReport mine;
+  mine.rank = comm.rank();
+  mine.strips = times.strips;
+  mine.read_seconds = times.read;
+  mine.warp_seconds = times.warp;
+  mine.write_seconds = times.write;
+  mine.peak_rss_bytes = peak_rss_bytes();
+  mine.elastix_peak_rss_bytes = peak_child_rss_bytes();
+  mine.device = s.backend->device_times();
+  const std::vector<std::string> all = comm.gather(to_message(mine), 0);
   nlohmann::json ranks = nlohmann::json::array();
-  if (comm.is_root()) {
-    for (const std::string& line : all) {
-      std::istringstream in(line);
-      int rank = 0;
-      int64_t n = 0;
-      double rd = 0, wp = 0, wr = 0;
-      uint64_t rss = 0, child = 0;
-      bool measured = false;
-      double h2d = 0, kernel = 0, d2h = 0;
-      in >> rank >> n >> rd >> wp >> wr >> rss >> child >> measured >> h2d >> kernel >> d2h;
-      // On a GPU, "warp" is the host's wait for the device; the device's own split follows.
-      spdlog::info("rank {}: {} strips, read {:.2f} s, warp {:.2f} s{}, write {:.2f} s, peak RSS {}{}", rank, n, rd, wp,
-                   measured ? fmt::format(" (device: H2D {:.3f} s, kernel {:.3f} s, D2H {:.3f} s)", h2d, kernel, d2h)
-                            : std::string(),
-                   wr, format_bytes(rss), child ? " (elastix child " + format_bytes(child) + ")" : std::string());
-      ranks.push_back({{"rank", rank}, {"strips", n}, {"read_seconds", rd}, {"warp_seconds", wp},
-                       {"write_seconds", wr}, {"peak_rss_bytes", rss}, {"elastix_peak_rss_bytes", child}});
-      if (measured)
-        ranks.back()["device_seconds"] = {{"h2d", h2d}, {"kernel", kernel}, {"d2h", d2h}};
-    }
-    spdlog::info("output {} ({}x{}, {} interpolation, compress {}{}{}), warp stage {:.2f} s", spec.path,
-                 spec.size.width, spec.size.height, warp::interp_name(settings.interp), spec.compress,
-                 spec.overviews ? ", overviews" : "", spec.cog ? ", COG" : "", now_seconds() - t_start);
+  if (!comm.is_root()) return ranks;
+  for (const std::string& message : all) {
+    const RankReport r = rank_report_from_message(message);
+    log_rank_report(r);
+    ranks.push_back(to_metrics(r));
   }
+  spdlog::info("output {} ({}x{}, {} interpolation, compress {}{}{}), warp stage {:.2f} s", s.spec.path,
+               s.spec.size.width, s.spec.size.height, warp::interp_name(s.settings.interp), s.spec.compress,
+               s.spec.overviews ? ", overviews" : "", s.spec.cog ? ", COG" : "", now_seconds() - t_start);
+  return ranks;
+}
 
+// QA on rank 0 (a few dozen tiles and small previews); every rank learns the verdict.
+WarpReport check_quality(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job,
+                         nlohmann::json ranks, nlohmann::json warp) {
   WarpReport report;
-  if (!job.qa.enabled) return report;
-  // QA on rank 0 (a few dozen tiles and small previews); every rank learns the verdict.
   int suspect = 0;
   on_every_rank(comm, "QA report", [&] {
     if (!comm.is_root()) return;
@@ -429,22 +338,33 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
     in.transform_path = job.transform_path;
     in.transform = &t;
     in.facts = job.facts.is_object() ? job.facts : nlohmann::json::object();
-    in.facts["ranks"] = ranks;
+    in.facts["ranks"] = std::move(ranks);
     in.facts["job"]["ranks"] = comm.size();
-    in.facts["warp"] = {
-        {"plan",
-         {{"budget_bytes", budget.bytes}, {"budget_source", budget.source}, {"strip_rows", strips.strip_rows},
-          {"block_cols", strips.block_cols}, {"strips", total_strips}, {"estimated_bytes", strips.estimated_bytes},
-          {"reason", strips.reason}}},
-        {"interp", warp::interp_name(settings.interp)}, {"backend", backend->name()}, {"compress", spec.compress},
-        {"overviews", spec.overviews}, {"cog", spec.cog}, {"tile", spec.tile},
-        {"stage_seconds",
-         {{"setup", t_setup - t_start}, {"warp", t_warped - t_setup}, {"finish", t_finished - t_warped}}}};
+    in.facts["warp"] = std::move(warp);
     report.metrics = write_job_qa(in, job.qa);
     suspect = report.metrics["verdict"]["suspect"].get<bool>();
   });
   report.suspect = comm.allreduce_max(suspect) != 0;
   return report;
+}
+
+// The warp, once rank 0 holds the output's lock: the stages of the pipeline picture in
+// docs/architecture.md, from "open scan; agree on the strip height" to the QA.
+WarpReport warp_into_locked_output(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
+  WarpClock clock;
+  clock.start = now_seconds();
+  const WarpSetup setup = set_up_warp(comm, t, job);
+  clock.setup = now_seconds();
+  on_every_rank(comm, "creating the output", [&] {
+    if (comm.is_root()) io::create_tiled_output(setup.spec);
+  });
+  const WarpTimes times = warp_my_strips(comm, setup, t.transform, job.progress);
+  clock.warped = now_seconds();
+  finish_output(comm, setup.spec);
+  clock.finished = now_seconds();
+  nlohmann::json ranks = report_ranks(comm, setup, times, clock.start);
+  if (!job.qa.enabled) return WarpReport{};
+  return check_quality(comm, t, job, std::move(ranks), detail::warp_facts(setup, clock));
 }
 
 // Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.

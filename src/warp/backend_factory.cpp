@@ -77,19 +77,30 @@ std::unique_ptr<Backend> cuda_for_rank(const BackendRequest& r, int count) {
 
 std::unique_ptr<Backend> make_backend(const BackendRequest& r) {
   const int threads = std::max(1, omp_get_num_procs() / std::max(1, r.local_size));
-  if (r.name == "cpu") return std::make_unique<CpuBackend>(threads);
-  if (r.name == "torch") return make_torch_backend(r.local_rank, r.device, threads);
-  if (r.name == "cuda" || r.name == "auto") {
-    const int count = cuda_device_count();
-    if (count > 0) return cuda_for_rank(r, count);
-    if (r.name == "cuda")
-      fail_usage(std::string("--backend cuda: ") +
-                 (cuda_compiled() ? "no CUDA device is visible" : "this build has no CUDA backend (nvcc not found)"));
-    spdlog::info("backend auto: no CUDA device{}, warping on the CPU",
-                 cuda_compiled() ? " visible" : " (built without CUDA)");
-    return std::make_unique<CpuBackend>(threads);
+  switch (r.kind) {
+    case BackendKind::kCpu:
+      return std::make_unique<CpuBackend>(threads);
+    case BackendKind::kTorch:
+      return make_torch_backend(r.local_rank, r.device, threads);
+    case BackendKind::kCuda:
+    case BackendKind::kAuto:
+      break;
   }
-  fail_usage("--backend: '" + r.name + "' is not one of auto, cpu, cuda, torch");
+  const int count = cuda_device_count();
+  if (count > 0) return cuda_for_rank(r, count);
+  if (r.kind == BackendKind::kCuda)
+    fail_usage(std::string("--backend cuda: ") +
+               (cuda_compiled() ? "no CUDA device is visible" : "this build has no CUDA backend (nvcc not found)"));
+  spdlog::info("backend auto: no CUDA device{}, warping on the CPU", cuda_compiled() ? " visible" : " (built without CUDA)");
+  return std::make_unique<CpuBackend>(threads);
+}
+
+BackendKind parse_backend(const std::string& name) {
+  if (name == "auto") return BackendKind::kAuto;
+  if (name == "cpu") return BackendKind::kCpu;
+  if (name == "cuda") return BackendKind::kCuda;
+  if (name == "torch") return BackendKind::kTorch;
+  fail_usage("--backend: '" + name + "' is not one of auto, cpu, cuda, torch");
 }
 
 Interp parse_interp(const std::string& name) {

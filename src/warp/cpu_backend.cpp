@@ -10,12 +10,11 @@ void CpuBackend::set_transform(const transform::Transform& t) {
 }
 
 void CpuBackend::warp(const SourceView& src, const OutputBlock& out, const WarpSettings& settings) {
-  const uint8_t fill[3] = {settings.fill[0], settings.fill[1], settings.fill[2]};
   const transform::TransformView view = view_;
   const int threads = threads_ > 0 ? threads_ : omp_get_max_threads();
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t j = 0; j < out.height; ++j)
-    for (int64_t i = 0; i < out.width; ++i) warp_pixel(view, src, out, settings.interp, fill, i, j);
+    for (int64_t i = 0; i < out.width; ++i) warp_pixel(view, src, out, settings.interp, settings.fill, i, j);
 }
 
 }  // namespace alinify::warp

@@ -147,7 +147,7 @@ class CudaBackend final : public Backend {
     ALINIFY_CUDA(cudaEventRecord(slot.ev[1], slot.stream));
     dim3 block(32, 8);
     dim3 grid(static_cast<unsigned>((out.width + 31) / 32), static_cast<unsigned>((out.height + 7) / 8));
-    warp_kernel<<<grid, block, 0, slot.stream>>>(view_, dsrc, dout, s.interp, s.fill[0], s.fill[1], s.fill[2]);
+    warp_kernel<<<grid, block, 0, slot.stream>>>(view_, dsrc, dout, s.interp, s.fill);
     ALINIFY_CUDA(cudaGetLastError());
     ALINIFY_CUDA(cudaEventRecord(slot.ev[2], slot.stream));
     ALINIFY_CUDA(cudaMemcpyAsync(slot.h_out.ptr, slot.d_out.ptr, out_bytes, cudaMemcpyDeviceToHost, slot.stream));

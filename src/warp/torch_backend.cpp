@@ -1,15 +1,15 @@
 // The LibTorch backend: at::grid_sampler on one block at a time. The sampling grid is block-sized
-// (8 bytes per output pixel of the block), never the whole image: the allocation that crashed the
-// earlier tool was a full-image float copy plus a full-image grid. The source coordinates come
-// from the same transform evaluation as the native kernels (apply_view), so the two differ only
+// (8 bytes per output pixel of the block), never the whole image: a full-image float copy plus a
+// full-image grid would take 20 bytes per output pixel, gigabytes on a scan. The source coordinates
+// come from the same transform evaluation as the native kernels (apply_view), so the two differ only
 // in the sampling: LibTorch's bicubic is Keys with a = -0.75 (ours is a = -0.5, as GDAL's), its
 // nearest rounds half to even; bilinear agrees to rounding. See docs/gpu.md.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 
-#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -46,7 +46,7 @@ class TorchBackend final : public Backend {
         double qx, qy;
         transform::apply_view(view_, static_cast<double>(out.x0 + i), static_cast<double>(out.y0 + j), &qx, &qy);
         const size_t k = static_cast<size_t>(j * w + i);
-        outside[k] = !(qx >= -0.5 && qy >= -0.5 && qx <= src.scan_w - 0.5 && qy <= src.scan_h - 0.5);
+        outside[k] = !inside_scan(src, qx, qy);
         g[2 * k] = static_cast<float>((qx - src.x0) * sx - (W > 1 ? 1.0 : 0.0));
         g[2 * k + 1] = static_cast<float>((qy - src.y0) * sy - (H > 1 ? 1.0 : 0.0));
       }
@@ -59,7 +59,7 @@ class TorchBackend final : public Backend {
       uint8_t* row = out.data + j * out.stride;
       std::memcpy(row, r + j * w * 3, static_cast<size_t>(w) * 3);
       for (int64_t i = 0; i < w; ++i)
-        if (outside[static_cast<size_t>(j * w + i)]) std::memcpy(row + i * 3, s.fill.data(), 3);
+        if (outside[static_cast<size_t>(j * w + i)]) put_rgb(row + i * 3, s.fill);
     }
   }
 
@@ -88,7 +88,10 @@ extern "C" alinify::warp::Backend* alinify_torch_backend_create(int local_rank, 
     if (d >= count) throw std::runtime_error("--device " + std::to_string(d) + ": LibTorch sees " + std::to_string(count) + " GPU(s)");
     return new TorchBackend(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d)), cpu_threads);
   } catch (const std::exception& e) {
-    std::snprintf(error, static_cast<size_t>(error_size), "%s", e.what());
+    if (error_size > 0) {
+      const auto end = fmt::format_to_n(error, static_cast<size_t>(error_size) - 1, "{}", e.what()).out;
+      *end = '\0';
+    }
     return nullptr;
   }
 }

@@ -56,7 +56,7 @@ TEST(Gpu, PipelinedBlocksOnAllGpusEqualCpu) {
   cb.set_transform(t);
   cb.warp({scan.data(), 0, 0, sw, sh, sw * 3, sw, sh}, {cpu.data(), 0, 0, ow, oh, ow * 3}, s);
   warp::BackendRequest r;
-  r.name = "cuda";
+  r.kind = warp::BackendKind::kCuda;
   r.gpus_per_rank = gpus;
   auto gb = warp::make_backend(r);
   gb->set_transform(t);

@@ -108,8 +108,8 @@ TEST(PipelineMpi, OutputIsIdenticalForAnyRankCountAndStripHeight) {
   w.design = d.file("pair/design.tif");
   w.scan = d.file("pair/scan.tif");
   w.out = d.file("parallel.tif");
-  w.interp = "bicubic";
-  w.backend = "cpu";
+  w.interp = warp::Interp::kBicubic;
+  w.backend = warp::BackendKind::kCpu;
   w.tile = 64;
   w.mem_budget = 4ull << 20;  // tiny: many strips and split blocks on every rank
   job::run_warp(world(), t, w);
@@ -168,7 +168,7 @@ TEST(PipelineMpi, AFailedWarpLeavesNoOutputOnAnyRank) {
   w.design = d.file("pair/design.tif");
   w.scan = d.file("cut.tif");
   w.out = d.file("out.tif");
-  w.backend = "cpu";
+  w.backend = warp::BackendKind::kCpu;
   w.tile = 64;
   w.mem_budget = 4ull << 20;
   try {

@@ -29,7 +29,7 @@ TEST(TorchBackend, GridSamplerAgreesWithTheNativeKernel) {
         scan[(y * sw + x) * 3 + c] = static_cast<uint8_t>(127 + 90 * std::sin(0.11 * x + 0.05 * y + c) + rng() % 17 - 8);
   const auto t = affine_plus_bspline(transform::Combine::kAdd);
   warp::BackendRequest r;
-  r.name = "torch";
+  r.kind = warp::BackendKind::kTorch;
   auto torch = warp::make_backend(r);
   EXPECT_EQ(torch->name().rfind("torch:", 0), 0u);
   torch->set_transform(t);

@@ -155,7 +155,7 @@ TEST(Warp, DirectTapsEqualClampedTapsInsideAndOnEveryEdge) {
     for (int64_t x = 0; x < ww * 3; ++x) win[y * ww * 3 + x] = im.rgb[((y + y0) * im.w) * 3 + x0 * 3 + x];
   const SourceView whole{im.rgb.data(), 0, 0, im.w, im.h, im.w * 3, im.w, im.h};
   const SourceView part{win.data(), x0, y0, ww, wh, ww * 3, im.w, im.h};
-  const uint8_t fill[3] = {1, 2, 3};
+  const Rgb fill{1, 2, 3};
   std::mt19937 rng(11);
   std::uniform_real_distribution<double> ux(-2.0, im.w + 1.0), uy(-2.0, im.h + 1.0);
   int64_t direct = 0;
@@ -181,9 +181,9 @@ TEST(Warp, SourceWindowIsEmptyWhenTheBlockMapsOutside) {
 TEST(Warp, ParsesInterpolationNames) {
   EXPECT_EQ(parse_interp("bicubic"), Interp::kBicubic);
   EXPECT_THROW(parse_interp("lanczos"), alinify::Error);
+  EXPECT_EQ(parse_backend("torch"), BackendKind::kTorch);
+  EXPECT_THROW(parse_backend("opencl"), alinify::Error);
   BackendRequest r;
-  r.name = "opencl";
-  EXPECT_THROW(make_backend(r), alinify::Error);
-  r.name = "cpu";
+  r.kind = BackendKind::kCpu;
   EXPECT_EQ(make_backend(r)->name().rfind("cpu", 0), 0u);
 }

@@ -7,10 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "alinify/job/progress.hpp"
 #include "alinify/job/qa_report.hpp"
 #include "alinify/par/comm.hpp"
 #include "alinify/reg/registration.hpp"
 #include "alinify/transform/transform_json.hpp"
+#include "alinify/warp/backend.hpp"
 
 namespace alinify::job {
 
@@ -20,15 +22,15 @@ struct RegisterJob {
   reg::RegisterOptions reg;
   std::optional<uint64_t> mem_budget;         // per rank, --mem-budget
   std::optional<int64_t> max_pixels;          // --registration-max-pixels
-  std::string progress = "auto";              // elastix's progress on rank 0 (job/progress.hpp)
+  ProgressMode progress = ProgressMode::kAuto;  // elastix's progress on rank 0
 };
 
 struct WarpJob {
   std::string design, scan, out;
   std::string transform_path;                 // for messages (and for `alinify warp`)
-  std::string interp = "bilinear";
+  warp::Interp interp = warp::Interp::kBilinear;
   std::string compress = "none";
-  std::string backend = "auto";
+  warp::BackendKind backend = warp::BackendKind::kAuto;
   int device = -1;
   int gpus_per_rank = 1;
   int fill = 0;                               // grey level outside the scan
@@ -36,7 +38,7 @@ struct WarpJob {
   std::optional<uint64_t> mem_budget;
   bool overviews = true;                      // internal overviews in the output (--no-overviews)
   bool cog = false;                           // Cloud Optimized GeoTIFF as the final step (--cog)
-  std::string progress = "auto";              // auto|line|log|off (job/progress.hpp)
+  ProgressMode progress = ProgressMode::kAuto;
   QaOptions qa;                               // metrics.json, QA pictures, report.html (--no-qa)
   nlohmann::json facts;                       // what `run` learnt while registering, for metrics.json
 };

@@ -12,7 +12,7 @@ namespace alinify::warp {
 
 struct WarpSettings {
   Interp interp = Interp::kBilinear;
-  std::array<uint8_t, 3> fill{0, 0, 0};
+  Rgb fill;
 };
 
 // Where a device backend's time went (seconds, summed over blocks; measured with device events).
@@ -41,16 +41,22 @@ class Backend {
   virtual uint64_t device_memory_budget() const { return 0; }
 };
 
+// auto: CUDA when a device is present, else CPU.
+enum class BackendKind { kAuto, kCpu, kCuda, kTorch };
+
 struct BackendRequest {
-  std::string name = "auto";  // auto (CUDA when a device is present, else CPU) | cpu | cuda | torch
+  BackendKind kind = BackendKind::kAuto;
   int local_rank = 0, local_size = 1;
   int device = -1;            // --device: one GPU for every rank (-1: by local rank, device_map.hpp)
   int gpus_per_rank = 1;      // --gpus-per-rank: blocks alternate over this many GPUs
 };
 
 // The CPU backend uses the node's cores shared among its `local_size` ranks, so that ranks on one
-// node do not oversubscribe it. Unknown or unavailable names are a usage error.
+// node do not oversubscribe it. An unavailable backend is a usage error.
 std::unique_ptr<Backend> make_backend(const BackendRequest& request);
+
+// auto|cpu|cuda|torch; a usage error otherwise.
+BackendKind parse_backend(const std::string& name);
 
 Interp parse_interp(const std::string& name);
 std::string interp_name(Interp interp);

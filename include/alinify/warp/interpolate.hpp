@@ -20,6 +20,11 @@ struct SourceView {
   int64_t scan_w, scan_h;  // the whole scan, for the outside test
 };
 
+// A colour, e.g. the fill where an output pixel maps outside the scan.
+struct Rgb {
+  uint8_t r = 0, g = 0, b = 0;
+};
+
 ALINIFY_HD inline uint8_t clamp_round(float v) {
   v = v < 0.f ? 0.f : (v > 255.f ? 255.f : v);
   return static_cast<uint8_t>(v + 0.5f);
@@ -98,18 +103,19 @@ struct DirectTaps {
   ALINIFY_HD const uint8_t* operator()(int i, int j) const { return p + j * stride + i * 3; }
 };
 
-// Writes the RGB sample at scan position (x, y) to out[0..2], every tap through the clamps.
-// sample_rgb below is the one to call; this one is public so that a test can hold the two to the
-// same bytes.
-ALINIFY_HD inline void sample_rgb_clamped(const SourceView& s, double x, double y, Interp interp, const uint8_t fill[3],
-                                          uint8_t* out) {
-  // Outside the scan by more than half a pixel: no data there.
-  if (!(x >= -0.5 && y >= -0.5 && x <= s.scan_w - 0.5 && y <= s.scan_h - 0.5)) {
-    out[0] = fill[0];
-    out[1] = fill[1];
-    out[2] = fill[2];
-    return;
-  }
+// Where the scan has data: inside it, or within half a pixel of its edge (NaN is outside).
+ALINIFY_HD inline bool inside_scan(const SourceView& s, double x, double y) {
+  return x >= -0.5 && y >= -0.5 && x <= s.scan_w - 0.5 && y <= s.scan_h - 0.5;
+}
+
+ALINIFY_HD inline void put_rgb(uint8_t* out, Rgb colour) {
+  out[0] = colour.r;
+  out[1] = colour.g;
+  out[2] = colour.b;
+}
+
+// The filter at a position inside the scan, every tap through the clamps.
+ALINIFY_HD inline void filter_clamped(const SourceView& s, double x, double y, Interp interp, uint8_t* out) {
   if (interp == Interp::kNearest) {
     const uint8_t* p = pixel_at(s, static_cast<int64_t>(floor(x + 0.5)), static_cast<int64_t>(floor(y + 0.5)));
     out[0] = p[0];
@@ -122,25 +128,44 @@ ALINIFY_HD inline void sample_rgb_clamped(const SourceView& s, double x, double 
              static_cast<float>(y - fy), out);
 }
 
+// Whether the footprint of a filter at pixel (ix, iy) lies inside the scan and the window, where
+// pixel_at's clamps are identities.
+ALINIFY_HD inline bool footprint_inside(const SourceView& s, int64_t ix, int64_t iy, Interp interp) {
+  const int64_t lo = interp == Interp::kBicubic ? 1 : 0, hi = interp == Interp::kBicubic ? 2 : 1;
+  return ix - lo >= 0 && iy - lo >= 0 && ix + hi < s.scan_w && iy + hi < s.scan_h && ix - lo >= s.x0 &&
+         iy - lo >= s.y0 && ix + hi < s.x0 + s.width && iy + hi < s.y0 + s.height;
+}
+
+// Writes the RGB sample at scan position (x, y) to out[0..2], every tap through the clamps.
+// sample_rgb below is the one to call; this one is public so that a test can hold the two to the
+// same bytes.
+ALINIFY_HD inline void sample_rgb_clamped(const SourceView& s, double x, double y, Interp interp, Rgb fill,
+                                          uint8_t* out) {
+  if (!inside_scan(s, x, y)) {
+    put_rgb(out, fill);
+    return;
+  }
+  filter_clamped(s, x, y, interp, out);
+}
+
 // Writes the RGB sample at scan position (x, y) to out[0..2]. When the filter's whole footprint lies
 // inside the scan and the window (all but a border of each block), the taps are read straight from
 // the rows: the same bytes as sample_rgb_clamped, in less time (bench/README.md).
-ALINIFY_HD inline void sample_rgb(const SourceView& s, double x, double y, Interp interp, const uint8_t fill[3],
-                                  uint8_t* out) {
-  if (interp == Interp::kNearest || !(x >= -0.5 && y >= -0.5 && x <= s.scan_w - 0.5 && y <= s.scan_h - 0.5)) {
-    sample_rgb_clamped(s, x, y, interp, fill, out);
+ALINIFY_HD inline void sample_rgb(const SourceView& s, double x, double y, Interp interp, Rgb fill, uint8_t* out) {
+  if (!inside_scan(s, x, y)) {
+    put_rgb(out, fill);
     return;
   }
-  const double fx = floor(x), fy = floor(y);
-  const int64_t ix = static_cast<int64_t>(fx), iy = static_cast<int64_t>(fy);
-  const int64_t lo = interp == Interp::kBicubic ? 1 : 0, hi = interp == Interp::kBicubic ? 2 : 1;
-  if (!(ix - lo >= 0 && iy - lo >= 0 && ix + hi < s.scan_w && iy + hi < s.scan_h && ix - lo >= s.x0 &&
-        iy - lo >= s.y0 && ix + hi < s.x0 + s.width && iy + hi < s.y0 + s.height)) {
-    sample_rgb_clamped(s, x, y, interp, fill, out);
-    return;
+  if (interp != Interp::kNearest) {
+    const double fx = floor(x), fy = floor(y);
+    const int64_t ix = static_cast<int64_t>(fx), iy = static_cast<int64_t>(fy);
+    if (footprint_inside(s, ix, iy, interp)) {
+      filter_rgb(DirectTaps{s.data + (iy - s.y0) * s.stride + (ix - s.x0) * 3, s.stride}, interp,
+                 static_cast<float>(x - fx), static_cast<float>(y - fy), out);
+      return;
+    }
   }
-  filter_rgb(DirectTaps{s.data + (iy - s.y0) * s.stride + (ix - s.x0) * 3, s.stride}, interp,
-             static_cast<float>(x - fx), static_cast<float>(y - fy), out);
+  filter_clamped(s, x, y, interp, out);
 }
 
 // Filter radius in source pixels beyond the sample position (window margin).

@@ -13,7 +13,7 @@ struct OutputBlock {
 };
 
 ALINIFY_HD inline void warp_pixel(const transform::TransformView& t, const SourceView& src, const OutputBlock& out,
-                                  Interp interp, const uint8_t fill[3], int64_t i, int64_t j) {
+                                  Interp interp, Rgb fill, int64_t i, int64_t j) {
   double qx, qy;
   transform::apply_view(t, static_cast<double>(out.x0 + i), static_cast<double>(out.y0 + j), &qx, &qy);
   sample_rgb(src, qx, qy, interp, fill, out.data + j * out.stride + i * 3);

@@ -7,11 +7,10 @@
 namespace alinify::warp {
 
 __global__ static void warp_kernel(transform::TransformView t, SourceView src, OutputBlock out, Interp interp,
-                                   uint8_t f0, uint8_t f1, uint8_t f2) {
+                                   Rgb fill) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   const int64_t j = blockIdx.y * static_cast<int64_t>(blockDim.y) + threadIdx.y;
   if (i >= out.width || j >= out.height) return;
-  const uint8_t fill[3] = {f0, f1, f2};
   warp_pixel(t, src, out, interp, fill, i, j);
 }
 

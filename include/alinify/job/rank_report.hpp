@@ -1,0 +1,33 @@
+#pragma once
+// What each rank tells rank 0 after the warp: its strips, where its time went, its peak memory.
+// One writer and one reader of the message a rank sends, so the two cannot drift apart.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "alinify/warp/backend.hpp"
+
+namespace alinify::job {
+
+struct RankReport {
+  int rank = 0;
+  int64_t strips = 0;
+  double read_seconds = 0, warp_seconds = 0, write_seconds = 0;
+  uint64_t peak_rss_bytes = 0;
+  uint64_t elastix_peak_rss_bytes = 0;  // the largest child process (0: none ran on this rank)
+  warp::DeviceTimes device;             // a device backend's own split of warp_seconds
+};
+
+// The message (JSON text; doubles round-trip exactly) and its reader, which throws on a message
+// that lacks a field.
+std::string to_message(const RankReport& report);
+RankReport rank_report_from_message(const std::string& message);
+
+// The rank's entry of metrics.json's "ranks" (device_seconds only when the device measured them).
+nlohmann::json to_metrics(const RankReport& report);
+
+// Rank 0's log line for one rank.
+void log_rank_report(const RankReport& report);
+
+}  // namespace alinify::job
