@@ -10,10 +10,10 @@
 #include <map>
 #include <sstream>
 
+#include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
-#include "alinify/core/stop.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/job/evaluate.hpp"
 #include "alinify/job/map_points.hpp"
@@ -303,8 +303,8 @@ int run_cli(par::Communicator& comm, int argc, char** argv) {
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) fail_usage(std::string("unknown command '") + argv[1] + "' (see alinify --help)");
   // A single job stops cleanly on SIGTERM/SIGINT (exit 128 + signal); batch has its own handling.
-  if (it->first != "batch") stop::install_handlers();
-  stop::ignore_file_size_signal();
+  if (it->first != "batch") cancel::install_handlers();
+  cancel::ignore_file_size_signal();
   try {
     return it->second(comm, argc - 1, argv + 1);
   } catch (Error& e) {

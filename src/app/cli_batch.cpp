@@ -2,8 +2,9 @@
 #include <boost/program_options.hpp>
 #include <stdexcept>
 
+#include "alinify/batch/drain.hpp"
+#include "alinify/batch/runner.hpp"
 #include "alinify/core/error.hpp"
-#include "alinify/job/batch.hpp"
 #include "alinify/job/pipeline.hpp"
 #include "alinify/warp/cuda_backend.hpp"
 #include "app/cli_options.hpp"
@@ -29,7 +30,7 @@ T parse_number(const std::string& column, const std::string& text) {
 }
 
 // The job's options: the command line's, with the manifest row's overrides on top.
-std::pair<job::RegisterJob, job::WarpJob> jobs_for(const po::variables_map& defaults, const job::BatchJob& j) {
+std::pair<job::RegisterJob, job::WarpJob> jobs_for(const po::variables_map& defaults, const batch::BatchJob& j) {
   po::variables_map vm = defaults;
   set_value(vm, "design", j.design);
   set_value(vm, "scan", j.scan);
@@ -66,35 +67,35 @@ int cmd_batch(par::Communicator& comm, int argc, char** argv) {
   Parsed p = parse("batch", d, argc, argv, comm, "--manifest jobs.csv [--group-size N] [--resume] [options of run]");
   if (p.help) return 0;
 
-  job::BatchOptions o;
+  batch::BatchOptions o;
   o.manifest = req(p.vm, "manifest");
   o.group_size = p.vm["group-size"].as<int>();
   o.resume = p.vm["resume"].as<bool>();
   o.retries = p.vm["retries"].as<int>();
-  std::tie(o.shard_index, o.shard_count) = job::parse_shard(req(p.vm, "shard"));
+  std::tie(o.shard_index, o.shard_count) = batch::parse_shard(req(p.vm, "shard"));
   if (p.vm.count("journal")) o.journal = req(p.vm, "journal");
   if (p.vm.count("summary-dir")) o.summary_dir = req(p.vm, "summary-dir");
   if (o.group_size < 0) fail_usage("--group-size: must be 0 (a node) or positive");
   if (o.retries < 0) fail_usage("--retries: must be 0 or more");
-  job::install_stop_signal_handlers();
+  batch::install_drain_signal_handlers();
 
   const po::variables_map defaults = p.vm;
   // GPUs follow the rank's place on its node, not in its group: groups of 1 rank on a 4-GPU node
   // use GPUs 0..3, not all GPU 0.
   const int node_rank = comm.local_rank();
-  auto run_job = [&defaults, node_rank](par::Communicator& group, const job::BatchJob& j) {
+  auto run_job = [&defaults, node_rank](par::Communicator& group, const batch::BatchJob& j) {
     auto [r, w] = jobs_for(defaults, j);
     if (w.device < 0 && w.backend != warp::BackendKind::kCpu)
       if (const int gpus = warp::cuda_device_count(); gpus > 0) w.device = node_rank % gpus;
     const job::RunReport rep = job::run_pipeline(group, r, w);
-    job::JobResult res;
+    batch::JobResult res;
     res.registration_factor = rep.registration_factor;
     res.register_seconds = rep.register_seconds;
     res.warp_seconds = rep.warp_seconds;
     return res;
   };
-  auto check_job = [&defaults](const job::BatchJob& j) { jobs_for(defaults, j); };
-  return job::run_batch(comm, o, run_job, check_job).exit_code;
+  auto check_job = [&defaults](const batch::BatchJob& j) { jobs_for(defaults, j); };
+  return batch::run_batch(comm, o, run_job, check_job).exit_code;
 }
 
 }  // namespace alinify::app

@@ -3,16 +3,16 @@
 
 #include <cstdio>
 
+#include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/log.hpp"
-#include "alinify/core/stop.hpp"
 #include "app/cli.hpp"
 
 int main(int argc, char** argv) {
   using alinify::ExitCode;
   // Before MPI starts (its shared-memory files are written then): a write past RLIMIT_FSIZE must
   // fail with EFBIG and be reported, not kill the process by SIGXFSZ.
-  alinify::stop::ignore_file_size_signal();
+  alinify::cancel::ignore_file_size_signal();
   std::unique_ptr<alinify::par::Communicator> comm;
   try {
     comm = alinify::par::make_world_communicator(&argc, &argv);

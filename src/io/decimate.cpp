@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
-#include "alinify/core/stop.hpp"
 
 namespace alinify::io {
 
@@ -23,7 +23,7 @@ GreyImage decimate_grey(const Raster& raster, int factor, int rows_per_read) {
     Window w{0, y * factor, img.size.width * factor, rows * factor};
     raster.read_grey_average(w, static_cast<int>(img.size.width), static_cast<int>(rows),
                              img.pixels.data() + y * img.size.width);
-    stop::throw_if_requested();
+    cancel::throw_if_requested();
   }
   return img;
 }

@@ -10,16 +10,17 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/files.hpp"
 #include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
-#include "alinify/core/stop.hpp"
 #include "alinify/io/output_lock.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
 #include "alinify/job/progress.hpp"
 #include "alinify/job/rank_report.hpp"
+#include "alinify/par/agree.hpp"
 #include "alinify/plan/memory_budget.hpp"
 #include "alinify/plan/planner.hpp"
 #include "alinify/reg/elastix_log.hpp"
@@ -35,55 +36,8 @@ namespace {
 // The smallest design share that must map inside the scan for a result to count as aligned.
 constexpr double kMinOverlap = 0.01;
 
-// Runs `work` on every rank, then agrees on the outcome: returns only when every rank succeeded.
-// A failing rank rethrows its own error; the others stop with the worst exit code, quietly.
-// `work` must not call collectives: a rank that throws would never reach them.
-void on_every_rank(par::Communicator& comm, const std::string& stage, const std::function<void()>& work,
-                   const std::function<void()>& on_failure_at_root = {}) {
-  int code = 0;
-  std::optional<Error> mine;
-  try {
-    work();
-  } catch (const Error& e) {
-    mine = e;
-  } catch (const std::exception& e) {
-    mine = Error(ExitCode::kRuntime, stage + ": " + e.what());
-  }
-  if (mine) code = static_cast<int>(mine->code());
-  const int64_t worst = comm.allreduce_max(code);
-  if (worst == 0) return;
-  // The lowest failing rank prints the error line; the same failure on other ranks stays quiet.
-  const int reporter = comm.size() - static_cast<int>(comm.allreduce_max(mine ? comm.size() - comm.rank() : 0));
-  if (comm.is_root() && on_failure_at_root) on_failure_at_root();
-  if (mine) {
-    if (comm.rank() != reporter) mine->mark_reported_elsewhere();
-    throw *mine;
-  }
-  throw Error(static_cast<ExitCode>(worst), stage + " failed on another rank").mark_reported_elsewhere();
-}
-
-// Runs `work` on rank 0 and broadcasts its text (or its failure) to every rank.
-std::string on_root_then_broadcast(par::Communicator& comm, const std::string& stage,
-                                   const std::function<std::string()>& work) {
-  std::string message;
-  std::optional<Error> mine;
-  if (comm.is_root()) {
-    try {
-      message = "OK\n" + work();
-    } catch (const Error& e) {
-      mine = e;
-    } catch (const std::exception& e) {
-      mine = Error(ExitCode::kRuntime, stage + ": " + e.what());
-    }
-    if (mine) message = "E" + std::to_string(static_cast<int>(mine->code())) + "\n" + mine->what();
-  }
-  comm.broadcast(message, 0);
-  if (message.rfind("OK\n", 0) == 0) return message.substr(3);
-  if (mine) throw *mine;
-  const int code = std::atoi(message.c_str() + 1);
-  const std::string what = message.substr(message.find('\n') + 1);
-  throw Error(static_cast<ExitCode>(code), "rank 0 failed in " + stage + ": " + what).mark_reported_elsewhere();
-}
+using par::on_every_rank;
+using par::on_root_then_broadcast;
 
 // The inputs a registration reads (for the output == input check).
 std::vector<paths::Named> register_inputs(const RegisterJob& job) {

@@ -8,7 +8,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
-#include "alinify/core/stop.hpp"
+#include "alinify/core/cancel.hpp"
 
 namespace fs = std::filesystem;
 
@@ -138,7 +138,7 @@ void warp_strip(const plan::RowRange& rows, const WarpSetup& s, const transform:
     warp_block(Window{bx, rows.y0, std::min<int64_t>(s.strips.block_cols, s.spec.size.width - bx), rows.rows},
                work);
     progress.poll();  // rank 0 only: the other ranks' reports, between its own blocks
-    stop::throw_if_requested();
+    cancel::throw_if_requested();
   }
   const double t_drain = now_seconds();
   s.backend->drain();  // the strip's blocks still on a device land in `strip`

@@ -47,15 +47,9 @@ void merge(nlohmann::json& a, const nlohmann::json& b) {
 
 }  // namespace
 
-QaPaths qa_paths_for(const std::string& output) {
-  const fs::path o(output);
-  const fs::path base = o.parent_path() / o.stem();
-  return {base.string() + ".metrics.json", base.string() + ".report.html", base.string() + ".qa"};
-}
-
 nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
   const double t0 = now_seconds();
-  const QaPaths paths = qa_paths_for(in.output);
+  const qa::QaPaths paths = qa::qa_paths_for(in.output);
   const transform::TransformFile& tf = *in.transform;
   io::Raster design = io::Raster::open(in.design);
   io::Raster scan = io::Raster::open(in.scan);
@@ -129,16 +123,6 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
                  now_seconds() - t0, paths.report);
   }
   return m;
-}
-
-nlohmann::json read_job_metrics(const std::string& output) {
-  const std::optional<std::string> text = files::try_read_file(qa_paths_for(output).metrics);
-  if (!text) return nullptr;
-  try {
-    return nlohmann::json::parse(*text);
-  } catch (const std::exception&) {
-    return nullptr;
-  }
 }
 
 }  // namespace alinify::job

@@ -15,9 +15,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
-#include "alinify/core/stop.hpp"
 
 extern char** environ;
 
@@ -109,7 +109,7 @@ int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_
     const pid_t w = wait4(pid, &status, WNOHANG, &usage);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) fail_runtime("waiting for " + argv[0] + " failed: " + std::strerror(errno));
-    if (stop::requested_signal() != 0) {
+    if (cancel::requested_signal() != 0) {
       ::kill(pid, SIGTERM);
       for (int i = 0; i < 40 && wait4(pid, &status, WNOHANG, &usage) == 0; ++i) ::usleep(50000);
       if (wait4(pid, &status, WNOHANG, &usage) == 0) {
@@ -117,7 +117,7 @@ int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_
         while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
         }
       }
-      stop::throw_if_requested();
+      cancel::throw_if_requested();
     }
     ::usleep(20000);
   }

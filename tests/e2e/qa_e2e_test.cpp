@@ -59,7 +59,7 @@ TEST(Qa, RunWritesMetricsWhereSimilarityRisesAfterAlignment) {
   // One aggregated progress summary on rank 0 covering every strip.
   EXPECT_NE(r.output.find("[r0/2] [info] warp progress: 3/3 strips from 2 ranks"), std::string::npos) << r.output;
 
-  const auto paths = alinify::job::qa_paths_for(out);
+  const auto paths = alinify::qa::qa_paths_for(out);
   EXPECT_EQ(paths.metrics, d.file("aligned.metrics.json"));
   const nlohmann::json m = load(paths.metrics);
   EXPECT_EQ(m["format"], "alinify-metrics");

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-#include "alinify/job/batch_manifest.hpp"
+#include "alinify/batch/manifest.hpp"
 #include "fuzz_common.hpp"
 
 using namespace alinify;
@@ -18,9 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Paths resolve under a folder that does not exist: the input checks only ever say "no such file".
   const std::string path = (data[0] & 1) ? "/nonexistent-alinify-fuzz/m.jsonl" : "/nonexistent-alinify-fuzz/m.csv";
   std::istringstream in(std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
-  job::Manifest m;
+  batch::Manifest m;
   try {
-    m = job::parse_manifest(in, path);
+    m = batch::parse_manifest(in, path);
   } catch (const std::exception& e) {
     fuzz::finding(std::string("parse_manifest threw instead of listing a problem: ") + e.what());
   }

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "alinify/batch/runner.hpp"
 #include "alinify/core/error.hpp"
-#include "alinify/job/batch.hpp"
 #include "alinify/par/comm.hpp"
 #include "support/files.hpp"
 #include "support/mpi.hpp"
@@ -37,7 +37,7 @@ class BatchDir : public test::SharedDir {
   }
 };
 
-job::JobResult fake_job(par::Communicator& group, const job::BatchJob& j) {
+batch::JobResult fake_job(par::Communicator& group, const batch::BatchJob& j) {
   // Every rank of the group takes part, as in the pipeline.
   const int64_t ranks = group.allreduce_sum(1);
   if (j.id.rfind("bad", 0) == 0) {
@@ -49,7 +49,7 @@ job::JobResult fake_job(par::Communicator& group, const job::BatchJob& j) {
     std::ofstream(j.out + ".partial") << j.id << ":" << read_file(j.design);
     fs::rename(j.out + ".partial", j.out);
   }
-  job::JobResult r;
+  batch::JobResult r;
   r.registration_factor = static_cast<int>(ranks);  // the group size, visible in the summary
   return r;
 }
@@ -69,10 +69,10 @@ std::map<std::string, int> count_events(const std::string& journal, const std::s
 TEST(BatchMpi, MoreJobsThanGroupsWithAFailingJob) {
   par::Communicator& world = test::world();
   BatchDir d(world, "batch-mpi-many", 7, {3});
-  job::BatchOptions o;
+  batch::BatchOptions o;
   o.manifest = d.file("jobs.csv");
   o.group_size = 1;
-  job::BatchReport r = job::run_batch(world, o, fake_job);
+  batch::BatchReport r = batch::run_batch(world, o, fake_job);
   EXPECT_EQ(r.done, 6);
   EXPECT_EQ(r.failed, 1);
   EXPECT_EQ(r.exit_code, 2);  // same on every rank
@@ -91,7 +91,7 @@ TEST(BatchMpi, MoreJobsThanGroupsWithAFailingJob) {
 
   // Resume: the six verified outputs are not redone, the failed one is tried again.
   o.resume = true;
-  r = job::run_batch(world, o, fake_job);
+  r = batch::run_batch(world, o, fake_job);
   EXPECT_EQ(r.skipped, 6);
   EXPECT_EQ(r.failed, 1);
   if (world.is_root()) {
@@ -103,10 +103,10 @@ TEST(BatchMpi, MoreJobsThanGroupsWithAFailingJob) {
 TEST(BatchMpi, MoreGroupsThanJobs) {
   par::Communicator& world = test::world();
   BatchDir d(world, "batch-mpi-few", 2, {});
-  job::BatchOptions o;
+  batch::BatchOptions o;
   o.manifest = d.file("jobs.csv");
   o.group_size = 1;
-  job::BatchReport r = job::run_batch(world, o, fake_job);
+  batch::BatchReport r = batch::run_batch(world, o, fake_job);
   EXPECT_EQ(r.done, 2);
   EXPECT_EQ(r.exit_code, 0);
 }
@@ -114,9 +114,9 @@ TEST(BatchMpi, MoreGroupsThanJobs) {
 TEST(BatchMpi, DefaultGroupIsTheNode) {
   par::Communicator& world = test::world();
   BatchDir d(world, "batch-mpi-node", 3, {});
-  job::BatchOptions o;
+  batch::BatchOptions o;
   o.manifest = d.file("jobs.csv");
-  job::BatchReport r = job::run_batch(world, o, fake_job);
+  batch::BatchReport r = batch::run_batch(world, o, fake_job);
   EXPECT_EQ(r.done, 3);
   if (world.is_root()) {
     // All ranks run on this machine: one group of every rank (rank 0 included when MPI gives

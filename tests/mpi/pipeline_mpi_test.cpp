@@ -128,7 +128,7 @@ TEST(PipelineMpi, OutputIsIdenticalForAnyRankCountAndStripHeight) {
     size_t nonzero = std::count_if(a.begin(), a.end(), [](uint8_t v) { return v != 0; });
     EXPECT_GT(nonzero, a.size() / 2);
     // metrics.json has every rank's times and peak RSS, and their strips add up to the plan's.
-    const nlohmann::json m = job::read_job_metrics(w.out);
+    const nlohmann::json m = qa::read_job_metrics(w.out);
     ASSERT_TRUE(m.is_object());
     ASSERT_EQ(static_cast<int>(m["ranks"].size()), world().size());
     int64_t strips = 0;

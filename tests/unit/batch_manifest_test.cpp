@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
+#include "alinify/batch/manifest.hpp"
 #include "alinify/core/error.hpp"
-#include "alinify/job/batch_manifest.hpp"
 #include "support/files.hpp"
 
 using namespace alinify;
@@ -12,7 +12,7 @@ using alinify::test::write_file;
 
 namespace {
 
-bool has_problem(const job::Manifest& m, const std::string& needle) {
+bool has_problem(const batch::Manifest& m, const std::string& needle) {
   for (const auto& p : m.problems)
     if (p.find(needle) != std::string::npos) return true;
   return false;
@@ -28,7 +28,7 @@ TEST(BatchManifest, CsvPathsAreRelativeToTheManifestAndOverridesAreKept) {
              "# comment\nid,design,scan,out,preset,interp\n"
              "a,in/a_design.tif,in/a_scan.tif,out/a.tif,affine,\n"
              "\"b, quoted\",in/a_design.tif,\"in/a_scan.tif\",out/b.tif,,bicubic\n");
-  job::Manifest m = job::load_manifest(d.file("jobs.csv"));
+  batch::Manifest m = batch::load_manifest(d.file("jobs.csv"));
   ASSERT_TRUE(m.problems.empty()) << m.problems.front();
   ASSERT_EQ(m.jobs.size(), 2u);
   EXPECT_EQ(m.jobs[0].id, "a");
@@ -50,7 +50,7 @@ TEST(BatchManifest, JsonLinesWorkToo) {
   write_file(d.file("jobs.jsonl"),
              "{\"id\":\"a\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"a.tif\",\"fill\":7}\n\n"
              "{\"id\":\"b\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"b.tif\"}\n");
-  job::Manifest m = job::load_manifest(d.file("jobs.jsonl"));
+  batch::Manifest m = batch::load_manifest(d.file("jobs.jsonl"));
   ASSERT_TRUE(m.problems.empty()) << m.problems.front();
   ASSERT_EQ(m.jobs.size(), 2u);
   EXPECT_EQ(m.jobs[0].overrides.at("fill"), "7");
@@ -68,7 +68,7 @@ TEST(BatchManifest, EveryProblemIsListedOnItsOwnLine) {
              "c,missing_design.tif,s.tif,a.tif,\n"
              "d,d.tif,s.tif\n"
              "e,d.tif,s.tif,,\n");
-  job::Manifest m = job::load_manifest(d.file("jobs.csv"));
+  batch::Manifest m = batch::load_manifest(d.file("jobs.csv"));
   EXPECT_TRUE(has_problem(m, "jobs.csv:1: unknown column 'colour'"));
   EXPECT_TRUE(has_problem(m, "jobs.csv:3: duplicate id 'a' (first on line 2)"));
   EXPECT_TRUE(has_problem(m, "missing_scan.tif: no such file"));
@@ -82,23 +82,23 @@ TEST(BatchManifest, EveryProblemIsListedOnItsOwnLine) {
 
 TEST(BatchManifest, MissingFileAndMissingColumns) {
   ScratchDir d("manifest-missing");
-  EXPECT_TRUE(has_problem(job::load_manifest(d.file("nope.csv")), "nope.csv: no such file"));
+  EXPECT_TRUE(has_problem(batch::load_manifest(d.file("nope.csv")), "nope.csv: no such file"));
   write_file(d.file("jobs.csv"), "id,design\n");
-  job::Manifest m = job::load_manifest(d.file("jobs.csv"));
+  batch::Manifest m = batch::load_manifest(d.file("jobs.csv"));
   EXPECT_TRUE(has_problem(m, "no 'scan' column"));
   EXPECT_TRUE(has_problem(m, "no 'out' column"));
 }
 
 TEST(BatchManifest, ShardsPartitionTheManifest) {
-  std::vector<job::BatchJob> jobs(10);
+  std::vector<batch::BatchJob> jobs(10);
   for (int i = 0; i < 10; ++i) jobs[i].index = i;
   std::vector<int> seen(10, 0);
   for (int s = 0; s < 3; ++s)
-    for (const auto& j : job::select_shard(jobs, s, 3)) {
+    for (const auto& j : batch::select_shard(jobs, s, 3)) {
       EXPECT_EQ(j.index % 3, s);
       ++seen[j.index];
     }
   for (int c : seen) EXPECT_EQ(c, 1);
-  EXPECT_EQ(job::parse_shard("2/4"), std::make_pair(2, 4));
-  for (const char* bad : {"4/4", "-1/2", "1", "1/0", "a/b", "1/2x"}) EXPECT_THROW(job::parse_shard(bad), Error) << bad;
+  EXPECT_EQ(batch::parse_shard("2/4"), std::make_pair(2, 4));
+  for (const char* bad : {"4/4", "-1/2", "1", "1/0", "a/b", "1/2x"}) EXPECT_THROW(batch::parse_shard(bad), Error) << bad;
 }

@@ -6,8 +6,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "alinify/batch/drain.hpp"
+#include "alinify/batch/runner.hpp"
 #include "alinify/core/error.hpp"
-#include "alinify/job/batch.hpp"
 #include "support/files.hpp"
 
 using namespace alinify;
@@ -19,7 +20,7 @@ namespace {
 
 // Writes "<id>:<design bytes>" through <out>.partial; ids starting with "bad" fail as bad input,
 // "flaky" fails at run time on its first attempt.
-job::JobResult fake_job(par::Communicator& group, const job::BatchJob& j, std::map<std::string, int>& runs) {
+batch::JobResult fake_job(par::Communicator& group, const batch::BatchJob& j, std::map<std::string, int>& runs) {
   ++runs[j.id];
   if (j.id.rfind("bad", 0) == 0) fail_input(j.scan, "not a raster (fake)");
   if (j.id == "flaky" && runs[j.id] == 1) fail_runtime("elastix crashed (fake)");
@@ -27,7 +28,7 @@ job::JobResult fake_job(par::Communicator& group, const job::BatchJob& j, std::m
     std::ofstream(j.out + ".partial") << j.id << ":" << read_file(j.design);
     fs::rename(j.out + ".partial", j.out);
   }
-  job::JobResult r;
+  batch::JobResult r;
   r.registration_factor = 2;
   return r;
 }
@@ -59,12 +60,12 @@ TEST(BatchRunner, AFailingJobDoesNotSinkTheBatchAndResumeSkipsVerifiedWork) {
   fs::create_directories(d.file("out"));
   auto comm = par::make_serial_communicator();
   std::map<std::string, int> runs;
-  job::BatchOptions o;
+  batch::BatchOptions o;
   o.manifest = d.file("jobs.csv");
   o.retries = 1;
-  auto runner = [&](par::Communicator& g, const job::BatchJob& j) { return fake_job(g, j, runs); };
+  auto runner = [&](par::Communicator& g, const batch::BatchJob& j) { return fake_job(g, j, runs); };
 
-  job::BatchReport r = job::run_batch(*comm, o, runner);
+  batch::BatchReport r = batch::run_batch(*comm, o, runner);
   EXPECT_EQ(r.done, 3);
   EXPECT_EQ(r.failed, 1);
   EXPECT_EQ(r.exit_code, 2);  // only a bad input failed
@@ -94,7 +95,7 @@ TEST(BatchRunner, AFailingJobDoesNotSinkTheBatchAndResumeSkipsVerifiedWork) {
   std::ofstream(d.file("out/b.tif")) << "b:desigX";
   runs.clear();
   o.resume = true;
-  r = job::run_batch(*comm, o, runner);
+  r = batch::run_batch(*comm, o, runner);
   EXPECT_EQ(r.skipped, 2);
   EXPECT_EQ(r.done, 1);
   EXPECT_EQ(r.failed, 1);
@@ -114,13 +115,13 @@ TEST(BatchRunner, ManifestProblemsStopEverythingBeforeWork) {
   std::ofstream(d.file("d.tif")) << "design";
   std::ofstream(d.file("jobs.csv")) << "id,design,scan,out\na,d.tif,nope.tif,a.tif\na,d.tif,d.tif,b.tif\n";
   auto comm = par::make_serial_communicator();
-  job::BatchOptions o;
+  batch::BatchOptions o;
   o.manifest = d.file("jobs.csv");
   int calls = 0;
   try {
-    job::run_batch(*comm, o, [&](par::Communicator&, const job::BatchJob&) {
+    batch::run_batch(*comm, o, [&](par::Communicator&, const batch::BatchJob&) {
       ++calls;
-      return job::JobResult{};
+      return batch::JobResult{};
     });
     FAIL() << "no error";
   } catch (const Error& e) {
@@ -140,18 +141,18 @@ TEST(BatchRunner, AStopRequestLeavesTheRestForResume) {
   std::ofstream(d.file("jobs.csv")) << "id,design,scan,out\na,d.tif,d.tif,a.tif\nb,d.tif,d.tif,b.tif\n"
                                        "c,d.tif,d.tif,c.tif\n";
   auto comm = par::make_serial_communicator();
-  job::BatchOptions o;
+  batch::BatchOptions o;
   o.manifest = d.file("jobs.csv");
   std::map<std::string, int> runs;
-  auto stopping = [&](par::Communicator& g, const job::BatchJob& j) {
+  auto stopping = [&](par::Communicator& g, const batch::BatchJob& j) {
     auto r = fake_job(g, j, runs);
-    job::request_stop();  // as SIGTERM/SIGUSR1 would, during the first job
+    batch::request_drain();  // as SIGTERM/SIGUSR1 would, during the first job
     return r;
   };
-  job::BatchReport r = job::run_batch(*comm, o, stopping);
+  batch::BatchReport r = batch::run_batch(*comm, o, stopping);
   EXPECT_EQ(r.done, 1);
   EXPECT_EQ(r.not_run, 2);
   EXPECT_TRUE(r.interrupted);
   EXPECT_EQ(r.exit_code, 3);
-  job::clear_stop_request();
+  batch::clear_drain_request();
 }

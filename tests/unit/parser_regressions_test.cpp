@@ -8,8 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "alinify/batch/manifest.hpp"
 #include "alinify/core/error.hpp"
-#include "alinify/job/batch_manifest.hpp"
 #include "alinify/job/map_points.hpp"
 #include "app/options.hpp"
 
@@ -60,7 +60,7 @@ TEST(PointsCsvReader, MalformedInputIsBadInputNamingFileAndLine) {
 
 TEST(ParseManifest, StreamGivesTheSameJobsAndProblemsAsTheFile) {
   std::istringstream in("id,design,scan,out\na,d.tif,s.tif,o/a.tif\na,d.tif,s.tif,o/a.tif\n");
-  job::Manifest m = job::parse_manifest(in, "/nonexistent-alinify/m.csv");
+  batch::Manifest m = batch::parse_manifest(in, "/nonexistent-alinify/m.csv");
   ASSERT_EQ(m.jobs.size(), 2u);
   EXPECT_EQ(m.jobs[0].design, "/nonexistent-alinify/d.tif");
   bool dup = false;
@@ -148,7 +148,7 @@ TEST(ParseManifest, ControlCharactersNeverSplitAProblemLineNorReachAJob) {
       "{\"id\":\"b\\r\\nforged log line\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"o/b.tif\"}\n"
       "{\"id\":\"c\\u001b[31m\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"o/c.tif\"}\n"
       "{\"id\":\"tab\\tok\",\"design\":\"d.tif\",\"scan\":\"s.tif\",\"out\":\"o/t.tif\"}\n");
-  job::Manifest m = job::parse_manifest(in, "/nonexistent-alinify/m.jsonl");
+  batch::Manifest m = batch::parse_manifest(in, "/nonexistent-alinify/m.jsonl");
   for (const auto& p : m.problems) EXPECT_EQ(p.find_first_of("\n\r\x1b"), std::string::npos) << p;
   auto has = [&](const std::string& needle) {
     for (const auto& p : m.problems)

@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "alinify/batch/summary.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/io/tiled_output.hpp"
-#include "alinify/job/batch_summary.hpp"
 #include "alinify/job/progress.hpp"
 #include "alinify/job/qa_report.hpp"
 #include "alinify/qa/deformation.hpp"
@@ -202,24 +202,24 @@ TEST(QaProgress, ModesAreParsedAndBadOnesRefused) {
 
 TEST(QaBatchIndex, FlaggedJobsComeFirstAndTheSummaryCarriesTheVerdict) {
   ScratchDir d("qa-index");
-  std::vector<job::JobRecord> records(3);
+  std::vector<batch::JobRecord> records(3);
   const char* ids[3] = {"fine", "wrong", "broken"};
   for (int i = 0; i < 3; ++i) {
     records[i].job.id = ids[i];
     records[i].job.out = d.file(std::string(ids[i]) + ".tif");
-    records[i].status = i == 2 ? job::JobStatus::kFailed : job::JobStatus::kDone;
+    records[i].status = i == 2 ? batch::JobStatus::kFailed : batch::JobStatus::kDone;
   }
   records[2].result.error = "elastix crashed";
   // metrics.json as the jobs would have written them.
   for (int i = 0; i < 2; ++i) {
     nlohmann::json m = {{"verdict", {{"suspect", i == 1}, {"reasons", i == 1 ? nlohmann::json{"NCC low"} : nlohmann::json::array()}}},
                         {"similarity", {{"before", {{"ncc", 0.2}}}, {"after", {{"ncc", i == 1 ? 0.1 : 0.95}}}}}};
-    std::ofstream(job::qa_paths_for(records[i].job.out).metrics) << m.dump();
-    fs::create_directories(job::qa_paths_for(records[i].job.out).pictures);
-    qa::write_png(qa::RgbImage(16, 12, 100), job::qa_paths_for(records[i].job.out).pictures + "/thumbnail.png");
-    std::ofstream(job::qa_paths_for(records[i].job.out).report) << "<html></html>";
+    std::ofstream(qa::qa_paths_for(records[i].job.out).metrics) << m.dump();
+    fs::create_directories(qa::qa_paths_for(records[i].job.out).pictures);
+    qa::write_png(qa::RgbImage(16, 12, 100), qa::qa_paths_for(records[i].job.out).pictures + "/thumbnail.png");
+    std::ofstream(qa::qa_paths_for(records[i].job.out).report) << "<html></html>";
   }
-  const std::string html = job::batch_index_html(d.file("b"), records);
+  const std::string html = batch::batch_index_html(d.file("b"), records);
   const size_t broken = html.find(">broken<"), wrong = html.find(">wrong<"), fine = html.find(">fine<");
   ASSERT_NE(broken, std::string::npos) << html;
   ASSERT_NE(wrong, std::string::npos);
@@ -233,12 +233,12 @@ TEST(QaBatchIndex, FlaggedJobsComeFirstAndTheSummaryCarriesTheVerdict) {
   EXPECT_LT(html.find("<th>NCC before</th>"), html.find("<th>NCC after</th>"));
   EXPECT_LT(html.find("<th>NCC after</th>"), html.find("<th>Jacobian min</th>"));
 
-  const nlohmann::json s = job::summary_json(job::SummaryTotals{}, records);
+  const nlohmann::json s = batch::summary_json(batch::SummaryTotals{}, records);
   EXPECT_EQ(s["suspect"].get<int>(), 1);
   EXPECT_FALSE(s["job_results"][0]["suspect"].get<bool>());
   EXPECT_TRUE(s["job_results"][1]["suspect"].get<bool>());
   EXPECT_DOUBLE_EQ(s["job_results"][0]["qa"]["NCC after"].get<double>(), 0.95);
-  const std::string csv = job::summary_csv(records);
+  const std::string csv = batch::summary_csv(records);
   EXPECT_NE(csv.find(",suspect,ncc_after,jacobian_min,report\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",yes,0.100,"), std::string::npos) << csv;
 }

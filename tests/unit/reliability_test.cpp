@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/paths.hpp"
-#include "alinify/core/stop.hpp"
 #include "alinify/io/output_lock.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/transform/elastix_params.hpp"
@@ -72,11 +72,11 @@ TEST(Reliability, OutputLockRefusesASecondWriterAndCleansUp) {
 }
 
 TEST(Reliability, StopThrowsWith128PlusTheSignal) {
-  stop::throw_if_requested();  // nothing asked
-  stop::simulate(SIGTERM);
-  const std::string m = error_of([] { stop::throw_if_requested(); }, static_cast<ExitCode>(128 + SIGTERM));
+  cancel::throw_if_requested();  // nothing asked
+  cancel::simulate(SIGTERM);
+  const std::string m = error_of([] { cancel::throw_if_requested(); }, static_cast<ExitCode>(128 + SIGTERM));
   EXPECT_NE(m.find("SIGTERM"), std::string::npos);
-  stop::simulate(0);
+  cancel::simulate(0);
 }
 
 TEST(Reliability, RegistrationParametersAreCheckedBeforeElastix) {

@@ -2,10 +2,11 @@
 // The per-job QA: metrics.json (similarity before/after on full-resolution tiles, deformation
 // statistics, the verdict, and the facts the pipeline gathered: plan, stage times, peak RSS per
 // rank, elastix's metric per resolution), the QA pictures (from previews) and report.html.
-// Rank 0 only, after the output is complete. Layout: docs/qa.md.
+// Rank 0 only, after the output is complete. Layout: docs/qa.md; where the files lie: qa/job_files.hpp.
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "alinify/qa/job_files.hpp"
 #include "alinify/qa/verdict.hpp"
 #include "alinify/transform/transform_json.hpp"
 
@@ -19,13 +20,6 @@ struct QaOptions {
   int preview = 768;       // longer side of the previews the pictures are made from
 };
 
-struct QaPaths {
-  std::string metrics;   // <out dir>/<out stem>.metrics.json
-  std::string report;    // <out dir>/<out stem>.report.html
-  std::string pictures;  // <out dir>/<out stem>.qa/ (checkerboard.png, ..., thumbnail.png)
-};
-QaPaths qa_paths_for(const std::string& output);
-
 struct QaInputs {
   std::string design, scan, output, transform_path;
   const transform::TransformFile* transform = nullptr;
@@ -34,8 +28,5 @@ struct QaInputs {
 
 // Measures, draws, writes; returns the metrics document. Logs one line with the verdict.
 nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options);
-
-// Reads <out>.metrics.json when present (the batch summary and index); null otherwise.
-nlohmann::json read_job_metrics(const std::string& output);
 
 }  // namespace alinify::job

@@ -2,12 +2,13 @@
 // Internals of `alinify batch` shared by the runner, the dispatcher and the workers.
 #include <nlohmann/json.hpp>
 
-#include "alinify/job/batch.hpp"
-#include "alinify/job/batch_journal.hpp"
-#include "alinify/job/batch_scheduler.hpp"
+#include "alinify/batch/drain.hpp"
+#include "alinify/batch/journal.hpp"
+#include "alinify/batch/runner.hpp"
+#include "alinify/batch/scheduler.hpp"
 #include "alinify/par/comm.hpp"
 
-namespace alinify::job::detail {
+namespace alinify::batch::detail {
 
 // Messages on the dispatch communicator (a duplicate of the world): group leaders send requests
 // and results to world rank 0; the dispatcher answers with a job or "stop".
@@ -25,4 +26,4 @@ void dispatch_loop(par::Communicator& dispatch, Scheduler& scheduler, Journal& j
 // Every rank of a group: asks for jobs (leader), runs them on the group, reports results.
 void worker_loop(par::Communicator& group, par::Communicator& dispatch, const JobRunner& run_job);
 
-}  // namespace alinify::job::detail
+}  // namespace alinify::batch::detail

@@ -1,7 +1,7 @@
 // Job and result records as JSON: the dispatcher's messages to the groups and back.
-#include "batch_internal.hpp"
+#include "internal.hpp"
 
-namespace alinify::job::detail {
+namespace alinify::batch::detail {
 
 nlohmann::json to_json(const BatchJob& j) {
   return {{"index", j.index}, {"line", j.line},         {"id", j.id},
@@ -49,4 +49,4 @@ JobResult job_result_from_json(const nlohmann::json& j) {
   return r;
 }
 
-}  // namespace alinify::job::detail
+}  // namespace alinify::batch::detail

@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <optional>
 
+#include "alinify/batch/checksum.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
-#include "alinify/job/batch_checksum.hpp"
-#include "batch_internal.hpp"
+#include "internal.hpp"
 
-namespace alinify::job::detail {
+namespace alinify::batch::detail {
 namespace {
 
 JobResult run_one(par::Communicator& group, const BatchJob& job, const JobRunner& run_job) {
@@ -64,7 +64,7 @@ void worker_loop(par::Communicator& group, par::Communicator& dispatch, const Jo
   for (;;) {
     std::string msg;
     if (group.rank() == 0) {
-      nlohmann::json req{{"type", last ? "result" : "ready"}, {"stop", stop_requested()}};
+      nlohmann::json req{{"type", last ? "result" : "ready"}, {"stop", drain_requested()}};
       if (last) {
         req["index"] = last->first;
         req["result"] = to_json(last->second);
@@ -82,4 +82,4 @@ void worker_loop(par::Communicator& group, par::Communicator& dispatch, const Jo
   }
 }
 
-}  // namespace alinify::job::detail
+}  // namespace alinify::batch::detail

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "alinify/job/batch_manifest.hpp"
+#include "alinify/batch/manifest.hpp"
 
-namespace alinify::job {
+namespace alinify::batch {
 
 enum class JobStatus { kPending, kRunning, kDone, kFailed, kSkipped, kNotRun };
 const char* status_name(JobStatus s);
@@ -57,4 +57,4 @@ class Scheduler {
   bool stopped_ = false;
 };
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "alinify/job/batch_manifest.hpp"
-#include "alinify/job/batch_scheduler.hpp"
+#include "alinify/batch/manifest.hpp"
+#include "alinify/batch/scheduler.hpp"
 #include "alinify/par/comm.hpp"
 
-namespace alinify::job {
+namespace alinify::batch {
 
 struct BatchOptions {
   std::string manifest;
@@ -39,15 +39,8 @@ struct BatchReport {
 BatchReport run_batch(par::Communicator& world, const BatchOptions& options, const JobRunner& run_job,
                       const JobChecker& check_job = {});
 
-// SIGTERM and SIGUSR1 ask the batch to stop: no new jobs are handed out, running jobs finish and
-// are journaled, and the batch exits 3 so that a rerun with --resume continues.
-void install_stop_signal_handlers();
-void request_stop();
-bool stop_requested();
-void clear_stop_request();  // tests
-
 // Default journal and summary paths (see BatchOptions).
 std::string default_journal_path(const BatchOptions& o);
 std::string summary_base_path(const BatchOptions& o);
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

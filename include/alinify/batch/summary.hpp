@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "alinify/job/batch_scheduler.hpp"
+#include "alinify/batch/scheduler.hpp"
 
-namespace alinify::job {
+namespace alinify::batch {
 
 struct SummaryTotals {
   std::string manifest, journal, started, finished;
@@ -29,4 +29,4 @@ std::string batch_index_html(const std::string& base, const std::vector<JobRecor
 std::pair<std::string, std::string> write_summary(const std::string& base, const SummaryTotals& t,
                                                   const std::vector<JobRecord>& records);
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

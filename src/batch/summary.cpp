@@ -1,18 +1,19 @@
-#include "alinify/job/batch_summary.hpp"
+#include "alinify/batch/summary.hpp"
 
-#include <cstdio>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/files.hpp"
 #include "alinify/job/qa_report.hpp"
+#include "alinify/qa/job_files.hpp"
 #include "alinify/qa/report_html.hpp"
 
 namespace fs = std::filesystem;
 
-namespace alinify::job {
+namespace alinify::batch {
 namespace {
 
 std::string csv_field(const std::string& s) {
@@ -25,11 +26,7 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::string num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.3f", v);
-  return b;
-}
+std::string num(double v) { return fmt::format("{:.3f}", v); }
 
 // The job's QA verdict and key metrics from its metrics.json (written by the job itself, so a
 // resumed batch still shows the verdicts of jobs done by an earlier run).
@@ -47,14 +44,14 @@ struct JobQa {
 JobQa job_qa(const JobRecord& r) {
   JobQa q;
   if (r.status != JobStatus::kDone && r.status != JobStatus::kSkipped) return q;
-  const nlohmann::json m = read_job_metrics(r.job.out);
+  const nlohmann::json m = qa::read_job_metrics(r.job.out);
   if (!m.is_object()) return q;
   q.present = true;
   const nlohmann::json& v = m.value("verdict", nlohmann::json::object());
   q.suspect = v.value("suspect", false);
   for (const auto& reason : v.value("reasons", nlohmann::json::array()))
     q.reasons += (q.reasons.empty() ? "" : "; ") + reason.get<std::string>();
-  const QaPaths paths = qa_paths_for(r.job.out);
+  const qa::QaPaths paths = qa::qa_paths_for(r.job.out);
   q.report = fs::exists(paths.report) ? paths.report : "";
   q.thumbnail = fs::exists(paths.pictures + "/thumbnail.png") ? paths.pictures + "/thumbnail.png" : "";
   auto get = [&](const char* a, const char* b, const char* c = nullptr) {
@@ -185,4 +182,4 @@ std::pair<std::string, std::string> write_summary(const std::string& base, const
   return {js, cs};
 }
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

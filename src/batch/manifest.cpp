@@ -1,8 +1,8 @@
-#include "alinify/job/batch_manifest.hpp"
+#include "alinify/batch/manifest.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -14,7 +14,7 @@
 
 namespace fs = std::filesystem;
 
-namespace alinify::job {
+namespace alinify::batch {
 namespace {
 
 const std::vector<std::string> kRequired{"id", "design", "scan", "out"};
@@ -78,9 +78,7 @@ std::string printable(const std::string& s) {
     } else if (c == '\r') {
       out += "\\r";
     } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
+      out += fmt::format("\\x{:02x}", static_cast<unsigned>(c));
     } else {
       out += static_cast<char>(c);
     }
@@ -290,4 +288,4 @@ std::pair<int, int> parse_shard(const std::string& text) {
   return {i, n};
 }
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace alinify::job {
+namespace alinify::batch {
 
 class Journal {
  public:
@@ -40,4 +40,4 @@ std::string verify_output(const DoneRecord& r);
 
 std::string utc_now_iso();
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

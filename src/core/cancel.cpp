@@ -1,4 +1,4 @@
-#include "alinify/core/stop.hpp"
+#include "alinify/core/cancel.hpp"
 
 #include <signal.h>
 
@@ -8,7 +8,7 @@
 
 #include "alinify/core/error.hpp"
 
-namespace alinify::stop {
+namespace alinify::cancel {
 namespace {
 
 // sig_atomic_t semantics through a lock-free atomic: safe to store from a signal handler.
@@ -46,4 +46,4 @@ void throw_if_requested() {
 
 void simulate(int sig) { g_signal.store(sig); }
 
-}  // namespace alinify::stop
+}  // namespace alinify::cancel

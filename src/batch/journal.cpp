@@ -1,4 +1,4 @@
-#include "alinify/job/batch_journal.hpp"
+#include "alinify/batch/journal.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,24 +10,23 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "alinify/batch/checksum.hpp"
 #include "alinify/core/error.hpp"
-#include "alinify/job/batch_checksum.hpp"
 
 namespace fs = std::filesystem;
 
-namespace alinify::job {
+namespace alinify::batch {
 
 std::string utc_now_iso() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   tm t{};
   gmtime_r(&ts.tv_sec, &t);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
-  return buf;
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", t.tm_year + 1900, t.tm_mon + 1,
+                     t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
 }
 
 Journal::Journal(const std::string& path) : path_(path) {
@@ -132,4 +131,4 @@ std::string verify_output(const DoneRecord& r) {
   return "";
 }
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

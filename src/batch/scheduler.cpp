@@ -1,12 +1,12 @@
-#include "alinify/job/batch_scheduler.hpp"
+#include "alinify/batch/scheduler.hpp"
 
 #include <algorithm>
 #include <numeric>
 
+#include "alinify/batch/journal.hpp"
 #include "alinify/core/error.hpp"
-#include "alinify/job/batch_journal.hpp"
 
-namespace alinify::job {
+namespace alinify::batch {
 
 const char* status_name(JobStatus s) {
   switch (s) {
@@ -89,4 +89,4 @@ void Scheduler::stop() {
   queue_.clear();
 }
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace alinify::job {
+namespace alinify::batch {
 
 struct BatchJob {
   int index = 0;       // position in the manifest (0-based), the order of shards and reports
@@ -43,4 +43,4 @@ std::vector<BatchJob> select_shard(const std::vector<BatchJob>& jobs, int shard_
 // "i/n" -> (i, n); throws a usage error.
 std::pair<int, int> parse_shard(const std::string& text);
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

@@ -7,9 +7,9 @@
 #include <deque>
 #include <thread>
 
-#include "batch_internal.hpp"
+#include "internal.hpp"
 
-namespace alinify::job::detail {
+namespace alinify::batch::detail {
 namespace {
 
 void journal_result(Journal& journal, const JobRecord& r, const JobResult& res, bool requeued, bool interrupted) {
@@ -52,11 +52,11 @@ void dispatch_loop(par::Communicator& dispatch, Scheduler& scheduler, Journal& j
     if (auto m = dispatch.try_receive(par::Communicator::kAnySource, kTagToDispatcher)) {
       progressed = true;
       const nlohmann::json j = nlohmann::json::parse(m->text);
-      if (j.value("stop", false)) request_stop();
+      if (j.value("stop", false)) request_drain();
       if (j.at("type") == "result") {
         const int index = j.at("index").get<int>();
         const JobResult res = job_result_from_json(j.at("result"));
-        const bool interrupted = !res.ok && stop_requested();
+        const bool interrupted = !res.ok && drain_requested();
         const bool requeued = scheduler.finish(index, res, interrupted);
         const JobRecord& r = scheduler.record(index);
         journal_result(journal, r, res, requeued, interrupted);
@@ -69,7 +69,7 @@ void dispatch_loop(par::Communicator& dispatch, Scheduler& scheduler, Journal& j
       }
       waiting.push_back(m->source);
     }
-    if (stop_requested() && !stopping) {
+    if (drain_requested() && !stopping) {
       stopping = true;
       spdlog::warn("batch: stop requested (signal): no new jobs; {} running job(s) finish first", scheduler.running());
       journal.append({{"event", "stop_requested"}, {"running", scheduler.running()}});
@@ -107,4 +107,4 @@ void dispatch_loop(par::Communicator& dispatch, Scheduler& scheduler, Journal& j
   }
 }
 
-}  // namespace alinify::job::detail
+}  // namespace alinify::batch::detail

@@ -1,3 +1,5 @@
+#include "alinify/batch/drain.hpp"
+
 #include <pthread.h>
 #include <unistd.h>
 
@@ -5,21 +7,19 @@
 #include <csignal>
 #include <thread>
 
-#include "alinify/job/batch.hpp"
-
-namespace alinify::job {
+namespace alinify::batch {
 namespace {
 
-std::atomic<bool> g_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag is set from a signal handler");
+std::atomic<bool> g_drain{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the drain flag is set from a signal handler");
 
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+extern "C" void on_drain_signal(int) { g_drain.store(true); }
 
 }  // namespace
 
-void install_stop_signal_handlers() {
+void install_drain_signal_handlers() {
   struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
+  sa.sa_handler = on_drain_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, nullptr);
@@ -39,8 +39,8 @@ void install_stop_signal_handlers() {
   }).detach();
 }
 
-void request_stop() { g_stop.store(true); }
-bool stop_requested() { return g_stop.load(); }
-void clear_stop_request() { g_stop.store(false); }
+void request_drain() { g_drain.store(true); }
+bool drain_requested() { return g_drain.load(); }
+void clear_drain_request() { g_drain.store(false); }
 
-}  // namespace alinify::job
+}  // namespace alinify::batch

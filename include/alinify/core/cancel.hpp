@@ -1,11 +1,12 @@
 #pragma once
-// A clean stop on SIGTERM/SIGINT for the single-job commands (run, register, warp): the signal only
-// sets a flag; the work loops check it at safe points (between strips, while waiting for elastix)
-// and throw, so every cleanup path that already runs on an error (temporary files removed, the
-// other ranks told) runs on a stop too. The exit code is 128 + the signal, like a shell's.
-// `alinify batch` has its own signal handling (job/batch_signals.cpp) and does not install these.
+// Cancelling a single-job command (run, register, warp) on SIGTERM/SIGINT: the signal only sets a
+// flag; the work loops check it at safe points (between strips, while waiting for elastix) and
+// throw, so every cleanup path that already runs on an error (temporary files removed, the other
+// ranks told) runs on a cancel too. The exit code is 128 + the signal, like a shell's.
+// `alinify batch` drains instead of cancelling (batch/drain.hpp: running jobs finish, no new ones
+// start) and does not install these.
 
-namespace alinify::stop {
+namespace alinify::cancel {
 
 // SIGTERM and SIGINT set the flag (no SA_RESTART: a blocking call returns EINTR and its loop looks).
 void install_handlers();
@@ -23,4 +24,4 @@ void throw_if_requested();
 // For tests: as if `sig` had arrived (0 clears).
 void simulate(int sig);
 
-}  // namespace alinify::stop
+}  // namespace alinify::cancel
