@@ -22,13 +22,13 @@ using namespace alinify;
 
 namespace {
 
-#define CHECK(call)                                                                                      \
-  do {                                                                                                   \
-    cudaError_t e_ = (call);                                                                             \
-    if (e_ != cudaSuccess) {                                                                             \
-      std::fprintf(stderr, "alinify_gpu_selftest: %s failed: %s\n", #call, cudaGetErrorString(e_));      \
-      std::exit(2);                                                                                      \
-    }                                                                                                    \
+#define CHECK(call)                                                                                 \
+  do {                                                                                              \
+    cudaError_t e_ = (call);                                                                        \
+    if (e_ != cudaSuccess) {                                                                        \
+      std::fprintf(stderr, "alinify_gpu_selftest: %s failed: %s\n", #call, cudaGetErrorString(e_)); \
+      std::exit(2);                                                                                 \
+    }                                                                                               \
   } while (0)
 
 uint32_t mix(uint64_t x) {
@@ -56,10 +56,14 @@ int main(int argc, char** argv) {
       }
       return argv[++k];
     };
-    if (a == "--width") W = std::atoll(next());
-    else if (a == "--height") H = std::atoll(next());
-    else if (a == "--device") device = std::atoi(next());
-    else if (a == "--repeat") repeat = std::atoi(next());
+    if (a == "--width")
+      W = std::atoll(next());
+    else if (a == "--height")
+      H = std::atoll(next());
+    else if (a == "--device")
+      device = std::atoi(next());
+    else if (a == "--repeat")
+      repeat = std::atoi(next());
     else {
       std::fprintf(stderr, "usage: alinify_gpu_selftest [--width N] [--height N] [--device N] [--repeat N]\n");
       return 2;

@@ -1,5 +1,4 @@
 #include "app/cli.hpp"
-#include "app/cli_options.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -22,6 +21,7 @@
 #include "alinify/synth/synth.hpp"
 #include "alinify/synth/truth.hpp"
 #include "alinify/warp/backend.hpp"
+#include "app/cli_options.hpp"
 
 namespace fs = std::filesystem;
 
@@ -32,8 +32,8 @@ Parsed parse_on_every_rank(const std::string& command, po::options_description d
 
 // Parses args (after the command word) against `desc` + common options; INI from --config fills
 // what the command line left unset.
-Parsed parse(const std::string& command, po::options_description desc, int argc, char** argv,
-             par::Communicator& comm, const std::string& synopsis) {
+Parsed parse(const std::string& command, po::options_description desc, int argc, char** argv, par::Communicator& comm,
+             const std::string& synopsis) {
   try {
     return parse_on_every_rank(command, std::move(desc), argc, argv, comm, synopsis);
   } catch (Error& e) {
@@ -163,7 +163,8 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
       "kind", po::value<std::string>()->default_value("default"),
       "default (procedural design, scan of the same size) or periodic (repeating print on a larger scan canvas)")(
       "margin", po::value<double>()->default_value(0.06), "periodic: table around the fabric, fraction of each side")(
-      "max-rotation", po::value<double>()->default_value(5.0), "periodic: rotation of the fabric drawn in +-max degrees")(
+      "max-rotation", po::value<double>()->default_value(5.0),
+      "periodic: rotation of the fabric drawn in +-max degrees")(
       "quarter-turns", po::bool_switch(), "periodic: the fabric is also turned by 90, 180 or 270 degrees");
   Parsed p = parse("synth", d, argc, argv, comm, "--out-dir DIR [--width W --height H --seed N]");
   if (p.help) return 0;
@@ -178,7 +179,8 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   o.margin = p.vm["margin"].as<double>();
   o.max_rotation_deg = p.vm["max-rotation"].as<double>();
   o.quarter_turns = p.vm["quarter-turns"].as<bool>();
-  if (o.kind != "default" && o.kind != "periodic") fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");
+  if (o.kind != "default" && o.kind != "periodic")
+    fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");
   if (!(o.margin >= 0 && o.margin <= 0.5)) fail_usage("--margin: must be in 0..0.5");
   if (!(o.max_rotation_deg >= 0 && o.max_rotation_deg <= 45)) fail_usage("--max-rotation: must be in 0..45");
   if (o.width < 64 || o.height < 64) fail_usage("--width/--height: at least 64 pixels");
@@ -224,7 +226,8 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
   po::options_description d("run options");
   add_pair(d);
   d.add_options()("out", po::value<std::string>()->required(), "aligned scan: tiled BigTIFF on the design's grid")(
-      "transform-out", po::value<std::string>(), "transform.json to write (default: <out without .tif>.transform.json)");
+      "transform-out", po::value<std::string>(),
+      "transform.json to write (default: <out without .tif>.transform.json)");
   d.add(register_options());
   d.add(warp_options());
   d.add(qa_options());
@@ -286,8 +289,7 @@ std::string log_level_from(int argc, char** argv) {
 }
 
 int run_cli(par::Communicator& comm, int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
-      std::string(argv[1]) == "help") {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     if (comm.is_root()) std::cout << kUsage;
     return argc < 2 ? static_cast<int>(ExitCode::kUsage) : 0;
   }
@@ -296,10 +298,9 @@ int run_cli(par::Communicator& comm, int argc, char** argv) {
     return 0;
   }
   using Cmd = int (*)(par::Communicator&, int, char**);
-  static const std::map<std::string, Cmd> kCommands{{"synth", cmd_synth}, {"register", cmd_register},
-                                                    {"warp", cmd_warp},   {"run", cmd_run},
-                                                    {"eval", cmd_eval},   {"map-points", cmd_map_points},
-                                                    {"batch", cmd_batch}};
+  static const std::map<std::string, Cmd> kCommands{
+      {"synth", cmd_synth}, {"register", cmd_register},     {"warp", cmd_warp},  {"run", cmd_run},
+      {"eval", cmd_eval},   {"map-points", cmd_map_points}, {"batch", cmd_batch}};
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) fail_usage(std::string("unknown command '") + argv[1] + "' (see alinify --help)");
   // A single job stops cleanly on SIGTERM/SIGINT (exit 128 + signal); batch has its own handling.

@@ -11,7 +11,6 @@ namespace alinify::app {
 
 namespace po = boost::program_options;
 
-
 struct Parsed {
   po::variables_map vm;
   bool help = false;  // --help was printed: the command has nothing more to do
@@ -19,8 +18,8 @@ struct Parsed {
 
 // Parses args (after the command word) against `desc` + common options; INI from --config fills
 // what the command line left unset. Usage errors throw alinify::Error (exit 1).
-Parsed parse(const std::string& command, po::options_description desc, int argc, char** argv,
-             par::Communicator& comm, const std::string& synopsis);
+Parsed parse(const std::string& command, po::options_description desc, int argc, char** argv, par::Communicator& comm,
+             const std::string& synopsis);
 
 std::string req(const po::variables_map& vm, const char* name);
 job::RegisterJob register_job(const po::variables_map& vm, const std::string& transform_out);

@@ -11,8 +11,8 @@ namespace alinify::app {
 
 po::options_description common_options() {
   po::options_description d("Common options");
-  d.add_options()("help,h", "show this help and exit")(
-      "config", po::value<std::string>(), "INI file with options of this command (the command line wins)")(
+  d.add_options()("help,h", "show this help and exit")("config", po::value<std::string>(),
+                                                       "INI file with options of this command (the command line wins)")(
       "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
       "gdal-drivers", po::value<std::string>(),
       "GDAL drivers that may open input rasters, comma-separated (default GTiff,COG,PNG,JPEG; VRT and other "
@@ -39,11 +39,12 @@ po::options_description register_options() {
       "initial transform for elastix: auto (coarse global alignment: correlation search checked against the "
       "fabric's bounding box; finds the right repeat of a repeating print), search (correlation only), box (the "
       "fabric's box only), none (plain elastix from the image centres), or a file (elastix TransformParameters or "
-      "transform.json)")(
-      "accept-ambiguous", po::bool_switch(), "use the best coarse placement even when the runner-up scores close")(
+      "transform.json)")("accept-ambiguous", po::bool_switch(),
+                         "use the best coarse placement even when the runner-up scores close")(
       "max-rotation", po::value<double>()->default_value(5.0), "coarse search: largest rotation of the scan, degrees")(
       "quarter-turns", po::bool_switch(), "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
-      "coarse-debug", po::value<std::string>(), "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates");
+      "coarse-debug", po::value<std::string>(),
+      "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates");
   return d;
 }
 

@@ -64,8 +64,8 @@ void dispatch_loop(par::Communicator& dispatch, Scheduler& scheduler, Journal& j
           spdlog::info("batch: job {} done in {:.1f} s by group {} ({} running, {} waiting)", r.job.id, res.seconds,
                        m->source, scheduler.running(), scheduler.has_waiting() ? "jobs" : "no jobs");
         else
-          spdlog::warn("batch: job {} failed (exit {}){}: {}", r.job.id, res.exit_code,
-                       requeued ? ", will retry" : "", res.error);
+          spdlog::warn("batch: job {} failed (exit {}){}: {}", r.job.id, res.exit_code, requeued ? ", will retry" : "",
+                       res.error);
       }
       waiting.push_back(m->source);
     }

@@ -1,6 +1,8 @@
 #include "alinify/batch/journal.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -9,9 +11,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "alinify/batch/checksum.hpp"
 #include "alinify/core/error.hpp"
@@ -25,8 +24,8 @@ std::string utc_now_iso() {
   clock_gettime(CLOCK_REALTIME, &ts);
   tm t{};
   gmtime_r(&ts.tv_sec, &t);
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", t.tm_year + 1900, t.tm_mon + 1,
-                     t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                     t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
 }
 
 Journal::Journal(const std::string& path) : path_(path) {
@@ -120,8 +119,8 @@ std::string verify_output(const DoneRecord& r) {
   if (!fs::exists(r.out, ec)) return "output " + r.out + " is missing";
   const uint64_t size = fs::file_size(r.out, ec);
   if (ec) return "output " + r.out + " cannot be read";
-  if (size != r.size) return "output " + r.out + " has " + std::to_string(size) + " bytes, the journal says " +
-                             std::to_string(r.size);
+  if (size != r.size)
+    return "output " + r.out + " has " + std::to_string(size) + " bytes, the journal says " + std::to_string(r.size);
   try {
     const std::string sum = hex64(xxh64_file(r.out));
     if (sum != r.xxh64) return "output " + r.out + " has checksum " + sum + ", the journal says " + r.xxh64;

@@ -1,13 +1,14 @@
 #include "alinify/batch/manifest.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/paths.hpp"
@@ -103,7 +104,8 @@ struct RawRow {
   std::map<std::string, std::string> fields;
 };
 
-void read_csv(const std::string& path, std::istream& in, std::vector<RawRow>& rows, std::vector<std::string>& problems) {
+void read_csv(const std::string& path, std::istream& in, std::vector<RawRow>& rows,
+              std::vector<std::string>& problems) {
   std::string line;
   int n = 0;
   std::vector<std::string> header;
@@ -119,11 +121,14 @@ void read_csv(const std::string& path, std::istream& in, std::vector<RawRow>& ro
       header = f;
       std::set<std::string> seen;
       for (const auto& h : header) {
-        if (!is_allowed_column(h)) problems.push_back(path + ":" + std::to_string(n) + ": unknown column '" + printable(h) + "'");
-        if (!seen.insert(h).second) problems.push_back(path + ":" + std::to_string(n) + ": column '" + printable(h) + "' twice");
+        if (!is_allowed_column(h))
+          problems.push_back(path + ":" + std::to_string(n) + ": unknown column '" + printable(h) + "'");
+        if (!seen.insert(h).second)
+          problems.push_back(path + ":" + std::to_string(n) + ": column '" + printable(h) + "' twice");
       }
       for (const auto& r : kRequired)
-        if (!seen.count(r)) problems.push_back(path + ":" + std::to_string(n) + ": no '" + r + "' column in the header");
+        if (!seen.count(r))
+          problems.push_back(path + ":" + std::to_string(n) + ": no '" + r + "' column in the header");
       continue;
     }
     if (f.size() != header.size()) {
@@ -186,8 +191,8 @@ std::string resolve(const fs::path& base, const std::string& p) {
 }  // namespace
 
 const std::vector<std::string>& manifest_override_columns() {
-  static const std::vector<std::string> k{"preset", "interp", "compress", "fill", "mem-budget",
-                                          "registration-max-pixels", "elastix-threads"};
+  static const std::vector<std::string> k{
+      "preset", "interp", "compress", "fill", "mem-budget", "registration-max-pixels", "elastix-threads"};
   return k;
 }
 
@@ -284,7 +289,8 @@ std::pair<int, int> parse_shard(const std::string& text) {
   char slash = 0, extra = 0;
   std::istringstream in(text);
   if (!(in >> i >> slash >> n) || slash != '/' || (in >> extra) || n < 1 || i < 0 || i >= n)
-    fail_usage("--shard: '" + text + "' is not i/n with 0 <= i < n (e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)");
+    fail_usage("--shard: '" + text +
+               "' is not i/n with 0 <= i < n (e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)");
   return {i, n};
 }
 

@@ -4,9 +4,15 @@
 namespace alinify::batch::detail {
 
 nlohmann::json to_json(const BatchJob& j) {
-  return {{"index", j.index}, {"line", j.line},         {"id", j.id},
-          {"design", j.design}, {"scan", j.scan},       {"out", j.out},
-          {"transform", j.transform_out}, {"overrides", j.overrides}, {"input_bytes", j.input_bytes}};
+  return {{"index", j.index},
+          {"line", j.line},
+          {"id", j.id},
+          {"design", j.design},
+          {"scan", j.scan},
+          {"out", j.out},
+          {"transform", j.transform_out},
+          {"overrides", j.overrides},
+          {"input_bytes", j.input_bytes}};
 }
 
 BatchJob batch_job_from_json(const nlohmann::json& j) {

@@ -84,8 +84,8 @@ int skip_verified_jobs(const std::vector<BatchJob>& jobs, const std::string& jou
     auto it = done.find(j.id);
     if (it == done.end()) continue;
     if (it->second.out != j.out) {
-      spdlog::warn("batch: job {} was done with output {}, the manifest now says {}: redoing it", j.id,
-                   it->second.out, j.out);
+      spdlog::warn("batch: job {} was done with output {}, the manifest now says {}: redoing it", j.id, it->second.out,
+                   j.out);
       continue;
     }
     const std::string why = verify_output(it->second);
@@ -116,8 +116,7 @@ void prepare_on_root(par::Communicator& world, const BatchOptions& options, cons
                         {"shard", shard_text(options)},
                         {"ranks", world.size()}});
   spdlog::info("batch: {} job(s) in {}{}, {} already done (verified), journal {}", jobs.size(), options.manifest,
-               options.shard_count > 1 ? " (shard " + shard_text(options) + ")" : std::string(), skipped,
-               journal_path);
+               options.shard_count > 1 ? " (shard " + shard_text(options) + ")" : std::string(), skipped, journal_path);
 }
 
 struct Groups {
@@ -188,10 +187,18 @@ void dispatch_and_work(par::Communicator& world, Groups& g, RootState& root, con
 void count_outcomes(const std::vector<JobRecord>& records, BatchReport& report) {
   for (const JobRecord& r : records) {
     switch (r.status) {
-      case JobStatus::kDone: ++report.done; break;
-      case JobStatus::kFailed: ++report.failed; break;
-      case JobStatus::kSkipped: ++report.skipped; break;
-      default: ++report.not_run; break;
+      case JobStatus::kDone:
+        ++report.done;
+        break;
+      case JobStatus::kFailed:
+        ++report.failed;
+        break;
+      case JobStatus::kSkipped:
+        ++report.skipped;
+        break;
+      default:
+        ++report.not_run;
+        break;
     }
   }
   report.interrupted = drain_requested() && report.not_run > 0;
@@ -207,16 +214,16 @@ void count_outcomes(const std::vector<JobRecord>& records, BatchReport& report) 
 
 void log_outcome(const BatchReport& report, const std::vector<JobRecord>& records, double wall_seconds,
                  const std::string& summary_base) {
-  spdlog::info("batch: {} done, {} failed, {} skipped (done earlier), {} not run in {:.1f} s ({:.1f} jobs/hour); "
-               "summary {}, index page {}.index.html",
-               report.done, report.failed, report.skipped, report.not_run, wall_seconds,
-               wall_seconds > 0 ? report.done * 3600.0 / wall_seconds : 0.0, report.summary_json, summary_base);
+  spdlog::info(
+      "batch: {} done, {} failed, {} skipped (done earlier), {} not run in {:.1f} s ({:.1f} jobs/hour); "
+      "summary {}, index page {}.index.html",
+      report.done, report.failed, report.skipped, report.not_run, wall_seconds,
+      wall_seconds > 0 ? report.done * 3600.0 / wall_seconds : 0.0, report.summary_json, summary_base);
   for (const JobRecord& r : records)
     if (r.status == JobStatus::kFailed)
       spdlog::warn("batch: failed: {} (exit {}): {}", r.job.id, r.result.exit_code, r.result.error);
   if (report.interrupted)
-    spdlog::warn("batch: stopped by a signal with {} job(s) not run: rerun with --resume to continue",
-                 report.not_run);
+    spdlog::warn("batch: stopped by a signal with {} job(s) not run: rerun with --resume to continue", report.not_run);
 }
 
 // 4. Rank 0: counts, summary files, journal's last record, log lines. Releases the journal's lock.
@@ -256,15 +263,12 @@ void summarise_on_root(par::Communicator& world, const BatchOptions& options, Ro
 void share_report(par::Communicator& world, BatchReport& report) {
   std::string text;
   if (world.is_root())
-    text = nlohmann::json{{"done", report.done},
-                          {"failed", report.failed},
-                          {"skipped", report.skipped},
-                          {"not_run", report.not_run},
-                          {"interrupted", report.interrupted},
-                          {"exit_code", report.exit_code},
-                          {"json", report.summary_json},
-                          {"csv", report.summary_csv}}
-               .dump();
+    text =
+        nlohmann::json{
+            {"done", report.done},         {"failed", report.failed},           {"skipped", report.skipped},
+            {"not_run", report.not_run},   {"interrupted", report.interrupted}, {"exit_code", report.exit_code},
+            {"json", report.summary_json}, {"csv", report.summary_csv}}
+            .dump();
   world.broadcast(text, 0);
   const nlohmann::json o = nlohmann::json::parse(text);
   report.done = o["done"];

@@ -10,12 +10,18 @@ namespace alinify::batch {
 
 const char* status_name(JobStatus s) {
   switch (s) {
-    case JobStatus::kPending: return "pending";
-    case JobStatus::kRunning: return "running";
-    case JobStatus::kDone: return "done";
-    case JobStatus::kFailed: return "failed";
-    case JobStatus::kSkipped: return "skipped";
-    case JobStatus::kNotRun: return "not_run";
+    case JobStatus::kPending:
+      return "pending";
+    case JobStatus::kRunning:
+      return "running";
+    case JobStatus::kDone:
+      return "done";
+    case JobStatus::kFailed:
+      return "failed";
+    case JobStatus::kSkipped:
+      return "skipped";
+    case JobStatus::kNotRun:
+      return "not_run";
   }
   return "?";
 }
@@ -25,9 +31,8 @@ Scheduler::Scheduler(std::vector<BatchJob> jobs, int retries) : retries_(retries
   for (BatchJob& j : jobs) records_.push_back(JobRecord{std::move(j)});
   std::vector<int> order(records_.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return records_[a].job.input_bytes > records_[b].job.input_bytes;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return records_[a].job.input_bytes > records_[b].job.input_bytes; });
   queue_.assign(order.begin(), order.end());
 }
 

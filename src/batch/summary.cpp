@@ -1,7 +1,8 @@
 #include "alinify/batch/summary.hpp"
 
-#include <filesystem>
 #include <fmt/format.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -64,7 +65,7 @@ JobQa job_qa(const JobRecord& r) {
     return *p;
   };
   q.key = {{"NCC before", get("similarity", "before", "ncc")}, {"NCC after", get("similarity", "after", "ncc")},
-           {"MI after", get("similarity", "after", "mi")},      {"Jacobian min", get("deformation", "jacobian_min")},
+           {"MI after", get("similarity", "after", "mi")},     {"Jacobian min", get("deformation", "jacobian_min")},
            {"max local px", get("deformation", "max_local")},  {"seconds", r.result.seconds}};
   return q;
 }
@@ -143,8 +144,8 @@ std::string summary_csv(const std::vector<JobRecord>& records) {
       << csv_field(failed ? r.result.error : "") << ',' << csv_field(r.note);
     const JobQa q = job_qa(r);
     auto val = [](const nlohmann::json& v) { return v.is_number() ? num(v.get<double>()) : std::string(); };
-    o << ',' << (q.present ? (q.suspect ? "yes" : "no") : "") << ',' << val(q.value("NCC after"))
-      << ',' << val(q.value("Jacobian min")) << ',' << csv_field(q.report) << '\n';
+    o << ',' << (q.present ? (q.suspect ? "yes" : "no") : "") << ',' << val(q.value("NCC after")) << ','
+      << val(q.value("Jacobian min")) << ',' << csv_field(q.report) << '\n';
   }
   return o.str();
 }

@@ -27,8 +27,7 @@ JobResult run_one(par::Communicator& group, const BatchJob& job, const JobRunner
   // The pipeline fails on every rank of the group together; the rank that saw the cause has the
   // message. Collect it on the leader.
   std::string mine = "0";
-  if (err)
-    mine = std::to_string(static_cast<int>(err->code())) + (err->reported_elsewhere() ? "R" : "P") + err->what();
+  if (err) mine = std::to_string(static_cast<int>(err->code())) + (err->reported_elsewhere() ? "R" : "P") + err->what();
   const std::vector<std::string> all = group.gather(mine, 0);
   r.ok = true;
   r.exit_code = 0;
@@ -76,8 +75,8 @@ void worker_loop(par::Communicator& group, par::Communicator& dispatch, const Jo
     const nlohmann::json j = nlohmann::json::parse(msg);
     if (j.at("type") == "stop") return;
     const BatchJob job = batch_job_from_json(j.at("job"));
-    if (group.rank() == 0) spdlog::info("job {}: {} + {} -> {} on {} rank(s)", job.id, job.design, job.scan, job.out,
-                                        group.size());
+    if (group.rank() == 0)
+      spdlog::info("job {}: {} + {} -> {} on {} rank(s)", job.id, job.design, job.scan, job.out, group.size());
     last = std::make_pair(job.index, run_one(group, job, run_job));
   }
 }

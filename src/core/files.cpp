@@ -48,8 +48,10 @@ std::string temporary_name(const std::string& path) { return path + ".partial." 
 
 void move_into_place(const std::string& temporary, const std::string& path, const std::string& failure) {
   std::error_code ec;
-  if (sync_to_disk(temporary)) std::filesystem::rename(temporary, path, ec);
-  else ec = std::make_error_code(std::errc::io_error);
+  if (sync_to_disk(temporary))
+    std::filesystem::rename(temporary, path, ec);
+  else
+    ec = std::make_error_code(std::errc::io_error);
   if (ec) {
     std::filesystem::remove(temporary, ec);
     fail_runtime(failure);
@@ -58,8 +60,8 @@ void move_into_place(const std::string& temporary, const std::string& path, cons
 }
 
 void write_atomically(const std::string& path, std::string_view text, const std::string& failure) {
-  write_atomically(path, [&](std::ostream& out) { out.write(text.data(), static_cast<std::streamsize>(text.size())); },
-                   failure);
+  write_atomically(
+      path, [&](std::ostream& out) { out.write(text.data(), static_cast<std::streamsize>(text.size())); }, failure);
 }
 
 void write_atomically(const std::string& path, const std::function<void(std::ostream&)>& write,

@@ -29,8 +29,7 @@ void refuse_overwriting_inputs(const std::vector<Named>& outputs, const std::vec
       if (!in.empty() && same_file(out, in))
         fail_input(out, oopt + " is the same file as the input " + iopt + "; refusing to overwrite an input");
     for (size_t j = 0; j < i; ++j)
-      if (same_file(out, outputs[j].second))
-        fail_input(out, oopt + " and " + outputs[j].first + " are the same file");
+      if (same_file(out, outputs[j].second)) fail_input(out, oopt + " and " + outputs[j].first + " are the same file");
   }
 }
 

@@ -29,7 +29,8 @@ OutputLock::OutputLock(const std::string& final_path) : partial_(partial_path(fi
 
 OutputLock::~OutputLock() {
   if (fd_ < 0) return;
-  struct stat mine {}, now {};
+  struct stat mine {
+  }, now{};
   if (::fstat(fd_, &mine) == 0 && ::stat(partial_.c_str(), &now) == 0 && mine.st_ino == now.st_ino &&
       mine.st_dev == now.st_dev)
     ::unlink(partial_.c_str());

@@ -131,10 +131,10 @@ void Raster::read_rgb(const Window& w, uint8_t* dst, size_t stride) const {
   int band_map[3] = {1, 2, 3};
   CPLErrorReset();
   // One call for the three bands, written pixel-interleaved straight into the caller's buffer.
-  CPLErr e = GDALDatasetRasterIO(ds_, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0),
-                                 static_cast<int>(w.width), static_cast<int>(w.height), dst,
-                                 static_cast<int>(w.width), static_cast<int>(w.height), GDT_Byte, nb, band_map,
-                                 3, static_cast<GSpacing>(stride), 1);
+  CPLErr e =
+      GDALDatasetRasterIO(ds_, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0), static_cast<int>(w.width),
+                          static_cast<int>(w.height), dst, static_cast<int>(w.width), static_cast<int>(w.height),
+                          GDT_Byte, nb, band_map, 3, static_cast<GSpacing>(stride), 1);
   if (e != CE_None)
     fail_input(info_.path, "read of window " + std::to_string(w.x0) + "," + std::to_string(w.y0) + " " +
                                std::to_string(w.width) + "x" + std::to_string(w.height) +
@@ -159,15 +159,13 @@ void Raster::read_grey_average(const Window& w, int out_w, int out_h, float* dst
                                    static_cast<int>(w.width), static_cast<int>(w.height), rgb.data(), out_w, out_h,
                                    GDT_Float32, nb, band_map, static_cast<GSpacing>(nb * sizeof(float)),
                                    static_cast<GSpacing>(nb * sizeof(float)) * out_w, sizeof(float), &extra);
-  if (e != CE_None)
-    fail_input(info_.path, "decimated read failed (truncated or corrupt file?): " + last_gdal_error());
+  if (e != CE_None) fail_input(info_.path, "decimated read failed (truncated or corrupt file?): " + last_gdal_error());
   const size_t n = static_cast<size_t>(out_w) * out_h;
   if (nb == 1) {
     std::copy(rgb.begin(), rgb.end(), dst);
     return;
   }
-  for (size_t i = 0; i < n; ++i)
-    dst[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
+  for (size_t i = 0; i < n; ++i) dst[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
 }
 
 void Raster::read_rgb_average(const Window& w, int out_w, int out_h, uint8_t* dst) const {

@@ -8,8 +8,8 @@
 #include <gdal_utils.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -50,8 +50,8 @@ void create_tiled_output(const OutputSpec& spec) {
   opts = CSLSetNameValue(opts, "SPARSE_OK", "FALSE");
   const std::string tmp = partial_path(spec.path);
   CPLErrorReset();
-  GDALDatasetH ds = GDALCreate(drv, tmp.c_str(), static_cast<int>(spec.size.width),
-                               static_cast<int>(spec.size.height), 3, GDT_Byte, opts);
+  GDALDatasetH ds = GDALCreate(drv, tmp.c_str(), static_cast<int>(spec.size.width), static_cast<int>(spec.size.height),
+                               3, GDT_Byte, opts);
   CSLDestroy(opts);
   if (!ds) fail_runtime("cannot create " + tmp + ": " + CPLGetLastErrorMsg());
   if (spec.georef.has_geotransform) GDALSetGeoTransform(ds, const_cast<double*>(spec.georef.geotransform.data()));
@@ -133,8 +133,8 @@ void build_overviews(const std::string& path, const OutputSpec& spec) {
   if (!ds) fail_runtime("cannot open " + path + " to add overviews: " + CPLGetLastErrorMsg());
   CPLErrorReset();
   // Averaging: the overview a viewer shows is the mean colour of the fabric it covers.
-  CPLErr e = GDALBuildOverviews(ds, "AVERAGE", static_cast<int>(factors.size()), factors.data(), 0, nullptr, nullptr,
-                                nullptr);
+  CPLErr e =
+      GDALBuildOverviews(ds, "AVERAGE", static_cast<int>(factors.size()), factors.data(), 0, nullptr, nullptr, nullptr);
   GDALClose(ds);
   if (e != CE_None) fail_runtime("building overviews of " + path + " failed: " + CPLGetLastErrorMsg());
 }

@@ -5,9 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "alinify/core/error.hpp"
 

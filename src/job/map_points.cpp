@@ -1,12 +1,12 @@
 #include "alinify/job/map_points.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/files.hpp"

@@ -1,6 +1,7 @@
 #include "alinify/job/pipeline.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -8,7 +9,6 @@
 #include <functional>
 #include <optional>
 #include <sstream>
-#include <unistd.h>
 
 #include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
@@ -91,18 +91,27 @@ nlohmann::json registration_facts(const plan::Budget& budget, const plan::Regist
                                   const reg::RegistrationResult& r, double total_seconds) {
   nlohmann::json res = nlohmann::json::array();
   for (const reg::ElastixResolutionLog& l : reg::parse_elastix_log(r.elastix_log))
-    res.push_back({{"parameter_file", l.parameter_file}, {"resolution", l.resolution}, {"iterations", l.iterations},
-                   {"final_metric", l.final_metric}, {"seconds", l.seconds},
+    res.push_back({{"parameter_file", l.parameter_file},
+                   {"resolution", l.resolution},
+                   {"iterations", l.iterations},
+                   {"final_metric", l.final_metric},
+                   {"seconds", l.seconds},
                    {"stopping_condition", l.stopping_condition}});
   nlohmann::json f;
   f["registration"] = {
       {"plan",
-       {{"budget_bytes", budget.bytes}, {"budget_source", budget.source}, {"budget_explain", budget.explain},
-        {"factor", p.factor}, {"design_registration_size", {p.design_reg.width, p.design_reg.height}},
+       {{"budget_bytes", budget.bytes},
+        {"budget_source", budget.source},
+        {"budget_explain", budget.explain},
+        {"factor", p.factor},
+        {"design_registration_size", {p.design_reg.width, p.design_reg.height}},
         {"scan_registration_size", {p.scan_reg.width, p.scan_reg.height}},
-        {"estimated_elastix_bytes", p.estimated_bytes}, {"reason", p.reason}}},
+        {"estimated_elastix_bytes", p.estimated_bytes},
+        {"reason", p.reason}}},
       {"stage_seconds",
-       {{"decimate", r.decimate_seconds}, {"coarse", r.coarse_seconds}, {"elastix", r.elastix_seconds},
+       {{"decimate", r.decimate_seconds},
+        {"coarse", r.coarse_seconds},
+        {"elastix", r.elastix_seconds},
         {"total", total_seconds}}},
       {"elastix", {{"log", r.elastix_log}, {"peak_rss_bytes", r.elastix_peak_rss}, {"resolutions", res}}}};
   return f;
@@ -351,8 +360,7 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   std::vector<paths::Named> inputs = register_inputs(reg);
   inputs.push_back({"--design", warp.design});
   inputs.push_back({"--scan", warp.scan});
-  auto lock =
-      lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out, true);
+  auto lock = lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out, true);
   nlohmann::json facts = nlohmann::json::object();
   transform::TransformFile t = run_register(comm, reg, &facts);
   const double t1 = now_seconds();

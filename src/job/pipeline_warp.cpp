@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <utility>
 
+#include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
-#include "alinify/core/cancel.hpp"
 
 namespace fs = std::filesystem;
 
@@ -74,8 +74,8 @@ void warp_block(const Window& block, BlockWork& w) {
   w.window_buf.resize(bytes);
   w.scan.read_rgb(src, w.window_buf.data(), static_cast<size_t>(src.width) * 3);
   double t1 = now_seconds();
-  warp::SourceView sv{w.window_buf.data(), src.x0, src.y0, src.width, src.height, src.width * 3,
-                      w.scan.size().width, w.scan.size().height};
+  warp::SourceView sv{w.window_buf.data(), src.x0, src.y0, src.width, src.height, src.width * 3, w.scan.size().width,
+                      w.scan.size().height};
   warp::OutputBlock ob{out, block.x0, block.y0, block.width, block.height, static_cast<int64_t>(w.strip_stride)};
   w.backend.submit(sv, ob, w.settings);  // a GPU keeps it in flight while the next window is read
   w.times.read += t1 - t0;
@@ -108,8 +108,8 @@ io::OutputSpec output_spec(const WarpJob& job, const io::Raster& design) {
   return spec;
 }
 
-std::unique_ptr<warp::Backend> rank_backend(par::Communicator& comm, const WarpJob& job,
-                                            const transform::Transform& t, uint64_t& window_limit) {
+std::unique_ptr<warp::Backend> rank_backend(par::Communicator& comm, const WarpJob& job, const transform::Transform& t,
+                                            uint64_t& window_limit) {
   warp::BackendRequest request;
   request.kind = job.backend;
   request.local_rank = comm.local_rank();
@@ -128,15 +128,14 @@ std::unique_ptr<warp::Backend> rank_backend(par::Communicator& comm, const WarpJ
   return backend;
 }
 
-void warp_strip(const plan::RowRange& rows, const WarpSetup& s, const transform::Transform& t,
-                io::TileWriter& writer, std::vector<uint8_t>& strip, std::vector<uint8_t>& window_buf,
-                WarpProgress& progress, WarpTimes& times) {
+void warp_strip(const plan::RowRange& rows, const WarpSetup& s, const transform::Transform& t, io::TileWriter& writer,
+                std::vector<uint8_t>& strip, std::vector<uint8_t>& window_buf, WarpProgress& progress,
+                WarpTimes& times) {
   const size_t stride = static_cast<size_t>(s.spec.size.width) * 3;
-  BlockWork work{*s.scan, t, *s.backend, s.settings, s.window_limit, s.spec.tile, strip.data(), rows.y0, stride,
-                 window_buf, times};
+  BlockWork work{*s.scan,      t,       *s.backend, s.settings, s.window_limit, s.spec.tile,
+                 strip.data(), rows.y0, stride,     window_buf, times};
   for (int64_t bx = 0; bx < s.spec.size.width; bx += s.strips.block_cols) {
-    warp_block(Window{bx, rows.y0, std::min<int64_t>(s.strips.block_cols, s.spec.size.width - bx), rows.rows},
-               work);
+    warp_block(Window{bx, rows.y0, std::min<int64_t>(s.strips.block_cols, s.spec.size.width - bx), rows.rows}, work);
     progress.poll();  // rank 0 only: the other ranks' reports, between its own blocks
     cancel::throw_if_requested();
   }
@@ -152,13 +151,22 @@ void warp_strip(const plan::RowRange& rows, const WarpSetup& s, const transform:
 
 nlohmann::json warp_facts(const WarpSetup& s, const WarpClock& clock) {
   return {{"plan",
-           {{"budget_bytes", s.budget.bytes}, {"budget_source", s.budget.source}, {"strip_rows", s.strips.strip_rows},
-            {"block_cols", s.strips.block_cols}, {"strips", s.strip_count()},
-            {"estimated_bytes", s.strips.estimated_bytes}, {"reason", s.strips.reason}}},
-          {"interp", warp::interp_name(s.settings.interp)}, {"backend", s.backend->name()},
-          {"compress", s.spec.compress}, {"overviews", s.spec.overviews}, {"cog", s.spec.cog}, {"tile", s.spec.tile},
+           {{"budget_bytes", s.budget.bytes},
+            {"budget_source", s.budget.source},
+            {"strip_rows", s.strips.strip_rows},
+            {"block_cols", s.strips.block_cols},
+            {"strips", s.strip_count()},
+            {"estimated_bytes", s.strips.estimated_bytes},
+            {"reason", s.strips.reason}}},
+          {"interp", warp::interp_name(s.settings.interp)},
+          {"backend", s.backend->name()},
+          {"compress", s.spec.compress},
+          {"overviews", s.spec.overviews},
+          {"cog", s.spec.cog},
+          {"tile", s.spec.tile},
           {"stage_seconds",
-           {{"setup", clock.setup - clock.start}, {"warp", clock.warped - clock.setup},
+           {{"setup", clock.setup - clock.start},
+            {"warp", clock.warped - clock.setup},
             {"finish", clock.finished - clock.warped}}}};
 }
 

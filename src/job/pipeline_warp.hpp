@@ -3,10 +3,9 @@
 // nothing here talks to other ranks, so a failure here is agreed on by the caller.
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
@@ -49,13 +48,13 @@ warp::WarpSettings warp_settings(const WarpJob& job);
 io::OutputSpec output_spec(const WarpJob& job, const io::Raster& design);
 
 // This rank's backend, holding the transform; a device's memory may lower the source window limit.
-std::unique_ptr<warp::Backend> rank_backend(par::Communicator& comm, const WarpJob& job,
-                                            const transform::Transform& t, uint64_t& window_limit);
+std::unique_ptr<warp::Backend> rank_backend(par::Communicator& comm, const WarpJob& job, const transform::Transform& t,
+                                            uint64_t& window_limit);
 
 // Warps one strip of this rank's into `strip` and writes its tiles.
-void warp_strip(const plan::RowRange& rows, const WarpSetup& s, const transform::Transform& t,
-                io::TileWriter& writer, std::vector<uint8_t>& strip, std::vector<uint8_t>& window_buf,
-                WarpProgress& progress, WarpTimes& times);
+void warp_strip(const plan::RowRange& rows, const WarpSetup& s, const transform::Transform& t, io::TileWriter& writer,
+                std::vector<uint8_t>& strip, std::vector<uint8_t>& window_buf, WarpProgress& progress,
+                WarpTimes& times);
 
 // metrics.json's "warp": the plan, the choices and the stage times.
 nlohmann::json warp_facts(const WarpSetup& s, const WarpClock& clock);

@@ -15,9 +15,9 @@
 namespace alinify::job {
 namespace {
 
-constexpr int kTag = 71;                   // the progress communicator carries nothing else
-constexpr double kSendInterval = 0.25;     // seconds between a rank's reports
-constexpr double kLineInterval = 0.2;      // seconds between redraws of the terminal line
+constexpr int kTag = 71;                // the progress communicator carries nothing else
+constexpr double kSendInterval = 0.25;  // seconds between a rank's reports
+constexpr double kLineInterval = 0.2;   // seconds between redraws of the terminal line
 
 std::string clock_text(double seconds) {
   if (!(seconds >= 0) || seconds > 99 * 3600) return "--:--";
@@ -104,10 +104,9 @@ void WarpProgress::draw(bool force) {
   const double elapsed = std::max(1e-6, now - start_);
   const double rate = p / elapsed;  // pixels per second
   const double eta = rate > 0 ? (total_pixels_ - p) / rate : -1;
-  const std::string text =
-      fmt::format("warp: {}/{} strips ({:.0f}%), {:.1f} MP/s, elapsed {}, ETA {}", s, total_strips_,
-                  total_pixels_ > 0 ? 100.0 * p / total_pixels_ : 100.0, rate / 1e6, clock_text(elapsed),
-                  clock_text(eta));
+  const std::string text = fmt::format("warp: {}/{} strips ({:.0f}%), {:.1f} MP/s, elapsed {}, ETA {}", s,
+                                       total_strips_, total_pixels_ > 0 ? 100.0 * p / total_pixels_ : 100.0, rate / 1e6,
+                                       clock_text(elapsed), clock_text(eta));
   if (mode_ == ProgressMode::kLine) {
     std::fprintf(stderr, "\r\033[K%s", text.c_str());
     std::fflush(stderr);

@@ -28,11 +28,16 @@ void write_text(const std::string& path, const std::string& text) {
 nlohmann::json to_json(const qa::SimilarityMeasure& m) { return {{"ncc", m.ncc}, {"mi", m.mi}, {"tiles", m.tiles}}; }
 
 nlohmann::json to_json(const qa::DeformationStats& d) {
-  return {{"grid_points", d.grid_points},       {"grid_step", d.grid_step},
-          {"max_displacement", d.max_displacement}, {"mean_displacement", d.mean_displacement},
-          {"max_local", d.max_local},           {"mean_local", d.mean_local},
-          {"jacobian_min", d.jacobian_min},     {"jacobian_max", d.jacobian_max},
-          {"folded_points", d.folded_points},   {"folds", d.folds()}};
+  return {{"grid_points", d.grid_points},
+          {"grid_step", d.grid_step},
+          {"max_displacement", d.max_displacement},
+          {"mean_displacement", d.mean_displacement},
+          {"max_local", d.max_local},
+          {"mean_local", d.mean_local},
+          {"jacobian_min", d.jacobian_min},
+          {"jacobian_max", d.jacobian_max},
+          {"folded_points", d.folded_points},
+          {"folds", d.folds()}};
 }
 
 // Merges b into a, objects recursively (facts from the pipeline and measurements from QA).
@@ -76,15 +81,24 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
   qa::write_png(qa::thumbnail(pv.aligned, 160), dir + "thumbnail.png");
 
   nlohmann::json m = {{"format", "alinify-metrics"}, {"version", 1}};
-  m["job"] = {{"design", in.design}, {"scan", in.scan}, {"output", in.output}, {"transform", in.transform_path},
-              {"design_size", {tf.design.width, tf.design.height}}, {"scan_size", {tf.scan.width, tf.scan.height}},
-              {"registration_factor", tf.registration_factor}, {"preset", tf.preset}};
+  m["job"] = {{"design", in.design},
+              {"scan", in.scan},
+              {"output", in.output},
+              {"transform", in.transform_path},
+              {"design_size", {tf.design.width, tf.design.height}},
+              {"scan_size", {tf.scan.width, tf.scan.height}},
+              {"registration_factor", tf.registration_factor},
+              {"preset", tf.preset}};
   merge(m, in.facts);
-  m["verdict"] = {{"suspect", verdict.suspect},
-                  {"reasons", verdict.reasons},
-                  {"thresholds", {{"min_ncc_after", options.thresholds.min_ncc_after}, {"folding", "jacobian_min <= 0"}}}};
-  m["similarity"] = {{"tile_size", sim.tile_size}, {"tiles_sampled", sim.tiles_sampled}, {"bins", sim.bins},
-                     {"before", to_json(sim.before)}, {"after", to_json(sim.after)}};
+  m["verdict"] = {
+      {"suspect", verdict.suspect},
+      {"reasons", verdict.reasons},
+      {"thresholds", {{"min_ncc_after", options.thresholds.min_ncc_after}, {"folding", "jacobian_min <= 0"}}}};
+  m["similarity"] = {{"tile_size", sim.tile_size},
+                     {"tiles_sampled", sim.tiles_sampled},
+                     {"bins", sim.bins},
+                     {"before", to_json(sim.before)},
+                     {"after", to_json(sim.after)}};
   m["deformation"] = to_json(def);
   m["pictures"] = {{"folder", paths.pictures},
                    {"preview_scale", pv.design_scale},
@@ -118,9 +132,10 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
     for (const std::string& r : verdict.reasons) why += (why.empty() ? "" : "; ") + r;
     spdlog::warn("QA: {} is SUSPECT: {} (report {})", in.output, why, paths.report);
   } else {
-    spdlog::info("QA: NCC {:.3f} -> {:.3f}, MI {:.3f} -> {:.3f} bits, Jacobian {:.3f}..{:.3f}: ok ({:.2f} s, report {})",
-                 sim.before.ncc, sim.after.ncc, sim.before.mi, sim.after.mi, def.jacobian_min, def.jacobian_max,
-                 now_seconds() - t0, paths.report);
+    spdlog::info(
+        "QA: NCC {:.3f} -> {:.3f}, MI {:.3f} -> {:.3f} bits, Jacobian {:.3f}..{:.3f}: ok ({:.2f} s, report {})",
+        sim.before.ncc, sim.after.ncc, sim.before.mi, sim.after.mi, def.jacobian_min, def.jacobian_max,
+        now_seconds() - t0, paths.report);
   }
   return m;
 }

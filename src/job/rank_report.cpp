@@ -53,11 +53,9 @@ nlohmann::json to_metrics(const RankReport& r) {
 
 void log_rank_report(const RankReport& r) {
   // On a GPU, "warp" is the host's wait for the device; the device's own split follows.
-  const std::string device =
-      r.device.measured
-          ? fmt::format(" (device: H2D {:.3f} s, kernel {:.3f} s, D2H {:.3f} s)", r.device.h2d, r.device.kernel,
-                        r.device.d2h)
-          : std::string();
+  const std::string device = r.device.measured ? fmt::format(" (device: H2D {:.3f} s, kernel {:.3f} s, D2H {:.3f} s)",
+                                                             r.device.h2d, r.device.kernel, r.device.d2h)
+                                               : std::string();
   const std::string child =
       r.elastix_peak_rss_bytes ? " (elastix child " + format_bytes(r.elastix_peak_rss_bytes) + ")" : std::string();
   spdlog::info("rank {}: {} strips, read {:.2f} s, warp {:.2f} s{}, write {:.2f} s, peak RSS {}{}", r.rank, r.strips,

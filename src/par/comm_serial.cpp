@@ -30,7 +30,8 @@ class SerialCommunicator final : public Communicator {
     mailbox_.push_back(Message{0, tag, text});
   }
   std::optional<Message> try_receive(int source, int tag) override {
-    if (source != 0 && source != kAnySource) fail_runtime("serial communicator: receive from " + std::to_string(source));
+    if (source != 0 && source != kAnySource)
+      fail_runtime("serial communicator: receive from " + std::to_string(source));
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = mailbox_.begin(); it != mailbox_.end(); ++it)
       if (it->tag == tag) {

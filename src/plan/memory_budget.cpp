@@ -97,7 +97,8 @@ MemorySources discover_memory(int ranks_on_node, std::optional<uint64_t> user_pe
     s.slurm_limit = node;
   } else if (auto per_cpu = slurm_mib(getenv_from(env, "SLURM_MEM_PER_CPU"))) {
     uint64_t cpus = 1;
-    if (auto c = getenv_from(env, "SLURM_CPUS_ON_NODE")) cpus = std::max<uint64_t>(1, std::strtoull(c->c_str(), nullptr, 10));
+    if (auto c = getenv_from(env, "SLURM_CPUS_ON_NODE"))
+      cpus = std::max<uint64_t>(1, std::strtoull(c->c_str(), nullptr, 10));
     s.slurm_limit = *per_cpu * cpus;
   }
   return s;

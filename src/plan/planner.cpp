@@ -52,8 +52,8 @@ RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes
     fail_runtime("memory budget " + format_bytes(budget_bytes) + " allows registration only at 1/" +
                  std::to_string(p.factor) + " scale, below " + std::to_string(kMinRegistrationSide) +
                  " px: give more memory (--mem-budget)");
-  p.estimated_bytes = model.overhead + static_cast<uint64_t>(model.bytes_per_pixel *
-                                                             (p.design_reg.pixels() + p.scan_reg.pixels()));
+  p.estimated_bytes =
+      model.overhead + static_cast<uint64_t>(model.bytes_per_pixel * (p.design_reg.pixels() + p.scan_reg.pixels()));
   std::ostringstream why;
   why << "register at 1/" << p.factor << " (design " << p.design_reg.width << "x" << p.design_reg.height << ", scan "
       << p.scan_reg.width << "x" << p.scan_reg.height << "), elastix estimate " << format_bytes(p.estimated_bytes)

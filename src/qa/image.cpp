@@ -24,9 +24,8 @@ void write_png(const RgbImage& image, const std::string& path) {
   GDALDatasetH src = GDALCreate(mem, "", image.width, image.height, 3, GDT_Byte, nullptr);
   if (!src) fail_runtime("cannot make an in-memory picture for " + path);
   int bands[3] = {1, 2, 3};
-  CPLErr e = GDALDatasetRasterIO(src, GF_Write, 0, 0, image.width, image.height,
-                                 const_cast<uint8_t*>(image.px.data()), image.width, image.height, GDT_Byte, 3, bands,
-                                 3, 3 * image.width, 1);
+  CPLErr e = GDALDatasetRasterIO(src, GF_Write, 0, 0, image.width, image.height, const_cast<uint8_t*>(image.px.data()),
+                                 image.width, image.height, GDT_Byte, 3, bands, 3, 3 * image.width, 1);
   const std::string tmp = files::temporary_name(path);
   CPLErrorReset();
   GDALDatasetH dst = e == CE_None ? GDALCreateCopy(png, tmp.c_str(), src, FALSE, nullptr, nullptr, nullptr) : nullptr;

@@ -55,7 +55,8 @@ const nlohmann::json& at(const nlohmann::json& j, std::initializer_list<const ch
 }
 
 void row(std::ostringstream& o, const std::string& name, const std::string& a, const std::string& b = "") {
-  o << "<tr><th class=l>" << name << "</th><td>" << a << "</td>" << (b.empty() ? "" : "<td>" + b + "</td>") << "</tr>\n";
+  o << "<tr><th class=l>" << name << "</th><td>" << a << "</td>" << (b.empty() ? "" : "<td>" + b + "</td>")
+    << "</tr>\n";
 }
 
 }  // namespace
@@ -63,11 +64,20 @@ void row(std::ostringstream& o, const std::string& name, const std::string& a, c
 std::string html_escape(const std::string& s) {
   std::string o;
   for (char c : s) switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   return o;
 }
@@ -84,14 +94,19 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
     for (const auto& r : at(m, {"verdict", "reasons"})) o << "<li>" << html_escape(r.get<std::string>()) << "</li>";
     o << "</ul>\n";
   }
-  o << "<p>design " << html_escape(at(m, {"job", "design"}).dump()) << ", scan " << html_escape(at(m, {"job", "scan"}).dump())
-    << ", transform " << html_escape(at(m, {"job", "transform"}).dump()) << "</p>\n";
+  o << "<p>design " << html_escape(at(m, {"job", "design"}).dump()) << ", scan "
+    << html_escape(at(m, {"job", "scan"}).dump()) << ", transform " << html_escape(at(m, {"job", "transform"}).dump())
+    << "</p>\n";
 
   o << "<h2>Similarity (full resolution, " << number(at(m, {"similarity", "tiles_sampled"})) << " tiles of "
-    << number(at(m, {"similarity", "tile_size"})) << " px)</h2>\n<table><tr><th></th><th>before</th><th>after</th></tr>\n";
-  row(o, "NCC (mean over tiles)", number(at(m, {"similarity", "before", "ncc"})), number(at(m, {"similarity", "after", "ncc"})));
-  row(o, "mutual information (bits)", number(at(m, {"similarity", "before", "mi"})), number(at(m, {"similarity", "after", "mi"})));
-  row(o, "tiles compared", number(at(m, {"similarity", "before", "tiles"})), number(at(m, {"similarity", "after", "tiles"})));
+    << number(at(m, {"similarity", "tile_size"}))
+    << " px)</h2>\n<table><tr><th></th><th>before</th><th>after</th></tr>\n";
+  row(o, "NCC (mean over tiles)", number(at(m, {"similarity", "before", "ncc"})),
+      number(at(m, {"similarity", "after", "ncc"})));
+  row(o, "mutual information (bits)", number(at(m, {"similarity", "before", "mi"})),
+      number(at(m, {"similarity", "after", "mi"})));
+  row(o, "tiles compared", number(at(m, {"similarity", "before", "tiles"})),
+      number(at(m, {"similarity", "after", "tiles"})));
   o << "</table>\n";
 
   o << "<h2>Deformation</h2>\n<table>\n";
@@ -99,14 +114,15 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
   row(o, "max local deformation beyond affine (px)", number(at(m, {"deformation", "max_local"}), 2));
   row(o, "Jacobian determinant min / max",
       number(at(m, {"deformation", "jacobian_min"})) + " / " + number(at(m, {"deformation", "jacobian_max"})));
-  row(o, "folded samples", number(at(m, {"deformation", "folded_points"})) + " of " +
-                               number(at(m, {"deformation", "grid_points"})));
+  row(o, "folded samples",
+      number(at(m, {"deformation", "folded_points"})) + " of " + number(at(m, {"deformation", "grid_points"})));
   o << "</table>\n";
 
   o << "<h2>Pictures</h2>\n<div class=pics>\n";
   for (const Picture& p : pictures)
-    o << "<figure><img alt=\"" << html_escape(p.title) << "\" src=\"" << png_data_uri(p.png_path) << "\"><figcaption><b>"
-      << html_escape(p.title) << "</b>: " << html_escape(p.caption) << "</figcaption></figure>\n";
+    o << "<figure><img alt=\"" << html_escape(p.title) << "\" src=\"" << png_data_uri(p.png_path)
+      << "\"><figcaption><b>" << html_escape(p.title) << "</b>: " << html_escape(p.caption)
+      << "</figcaption></figure>\n";
   o << "</div>\n";
 
   o << "<h2>Stage times (s)</h2>\n<table>\n";
@@ -134,8 +150,9 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
     o << "<h2>Ranks</h2>\n<table><tr><th>rank</th><th>strips</th><th>read s</th><th>warp s</th><th>write s</th>"
          "<th>peak RSS MiB</th></tr>\n";
     for (const auto& r : ranks)
-      o << "<tr><td>" << number(r.value("rank", nlohmann::json())) << "</td><td>" << number(r.value("strips", nlohmann::json()))
-        << "</td><td>" << number(r.value("read_seconds", nlohmann::json()), 2) << "</td><td>"
+      o << "<tr><td>" << number(r.value("rank", nlohmann::json())) << "</td><td>"
+        << number(r.value("strips", nlohmann::json())) << "</td><td>"
+        << number(r.value("read_seconds", nlohmann::json()), 2) << "</td><td>"
         << number(r.value("warp_seconds", nlohmann::json()), 2) << "</td><td>"
         << number(r.value("write_seconds", nlohmann::json()), 2) << "</td><td>"
         << number(nlohmann::json(r.value("peak_rss_bytes", 0.0) / 1048576.0), 1) << "</td></tr>\n";
@@ -152,7 +169,8 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
     o << "</table>\n";
   }
   o << "<h2>All metrics</h2>\n<details><summary>metrics.json</summary><pre>" << html_escape(m.dump(2))
-    << "</pre></details>\n" << kImageCheck << "\n</body></html>\n";
+    << "</pre></details>\n"
+    << kImageCheck << "\n</body></html>\n";
   return o.str();
 }
 
@@ -169,13 +187,15 @@ std::string batch_index_html(const std::string& title, std::vector<IndexRow> row
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>" << html_escape(title) << "</title>" << kStyle
     << "</head><body>\n<h1>" << html_escape(title) << "</h1>\n<p>" << rows.size() << " jobs, " << flagged
-    << " flagged (failed or suspect, listed first).</p>\n<table><tr><th>thumbnail</th><th class=l>job</th><th>status</th>";
+    << " flagged (failed or suspect, listed first).</p>\n<table><tr><th>thumbnail</th><th "
+       "class=l>job</th><th>status</th>";
   for (const std::string& c : columns) o << "<th>" << html_escape(c) << "</th>";
   o << "<th class=l>notes</th></tr>\n";
   for (const IndexRow& r : rows) {
     const std::string badge = r.status == "failed" ? "failed" : r.suspect ? "suspect" : "ok";
     o << "<tr" << (rank(r) < 2 ? " class=flag" : "") << "><td>";
-    if (!r.thumbnail_png.empty()) o << "<img class=thumb alt=\"" << html_escape(r.id) << "\" src=\"" << png_data_uri(r.thumbnail_png) << "\">";
+    if (!r.thumbnail_png.empty())
+      o << "<img class=thumb alt=\"" << html_escape(r.id) << "\" src=\"" << png_data_uri(r.thumbnail_png) << "\">";
     o << "</td><td class=l>";
     if (!r.report_href.empty())
       o << "<a href=\"" << html_escape(r.report_href) << "\">" << html_escape(r.id) << "</a>";

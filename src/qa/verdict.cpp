@@ -9,7 +9,8 @@ namespace alinify::qa {
 Verdict judge(const SimilarityReport& s, const DeformationStats& d, const Thresholds& th) {
   Verdict v;
   if (s.after.tiles == 0 || !std::isfinite(s.after.ncc)) {
-    v.reasons.push_back("no sampled tile could be compared after alignment (nothing maps inside the scan, or no texture)");
+    v.reasons.push_back(
+        "no sampled tile could be compared after alignment (nothing maps inside the scan, or no texture)");
   } else if (s.after.ncc < th.min_ncc_after) {
     v.reasons.push_back(
         fmt::format("similarity after alignment is low: NCC {:.3f} < {:.3f}", s.after.ncc, th.min_ncc_after));

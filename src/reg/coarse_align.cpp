@@ -53,7 +53,7 @@ std::string box_mismatch(const FabricBox& fabric, int factor, int64_t design_wid
                          const CoarseOptions& options) {
   const char* why = fabric.touches_edge ? ": the fabric runs off the edge of the scan"
                     : std::abs(fabric.angle_deg) > options.max_rotation_deg + 1 ? ": turned beyond --max-rotation"
-                                                                                  : "";
+                                                                                : "";
   return fmt::format(
       "the fabric's box ({:.0f} x {:.0f} px, turned {:.1f} deg) does not match the design ({} x {} px){}",
       fabric.length * factor, fabric.breadth * factor, fabric.angle_deg, design_width, design_height, why);

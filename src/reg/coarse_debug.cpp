@@ -45,8 +45,8 @@ void write_candidates(const std::string& path, const std::vector<Placement>& ref
   std::ofstream out(path);
   out << "# rank angle_deg scale tx ty score (refined, full resolution px)\n";
   for (size_t k = 0; k < refined.size(); ++k)
-    out << k << " " << refined[k].angle_deg << " " << refined[k].scale << " " << refined[k].tx << " "
-        << refined[k].ty << " " << refined[k].score << "\n";
+    out << k << " " << refined[k].angle_deg << " " << refined[k].scale << " " << refined[k].tx << " " << refined[k].ty
+        << " " << refined[k].score << "\n";
 }
 
 }  // namespace alinify::reg::coarse::detail

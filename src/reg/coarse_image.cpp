@@ -31,8 +31,8 @@ Image downsample_pixels(const float* pixels, int width, int height, int factor, 
 
 // Reads the registration image in place: no copy of it is made.
 Image downsample(const io::GreyImage& image, int g) {
-  return downsample_pixels(image.pixels.data(), static_cast<int>(image.size.width),
-                           static_cast<int>(image.size.height), image.factor, g);
+  return downsample_pixels(image.pixels.data(), static_cast<int>(image.size.width), static_cast<int>(image.size.height),
+                           image.factor, g);
 }
 
 Image downsample(const Image& in, int g) {

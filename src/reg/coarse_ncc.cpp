@@ -12,7 +12,7 @@ namespace {
 // The six correlations the NCC needs, packed two per complex array (real part, imaginary part);
 // each array holds one inverse FFT.
 struct Correlations {
-  std::vector<Complex> count_and_image_sum;            // N, Sf
+  std::vector<Complex> count_and_image_sum;             // N, Sf
   std::vector<Complex> image_squares_and_template_sum;  // Sf2, St
   std::vector<Complex> template_squares_and_product;    // St2, Sft
 };

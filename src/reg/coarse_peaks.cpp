@@ -23,8 +23,7 @@ bool is_local_maximum(const std::vector<float>& scores, int width, int height, i
 
 }  // namespace
 
-std::vector<Peak> find_peaks(const std::vector<float>& scores, int width, int height, int radius, int n,
-                             float floor) {
+std::vector<Peak> find_peaks(const std::vector<float>& scores, int width, int height, int radius, int n, float floor) {
   std::vector<Peak> out;
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {

@@ -51,8 +51,8 @@ std::string describe(const Placement& p) {
 
 double placement_distance(const Placement& a, const Placement& b, int64_t w, int64_t h) {
   const transform::Affine first = a.affine(), second = b.affine();
-  const double points[5][2] = {{0, 0}, {double(w - 1), 0}, {0, double(h - 1)}, {double(w - 1), double(h - 1)},
-                               {(w - 1) / 2.0, (h - 1) / 2.0}};
+  const double points[5][2] = {
+      {0, 0}, {double(w - 1), 0}, {0, double(h - 1)}, {double(w - 1), double(h - 1)}, {(w - 1) / 2.0, (h - 1) / 2.0}};
   double sum = 0;
   for (const auto& p : points) {
     const double ax = first.m[0] * p[0] + first.m[1] * p[1] + first.offset[0],

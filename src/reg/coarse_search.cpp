@@ -19,8 +19,8 @@ int next_pow2(int n) {
 
 // The turned design's bounding box in scan coarse pixels: the template's size and origin.
 struct TemplateBox {
-  double matrix[4];     // the rotation
-  double left, top;     // template pixel (0, 0) in the turned design's frame
+  double matrix[4];  // the rotation
+  double left, top;  // template pixel (0, 0) in the turned design's frame
   int width, height;
 };
 

@@ -165,10 +165,12 @@ ElastixResult run_elastix(const ElastixJob& job) {
   const std::string log = fs::exists(r.log_path) ? r.log_path : console;
   if (status != 0) {
     if (log_contains(log, "Too many samples map outside moving image buffer"))
-      fail_input(job.moving, "does not overlap the design enough to register (elastix: too many samples map "
-                             "outside the moving image); log: " + log);
-    fail_runtime("elastix failed (" + (status < 0 ? "killed by signal " + std::to_string(-status)
-                                                  : "exit " + std::to_string(status)) +
+      fail_input(job.moving,
+                 "does not overlap the design enough to register (elastix: too many samples map "
+                 "outside the moving image); log: " +
+                     log);
+    fail_runtime("elastix failed (" +
+                 (status < 0 ? "killed by signal " + std::to_string(-status) : "exit " + std::to_string(status)) +
                  "), log " + log + ": " + log_tail(log, 3));
   }
   for (size_t k = 0; k < job.parameter_files.size(); ++k) {

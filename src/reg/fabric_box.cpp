@@ -108,7 +108,7 @@ TableModel fit_table(const Image& im, const std::vector<int>& xs, const std::vec
       }
     }
     for (int i = 0; i < 6; ++i) a[i][i] += 1e-9;  // ridge: a degenerate ring must not divide by zero
-    for (int col = 0; col < 6; ++col) {          // Gauss-Jordan with partial pivoting
+    for (int col = 0; col < 6; ++col) {           // Gauss-Jordan with partial pivoting
       int piv = col;
       for (int r = col + 1; r < 6; ++r)
         if (std::abs(a[r][col]) > std::abs(a[piv][col])) piv = r;

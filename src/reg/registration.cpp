@@ -68,7 +68,8 @@ void disable_automatic_initialization(const std::vector<std::string>& parameter_
 transform::Affine affine_of(const transform::Transform& t, const std::string& source) {
   transform::Affine r;
   for (const auto& st : t.stages) {
-    if (st.kind != transform::StageKind::kAffine) fail_input(source, "--init: only affine transforms can start elastix");
+    if (st.kind != transform::StageKind::kAffine)
+      fail_input(source, "--init: only affine transforms can start elastix");
     const transform::Affine& a = st.affine;
     transform::Affine n;
     if (st.combine == transform::Combine::kAdd) {  // S(x) + T(x) - x
@@ -154,8 +155,8 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
     if (search) coarse_scan = coarse::downsample(s, g);
   }
   r.decimate_seconds = now_seconds() - t0;
-  spdlog::info("decimated design and scan by {} in {:.2f} s ({} of registration images)", factor,
-               r.decimate_seconds, format_bytes(r.registration_image_bytes));
+  spdlog::info("decimated design and scan by {} in {:.2f} s ({} of registration images)", factor, r.decimate_seconds,
+               format_bytes(r.registration_image_bytes));
 
   std::string initial_file;
   const Size reg_size{design.size().width / factor, design.size().height / factor};
@@ -171,9 +172,9 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
     spdlog::info("coarse alignment ({}x{} and {}x{} px, factor {}, {} candidates) in {:.2f} s: best {} score {:.3f}{}",
                  coarse_design.width, coarse_design.height, coarse_scan.width, coarse_scan.height, coarse_design.factor,
                  cr.candidates, cr.seconds, coarse::describe(cr.best), cr.best.score,
-                 cr.has_runner_up ? fmt::format(", runner-up {} score {:.3f}", coarse::describe(cr.runner_up),
-                                                cr.runner_up.score)
-                                  : std::string());
+                 cr.has_runner_up
+                     ? fmt::format(", runner-up {} score {:.3f}", coarse::describe(cr.runner_up), cr.runner_up.score)
+                     : std::string());
     spdlog::info("coarse alignment: confidence {:.3f}; fabric box {}{}", cr.confidence, cr.box_state,
                  cr.box_state == "none" ? (cr.box_note.empty() ? std::string() : " (" + cr.box_note + ")")
                                         : fmt::format(" ({:.1f} px from the best)", cr.box_distance));

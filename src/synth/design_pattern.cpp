@@ -20,7 +20,7 @@ namespace {
 enum ShapeType : int { kCircle = 0, kRing, kRect, kTriangle, kBand, kShapeTypes };
 enum Background : int { kFlat = 0, kStripes, kSplit };
 
-constexpr double kCellsAcross = 20.0;    // cell size = max(W, H) / 20
+constexpr double kCellsAcross = 20.0;     // cell size = max(W, H) / 20
 constexpr double kTextureAcross = 150.0;  // blob texture cell = max(W, H) / 150
 
 struct Shape {
@@ -51,12 +51,24 @@ void random_colour(Rng& rng, uint8_t out[3]) {
   double p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
   double r, g, b;
   switch (i) {
-    case 0: r = v, g = t, b = p; break;
-    case 1: r = q, g = v, b = p; break;
-    case 2: r = p, g = v, b = t; break;
-    case 3: r = p, g = q, b = v; break;
-    case 4: r = t, g = p, b = v; break;
-    default: r = v, g = p, b = q; break;
+    case 0:
+      r = v, g = t, b = p;
+      break;
+    case 1:
+      r = q, g = v, b = p;
+      break;
+    case 2:
+      r = p, g = v, b = t;
+      break;
+    case 3:
+      r = p, g = q, b = v;
+      break;
+    case 4:
+      r = t, g = p, b = v;
+      break;
+    default:
+      r = v, g = p, b = q;
+      break;
   }
   out[0] = static_cast<uint8_t>(std::lround(r * 255));
   out[1] = static_cast<uint8_t>(std::lround(g * 255));
@@ -67,8 +79,12 @@ void set_bbox(Shape& sh) {
   double ex, ey;
   switch (sh.type) {
     case kCircle:
-    case kRing: ex = ey = sh.a; break;
-    case kTriangle: ex = ey = 2 * sh.a; break;  // circumradius
+    case kRing:
+      ex = ey = sh.a;
+      break;
+    case kTriangle:
+      ex = ey = 2 * sh.a;
+      break;  // circumradius
     default:
       ex = sh.a * std::abs(sh.c) + sh.b * std::abs(sh.s);
       ey = sh.a * std::abs(sh.s) + sh.b * std::abs(sh.c);
@@ -83,12 +99,14 @@ inline bool hit(const Shape& sh, double x, double y) {
   if (x < sh.bx0 || x > sh.bx1 || y < sh.by0 || y > sh.by1) return false;
   const double dx = x - sh.cx, dy = y - sh.cy;
   switch (sh.type) {
-    case kCircle: return dx * dx + dy * dy <= sh.a * sh.a;
+    case kCircle:
+      return dx * dx + dy * dy <= sh.a * sh.a;
     case kRing: {
       const double r2 = dx * dx + dy * dy;
       return r2 <= sh.a * sh.a && r2 >= sh.b * sh.b;
     }
-    default: break;
+    default:
+      break;
   }
   const double u = dx * sh.c + dy * sh.s, v = -dx * sh.s + dy * sh.c;
   if (sh.type == kTriangle) {
@@ -187,14 +205,21 @@ struct DesignPattern::Impl {
               sh.type = rng.below(kShapeTypes);
               sh.a = rng.uniform(0.12, 0.6) * cell;
               switch (sh.type) {
-                case kRing: sh.b = sh.a * rng.uniform(0.4, 0.85); break;
-                case kRect: sh.b = sh.a * rng.uniform(0.25, 1.0); break;
-                case kTriangle: sh.a *= 0.6; break;
+                case kRing:
+                  sh.b = sh.a * rng.uniform(0.4, 0.85);
+                  break;
+                case kRect:
+                  sh.b = sh.a * rng.uniform(0.25, 1.0);
+                  break;
+                case kTriangle:
+                  sh.a *= 0.6;
+                  break;
                 case kBand:
                   sh.a = rng.uniform(0.4, 1.2) * cell;
                   sh.b = rng.uniform(0.015, 0.07) * cell;
                   break;
-                default: break;
+                default:
+                  break;
               }
               random_colour(rng, sh.rgb);
             } else {  // fine line, 1..3 px wide whatever the image size
@@ -245,8 +270,11 @@ struct DesignPattern::Impl {
             col = c.col[hash4(c.key, static_cast<int64_t>(std::floor(t)), 0, 6) % 3];
             break;
           }
-          case kSplit: col = c.col[c.nx * x + c.ny * y > c.d ? 1 : 0]; break;
-          default: col = c.col[0];
+          case kSplit:
+            col = c.col[c.nx * x + c.ny * y > c.d ? 1 : 0];
+            break;
+          default:
+            col = c.col[0];
         }
       }
     }

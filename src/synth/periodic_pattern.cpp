@@ -32,7 +32,8 @@ void colour_of(Rng& rng, uint8_t out[3]) {
 
 bool hit(const Blob& b, double dx, double dy) {
   switch (b.type) {
-    case 0: return dx * dx + dy * dy <= b.a * b.a;
+    case 0:
+      return dx * dx + dy * dy <= b.a * b.a;
     case 1: {
       const double r2 = dx * dx + dy * dy;
       return r2 <= b.a * b.a && r2 >= b.b * b.b;
@@ -176,7 +177,8 @@ Truth make_periodic_truth(Size design, double period_x, double period_y, uint64_
   bh *= 2;
   Truth t;
   t.design = design;
-  t.scan = Size{static_cast<int64_t>(std::ceil(bw * (1 + 2 * margin))), static_cast<int64_t>(std::ceil(bh * (1 + 2 * margin)))};
+  t.scan = Size{static_cast<int64_t>(std::ceil(bw * (1 + 2 * margin))),
+                static_cast<int64_t>(std::ceil(bh * (1 + 2 * margin)))};
   // Shift: a fraction of the period (in scan axes), kept inside the margin.
   const double pmax = std::max(period_x, period_y);
   double shift[2];

@@ -1,10 +1,10 @@
 // Synthetic pair: truth drawn from the seed, the camera model, and the strip-streamed writer.
 #include "alinify/synth/synth.hpp"
 
-#include <gdal.h>
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <cpl_string.h>
+#include <gdal.h>
 #include <omp.h>
 #include <spdlog/spdlog.h>
 
@@ -128,7 +128,8 @@ void ScanModel::pixel(int64_t x, int64_t y, uint8_t rgb[3]) const {
   // Noise: two 10-bit uniforms per channel (triangular), sigma ~3 grey levels.
   const uint64_t h = hash4(seed_, x, y, 22);
   for (int k = 0; k < 3; ++k) {
-    const double a = static_cast<double>((h >> (20 * k)) & 0x3ff), b = static_cast<double>((h >> (20 * k + 10)) & 0x3ff);
+    const double a = static_cast<double>((h >> (20 * k)) & 0x3ff),
+                 b = static_cast<double>((h >> (20 * k + 10)) & 0x3ff);
     const double noise = ((a + b) / 1023.0 - 1.0) * 7.35;
     const double v = acc[k] * gainall * gain_[k] + bias_[k] + noise;
     rgb[k] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
@@ -182,7 +183,8 @@ class PairWriter {
       CPLErrorReset();
       GDALClose(datasets_[i]);
       datasets_[i] = nullptr;
-      if (CPLGetLastErrorType() >= CE_Failure) fail_runtime(finals_[i] + ": error closing (" + CPLGetLastErrorMsg() + ")");
+      if (CPLGetLastErrorType() >= CE_Failure)
+        fail_runtime(finals_[i] + ": error closing (" + CPLGetLastErrorMsg() + ")");
     }
     datasets_.clear();
     for (size_t i = 0; i < partials_.size(); ++i) {
@@ -210,15 +212,18 @@ class PairWriter {
   std::vector<std::string> partials_, finals_;
 };
 
-void write_strip(GDALDatasetH ds, const std::string& path, int64_t y0, int64_t rows, int64_t w, std::vector<uint8_t>& buf) {
+void write_strip(GDALDatasetH ds, const std::string& path, int64_t y0, int64_t rows, int64_t w,
+                 std::vector<uint8_t>& buf) {
   int bands[3] = {1, 2, 3};
   CPLErr err = GDALDatasetRasterIO(ds, GF_Write, 0, static_cast<int>(y0), static_cast<int>(w), static_cast<int>(rows),
                                    buf.data(), static_cast<int>(w), static_cast<int>(rows), GDT_Byte, 3, bands, 3,
                                    static_cast<int>(3 * w), 1);
-  if (err != CE_None) fail_runtime(path + ": write failed at rows " + std::to_string(y0) + ".. (" + CPLGetLastErrorMsg() + ")");
+  if (err != CE_None)
+    fail_runtime(path + ": write failed at rows " + std::to_string(y0) + ".. (" + CPLGetLastErrorMsg() + ")");
   // Write the dirty tiles out and drop them from the block cache: memory stays one strip per file.
   GDALFlushCache(ds);
-  if (CPLGetLastErrorType() >= CE_Failure) fail_runtime(path + ": write failed (" + std::string(CPLGetLastErrorMsg()) + ")");
+  if (CPLGetLastErrorType() >= CE_Failure)
+    fail_runtime(path + ": write failed (" + std::string(CPLGetLastErrorMsg()) + ")");
 }
 
 }  // namespace
@@ -231,11 +236,13 @@ void write_synthetic_pair(const SynthOptions& o) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
-  if (!fs::is_directory(o.out_dir)) fail_input(o.out_dir, "cannot create output folder" + (ec ? " (" + ec.message() + ")" : std::string()));
+  if (!fs::is_directory(o.out_dir))
+    fail_input(o.out_dir, "cannot create output folder" + (ec ? " (" + ec.message() + ")" : std::string()));
 
   GDALAllRegister();
   const Size size{o.width, o.height};
-  if (o.kind != "default" && o.kind != "periodic") fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");
+  if (o.kind != "default" && o.kind != "periodic")
+    fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");
   std::unique_ptr<Pattern> pattern;
   Truth truth;
   if (o.kind == "periodic") {
@@ -243,7 +250,9 @@ void write_synthetic_pair(const SynthOptions& o) {
     truth = make_periodic_truth(size, pp->period_x(), pp->period_y(), o.seed, o.margin, o.max_rotation_deg,
                                 o.quarter_turns);
     spdlog::info("synth: periodic print, period {:.1f} x {:.1f} px, layout {}", pp->period_x(), pp->period_y(),
-                 pp->layout() == 0 ? "straight" : pp->layout() == 1 ? "mirrored" : "half-drop");
+                 pp->layout() == 0   ? "straight"
+                 : pp->layout() == 1 ? "mirrored"
+                                     : "half-drop");
     pattern = std::move(pp);
   } else {
     pattern = std::make_unique<DesignPattern>(size, o.seed);

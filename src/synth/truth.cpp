@@ -3,9 +3,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/files.hpp"
@@ -20,7 +19,8 @@ constexpr int kVersion = 1;
 using nlohmann::json;
 
 double number(const json& j, const char* key, const std::string& source) {
-  if (!j.contains(key) || !j.at(key).is_number()) fail_input(source, std::string("missing or non-numeric '") + key + "'");
+  if (!j.contains(key) || !j.at(key).is_number())
+    fail_input(source, std::string("missing or non-numeric '") + key + "'");
   double v = j.at(key).get<double>();
   if (!std::isfinite(v)) fail_input(source, std::string("'") + key + "' is not finite");
   return v;
@@ -65,7 +65,8 @@ std::string Truth::to_json_text() const {
   json j;
   j["format"] = kFormat;
   j["version"] = kVersion;
-  j["comment"] = "design = m * scan + offset + sum(amp * sin(kx*x + ky*y + phase)) on wave axis; pixel centres at integers";
+  j["comment"] =
+      "design = m * scan + offset + sum(amp * sin(kx*x + ky*y + phase)) on wave axis; pixel centres at integers";
   j["design"] = {{"width", design.width}, {"height", design.height}};
   j["scan"] = {{"width", scan.width}, {"height", scan.height}};
   j["m"] = {m[0], m[1], m[2], m[3]};

@@ -85,12 +85,11 @@ class Params {
   std::vector<double> doubles(const std::string& key, size_t expect) const {
     const auto& v = values(key);
     if (expect != 0 && v.size() != expect)
-      fail_input(file_, "(" + key + ") has " + std::to_string(v.size()) + " values; expected " +
-                            std::to_string(expect));
+      fail_input(file_,
+                 "(" + key + ") has " + std::to_string(v.size()) + " values; expected " + std::to_string(expect));
     std::vector<double> out(v.size());
     for (size_t i = 0; i < v.size(); ++i)
-      if (!parse_double(v[i], &out[i]))
-        fail_input(file_, "(" + key + ") value '" + v[i] + "' is not a finite number");
+      if (!parse_double(v[i], &out[i])) fail_input(file_, "(" + key + ") value '" + v[i] + "' is not a finite number");
     return out;
   }
   long long integer(const std::string& key) const {
@@ -101,8 +100,8 @@ class Params {
   std::vector<long long> integers(const std::string& key, size_t expect) const {
     const auto& v = values(key);
     if (v.size() != expect)
-      fail_input(file_, "(" + key + ") has " + std::to_string(v.size()) + " values; expected " +
-                            std::to_string(expect));
+      fail_input(file_,
+                 "(" + key + ") has " + std::to_string(v.size()) + " values; expected " + std::to_string(expect));
     std::vector<long long> out(v.size());
     for (size_t i = 0; i < v.size(); ++i)
       if (!parse_int(v[i], &out[i])) fail_input(file_, "(" + key + ") value '" + v[i] + "' is not an integer");
@@ -283,8 +282,7 @@ std::vector<ChainFile> read_chain_outer_first(const std::string& last_file) {
     std::error_code ec;
     fs::path canon = fs::weakly_canonical(fs::absolute(path), ec);
     const std::string key = ec ? path : canon.string();
-    if (!seen.insert(key).second)
-      fail_input(path, "the InitialTransformParametersFileName links form a cycle");
+    if (!seen.insert(key).second) fail_input(path, "the InitialTransformParametersFileName links form a cycle");
     if (out.size() >= static_cast<size_t>(kMaxStages))
       fail_input(last_file, "the transform chain has more than " + std::to_string(kMaxStages) + " files");
     ChainFile cf{path, read_parameter_file(path)};
@@ -362,12 +360,14 @@ ParameterMap parse_parameter_text(const std::string& text, const std::string& so
         if (close == std::string::npos) bad("unterminated quoted string in (" + key + " ...)");
         values.push_back(line.substr(i + 1, close - i - 1));
         i = close + 1;
-        if (i < n && !is_space(line[i]) && line[i] != ')') bad("missing space after a quoted value in (" + key + " ...)");
+        if (i < n && !is_space(line[i]) && line[i] != ')')
+          bad("missing space after a quoted value in (" + key + " ...)");
         continue;
       }
       size_t v0 = i;
       while (i < n && !is_space(line[i]) && line[i] != ')' && line[i] != '(' && line[i] != '"') ++i;
-      if (i < n && (line[i] == '(' || line[i] == '"')) bad("unexpected '" + std::string(1, line[i]) + "' in (" + key + " ...)");
+      if (i < n && (line[i] == '(' || line[i] == '"'))
+        bad("unexpected '" + std::string(1, line[i]) + "' in (" + key + " ...)");
       values.push_back(line.substr(v0, i - v0));
     }
     if (!closed) bad("unbalanced parentheses: (" + key + " ...) is not closed on its line");

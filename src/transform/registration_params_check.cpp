@@ -10,9 +10,9 @@ namespace alinify::transform {
 namespace {
 
 // The transforms whose TransformParameters files alinify parses (elastix_params.cpp, parse_stage).
-const std::set<std::string> kReadableTransforms{"TranslationTransform", "EulerTransform", "SimilarityTransform",
-                                                "AffineTransform",      "BSplineTransform",
-                                                "RecursiveBSplineTransform"};
+const std::set<std::string> kReadableTransforms{"TranslationTransform", "EulerTransform",
+                                                "SimilarityTransform",  "AffineTransform",
+                                                "BSplineTransform",     "RecursiveBSplineTransform"};
 
 // "nan", "inf", "-Infinity", "1e999": strtod reads the whole token but the value is not finite.
 bool is_non_finite_number(const std::string& v) {

@@ -34,8 +34,8 @@ Vec2 Transform::apply(Vec2 p) const {
 
 TransformView Transform::view() const {
   if (stages.size() > static_cast<size_t>(kMaxStages))
-    fail_runtime("transform has " + std::to_string(stages.size()) + " stages; at most " +
-                 std::to_string(kMaxStages) + " are supported");
+    fail_runtime("transform has " + std::to_string(stages.size()) + " stages; at most " + std::to_string(kMaxStages) +
+                 " are supported");
   TransformView v{};
   v.n = static_cast<int>(stages.size());
   for (size_t k = 0; k < stages.size(); ++k) {

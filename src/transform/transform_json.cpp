@@ -134,9 +134,9 @@ void check_format_and_version(const Reader& r, const json& j) {
 
 // How the transform was made: absent from a hand-written file, checked when present.
 void read_provenance(const Reader& r, const json& j, TransformFile& f) {
-  f.registration_factor =
-      j.contains("registration_factor") ? static_cast<int>(r.integer(j, "registration_factor", "transform", 1, 1 << 20))
-                                        : kFactorNotRecorded;
+  f.registration_factor = j.contains("registration_factor")
+                              ? static_cast<int>(r.integer(j, "registration_factor", "transform", 1, 1 << 20))
+                              : kFactorNotRecorded;
   f.preset = j.contains("preset") ? r.str(j, "preset", "transform") : std::string();
 }
 
@@ -206,8 +206,8 @@ BSpline read_bspline(const Reader& r, const json& js, const std::string& w) {
   BSpline b;
   const auto origin = r.numbers(js, "grid_origin", w, 2);
   const auto spacing = r.numbers(js, "grid_spacing", w, 2);
-  const auto direction = js.contains("grid_direction") ? r.numbers(js, "grid_direction", w, 4)
-                                                       : std::vector<double>{1, 0, 0, 1};
+  const auto direction =
+      js.contains("grid_direction") ? r.numbers(js, "grid_direction", w, 4) : std::vector<double>{1, 0, 0, 1};
   for (int i = 0; i < 2; ++i) {
     b.origin[i] = origin[i];
     b.spacing[i] = spacing[i];
@@ -244,7 +244,8 @@ std::vector<Stage> read_stages(const Reader& r, const json& stages) {
     r.bad("the transform has " + std::to_string(stages.size()) + " stages; at most " + std::to_string(kMaxStages) +
           " are supported");
   std::vector<Stage> out;
-  for (size_t k = 0; k < stages.size(); ++k) out.push_back(read_stage(r, stages[k], "stages[" + std::to_string(k) + "]"));
+  for (size_t k = 0; k < stages.size(); ++k)
+    out.push_back(read_stage(r, stages[k], "stages[" + std::to_string(k) + "]"));
   return out;
 }
 

@@ -65,8 +65,7 @@ std::unique_ptr<Backend> cuda_for_rank(const BackendRequest& r, int count) {
   if (!c.note.empty()) spdlog::info("{}", c.note);
   // Ranks of this node on one device split its memory: local_size * gpus_per_rank / count of them
   // (at least 1; with --device, all of them).
-  const int sharing = r.device >= 0 ? r.local_size
-                                    : std::max(1, (r.local_size * r.gpus_per_rank + count - 1) / count);
+  const int sharing = r.device >= 0 ? r.local_size : std::max(1, (r.local_size * r.gpus_per_rank + count - 1) / count);
   if (c.devices.size() == 1) return make_cuda_backend(c.devices[0], sharing);
   std::vector<std::unique_ptr<Backend>> parts;
   for (int d : c.devices) parts.push_back(make_cuda_backend(d, sharing));
@@ -91,7 +90,8 @@ std::unique_ptr<Backend> make_backend(const BackendRequest& r) {
   if (r.kind == BackendKind::kCuda)
     fail_usage(std::string("--backend cuda: ") +
                (cuda_compiled() ? "no CUDA device is visible" : "this build has no CUDA backend (nvcc not found)"));
-  spdlog::info("backend auto: no CUDA device{}, warping on the CPU", cuda_compiled() ? " visible" : " (built without CUDA)");
+  spdlog::info("backend auto: no CUDA device{}, warping on the CPU",
+               cuda_compiled() ? " visible" : " (built without CUDA)");
   return std::make_unique<CpuBackend>(threads);
 }
 

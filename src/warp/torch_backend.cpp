@@ -4,6 +4,8 @@
 // come from the same transform evaluation as the native kernels (apply_view), so the two differ only
 // in the sampling: LibTorch's bicubic is Keys with a = -0.75 (ours is a = -0.5, as GDAL's), its
 // nearest rounds half to even; bilinear agrees to rounding. See docs/gpu.md.
+#include "alinify/warp/torch_backend.hpp"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <spdlog/fmt/fmt.h>
@@ -14,7 +16,6 @@
 #include <stdexcept>
 
 #include "alinify/core/error.hpp"
-#include "alinify/warp/torch_backend.hpp"
 
 namespace alinify::warp {
 namespace {
@@ -75,17 +76,20 @@ class TorchBackend final : public Backend {
 
 // Errors stay inside the plugin: they come back as text, not as exceptions across dlopen.
 extern "C" alinify::warp::Backend* alinify_torch_backend_create(int local_rank, int device, int cpu_threads,
-                                                                 char* error, int error_size) {
+                                                                char* error, int error_size) {
   using namespace alinify::warp;
   try {
     const int count = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
     if (count == 0) {
-      if (device >= 0) throw std::runtime_error("--device: this LibTorch has no CUDA device (Debian's libtorch-dev is CPU-only)");
+      if (device >= 0)
+        throw std::runtime_error("--device: this LibTorch has no CUDA device (Debian's libtorch-dev is CPU-only)");
       spdlog::info("backend torch: LibTorch has no CUDA device, grid_sampler runs on the CPU");
       return new TorchBackend(at::Device(at::kCPU), cpu_threads);
     }
     const int d = device >= 0 ? device : local_rank % count;
-    if (d >= count) throw std::runtime_error("--device " + std::to_string(d) + ": LibTorch sees " + std::to_string(count) + " GPU(s)");
+    if (d >= count)
+      throw std::runtime_error("--device " + std::to_string(d) + ": LibTorch sees " + std::to_string(count) +
+                               " GPU(s)");
     return new TorchBackend(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d)), cpu_threads);
   } catch (const std::exception& e) {
     if (error_size > 0) {

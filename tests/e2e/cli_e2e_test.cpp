@@ -20,7 +20,8 @@ std::string checksum(const std::string& tif) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::regex re("Checksum=([0-9]+)");
   std::string sums;
-  for (std::sregex_iterator it(r.output.begin(), r.output.end(), re), end; it != end; ++it) sums += (*it)[1].str() + " ";
+  for (std::sregex_iterator it(r.output.begin(), r.output.end(), re), end; it != end; ++it)
+    sums += (*it)[1].str() + " ";
   return sums;
 }
 
@@ -169,7 +170,8 @@ TEST(Cli, BadInputsAreRefusedWithOneLineAndNoOutput) {
   ASSERT_EQ(u16.exit_code, 0) << u16.output;
   expect_refused(run(design, d.file("u16.tif")), 2, "u16.tif", out);
 
-  std::ofstream(d.file("bad_params.txt")) << "(Transform \"AffineTransform\"\n(Metric \"AdvancedMattesMutualInformation\")\n";
+  std::ofstream(d.file("bad_params.txt"))
+      << "(Transform \"AffineTransform\"\n(Metric \"AdvancedMattesMutualInformation\")\n";
   expect_refused(run(design, scan, "--params " + quote(d.file("bad_params.txt"))), 2, "bad_params.txt", out);
 
   expect_refused(run(design, scan, "--elastix " + quote(d.file("no-elastix"))), 1, "no-elastix", out);

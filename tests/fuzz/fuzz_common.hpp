@@ -23,8 +23,8 @@ inline void expect(bool ok, const std::string& why) {
 
 inline void expect_bad_input(const Error& e, const std::string& source) {
   const std::string m = e.what();
-  expect(e.code() == ExitCode::kBadInput, "exit kind " + std::to_string(static_cast<int>(e.code())) +
-                                              " instead of bad input (2): " + m);
+  expect(e.code() == ExitCode::kBadInput,
+         "exit kind " + std::to_string(static_cast<int>(e.code())) + " instead of bad input (2): " + m);
   expect(m.rfind(source + ":", 0) == 0, "message does not start with the file name: " + m);
   expect(m.find('\n') == std::string::npos, "message is not one line: " + m);
 }

@@ -234,8 +234,8 @@ ItkBSpline::Pointer bspline_itk(const ParameterMap& m) {
 TEST(TransformVsItk, ElastixFixturesMatchItkParametrisations) {
   std::mt19937_64 rng(4);
   std::uniform_real_distribution<double> u(-20, 210);
-  for (const char* rel : {"rigid/TransformParameters.0.txt", "affine/TransformParameters.0.txt",
-                          "bspline/TransformParameters.1.txt"}) {
+  for (const char* rel :
+       {"rigid/TransformParameters.0.txt", "affine/TransformParameters.0.txt", "bspline/TransformParameters.1.txt"}) {
     SCOPED_TRACE(rel);
     const std::string last = alinify::test::elastix_fixture(rel);
     Transform ours = read_elastix_transform(last);

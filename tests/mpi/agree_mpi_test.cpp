@@ -43,7 +43,10 @@ TEST(AgreeMpi, FailureOnRankZero) {
   bool cleaned = false;
   const auto e = error_of([&] {
     par::on_every_rank(
-        world, "stage", [&] { if (world.is_root()) fail_input("a.tif", "not a raster"); },
+        world, "stage",
+        [&] {
+          if (world.is_root()) fail_input("a.tif", "not a raster");
+        },
         [&] { cleaned = true; });
   });
   ASSERT_TRUE(e);
@@ -65,7 +68,11 @@ TEST(AgreeMpi, FailureOnTheLastRank) {
   bool cleaned = false;
   const auto e = error_of([&] {
     par::on_every_rank(
-        world, "stage", [&] { if (world.rank() == last) fail_runtime("disk full"); }, [&] { cleaned = true; });
+        world, "stage",
+        [&] {
+          if (world.rank() == last) fail_runtime("disk full");
+        },
+        [&] { cleaned = true; });
   });
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code(), ExitCode::kRuntime);

@@ -1,10 +1,9 @@
 // Run under mpirun at 1, 2 and 3 ranks (CTest: mpi_np1..3). Real MPI, real GDAL files.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "alinify/core/error.hpp"
 #include "alinify/io/raster.hpp"

@@ -1,13 +1,14 @@
 // par/agree.hpp with the serial communicator (one rank: rank 0 is every failing rank and the
 // reporter), and with a scripted rank 1 of 2 for the decoding of rank 0's broadcast and of the
 // allreduces on a rank that did not fail. The same cases under mpirun: tests/mpi/agree_mpi_test.cpp.
+#include "alinify/par/agree.hpp"
+
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <stdexcept>
 
 #include "alinify/core/error.hpp"
-#include "alinify/par/agree.hpp"
 
 using namespace alinify;
 
@@ -56,7 +57,8 @@ TEST(Agree, EveryRankSucceeds) {
   auto comm = par::make_serial_communicator();
   int runs = 0;
   bool cleaned = false;
-  par::on_every_rank(*comm, "stage", [&] { ++runs; }, [&] { cleaned = true; });
+  par::on_every_rank(
+      *comm, "stage", [&] { ++runs; }, [&] { cleaned = true; });
   EXPECT_EQ(runs, 1);
   EXPECT_FALSE(cleaned);
 }
@@ -65,7 +67,8 @@ TEST(Agree, TheFailingRankRethrowsItsOwnErrorAndReportsIt) {
   auto comm = par::make_serial_communicator();
   bool cleaned = false;
   const auto e = error_of([&] {
-    par::on_every_rank(*comm, "stage", [] { fail_input("a.tif", "not a raster"); }, [&] { cleaned = true; });
+    par::on_every_rank(
+        *comm, "stage", [] { fail_input("a.tif", "not a raster"); }, [&] { cleaned = true; });
   });
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code(), ExitCode::kBadInput);
@@ -93,7 +96,10 @@ TEST(Agree, ARankThatSucceededStopsQuietlyWithTheWorstCode) {
   // size - rank = 2).
   ScriptedRankOne comm("", {3, 2});
   bool cleaned = false;
-  const auto e = error_of([&] { par::on_every_rank(comm, "warp", [] {}, [&] { cleaned = true; }); });
+  const auto e = error_of([&] {
+    par::on_every_rank(
+        comm, "warp", [] {}, [&] { cleaned = true; });
+  });
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code(), ExitCode::kRuntime);
   EXPECT_STREQ(e->what(), "warp failed on another rank");
@@ -122,7 +128,11 @@ TEST(Agree, RootTextReachesEveryRank) {
   EXPECT_EQ(par::on_root_then_broadcast(*comm, "stage", [] { return std::string(); }), "");
   ScriptedRankOne rank_one("OK\n{\"x\": 1}\n", {});
   bool ran = false;
-  EXPECT_EQ(par::on_root_then_broadcast(rank_one, "stage", [&] { ran = true; return std::string("not mine"); }),
+  EXPECT_EQ(par::on_root_then_broadcast(rank_one, "stage",
+                                        [&] {
+                                          ran = true;
+                                          return std::string("not mine");
+                                        }),
             "{\"x\": 1}\n");
   EXPECT_FALSE(ran);  // only rank 0 runs the work
 }

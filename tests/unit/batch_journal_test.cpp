@@ -57,7 +57,10 @@ TEST(BatchJournal, RecordsAreLinesAndTheLastDoneWins) {
   {
     batch::Journal j(d.file("j.jsonl"));
     j.append({{"event", "started"}, {"id", "a"}});
-    j.append({{"event", "done"}, {"id", "a"}, {"out", d.file("a.tif")}, {"size", 5},
+    j.append({{"event", "done"},
+              {"id", "a"},
+              {"out", d.file("a.tif")},
+              {"size", 5},
               {"xxh64", batch::hex64(batch::xxh64("first", 5))}});
     j.append({{"event", "started"}, {"id", "b"}});  // b never finished
     j.append({{"event", "done"}, {"id", "c"}, {"out", d.file("c.tif")}, {"size", 1}, {"xxh64", "00"}});

@@ -100,5 +100,6 @@ TEST(BatchManifest, ShardsPartitionTheManifest) {
     }
   for (int c : seen) EXPECT_EQ(c, 1);
   EXPECT_EQ(batch::parse_shard("2/4"), std::make_pair(2, 4));
-  for (const char* bad : {"4/4", "-1/2", "1", "1/0", "a/b", "1/2x"}) EXPECT_THROW(batch::parse_shard(bad), Error) << bad;
+  for (const char* bad : {"4/4", "-1/2", "1", "1/0", "a/b", "1/2x"})
+    EXPECT_THROW(batch::parse_shard(bad), Error) << bad;
 }

@@ -1,5 +1,7 @@
 // Coarse global alignment: FFT, masked NCC against a direct sum, peak ranking on a periodic image
 // with a known answer, refusal of an unrelated image.
+#include "alinify/reg/coarse_align.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <sstream>
 #include <thread>
 
-#include "alinify/reg/coarse_align.hpp"
 #include "alinify/transform/transform_json.hpp"
 #include "support/test_support.hpp"
 
@@ -46,9 +47,9 @@ TEST(CoarseFft, MatchesTheDirectSumAtASizeThatIsNoPowerOfTwo) {
       Complex direct = 0;
       for (int y = 0; y < height; ++y)
         for (int x = 0; x < width; ++x)
-          direct += input[static_cast<size_t>(y) * width + x] *
-                    std::polar(1.0, -2 * M_PI *
-                                        (static_cast<double>(u * x) / width + static_cast<double>(v * y) / height));
+          direct +=
+              input[static_cast<size_t>(y) * width + x] *
+              std::polar(1.0, -2 * M_PI * (static_cast<double>(u * x) / width + static_cast<double>(v * y) / height));
       EXPECT_NEAR(std::abs(fast[static_cast<size_t>(v) * width + u] - direct), 0.0, 1e-10) << u << "," << v;
     }
 }
@@ -126,9 +127,12 @@ float periodic(double x, double y) {
   const double px = 24, py = 20;
   const double u = x - px * std::floor(x / px), v = y - py * std::floor(y / py);
   float c = 0.3f;
-  if ((u - 8) * (u - 8) + (v - 9) * (v - 9) < 25) c = 0.9f;
-  else if (u > 15 && u < 21 && v > 2 && v < 16) c = 0.1f;
-  else if (std::fmod(u + v, 6.0) < 2) c = 0.6f;
+  if ((u - 8) * (u - 8) + (v - 9) * (v - 9) < 25)
+    c = 0.9f;
+  else if (u > 15 && u < 21 && v > 2 && v < 16)
+    c = 0.1f;
+  else if (std::fmod(u + v, 6.0) < 2)
+    c = 0.6f;
   if (x > 100 && x < 130 && y > 60 && y < 85) c = 1.0f;  // one-off element
   return c;
 }
@@ -172,7 +176,8 @@ TEST(CoarsePeaks, FindPeaksRanksLocalMaxima) {
 }
 
 TEST(CoarsePlacement, PeriodicImageLandsOnTheRightRepeat) {
-  for (auto [angle, tx, ty] : {std::tuple{0.0, 27.0, 13.0}, std::tuple{3.0, 31.0, 22.0}, std::tuple{-4.0, 17.0, 22.0}}) {
+  for (auto [angle, tx, ty] :
+       {std::tuple{0.0, 27.0, 13.0}, std::tuple{3.0, 31.0, 22.0}, std::tuple{-4.0, 17.0, 22.0}}) {
     Scene s = make_scene(angle, tx, ty, 7);
     CoarseOptions o;
     CoarseResult r = estimate_placement(s.design, s.scan, o);

@@ -1,8 +1,9 @@
 // Rank -> GPU mapping with fake device counts (no GPU needed).
+#include "alinify/warp/device_map.hpp"
+
 #include <gtest/gtest.h>
 
 #include "alinify/core/error.hpp"
-#include "alinify/warp/device_map.hpp"
 
 namespace alinify::warp {
 namespace {

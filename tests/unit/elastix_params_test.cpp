@@ -75,8 +75,7 @@ TEST(ElastixParams, ParsesKeysValuesCommentsAndBlankLines) {
   ParameterMap m = parse_parameter_text(text, "mem.txt");
   EXPECT_EQ(m.at("Transform"), std::vector<std::string>{"AffineTransform"});
   EXPECT_EQ(m.at("NumberOfParameters"), std::vector<std::string>{"6"});
-  EXPECT_EQ(m.at("TransformParameters"),
-            (std::vector<std::string>{"1", "0.5", "-2e-3", "+1.0", "10", "-20.25"}));
+  EXPECT_EQ(m.at("TransformParameters"), (std::vector<std::string>{"1", "0.5", "-2e-3", "+1.0", "10", "-20.25"}));
   EXPECT_EQ(m.at("Name"), (std::vector<std::string>{"with space", "b"}));
   EXPECT_EQ(m.at("Empty"), std::vector<std::string>{""});
   EXPECT_EQ(m.at("Url"), std::vector<std::string>{"http://x//y"});
@@ -132,7 +131,8 @@ TEST(ElastixParams, MissingFileIsBadInput) {
 
 std::string header(const std::string& type, const std::string& params, int n) {
   return "(Transform \"" + type + "\")\n(NumberOfParameters " + std::to_string(n) + ")\n(TransformParameters " +
-         params + ")\n(InitialTransformParametersFileName \"NoInitialTransform\")\n"
+         params +
+         ")\n(InitialTransformParametersFileName \"NoInitialTransform\")\n"
          "(HowToCombineTransforms \"Compose\")\n(FixedImageDimension 2)\n(MovingImageDimension 2)\n";
 }
 
@@ -150,9 +150,13 @@ TEST(ElastixParams, TranslationEulerSimilarityAffine) {
   std::vector<Case> cases = {
       {header("TranslationTransform", "3.5 -2", 2), {1, 0, 0, 1}, {3.5, -2}, false},
       {header("EulerTransform", "0.3 3.5 -2", 3) + centre,
-       {std::cos(a), -std::sin(a), std::sin(a), std::cos(a)}, {3.5, -2}, true},
+       {std::cos(a), -std::sin(a), std::sin(a), std::cos(a)},
+       {3.5, -2},
+       true},
       {header("SimilarityTransform", "1.25 0.3 3.5 -2", 4) + centre,
-       {s * std::cos(a), -s * std::sin(a), s * std::sin(a), s * std::cos(a)}, {3.5, -2}, true},
+       {s * std::cos(a), -s * std::sin(a), s * std::sin(a), s * std::cos(a)},
+       {3.5, -2},
+       true},
       {header("AffineTransform", "1.1 0.2 -0.1 0.9 3.5 -2", 6) + centre, {1.1, 0.2, -0.1, 0.9}, {3.5, -2}, true},
   };
   int k = 0;

@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "alinify/core/error.hpp"
 #include "alinify/synth/synth.hpp"

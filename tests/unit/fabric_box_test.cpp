@@ -1,11 +1,11 @@
 // Fabric on the table: the mask and oriented box on an uneven, noisy table, and the placements the
 // box implies for a design.
+#include "alinify/reg/fabric_box.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
-
-#include "alinify/reg/fabric_box.hpp"
 
 namespace alinify::reg::coarse {
 namespace {

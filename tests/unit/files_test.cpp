@@ -2,11 +2,11 @@
 #include "alinify/core/files.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "alinify/core/error.hpp"
 #include "support/test_support.hpp"

@@ -1,11 +1,11 @@
 // The two tests sample_rgb dispatches on: where the scan has data, and where a filter's footprint
 // needs no clamping.
+#include "alinify/warp/interpolate.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
-
-#include "alinify/warp/interpolate.hpp"
 
 using namespace alinify::warp;
 

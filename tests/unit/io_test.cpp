@@ -1,5 +1,5 @@
-#include <gdal.h>
 #include <cpl_string.h>
+#include <gdal.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -82,8 +82,7 @@ TEST(RasterIo, ReadsAWindowPixelInterleaved) {
   r.read_rgb({20, 30, 10, 5}, buf.data(), 30);
   for (int y = 0; y < 5; ++y)
     for (int x = 0; x < 10; ++x)
-      for (int c = 0; c < 3; ++c)
-        ASSERT_EQ(buf[y * 30 + x * 3 + c], ((20 + x) * 7 + (30 + y) * 3 + c * 50) % 256);
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(buf[y * 30 + x * 3 + c], ((20 + x) * 7 + (30 + y) * 3 + c * 50) % 256);
 }
 
 TEST(RasterIo, DecimationAveragesBoxesOfGrey) {

@@ -1,7 +1,6 @@
 // The parsers' streaming / in-memory entry points (used by the fuzz targets of tests/fuzz) and the
 // inputs the fuzzers found (docs/reliability.md, "Fuzzing"): each finding is a test here.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -127,7 +126,9 @@ TEST(IniConfig, PlaceholderInAKeyOrValueIsRefusedNotAnEndlessLoop) {
       },
       ::testing::ExitedWithCode(0), "");
   app::po::variables_map vm;
-  EXPECT_EQ(store_ini("preset = rigid # 100% of %the% time? no: comments are not read\nelastix = /opt/50%/elastix\n", vm), "");
+  EXPECT_EQ(
+      store_ini("preset = rigid # 100% of %the% time? no: comments are not read\nelastix = /opt/50%/elastix\n", vm),
+      "");
   EXPECT_EQ(vm["elastix"].as<std::string>(), "/opt/50%/elastix");
   try {
     app::refuse_boost_placeholders({"--design", "x", "--elastix%option%"}, "warp");

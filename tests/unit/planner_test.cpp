@@ -1,3 +1,5 @@
+#include "alinify/plan/planner.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -5,7 +7,6 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/plan/memory_budget.hpp"
-#include "alinify/plan/planner.hpp"
 #include "support/files.hpp"
 
 using namespace alinify;
@@ -78,8 +79,8 @@ TEST(Planner, OptionsWithoutAnExplicitSizeAreStillBudgeted) {
   EXPECT_EQ(p.design_reg.width, kBigScan.width / p.factor);
   // And the factor is the smallest that fits: one less would not.
   if (p.factor > 1) {
-    double smaller = m.overhead + m.bytes_per_pixel * 2.0 * (kBigScan.width / (p.factor - 1)) *
-                                      (kBigScan.height / (p.factor - 1));
+    double smaller =
+        m.overhead + m.bytes_per_pixel * 2.0 * (kBigScan.width / (p.factor - 1)) * (kBigScan.height / (p.factor - 1));
     EXPECT_GT(smaller + (160ull << 20), 2.0 * GiB * 0.97);
   }
 }
@@ -105,14 +106,13 @@ TEST(Planner, MaxPixelsCapsEachImageButNeverRaisesTheBudget) {
 }
 
 TEST(Planner, SmallImagesRegisterAtFullResolution) {
-  RegistrationPlan p = plan_registration({1200, 900}, {1200, 900}, 2 * GiB, elastix_memory_model("affine"),
-                                         std::nullopt);
+  RegistrationPlan p =
+      plan_registration({1200, 900}, {1200, 900}, 2 * GiB, elastix_memory_model("affine"), std::nullopt);
   EXPECT_EQ(p.factor, 1);
 }
 
 TEST(Planner, ImpossibleBudgetsAreClearErrors) {
-  EXPECT_THROW(plan_registration(kBigScan, kBigScan, 100 * MiB, elastix_memory_model("bspline"), std::nullopt),
-               Error);
+  EXPECT_THROW(plan_registration(kBigScan, kBigScan, 100 * MiB, elastix_memory_model("bspline"), std::nullopt), Error);
   EXPECT_THROW(plan_registration(kBigScan, kBigScan, 2 * GiB, elastix_memory_model("bspline"), int64_t{10}), Error);
 }
 
@@ -144,7 +144,7 @@ TEST(Planner, EveryRowIsWrittenByExactlyOneRank) {
 }
 
 TEST(Planner, BSplineGridSpacingFollowsTheDesignNotTheRegistrationScale) {
-  EXPECT_EQ(bspline_grid_spacing({1200, 900}), 256);   // small designs: the floor
+  EXPECT_EQ(bspline_grid_spacing({1200, 900}), 256);    // small designs: the floor
   EXPECT_EQ(bspline_grid_spacing(kBigScan), 1024);      // 18960 / 18 = 1053 -> 1024
   EXPECT_EQ(bspline_grid_spacing({900, 18960}), 1024);  // the longer side counts
   EXPECT_EQ(bspline_grid_spacing({4608, 100}), 256);

@@ -1,8 +1,7 @@
 // The QA layer's pure parts: similarity measures, tile sampling, deformation statistics, the
 // verdict, elastix log parsing, PNG round trip, the batch index page and summary fields.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -212,8 +211,9 @@ TEST(QaBatchIndex, FlaggedJobsComeFirstAndTheSummaryCarriesTheVerdict) {
   records[2].result.error = "elastix crashed";
   // metrics.json as the jobs would have written them.
   for (int i = 0; i < 2; ++i) {
-    nlohmann::json m = {{"verdict", {{"suspect", i == 1}, {"reasons", i == 1 ? nlohmann::json{"NCC low"} : nlohmann::json::array()}}},
-                        {"similarity", {{"before", {{"ncc", 0.2}}}, {"after", {{"ncc", i == 1 ? 0.1 : 0.95}}}}}};
+    nlohmann::json m = {
+        {"verdict", {{"suspect", i == 1}, {"reasons", i == 1 ? nlohmann::json{"NCC low"} : nlohmann::json::array()}}},
+        {"similarity", {{"before", {{"ncc", 0.2}}}, {"after", {{"ncc", i == 1 ? 0.1 : 0.95}}}}}};
     std::ofstream(qa::qa_paths_for(records[i].job.out).metrics) << m.dump();
     fs::create_directories(qa::qa_paths_for(records[i].job.out).pictures);
     qa::write_png(qa::RgbImage(16, 12, 100), qa::qa_paths_for(records[i].job.out).pictures + "/thumbnail.png");

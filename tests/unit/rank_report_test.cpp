@@ -1,9 +1,9 @@
+#include "alinify/job/rank_report.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
-
-#include "alinify/job/rank_report.hpp"
 
 using namespace alinify;
 

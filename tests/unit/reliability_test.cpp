@@ -41,7 +41,9 @@ TEST(Reliability, SameFileSeesThroughDotsAndSymlinks) {
   EXPECT_TRUE(paths::same_file(d.file("a.tif"), d.file("link.tif")));
   EXPECT_FALSE(paths::same_file(d.file("a.tif"), d.file("b.tif")));
   const std::string m = error_of(
-      [&] { paths::refuse_overwriting_inputs({{"--out", d.file("link.tif")}}, {{"--scan", d.file("a.tif")}}); },
+      [&] {
+        paths::refuse_overwriting_inputs({{"--out", d.file("link.tif")}}, {{"--scan", d.file("a.tif")}});
+      },
       ExitCode::kBadInput);
   EXPECT_NE(m.find("same file as the input --scan"), std::string::npos) << m;
 }
@@ -82,21 +84,23 @@ TEST(Reliability, StopThrowsWith128PlusTheSignal) {
 TEST(Reliability, RegistrationParametersAreCheckedBeforeElastix) {
   using transform::check_registration_parameters;
   using transform::parse_parameter_text;
-  check_registration_parameters(parse_parameter_text("(Transform \"BSplineTransform\")\n(MaximumStepLength 1.5)\n", "p"),
-                                "p");
+  check_registration_parameters(
+      parse_parameter_text("(Transform \"BSplineTransform\")\n(MaximumStepLength 1.5)\n", "p"), "p");
   EXPECT_NE(error_of([] { check_registration_parameters(parse_parameter_text("(Metric \"X\")\n", "p"), "p"); },
                      ExitCode::kBadInput)
                 .find("no (Transform"),
             std::string::npos);
-  EXPECT_NE(error_of([] { check_registration_parameters(parse_parameter_text("(Transform \"FooTransform\")\n", "p"), "p"); },
-                     ExitCode::kBadInput)
-                .find("FooTransform"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([] { check_registration_parameters(parse_parameter_text("(Transform \"FooTransform\")\n", "p"), "p"); },
+               ExitCode::kBadInput)
+          .find("FooTransform"),
+      std::string::npos);
   for (const char* v : {"nan", "-inf", "1e999"})
     EXPECT_NE(error_of(
                   [&] {
                     check_registration_parameters(
-                        parse_parameter_text(std::string("(Transform \"AffineTransform\")\n(S ") + v + ")\n", "p"), "p");
+                        parse_parameter_text(std::string("(Transform \"AffineTransform\")\n(S ") + v + ")\n", "p"),
+                        "p");
                   },
                   ExitCode::kBadInput)
                   .find("not a finite number"),

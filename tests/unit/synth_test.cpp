@@ -1,4 +1,6 @@
 // Synthetic pairs: truth model and file, design pattern, camera model, the strip-streamed writer.
+#include "alinify/synth/synth.hpp"
+
 #include <gdal.h>
 #include <gdal_alg.h>
 #include <gtest/gtest.h>
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "alinify/core/error.hpp"
-#include "alinify/synth/synth.hpp"
 #include "alinify/synth/truth.hpp"
 #include "support/files.hpp"
 

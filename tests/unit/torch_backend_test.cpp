@@ -1,5 +1,7 @@
 // The LibTorch backend (at::grid_sampler) against the native CPU kernel, on the CPU. Skipped, with
 // the reason, in builds without -DALINIFY_WITH_TORCH=ON.
+#include "alinify/warp/torch_backend.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 
 #include "alinify/warp/backend.hpp"
 #include "alinify/warp/cpu_backend.hpp"
-#include "alinify/warp/torch_backend.hpp"
 #include "support/test_transforms.hpp"
 
 using namespace alinify;
@@ -26,7 +27,8 @@ TEST(TorchBackend, GridSamplerAgreesWithTheNativeKernel) {
   for (int64_t y = 0; y < sh; ++y)
     for (int64_t x = 0; x < sw; ++x)
       for (int c = 0; c < 3; ++c)
-        scan[(y * sw + x) * 3 + c] = static_cast<uint8_t>(127 + 90 * std::sin(0.11 * x + 0.05 * y + c) + rng() % 17 - 8);
+        scan[(y * sw + x) * 3 + c] =
+            static_cast<uint8_t>(127 + 90 * std::sin(0.11 * x + 0.05 * y + c) + rng() % 17 - 8);
   const auto t = affine_plus_bspline(transform::Combine::kAdd);
   warp::BackendRequest r;
   r.kind = warp::BackendKind::kTorch;

@@ -69,8 +69,7 @@ TEST(TransformExamples, BSplineLoadsAndReproducesItsLinearField) {
   // docs/transforms.md: T(p) = p + (20, 20) + (0.5 (x + 200) / 200 - 1, 0.25 (y + 200) / 200).
   for (const Vec2 p : {Vec2{0, 0}, Vec2{300, 200}, Vec2{599, 399}, Vec2{17.5, 321.25}}) {
     SCOPED_TRACE(std::to_string(p.x) + ", " + std::to_string(p.y));
-    expect_near(f.transform.apply(p),
-                {p.x + 20 + 0.5 * (p.x + 200) / 200 - 1, p.y + 20 + 0.25 * (p.y + 200) / 200});
+    expect_near(f.transform.apply(p), {p.x + 20 + 0.5 * (p.x + 200) / 200 - 1, p.y + 20 + 0.25 * (p.y + 200) / 200});
   }
   expect_near(f.transform.apply({300, 200}), {320.25, 220.5});
   expect_warp_would_accept(f);
@@ -117,7 +116,9 @@ TEST(BSplineRules, ValidateNamesTheFirstBrokenRule) {
   b.coef_x.assign(20, 0.0);
   b.coef_y.assign(20, 0.0);
   EXPECT_FALSE(validate(b).has_value());
-  const auto rule_of = [](const BSpline& s) { return validate(s).value_or(BSplineProblem{Rule::kCoefficientCount, 99}); };
+  const auto rule_of = [](const BSpline& s) {
+    return validate(s).value_or(BSplineProblem{Rule::kCoefficientCount, 99});
+  };
   BSpline wide = b;
   wide.size[1] = static_cast<int>(kMaxGridPointsPerAxis + 1);
   EXPECT_EQ(rule_of(wide).rule, Rule::kGridSizeOutOfRange);
@@ -161,28 +162,35 @@ TEST(BSplineRules, TransformJsonAndElastixShareTheLimits) {
   const auto elastix_with_grid = [&](int64_t nx, int64_t ny) {
     const std::string path = dir.file("TransformParameters." + std::to_string(nx) + "x" + std::to_string(ny) + ".txt");
     std::ofstream(path) << "(Transform \"BSplineTransform\")\n(NumberOfParameters 2)\n(TransformParameters 0 0)\n"
-                        << "(GridSize " << nx << " " << ny << ")\n(GridIndex 0 0)\n(GridSpacing 1 1)\n(GridOrigin 0 0)\n";
+                        << "(GridSize " << nx << " " << ny
+                        << ")\n(GridIndex 0 0)\n(GridSpacing 1 1)\n(GridOrigin 0 0)\n";
     return path;
   };
   const int64_t over_axis = kMaxGridPointsPerAxis + 1, square_over_total = 4097;
-  EXPECT_NE(bad_input_message([&] { from_json_text(json_with_grid(over_axis, 1), "j"); })
-                .find("grid_size[0] is out of range [1, 100000]"),
+  EXPECT_NE(bad_input_message([&] {
+              from_json_text(json_with_grid(over_axis, 1), "j");
+            }).find("grid_size[0] is out of range [1, 100000]"),
             std::string::npos);
-  EXPECT_NE(bad_input_message([&] { read_elastix_transform(elastix_with_grid(over_axis, 1)); })
-                .find("(GridSize 100001 1) is not a valid grid size"),
+  EXPECT_NE(bad_input_message([&] {
+              read_elastix_transform(elastix_with_grid(over_axis, 1));
+            }).find("(GridSize 100001 1) is not a valid grid size"),
             std::string::npos);
-  EXPECT_NE(bad_input_message([&] { from_json_text(json_with_grid(4096, square_over_total), "j"); })
-                .find("claims 16781312 control points, over the limit of 16777216"),
+  EXPECT_NE(bad_input_message([&] {
+              from_json_text(json_with_grid(4096, square_over_total), "j");
+            }).find("claims 16781312 control points, over the limit of 16777216"),
             std::string::npos);
-  EXPECT_NE(bad_input_message([&] { read_elastix_transform(elastix_with_grid(4096, square_over_total)); })
-                .find("claims more than 2^24 control points"),
+  EXPECT_NE(bad_input_message([&] {
+              read_elastix_transform(elastix_with_grid(4096, square_over_total));
+            }).find("claims more than 2^24 control points"),
             std::string::npos);
   // At the limit both get past the grid size to the coefficient count.
-  EXPECT_NE(bad_input_message([&] { from_json_text(json_with_grid(4096, 4096), "j"); })
-                .find("coefficients_x has 0 elements; expected 16777216"),
+  EXPECT_NE(bad_input_message([&] {
+              from_json_text(json_with_grid(4096, 4096), "j");
+            }).find("coefficients_x has 0 elements; expected 16777216"),
             std::string::npos);
-  EXPECT_NE(bad_input_message([&] { read_elastix_transform(elastix_with_grid(4096, 4096)); })
-                .find("needs 33554432 parameters"),
+  EXPECT_NE(bad_input_message([&] {
+              read_elastix_transform(elastix_with_grid(4096, 4096));
+            }).find("needs 33554432 parameters"),
             std::string::npos);
 }
 

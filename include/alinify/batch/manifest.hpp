@@ -9,13 +9,13 @@
 namespace alinify::batch {
 
 struct BatchJob {
-  int index = 0;       // position in the manifest (0-based), the order of shards and reports
-  int line = 0;        // line of the manifest that defines it (1-based), for messages
+  int index = 0;  // position in the manifest (0-based), the order of shards and reports
+  int line = 0;   // line of the manifest that defines it (1-based), for messages
   std::string id;
-  std::string design, scan, out;  // resolved against the manifest's folder
-  std::string transform_out;      // default: <out without extension>.transform.json
+  std::string design, scan, out;                 // resolved against the manifest's folder
+  std::string transform_out;                     // default: <out without extension>.transform.json
   std::map<std::string, std::string> overrides;  // per-job options (preset, interp, ...)
-  uint64_t input_bytes = 0;       // design + scan file sizes: the largest jobs go first
+  uint64_t input_bytes = 0;                      // design + scan file sizes: the largest jobs go first
 };
 
 struct Manifest {

@@ -13,12 +13,12 @@ namespace alinify::batch {
 
 struct BatchOptions {
   std::string manifest;
-  int group_size = 0;          // ranks per group; 0: the ranks of one node
+  int group_size = 0;  // ranks per group; 0: the ranks of one node
   bool resume = false;
   int retries = 0;
   int shard_index = 0, shard_count = 1;
-  std::string journal;         // default <manifest dir>/<stem>[.shard-i-of-n].journal.jsonl
-  std::string summary_dir;     // default: the manifest's folder
+  std::string journal;      // default <manifest dir>/<stem>[.shard-i-of-n].journal.jsonl
+  std::string summary_dir;  // default: the manifest's folder
 };
 
 // Runs one job on every rank of `group` (throws alinify::Error consistently on every rank of the

@@ -14,7 +14,7 @@ const char* status_name(JobStatus s);
 
 struct JobResult {
   bool ok = false;
-  int exit_code = 0;            // 0 ok, 2 bad input, 3 runtime failure
+  int exit_code = 0;  // 0 ok, 2 bad input, 3 runtime failure
   std::string error;
   double seconds = 0, register_seconds = 0, warp_seconds = 0;
   int registration_factor = 0;
@@ -26,10 +26,10 @@ struct JobRecord {
   BatchJob job;
   JobStatus status = JobStatus::kPending;
   int attempts = 0;
-  int group = -1;               // world rank of the leader of the group that ran it last
+  int group = -1;                 // world rank of the leader of the group that ran it last
   std::string started, finished;  // UTC ISO times of the last attempt
   JobResult result;
-  std::string note;             // "output verified from an earlier run", "interrupted", ...
+  std::string note;  // "output verified from an earlier run", "interrupted", ...
 };
 
 class Scheduler {
@@ -51,7 +51,7 @@ class Scheduler {
 
  private:
   std::vector<JobRecord> records_;
-  std::deque<int> queue_;   // positions in records_
+  std::deque<int> queue_;  // positions in records_
   int retries_ = 0;
   int running_ = 0;
   bool stopped_ = false;

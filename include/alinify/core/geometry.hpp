@@ -1,6 +1,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+
 #include "alinify/core/hd.hpp"
 
 namespace alinify {
@@ -18,9 +19,7 @@ struct Window {
   bool empty() const { return width <= 0 || height <= 0; }
   int64_t x1() const { return x0 + width; }
   int64_t y1() const { return y0 + height; }
-  bool operator==(const Window& o) const {
-    return x0 == o.x0 && y0 == o.y0 && width == o.width && height == o.height;
-  }
+  bool operator==(const Window& o) const { return x0 == o.x0 && y0 == o.y0 && width == o.width && height == o.height; }
   Window clipped(Size s) const {
     int64_t a = std::max<int64_t>(x0, 0), b = std::max<int64_t>(y0, 0);
     int64_t c = std::min<int64_t>(x1(), s.width), d = std::min<int64_t>(y1(), s.height);

@@ -1,5 +1,6 @@
 #pragma once
 #include <spdlog/spdlog.h>
+
 #include <string>
 
 namespace alinify::log {

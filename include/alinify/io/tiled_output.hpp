@@ -14,13 +14,13 @@
 namespace alinify::io {
 
 struct OutputSpec {
-  std::string path;              // final name
+  std::string path;  // final name
   Size size;
   int tile = 256;
   std::string compress = "none";  // none|deflate|zstd
   bool overviews = true;          // internal overviews (x2, x4, ... down to one tile), for viewers
   bool cog = false;               // rewrite as a Cloud Optimized GeoTIFF (GDAL's COG driver) at the end
-  RasterInfo georef;             // geotransform and projection copied from the design
+  RasterInfo georef;              // geotransform and projection copied from the design
 };
 
 std::string partial_path(const std::string& final_path);

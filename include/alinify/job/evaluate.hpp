@@ -9,7 +9,7 @@
 namespace alinify::job {
 
 struct EvalResult {
-  int64_t points = 0;   // design grid points whose mapped position falls inside the scan
+  int64_t points = 0;                             // design grid points whose mapped position falls inside the scan
   double mean = 0, median = 0, p95 = 0, max = 0;  // pixels
   std::string to_json_text() const;
 };

@@ -2,10 +2,9 @@
 // The pipeline: rank 0 registers, the transform is broadcast, every rank warps its strips.
 // Written against the communicator and the backend interface only.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "alinify/job/progress.hpp"
 #include "alinify/job/qa_report.hpp"
@@ -18,36 +17,35 @@ namespace alinify::job {
 
 struct RegisterJob {
   std::string design, scan;
-  std::string transform_out;                  // T.json; the elastix folder is <T stem>.elastix beside it
+  std::string transform_out;  // T.json; the elastix folder is <T stem>.elastix beside it
   reg::RegisterOptions reg;
-  std::optional<uint64_t> mem_budget;         // per rank, --mem-budget
-  std::optional<int64_t> max_pixels;          // --registration-max-pixels
+  std::optional<uint64_t> mem_budget;           // per rank, --mem-budget
+  std::optional<int64_t> max_pixels;            // --registration-max-pixels
   ProgressMode progress = ProgressMode::kAuto;  // elastix's progress on rank 0
 };
 
 struct WarpJob {
   std::string design, scan, out;
-  std::string transform_path;                 // for messages (and for `alinify warp`)
+  std::string transform_path;  // for messages (and for `alinify warp`)
   warp::Interp interp = warp::Interp::kBilinear;
   std::string compress = "none";
   warp::BackendKind backend = warp::BackendKind::kAuto;
   int device = -1;
   int gpus_per_rank = 1;
-  int fill = 0;                               // grey level outside the scan
+  int fill = 0;  // grey level outside the scan
   int tile = 256;
   std::optional<uint64_t> mem_budget;
-  bool overviews = true;                      // internal overviews in the output (--no-overviews)
-  bool cog = false;                           // Cloud Optimized GeoTIFF as the final step (--cog)
+  bool overviews = true;  // internal overviews in the output (--no-overviews)
+  bool cog = false;       // Cloud Optimized GeoTIFF as the final step (--cog)
   ProgressMode progress = ProgressMode::kAuto;
-  QaOptions qa;                               // metrics.json, QA pictures, report.html (--no-qa)
-  nlohmann::json facts;                       // what `run` learnt while registering, for metrics.json
+  QaOptions qa;          // metrics.json, QA pictures, report.html (--no-qa)
+  nlohmann::json facts;  // what `run` learnt while registering, for metrics.json
 };
 
 // Every rank calls these. A failure on any rank ends every rank with a non-zero exit and leaves
 // no output; the rank that failed reports it, the others exit quietly (Error::reported_elsewhere).
 // `facts` (rank 0): the plan and its inputs, stage times, elastix's log summary, for metrics.json.
-transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job,
-                                      nlohmann::json* facts = nullptr);
+transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts = nullptr);
 struct WarpReport {
   nlohmann::json metrics;  // rank 0: metrics.json's document (null with --no-qa)
   bool suspect = false;    // every rank

@@ -15,9 +15,9 @@ namespace alinify::job {
 struct QaOptions {
   bool enabled = true;
   qa::Thresholds thresholds;
-  int tiles = 36;          // full-resolution tiles sampled for similarity
-  int tile = 256;          // their side, pixels
-  int preview = 768;       // longer side of the previews the pictures are made from
+  int tiles = 36;     // full-resolution tiles sampled for similarity
+  int tile = 256;     // their side, pixels
+  int preview = 768;  // longer side of the previews the pictures are made from
 };
 
 struct QaInputs {

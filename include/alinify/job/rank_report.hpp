@@ -2,9 +2,8 @@
 // What each rank tells rank 0 after the warp: its strips, where its time went, its peak memory.
 // One writer and one reader of the message a rank sends, so the two cannot drift apart.
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "alinify/warp/backend.hpp"
 

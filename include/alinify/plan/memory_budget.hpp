@@ -9,11 +9,11 @@
 namespace alinify::plan {
 
 struct MemorySources {
-  std::optional<uint64_t> cgroup_limit;     // whole job (cgroup v2 memory.max or v1 limit_in_bytes)
-  std::optional<uint64_t> slurm_limit;      // whole node's share: SLURM_MEM_PER_NODE or _PER_CPU * CPUs
-  std::optional<uint64_t> mem_available;    // /proc/meminfo MemAvailable
-  std::optional<uint64_t> user_per_rank;    // --mem-budget
-  int ranks_on_node = 1;                    // node-wide limits are shared by this many ranks
+  std::optional<uint64_t> cgroup_limit;   // whole job (cgroup v2 memory.max or v1 limit_in_bytes)
+  std::optional<uint64_t> slurm_limit;    // whole node's share: SLURM_MEM_PER_NODE or _PER_CPU * CPUs
+  std::optional<uint64_t> mem_available;  // /proc/meminfo MemAvailable
+  std::optional<uint64_t> user_per_rank;  // --mem-budget
+  int ranks_on_node = 1;                  // node-wide limits are shared by this many ranks
 };
 
 struct Budget {
@@ -23,8 +23,7 @@ struct Budget {
 };
 
 // Reads the limits of this process. `root` is the filesystem root (tests pass a fake tree).
-MemorySources discover_memory(int ranks_on_node, std::optional<uint64_t> user_per_rank,
-                              const std::string& root = "/",
+MemorySources discover_memory(int ranks_on_node, std::optional<uint64_t> user_per_rank, const std::string& root = "/",
                               const std::map<std::string, std::string>* env = nullptr);
 
 // Pure: the smallest per-rank figure among the sources (node-wide ones divided by ranks_on_node).

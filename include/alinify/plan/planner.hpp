@@ -30,10 +30,10 @@ struct ElastixMemoryModel {
 ElastixMemoryModel elastix_memory_model(const std::string& preset);
 
 struct RegistrationPlan {
-  int factor = 1;              // decimation factor (integer, both axes)
-  Size design_reg, scan_reg;   // registration image sizes
+  int factor = 1;             // decimation factor (integer, both axes)
+  Size design_reg, scan_reg;  // registration image sizes
   uint64_t estimated_bytes = 0;
-  std::string reason;          // one human sentence for the log
+  std::string reason;  // one human sentence for the log
 };
 
 // The smallest factor f >= 1 such that (a) the estimated elastix peak fits in the budget share it
@@ -50,8 +50,8 @@ RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes
 int bspline_grid_spacing(Size design);
 
 struct StripPlan {
-  int strip_rows = 0;   // output rows per strip, a multiple of the tile height
-  int block_cols = 0;   // output columns per block inside a strip, a multiple of the tile width
+  int strip_rows = 0;  // output rows per strip, a multiple of the tile height
+  int block_cols = 0;  // output columns per block inside a strip, a multiple of the tile width
   uint64_t estimated_bytes = 0;
   std::string reason;
 };

@@ -11,13 +11,13 @@ namespace alinify::qa {
 
 struct DeformationStats {
   int grid_points = 0;
-  double grid_step = 0;             // design pixels between samples
-  double max_displacement = 0;      // max |T(p) - p|, pixels
+  double grid_step = 0;         // design pixels between samples
+  double max_displacement = 0;  // max |T(p) - p|, pixels
   double mean_displacement = 0;
-  double max_local = 0;             // max |T(p) - A(p)|, A = the transform's affine stages only
+  double max_local = 0;  // max |T(p) - A(p)|, A = the transform's affine stages only
   double mean_local = 0;
   double jacobian_min = 0, jacobian_max = 0;
-  int folded_points = 0;            // samples with det J <= 0
+  int folded_points = 0;  // samples with det J <= 0
   bool folds() const { return folded_points > 0; }
 };
 

@@ -10,12 +10,12 @@
 namespace alinify::qa {
 
 struct Previews {
-  double design_scale = 1;       // design pixels per preview pixel
-  RgbImage design, aligned;      // on the design's grid
-  RgbImage scan_as_is;           // the scan laid on the design's grid unmoved (identity: "before")
+  double design_scale = 1;                // design pixels per preview pixel
+  RgbImage design, aligned;               // on the design's grid
+  RgbImage scan_as_is;                    // the scan laid on the design's grid unmoved (identity: "before")
   std::vector<uint8_t> scan_as_is_valid;  // 1 where the scan covers the design pixel
-  double scan_scale = 1;         // scan pixels per preview pixel
-  RgbImage scan;                 // the whole scan
+  double scan_scale = 1;                  // scan pixels per preview pixel
+  RgbImage scan;                          // the whole scan
 };
 
 // Previews whose longer side is at most max_side pixels.
@@ -29,8 +29,8 @@ RgbImage checkerboard(const RgbImage& a, const RgbImage& b, int cells_along_long
 RgbImage difference_heatmap(const RgbImage& a, const RgbImage& b, const std::vector<uint8_t>& valid = {});
 
 struct DeformationPicture {
-  RgbImage image;          // map + colour bar on the right
-  double max_value = 0;    // pixels at the top of the colour bar
+  RgbImage image;        // map + colour bar on the right
+  double max_value = 0;  // pixels at the top of the colour bar
 };
 // |T(p) - A(p)| (local deformation beyond the affine part) over the design, at width x height,
 // with a vertical colour bar from 0 (bottom) to the map's maximum (top).

@@ -19,11 +19,11 @@ std::string html_escape(const std::string& s);
 std::string report_html(const nlohmann::json& metrics, const std::vector<Picture>& pictures);
 
 struct IndexRow {
-  std::string id, status;    // status: done, failed, skipped, not_run, ...
+  std::string id, status;  // status: done, failed, skipped, not_run, ...
   bool suspect = false;
-  std::string reasons;       // why suspect, or the error of a failed job
-  std::string thumbnail_png; // empty when the job has none
-  std::string report_href;   // relative link to the job's report.html (empty: none)
+  std::string reasons;        // why suspect, or the error of a failed job
+  std::string thumbnail_png;  // empty when the job has none
+  std::string report_href;    // relative link to the job's report.html (empty: none)
   std::vector<std::pair<std::string, nlohmann::json>> key_metrics;  // shown in this order
 };
 

@@ -78,24 +78,24 @@ struct CoarseOptions {
   double angle_step_deg = 0;  // 0: from the coarse image size (about 1 deg)
   bool quarter_turns = false;
   int peaks_per_rotation = 4;
-  int refine = 5;             // candidates refined (best distinct first)
-  double min_score = 0.3;     // below: not this design (or no fabric)
-  double min_margin = 0.05;   // confidence below: ambiguous
-  bool use_search = true;     // correlation search over translations and rotations
-  bool use_box = true;        // the fabric's bounding box (fabric_box.hpp) as candidates and as a check
-  double box_weight = 0.05;   // added to the confidence when the box agrees, taken off when it disagrees
-  std::string debug_dir;      // when set: score maps (PGM) and candidates.txt
+  int refine = 5;            // candidates refined (best distinct first)
+  double min_score = 0.3;    // below: not this design (or no fabric)
+  double min_margin = 0.05;  // confidence below: ambiguous
+  bool use_search = true;    // correlation search over translations and rotations
+  bool use_box = true;       // the fabric's bounding box (fabric_box.hpp) as candidates and as a check
+  double box_weight = 0.05;  // added to the confidence when the box agrees, taken off when it disagrees
+  std::string debug_dir;     // when set: score maps (PGM) and candidates.txt
 };
 
 struct CoarseResult {
   Placement best, runner_up;
   bool has_runner_up = false;
-  double confidence = 0;  // (best - runner-up) / best, +- box_weight by the box (see docs/registration.md)
+  double confidence = 0;           // (best - runner-up) / best, +- box_weight by the box (see docs/registration.md)
   std::string box_state = "none";  // agrees | disagrees | none (no usable box: box_note says why)
   std::string box_note;
   double box_distance = -1;  // full-res px between the best placement and the box's, when there is a box
   bool ambiguous = false, rejected = false;
-  std::string reason;     // why ambiguous/rejected, with both placements
+  std::string reason;  // why ambiguous/rejected, with both placements
   double seconds = 0;
   int candidates = 0;
 };

@@ -11,9 +11,9 @@ namespace alinify::reg {
 struct ElastixResolutionLog {
   int parameter_file = 0;
   int resolution = 0;
-  int iterations = 0;           // rows in the iteration table
-  double final_metric = 0;      // the metric of its last row
-  double seconds = 0;           // "Time spent in resolution N"
+  int iterations = 0;       // rows in the iteration table
+  double final_metric = 0;  // the metric of its last row
+  double seconds = 0;       // "Time spent in resolution N"
   std::string stopping_condition;
 };
 

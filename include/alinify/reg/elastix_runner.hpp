@@ -14,18 +14,18 @@ std::string find_executable(const std::string& name_or_path);
 
 struct ElastixJob {
   std::string executable;
-  std::string fixed, moving;           // .mhd
+  std::string fixed, moving;  // .mhd
   std::vector<std::string> parameter_files;
   std::string out_dir;
-  std::string initial_transform;       // optional TransformParameters file (-t0)
-  int threads = 0;                     // 0: elastix's default
+  std::string initial_transform;  // optional TransformParameters file (-t0)
+  int threads = 0;                // 0: elastix's default
 };
 
 struct ElastixResult {
   std::vector<std::string> transform_files;  // TransformParameters.N.txt, one per parameter file
   std::string log_path;                      // out_dir/elastix.log (elastix's own log)
   double seconds = 0;
-  uint64_t peak_rss_bytes = 0;               // the child's own peak (wait4)
+  uint64_t peak_rss_bytes = 0;  // the child's own peak (wait4)
 };
 
 // Throws a runtime error (or bad input when the log shows the images do not overlap) with the

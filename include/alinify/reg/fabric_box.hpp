@@ -11,13 +11,13 @@ namespace alinify::reg::coarse {
 
 struct FabricBox {
   bool found = false;
-  std::string why_not;           // when !found: why no usable box
-  double cx = 0, cy = 0;         // centre, coarse pixel coordinates (pixel i's centre is i)
+  std::string why_not;             // when !found: why no usable box
+  double cx = 0, cy = 0;           // centre, coarse pixel coordinates (pixel i's centre is i)
   double length = 0, breadth = 0;  // side along angle_deg and across it, coarse pixels
-  double angle_deg = 0;          // direction of `length`, in (-45, 45]
-  double fill = 0;               // fabric pixels / box area (a rectangle of fabric: near 1)
-  bool touches_edge = false;     // the fabric reaches the scan's edge (its box may be cut off)
-  std::vector<uint8_t> mask;     // 1 = fabric, scan.width x scan.height
+  double angle_deg = 0;            // direction of `length`, in (-45, 45]
+  double fill = 0;                 // fabric pixels / box area (a rectangle of fabric: near 1)
+  bool touches_edge = false;       // the fabric reaches the scan's edge (its box may be cut off)
+  std::vector<uint8_t> mask;       // 1 = fabric, scan.width x scan.height
 };
 
 // Table statistics come from the scan's outer ring; fabric = whatever the table, flooded in from

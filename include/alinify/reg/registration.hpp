@@ -18,7 +18,7 @@ struct RegisterOptions {
   double grid_spacing = 0;                   // B-spline control-point spacing, full-res px (0: the preset's)
   std::string work_dir;                      // elastix's folder (kept: log, TransformParameters)
   int threads = 0;
-  bool keep_images = false;                  // keep the decimated .mhd/.raw after success
+  bool keep_images = false;  // keep the decimated .mhd/.raw after success
   // Initial transform: auto|search|box (coarse global alignment, docs/registration.md), none
   // (elastix from its own geometrical-centre start), or a file (elastix TransformParameters or
   // transform.json).
@@ -28,9 +28,9 @@ struct RegisterOptions {
   bool accept_ambiguous = false;
   double max_rotation_deg = 5;
   bool quarter_turns = false;
-  int coarse_size = 256;                     // larger side of the coarse images, pixels
-  std::string coarse_debug_dir;              // score map and candidates when set
-  std::string scan_path;                     // named in bad-input errors of the coarse stage
+  int coarse_size = 256;         // larger side of the coarse images, pixels
+  std::string coarse_debug_dir;  // score map and candidates when set
+  std::string scan_path;         // named in bad-input errors of the coarse stage
 };
 
 struct RegistrationResult {
@@ -39,9 +39,9 @@ struct RegistrationResult {
   std::string elastix_log;
   double decimate_seconds = 0, elastix_seconds = 0;
   uint64_t elastix_peak_rss = 0;
-  uint64_t registration_image_bytes = 0;   // both decimated images
+  uint64_t registration_image_bytes = 0;  // both decimated images
   bool has_initial = false;
-  transform::InitialPlacement initial;     // what the coarse stage (or the file) gave elastix
+  transform::InitialPlacement initial;  // what the coarse stage (or the file) gave elastix
   double coarse_seconds = 0;
 };
 

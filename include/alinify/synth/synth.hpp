@@ -20,9 +20,9 @@ struct SynthOptions {
   // straight, mirrored or half-drop, a few one-off elements) on a larger scan canvas with table
   // around it, placed by hand: shifted by a fraction of the period, rotated, optionally turned.
   std::string kind = "default";
-  double margin = 0.06;           // periodic: table around the fabric, fraction of each side
-  double max_rotation_deg = 5;    // periodic: rotation drawn in +-max
-  bool quarter_turns = false;     // periodic: also a quarter, half or three-quarter turn
+  double margin = 0.06;         // periodic: table around the fabric, fraction of each side
+  double max_rotation_deg = 5;  // periodic: rotation drawn in +-max
+  bool quarter_turns = false;   // periodic: also a quarter, half or three-quarter turn
 };
 
 // A colour source in continuous design-pixel coordinates ((0,0) = centre of the top-left pixel).
@@ -99,7 +99,7 @@ class ScanModel {
   const Pattern& design_;
   const Truth& truth_;
   uint64_t seed_;
-  double dx_[4], dy_[4];     // sub-pixel offsets mapped through the truth's linear part
+  double dx_[4], dy_[4];  // sub-pixel offsets mapped through the truth's linear part
   double illum_a_, illum_b_, illum_c_;
   double gain_[3], bias_[3];
 };

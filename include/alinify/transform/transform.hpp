@@ -25,8 +25,8 @@ struct BSpline {
   double origin[2] = {0, 0};
   double spacing[2] = {1, 1};
   double direction[4] = {1, 0, 0, 1};
-  int size[2] = {0, 0};            // control points per axis
-  std::vector<double> coef_x;      // size[0]*size[1], x fastest
+  int size[2] = {0, 0};        // control points per axis
+  std::vector<double> coef_x;  // size[0]*size[1], x fastest
   std::vector<double> coef_y;
 };
 
@@ -40,11 +40,11 @@ constexpr int64_t kMaxGridPoints = int64_t(1) << 24;
 // The first rule a B-spline stage breaks. Each reader words it in its own format's key names.
 struct BSplineProblem {
   enum class Rule {
-    kGridSizeOutOfRange,   // a grid axis outside [1, kMaxGridPointsPerAxis]; `axis` says which
-    kTooManyGridPoints,    // more than kMaxGridPoints in all
-    kSpacingNotPositive,   // a grid spacing <= 0 (or NaN)
-    kDirectionSingular,    // the grid direction matrix cannot be inverted
-    kCoefficientCount,     // coefficient arrays that do not match the grid size
+    kGridSizeOutOfRange,  // a grid axis outside [1, kMaxGridPointsPerAxis]; `axis` says which
+    kTooManyGridPoints,   // more than kMaxGridPoints in all
+    kSpacingNotPositive,  // a grid spacing <= 0 (or NaN)
+    kDirectionSingular,   // the grid direction matrix cannot be inverted
+    kCoefficientCount,    // coefficient arrays that do not match the grid size
   };
   Rule rule;
   int axis = -1;

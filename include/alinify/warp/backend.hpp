@@ -47,8 +47,8 @@ enum class BackendKind { kAuto, kCpu, kCuda, kTorch };
 struct BackendRequest {
   BackendKind kind = BackendKind::kAuto;
   int local_rank = 0, local_size = 1;
-  int device = -1;            // --device: one GPU for every rank (-1: by local rank, device_map.hpp)
-  int gpus_per_rank = 1;      // --gpus-per-rank: blocks alternate over this many GPUs
+  int device = -1;        // --device: one GPU for every rank (-1: by local rank, device_map.hpp)
+  int gpus_per_rank = 1;  // --gpus-per-rank: blocks alternate over this many GPUs
 };
 
 // The CPU backend uses the node's cores shared among its `local_size` ranks, so that ranks on one
@@ -64,7 +64,6 @@ std::string interp_name(Interp interp);
 // The scan window an output block needs: the transform sampled over the block every `step`
 // pixels (edges included), bounding box, plus the filter radius and a safety pixel, clipped to
 // the scan. Empty when the block maps wholly outside the scan.
-Window source_window(const transform::Transform& t, const Window& out_block, Size scan, Interp interp,
-                     int step = 8);
+Window source_window(const transform::Transform& t, const Window& out_block, Size scan, Interp interp, int step = 8);
 
 }  // namespace alinify::warp

@@ -17,7 +17,6 @@ struct DeviceChoice {
 // gpus_per_rank consecutive devices starting at r * gpus_per_rank, wrapping round when the node
 // has fewer GPUs than local_size * gpus_per_rank (ranks then share, and the note says so).
 // Usage error (naming the option) for a device index or count the node does not have.
-DeviceChoice devices_for_rank(int local_rank, int local_size, int device_count, int gpus_per_rank,
-                              int explicit_device);
+DeviceChoice devices_for_rank(int local_rank, int local_size, int device_count, int gpus_per_rank, int explicit_device);
 
 }  // namespace alinify::warp

@@ -20,4 +20,4 @@ std::unique_ptr<Backend> make_torch_backend(int local_rank, int device, int cpu_
 
 // The plugin's one entry point (C linkage for dlsym). Returns nullptr and sets *error on failure.
 extern "C" alinify::warp::Backend* alinify_torch_backend_create(int local_rank, int device, int cpu_threads,
-                                                                 char* error, int error_size);
+                                                                char* error, int error_size);

@@ -6,10 +6,10 @@
 namespace alinify::warp {
 
 struct OutputBlock {
-  uint8_t* data;         // pixel-interleaved RGB, row-major
-  int64_t x0, y0;        // block origin in output (design) pixels
+  uint8_t* data;   // pixel-interleaved RGB, row-major
+  int64_t x0, y0;  // block origin in output (design) pixels
   int64_t width, height;
-  int64_t stride;        // bytes per row
+  int64_t stride;  // bytes per row
 };
 
 ALINIFY_HD inline void warp_pixel(const transform::TransformView& t, const SourceView& src, const OutputBlock& out,
