@@ -50,36 +50,50 @@ void merge(nlohmann::json& a, const nlohmann::json& b) {
   }
 }
 
-}  // namespace
+// The pictures of the report, written from previews only; returns their captions.
+struct ReportPictures {
+  std::vector<qa::Picture> pictures;
+  double preview_scale = 0;
+  double deformation_bar_max_px = 0;
+};
 
-nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
-  const double t0 = now_seconds();
-  const qa::QaPaths paths = qa::qa_paths_for(in.output);
-  const transform::TransformFile& tf = *in.transform;
-  io::Raster design = io::Raster::open(in.design);
-  io::Raster scan = io::Raster::open(in.scan);
-  io::Raster aligned = io::Raster::open(in.output);
-
-  const qa::SimilarityReport sim =
-      qa::measure_similarity(design, scan, aligned, tf.transform, options.tiles, options.tile);
-  const qa::DeformationStats def = qa::deformation_stats(tf.transform, design.size());
-  const qa::Verdict verdict = qa::judge(sim, def, options.thresholds);
-  const double t_measured = now_seconds();
-
-  // Pictures, from previews only.
+ReportPictures write_pictures(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned,
+                              const transform::Transform& t, const std::string& folder, int preview) {
   std::error_code ec;
-  fs::create_directories(paths.pictures, ec);
-  if (ec) fail_runtime("cannot create " + paths.pictures + ": " + ec.message());
-  const qa::Previews pv = qa::read_previews(design, scan, aligned, options.preview);
-  const std::string dir = paths.pictures + "/";
+  fs::create_directories(folder, ec);
+  if (ec) fail_runtime("cannot create " + folder + ": " + ec.message());
+  const qa::Previews pv = qa::read_previews(design, scan, aligned, preview);
+  const std::string dir = folder + "/";
   qa::write_png(qa::checkerboard(pv.design, pv.aligned), dir + "checkerboard.png");
   qa::write_png(qa::difference_heatmap(pv.design, pv.scan_as_is, pv.scan_as_is_valid), dir + "difference_before.png");
   qa::write_png(qa::difference_heatmap(pv.design, pv.aligned), dir + "difference_after.png");
-  const qa::DeformationPicture dm = qa::deformation_map(tf.transform, design.size(), pv.design.width, pv.design.height);
+  const qa::DeformationPicture dm = qa::deformation_map(t, design.size(), pv.design.width, pv.design.height);
   qa::write_png(dm.image, dir + "deformation.png");
-  qa::write_png(qa::warped_grid(pv, tf.transform, design.size()), dir + "warped_grid.png");
+  qa::write_png(qa::warped_grid(pv, t, design.size()), dir + "warped_grid.png");
   qa::write_png(qa::thumbnail(pv.aligned, 160), dir + "thumbnail.png");
 
+  const std::string bar = fmt::format(
+      "local deformation beyond the affine part, |T(p) - A(p)|: colour bar from 0 px (bottom) to {:.2f} px (top)",
+      dm.max_value);
+  ReportPictures out;
+  out.preview_scale = pv.design_scale;
+  out.deformation_bar_max_px = dm.max_value;
+  out.pictures = {
+      {"checkerboard", "design and aligned scan in alternating cells: lines must continue across cell edges",
+       dir + "checkerboard.png"},
+      {"difference before", "|design - scan unmoved| (each standardised), 0 to 3 sd; grey: the scan does not cover it",
+       dir + "difference_before.png"},
+      {"difference after", "|design - aligned scan| (each standardised), 0 to 3 sd", dir + "difference_after.png"},
+      {"deformation", bar, dir + "deformation.png"},
+      {"warped grid", "the design's grid (red: its border) where the transform puts it on the scan",
+       dir + "warped_grid.png"}};
+  return out;
+}
+
+nlohmann::json metrics_json(const QaInputs& in, const QaOptions& options, const qa::SimilarityReport& sim,
+                            const qa::DeformationStats& def, const qa::Verdict& verdict, const qa::QaPaths& paths,
+                            const ReportPictures& pictures) {
+  const transform::TransformFile& tf = *in.transform;
   nlohmann::json m = {{"format", "alinify-metrics"}, {"version", 1}};
   m["job"] = {{"design", in.design},
               {"scan", in.scan},
@@ -101,42 +115,53 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
                      {"after", to_json(sim.after)}};
   m["deformation"] = to_json(def);
   m["pictures"] = {{"folder", paths.pictures},
-                   {"preview_scale", pv.design_scale},
-                   {"deformation_colour_bar_max_px", dm.max_value},
+                   {"preview_scale", pictures.preview_scale},
+                   {"deformation_colour_bar_max_px", pictures.deformation_bar_max_px},
                    {"files",
                     {"checkerboard.png", "difference_before.png", "difference_after.png", "deformation.png",
                      "warped_grid.png", "thumbnail.png"}}};
   m["report"] = paths.report;
-  m["qa"] = {{"measure_seconds", t_measured - t0},
-             {"pictures_seconds", now_seconds() - t_measured},
-             {"rank0_peak_rss_bytes", peak_rss_bytes()}};
+  return m;
+}
 
-  const std::string bar = fmt::format(
-      "local deformation beyond the affine part, |T(p) - A(p)|: colour bar from 0 px (bottom) to {:.2f} px (top)",
-      dm.max_value);
-  const std::vector<qa::Picture> pics{
-      {"checkerboard", "design and aligned scan in alternating cells: lines must continue across cell edges",
-       dir + "checkerboard.png"},
-      {"difference before", "|design - scan unmoved| (each standardised), 0 to 3 sd; grey: the scan does not cover it",
-       dir + "difference_before.png"},
-      {"difference after", "|design - aligned scan| (each standardised), 0 to 3 sd", dir + "difference_after.png"},
-      {"deformation", bar, dir + "deformation.png"},
-      {"warped grid", "the design's grid (red: its border) where the transform puts it on the scan",
-       dir + "warped_grid.png"}};
-  write_text(paths.report, qa::report_html(m, pics));
-  m["qa"]["seconds"] = now_seconds() - t0;
-  write_text(paths.metrics, m.dump(2) + "\n");
-
+void log_verdict(const std::string& output, const qa::Verdict& verdict, const qa::SimilarityReport& sim,
+                 const qa::DeformationStats& def, double seconds, const std::string& report) {
   if (verdict.suspect) {
     std::string why;
     for (const std::string& r : verdict.reasons) why += (why.empty() ? "" : "; ") + r;
-    spdlog::warn("QA: {} is SUSPECT: {} (report {})", in.output, why, paths.report);
+    spdlog::warn("QA: {} is SUSPECT: {} (report {})", output, why, report);
   } else {
     spdlog::info(
         "QA: NCC {:.3f} -> {:.3f}, MI {:.3f} -> {:.3f} bits, Jacobian {:.3f}..{:.3f}: ok ({:.2f} s, report {})",
-        sim.before.ncc, sim.after.ncc, sim.before.mi, sim.after.mi, def.jacobian_min, def.jacobian_max,
-        now_seconds() - t0, paths.report);
+        sim.before.ncc, sim.after.ncc, sim.before.mi, sim.after.mi, def.jacobian_min, def.jacobian_max, seconds,
+        report);
   }
+}
+
+}  // namespace
+
+nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
+  const double t0 = now_seconds();
+  const qa::QaPaths paths = qa::qa_paths_for(in.output);
+  const transform::Transform& t = in.transform->transform;
+  io::Raster design = io::Raster::open(in.design);
+  io::Raster scan = io::Raster::open(in.scan);
+  io::Raster aligned = io::Raster::open(in.output);
+
+  const qa::SimilarityReport sim = qa::measure_similarity(design, scan, aligned, t, options.tiles, options.tile);
+  const qa::DeformationStats def = qa::deformation_stats(t, design.size());
+  const qa::Verdict verdict = qa::judge(sim, def, options.thresholds);
+  const double t_measured = now_seconds();
+
+  const ReportPictures pictures = write_pictures(design, scan, aligned, t, paths.pictures, options.preview);
+  nlohmann::json m = metrics_json(in, options, sim, def, verdict, paths, pictures);
+  m["qa"] = {{"measure_seconds", t_measured - t0},
+             {"pictures_seconds", now_seconds() - t_measured},
+             {"rank0_peak_rss_bytes", peak_rss_bytes()}};
+  write_text(paths.report, qa::report_html(m, pictures.pictures));
+  m["qa"]["seconds"] = now_seconds() - t0;
+  write_text(paths.metrics, m.dump(2) + "\n");
+  log_verdict(in.output, verdict, sim, def, now_seconds() - t0, paths.report);
   return m;
 }
 

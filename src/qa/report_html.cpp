@@ -82,8 +82,10 @@ std::string html_escape(const std::string& s) {
   return o;
 }
 
-std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pictures) {
-  std::ostringstream o;
+namespace {
+
+// The sections of a job's report, in page order; each reads its figures from metrics.json.
+void header_section(std::ostringstream& o, const nlohmann::json& m) {
   const bool suspect = at(m, {"verdict", "suspect"}).is_boolean() && at(m, {"verdict", "suspect"}).get<bool>();
   const std::string out = at(m, {"job", "output"}).is_string() ? at(m, {"job", "output"}).get<std::string>() : "";
   o << "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>alinify QA: "
@@ -97,7 +99,9 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
   o << "<p>design " << html_escape(at(m, {"job", "design"}).dump()) << ", scan "
     << html_escape(at(m, {"job", "scan"}).dump()) << ", transform " << html_escape(at(m, {"job", "transform"}).dump())
     << "</p>\n";
+}
 
+void similarity_section(std::ostringstream& o, const nlohmann::json& m) {
   o << "<h2>Similarity (full resolution, " << number(at(m, {"similarity", "tiles_sampled"})) << " tiles of "
     << number(at(m, {"similarity", "tile_size"}))
     << " px)</h2>\n<table><tr><th></th><th>before</th><th>after</th></tr>\n";
@@ -108,7 +112,9 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
   row(o, "tiles compared", number(at(m, {"similarity", "before", "tiles"})),
       number(at(m, {"similarity", "after", "tiles"})));
   o << "</table>\n";
+}
 
+void deformation_section(std::ostringstream& o, const nlohmann::json& m) {
   o << "<h2>Deformation</h2>\n<table>\n";
   row(o, "max displacement (px)", number(at(m, {"deformation", "max_displacement"}), 2));
   row(o, "max local deformation beyond affine (px)", number(at(m, {"deformation", "max_local"}), 2));
@@ -117,14 +123,18 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
   row(o, "folded samples",
       number(at(m, {"deformation", "folded_points"})) + " of " + number(at(m, {"deformation", "grid_points"})));
   o << "</table>\n";
+}
 
+void pictures_section(std::ostringstream& o, const std::vector<Picture>& pictures) {
   o << "<h2>Pictures</h2>\n<div class=pics>\n";
   for (const Picture& p : pictures)
     o << "<figure><img alt=\"" << html_escape(p.title) << "\" src=\"" << png_data_uri(p.png_path)
       << "\"><figcaption><b>" << html_escape(p.title) << "</b>: " << html_escape(p.caption)
       << "</figcaption></figure>\n";
   o << "</div>\n";
+}
 
+void stage_times_section(std::ostringstream& o, const nlohmann::json& m) {
   o << "<h2>Stage times (s)</h2>\n<table>\n";
   // Name, then where in metrics.json (a path of up to three keys).
   struct StageRow {
@@ -144,30 +154,46 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
     if (!v.is_null()) row(o, st.name, number(v, 2));
   }
   o << "</table>\n";
+}
 
+void ranks_section(std::ostringstream& o, const nlohmann::json& m) {
   const nlohmann::json& ranks = at(m, {"ranks"});
-  if (ranks.is_array() && !ranks.empty()) {
-    o << "<h2>Ranks</h2>\n<table><tr><th>rank</th><th>strips</th><th>read s</th><th>warp s</th><th>write s</th>"
-         "<th>peak RSS MiB</th></tr>\n";
-    for (const auto& r : ranks)
-      o << "<tr><td>" << number(r.value("rank", nlohmann::json())) << "</td><td>"
-        << number(r.value("strips", nlohmann::json())) << "</td><td>"
-        << number(r.value("read_seconds", nlohmann::json()), 2) << "</td><td>"
-        << number(r.value("warp_seconds", nlohmann::json()), 2) << "</td><td>"
-        << number(r.value("write_seconds", nlohmann::json()), 2) << "</td><td>"
-        << number(nlohmann::json(r.value("peak_rss_bytes", 0.0) / 1048576.0), 1) << "</td></tr>\n";
-    o << "</table>\n";
-  }
+  if (!ranks.is_array() || ranks.empty()) return;
+  o << "<h2>Ranks</h2>\n<table><tr><th>rank</th><th>strips</th><th>read s</th><th>warp s</th><th>write s</th>"
+       "<th>peak RSS MiB</th></tr>\n";
+  for (const auto& r : ranks)
+    o << "<tr><td>" << number(r.value("rank", nlohmann::json())) << "</td><td>"
+      << number(r.value("strips", nlohmann::json())) << "</td><td>"
+      << number(r.value("read_seconds", nlohmann::json()), 2) << "</td><td>"
+      << number(r.value("warp_seconds", nlohmann::json()), 2) << "</td><td>"
+      << number(r.value("write_seconds", nlohmann::json()), 2) << "</td><td>"
+      << number(nlohmann::json(r.value("peak_rss_bytes", 0.0) / 1048576.0), 1) << "</td></tr>\n";
+  o << "</table>\n";
+}
+
+void elastix_section(std::ostringstream& o, const nlohmann::json& m) {
   const nlohmann::json& res = at(m, {"registration", "elastix", "resolutions"});
-  if (res.is_array() && !res.empty()) {
-    o << "<h2>elastix</h2>\n<table><tr><th>parameter file</th><th>resolution</th><th>iterations</th>"
-         "<th>final metric</th><th class=l>stopping condition</th></tr>\n";
-    for (const auto& r : res)
-      o << "<tr><td>" << number(r["parameter_file"]) << "</td><td>" << number(r["resolution"]) << "</td><td>"
-        << number(r["iterations"]) << "</td><td>" << number(r["final_metric"], 5) << "</td><td class=l>"
-        << html_escape(r.value("stopping_condition", "")) << "</td></tr>\n";
-    o << "</table>\n";
-  }
+  if (!res.is_array() || res.empty()) return;
+  o << "<h2>elastix</h2>\n<table><tr><th>parameter file</th><th>resolution</th><th>iterations</th>"
+       "<th>final metric</th><th class=l>stopping condition</th></tr>\n";
+  for (const auto& r : res)
+    o << "<tr><td>" << number(r["parameter_file"]) << "</td><td>" << number(r["resolution"]) << "</td><td>"
+      << number(r["iterations"]) << "</td><td>" << number(r["final_metric"], 5) << "</td><td class=l>"
+      << html_escape(r.value("stopping_condition", "")) << "</td></tr>\n";
+  o << "</table>\n";
+}
+
+}  // namespace
+
+std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pictures) {
+  std::ostringstream o;
+  header_section(o, m);
+  similarity_section(o, m);
+  deformation_section(o, m);
+  pictures_section(o, pictures);
+  stage_times_section(o, m);
+  ranks_section(o, m);
+  elastix_section(o, m);
   o << "<h2>All metrics</h2>\n<details><summary>metrics.json</summary><pre>" << html_escape(m.dump(2))
     << "</pre></details>\n"
     << kImageCheck << "\n</body></html>\n";

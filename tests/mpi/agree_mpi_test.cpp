@@ -8,20 +8,14 @@
 #include "alinify/core/error.hpp"
 #include "alinify/par/agree.hpp"
 #include "alinify/par/comm.hpp"
+#include "support/errors.hpp"
 #include "support/mpi.hpp"
 
 using namespace alinify;
 
 namespace {
 
-std::optional<Error> error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using test::error_of;
 
 // How many ranks print an error line.
 int64_t reporters(par::Communicator& comm, const std::optional<Error>& e) {

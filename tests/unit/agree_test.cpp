@@ -9,19 +9,13 @@
 #include <stdexcept>
 
 #include "alinify/core/error.hpp"
+#include "support/errors.hpp"
 
 using namespace alinify;
 
 namespace {
 
-std::optional<Error> error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using test::error_of;
 
 // Rank 1 of 2 whose collectives return what rank 0 would have contributed: the text rank 0
 // broadcasts, and rank 0's value in every allreduce_max (in the order they are called).

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "alinify/transform/transform_json.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 namespace alinify::reg::coarse {
 namespace {

@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "alinify/core/error.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 namespace alinify::files {
 namespace {

@@ -12,7 +12,7 @@
 #include "alinify/reg/registration.hpp"
 #include "alinify/transform/elastix_params.hpp"
 #include "alinify/transform/transform_json.hpp"
-#include "support/test_support.hpp"
+#include "support/files.hpp"
 
 namespace alinify::transform {
 namespace {
