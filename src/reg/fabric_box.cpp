@@ -9,12 +9,11 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <numbers>
 
 namespace alinify::reg::coarse {
 
 namespace {
-
-constexpr double kPi = 3.14159265358979323846;
 
 struct Robust {
   double centre = 0, spread = 0;  // median, 1.4826 x MAD (the SD for normal data)
@@ -289,7 +288,7 @@ double minimum_area_rectangle(const std::vector<Pt>& hull, FabricBox& box) {
     const double uc = (u0 + u1) / 2, vc = (v0 + v1) / 2;
     box.cx = uc * ux - vc * uy;
     box.cy = uc * uy + vc * ux;
-    double angle = std::atan2(uy, ux) * 180 / kPi;
+    double angle = std::atan2(uy, ux) * 180 / std::numbers::pi;
     double along = u1 - u0, across = v1 - v0;
     // Bring the angle into (-45, 45]; a quarter turn swaps the sides.
     while (angle > 45) angle -= 90, std::swap(along, across);
@@ -346,7 +345,7 @@ std::vector<Placement> box_placements(const FabricBox& box, int F, double dw, do
     Placement p;
     p.angle_deg = box.angle_deg + 90.0 * k;
     p.scale = s;
-    const double a = p.angle_deg * kPi / 180, c = std::cos(a) * s, sn = std::sin(a) * s;
+    const double a = p.angle_deg * std::numbers::pi / 180, c = std::cos(a) * s, sn = std::sin(a) * s;
     const double mx = (dw - 1) / 2, my = (dh - 1) / 2;  // the design's centre lands on the box's
     p.tx = cx - (c * mx - sn * my);
     p.ty = cy - (sn * mx + c * my);
