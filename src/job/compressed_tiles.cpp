@@ -64,8 +64,8 @@ void CompressedTileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* 
     // Encode the whole strip before sending: a send waits until rank 0 takes it.
     std::vector<std::string> messages;
     for (int64_t ty = first; ty < last; ++ty)
-      messages.push_back(kRow + io::encode_tile_row(encoder_, rgb, stride, y0, end, ty, t, spec_.size.width, tile_buf_)
-                                    .to_message());
+      messages.push_back(
+          kRow + io::encode_tile_row(encoder_, rgb, stride, y0, end, ty, t, spec_.size.width, tile_buf_).to_message());
     for (const std::string& m : messages) comm_.send(m, 0, kTag);
     return;
   }
