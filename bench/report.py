@@ -109,6 +109,15 @@ def targets(rows, floor):
         mem = wb["peak_rss_mib"] / tx["peak_rss_mib"]
         add("≤ 1/4 of transformix's peak memory", f"{mem:.3f} of it ({wb['peak_rss_mib']:.0f} vs "
             f"{tx['peak_rss_mib']:.0f} MiB)", mem <= 0.25)
+    z1 = get("alinify warp, bilinear, --compress zstd, -np 1 (affine + B-spline)")
+    z2 = get("alinify warp, bilinear, --compress zstd, -np 2 (affine + B-spline)")
+    w2 = get("alinify warp, bilinear, -np 2 (affine + B-spline)")
+    if z2 and w2:  # issue 17: every rank compresses its own tiles
+        ratio = z2["median_s"] / w2["median_s"]
+        add("--compress zstd, 2 ranks ≤ 1.5 × the uncompressed warp", f"{ratio:.2f} ×", ratio <= 1.5)
+    if z1 and z2:
+        ratio = z2["median_s"] / z1["median_s"]
+        add("--compress zstd: 2 ranks ≤ 0.6 × 1 rank", f"{ratio:.2f} ×", ratio <= 0.6)
     warps = [r for r in rows if r["label"].startswith("alinify warp") and "median_s" in r]
     if warps:
         peak = max(r["peak_rss_mib"] for r in warps)

@@ -176,6 +176,14 @@ for interp in bilinear bicubic; do
     measure "alinify warp, $interp, -np $np (affine + B-spline)" "${WARP[@]}"
   done
 done
+# 2c. Compressed output: every rank encodes its own tiles (zstd level 9), bilinear (issue 17's target:
+#     -np 2 within 1.5x the uncompressed row, and -np 2 within 0.6x -np 1).
+zstd_ranks=(1 2)
+((QUICK)) && zstd_ranks=(2)
+for np in "${zstd_ranks[@]}"; do
+  warp $np bilinear "$D/t.json" "$D/out/zstd.tif"
+  measure "alinify warp, bilinear, --compress zstd, -np $np (affine + B-spline)" "${WARP[@]}" --compress zstd
+done
 # 5. LibTorch's grid_sample on the same blocks (when the plugin was built: -DALINIFY_WITH_TORCH=ON).
 if [ -f "$(dirname "$A")/libalinify_torch.so" ]; then
   for interp in bilinear bicubic; do

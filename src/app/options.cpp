@@ -52,7 +52,8 @@ po::options_description warp_options() {
   po::options_description d("Warp");
   d.add_options()("interp", po::value<std::string>()->default_value("bilinear"), "nearest|bilinear|bicubic")(
       "compress", po::value<std::string>()->default_value("none"),
-      "none|deflate|zstd (compression is a final pass on rank 0)")(
+      "none|deflate|zstd (every rank compresses its own tiles, zstd level 9 / deflate level 6 as GDAL's "
+      "defaults; with --cog, GDAL's final pass on rank 0)")(
       "backend", po::value<std::string>()->default_value("auto"),
       "auto|cpu|cuda|torch (auto: CUDA when a GPU is visible, else the CPU; torch: only in builds with "
       "-DALINIFY_WITH_TORCH=ON)")(

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "alinify/core/error.hpp"
+#include "alinify/io/tile_codec.hpp"
 
 namespace fs = std::filesystem;
 
@@ -21,6 +22,10 @@ namespace alinify::io {
 namespace {
 
 std::string compressed_partial(const std::string& final_path) { return final_path + ".partial-compressed"; }
+
+std::string gdal_compress_name(const std::string& c) {
+  return c == "zstd" ? "ZSTD" : c == "deflate" ? "DEFLATE" : "NONE";
+}
 
 void check_output_folder(const std::string& path) {
   fs::path dir = fs::absolute(path).parent_path();
@@ -33,10 +38,11 @@ void check_output_folder(const std::string& path) {
 
 std::string partial_path(const std::string& final_path) { return final_path + ".partial"; }
 
+bool compressed_by_ranks(const OutputSpec& spec) { return spec.compress != "none" && !spec.cog; }
+
 void create_tiled_output(const OutputSpec& spec) {
   init_gdal();
-  if (spec.compress != "none" && spec.compress != "deflate" && spec.compress != "zstd")
-    fail_usage("--compress: '" + spec.compress + "' is not one of none, deflate, zstd");
+  codec_from_name(spec.compress);  // a usage error for anything else
   check_output_folder(spec.path);
   GDALDriverH drv = GDALGetDriverByName("GTiff");
   char** opts = nullptr;
@@ -46,8 +52,15 @@ void create_tiled_output(const OutputSpec& spec) {
   opts = CSLSetNameValue(opts, "INTERLEAVE", "PIXEL");
   opts = CSLSetNameValue(opts, "BIGTIFF", "YES");
   opts = CSLSetNameValue(opts, "PHOTOMETRIC", "RGB");
-  // Not sparse: on close GDAL assigns every tile its offset (the file is extended, not written).
-  opts = CSLSetNameValue(opts, "SPARSE_OK", "FALSE");
+  if (compressed_by_ranks(spec)) {
+    // Sparse: no tile is written now; rank 0 appends the ranks' encoded tiles (raw_tiff.hpp). GDAL
+    // still writes the tags a reader needs, the Compression tag among them (no predictor).
+    opts = CSLSetNameValue(opts, "COMPRESS", gdal_compress_name(spec.compress).c_str());
+    opts = CSLSetNameValue(opts, "SPARSE_OK", "TRUE");
+  } else {
+    // Not sparse: on close GDAL assigns every tile its offset (the file is extended, not written).
+    opts = CSLSetNameValue(opts, "SPARSE_OK", "FALSE");
+  }
   const std::string tmp = partial_path(spec.path);
   CPLErrorReset();
   GDALDatasetH ds = GDALCreate(drv, tmp.c_str(), static_cast<int>(spec.size.width), static_cast<int>(spec.size.height),
@@ -59,7 +72,7 @@ void create_tiled_output(const OutputSpec& spec) {
   GDALClose(ds);
 }
 
-TileWriter::TileWriter(const OutputSpec& spec) : spec_(spec) {
+LaidOutTileWriter::LaidOutTileWriter(const OutputSpec& spec) : spec_(spec) {
   init_gdal();
   const std::string tmp = partial_path(spec.path);
   tiles_x_ = (spec.size.width + spec.tile - 1) / spec.tile;
@@ -86,23 +99,18 @@ TileWriter::TileWriter(const OutputSpec& spec) : spec_(spec) {
   tile_buf_.resize(static_cast<size_t>(spec.tile) * spec.tile * 3);
 }
 
-TileWriter::~TileWriter() {
+LaidOutTileWriter::~LaidOutTileWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void TileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* rgb, size_t stride) {
+void LaidOutTileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* rgb, size_t stride) {
   const int t = spec_.tile;
   if (y0 % t != 0) fail_runtime("strip start " + std::to_string(y0) + " is not tile-aligned");
   if (rows % t != 0 && y0 + rows != spec_.size.height) fail_runtime("strip rows are not tile-aligned");
-  const size_t row_bytes = static_cast<size_t>(t) * 3;
+  const int64_t end = std::min(y0 + rows, spec_.size.height);
   for (int64_t ty = y0 / t; ty * t < y0 + rows; ++ty) {
     for (int64_t tx = 0; tx < tiles_x_; ++tx) {
-      std::memset(tile_buf_.data(), 0, tile_buf_.size());  // edge tiles are padded
-      const int64_t x0 = tx * t;
-      const int64_t w = std::min<int64_t>(t, spec_.size.width - x0);
-      const int64_t h = std::min<int64_t>(t, std::min(y0 + rows, spec_.size.height) - ty * t);
-      for (int64_t r = 0; r < h; ++r)
-        std::memcpy(tile_buf_.data() + r * row_bytes, rgb + (ty * t - y0 + r) * stride + x0 * 3, w * 3);
+      copy_tile(rgb, stride, y0, end, tx, ty, t, spec_.size.width, tile_buf_.data());
       const uint64_t off = offsets_[ty * tiles_x_ + tx];
       size_t done = 0;
       while (done < tile_buf_.size()) {
@@ -129,7 +137,8 @@ namespace {
 void build_overviews(const std::string& path, const OutputSpec& spec) {
   std::vector<int> factors = overview_factors(spec.size, spec.tile);
   if (factors.empty()) return;
-  GDALDatasetH ds = GDALOpen(path.c_str(), GA_Update);
+  const char* open_options[] = {"NUM_THREADS=ALL_CPUS", nullptr};
+  GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr, open_options, nullptr);
   if (!ds) fail_runtime("cannot open " + path + " to add overviews: " + CPLGetLastErrorMsg());
   CPLErrorReset();
   // Averaging: the overview a viewer shows is the mean colour of the fabric it covers.
@@ -159,10 +168,6 @@ void translate(const std::string& src_path, const std::string& dst_path, const s
   GDALClose(dst);
 }
 
-std::string gdal_compress_name(const std::string& c) {
-  return c == "zstd" ? "ZSTD" : c == "deflate" ? "DEFLATE" : "NONE";
-}
-
 }  // namespace
 
 void finish_output(const OutputSpec& spec) {
@@ -180,20 +185,10 @@ void finish_output(const OutputSpec& spec) {
               "writing a Cloud Optimized GeoTIFF from");
     fs::remove(tmp);
     ready = ctmp;
-  } else {
-    if (spec.overviews) build_overviews(tmp, spec);
-    if (spec.compress != "none") {
-      // Compression is sequential in the TIFF layout (tile sizes are unknown until compressed), so it
-      // is a final pass: GDAL re-encodes tile by tile with all cores, streaming; overviews are copied.
-      const std::string ctmp = compressed_partial(spec.path);
-      translate(tmp, ctmp,
-                {"-of", "GTiff", "-co", "TILED=YES", "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS", "-co",
-                 "COMPRESS=" + gdal_compress_name(spec.compress), "-co", "BLOCKXSIZE=" + block, "-co",
-                 "BLOCKYSIZE=" + block, "-co", "COPY_SRC_OVERVIEWS=YES"},
-                "compressing");
-      fs::remove(tmp);
-      ready = ctmp;
-    }
+  } else if (spec.overviews) {
+    // Compressed, the full-resolution tiles were encoded by the ranks; the overviews are read back
+    // from them here (rank 0, GDAL encoding the overview tiles with all cores).
+    build_overviews(tmp, spec);
   }
   std::error_code ec;
   fs::rename(ready, spec.path, ec);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -26,6 +27,7 @@
 #include "alinify/reg/elastix_log.hpp"
 #include "alinify/transform/elastix_params.hpp"
 #include "alinify/warp/backend.hpp"
+#include "compressed_tiles.hpp"
 #include "pipeline_warp.hpp"
 
 namespace fs = std::filesystem;
@@ -225,19 +227,27 @@ WarpSetup set_up_warp(par::Communicator& comm, const transform::TransformFile& t
 WarpTimes warp_my_strips(par::Communicator& comm, const WarpSetup& s, const transform::Transform& t,
                          ProgressMode progress_mode) {
   WarpProgress progress(comm, progress_mode, s.strip_count(), s.spec.size.pixels());
+  // Compressed tiles travel to rank 0 on a communicator of their own (collective, so made here).
+  std::unique_ptr<par::Communicator> tiles_comm = io::compressed_by_ranks(s.spec) ? comm.duplicate() : nullptr;
   WarpTimes times;
   on_every_rank(
       comm, "warp",
       [&] {
+        std::optional<detail::CompressedTileWriter> compressed;
+        if (tiles_comm) compressed.emplace(*tiles_comm, s.spec, s.strips.strip_rows);
         try {
-          io::TileWriter writer(s.spec);
+          std::unique_ptr<io::LaidOutTileWriter> laid_out;
+          if (!compressed) laid_out = std::make_unique<io::LaidOutTileWriter>(s.spec);
+          io::TileWriter& writer = compressed ? static_cast<io::TileWriter&>(*compressed) : *laid_out;
           std::vector<uint8_t> strip(static_cast<size_t>(s.strips.strip_rows) * s.spec.size.width * 3);
           std::vector<uint8_t> window_buf;
           for (const plan::RowRange& r :
                plan::strips_for_rank(s.spec.size.height, s.strips.strip_rows, comm.rank(), comm.size()))
             detail::warp_strip(r, s, t, writer, strip, window_buf, progress, times);
+          if (compressed) compressed->finish(false);
         } catch (...) {
-          progress.finish(true);  // rank 0 must not wait for this rank's strips
+          if (compressed) compressed->finish(true);  // no rank may be left waiting on a send
+          progress.finish(true);                     // rank 0 must not wait for this rank's strips
           throw;
         }
         progress.finish(false);
@@ -246,16 +256,15 @@ WarpTimes warp_my_strips(par::Communicator& comm, const WarpSetup& s, const tran
   return times;
 }
 
-// Rank 0 alone: overviews, compression or COG, and the rename to the final name.
+// Rank 0 alone: overviews, the COG conversion, and the rename to the final name.
 void finish_output(par::Communicator& comm, const io::OutputSpec& spec) {
   on_every_rank(
       comm, "finishing the output",
       [&] {
         if (!comm.is_root()) return;
         // A stage of its own on a large output (rank 0 alone, streaming): say what it is doing.
-        if (spec.overviews || spec.cog || spec.compress != "none")
-          spdlog::info("finishing the output:{}{}{}", spec.overviews && !spec.cog ? " overviews" : "",
-                       spec.compress != "none" && !spec.cog ? " compress " + spec.compress : std::string(),
+        if (spec.overviews || spec.cog)
+          spdlog::info("finishing the output:{}{}", spec.overviews && !spec.cog ? " overviews" : "",
                        spec.cog ? " Cloud Optimized GeoTIFF (compress " + spec.compress + ")" : std::string());
         io::finish_output(spec);
       },

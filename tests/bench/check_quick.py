@@ -20,7 +20,7 @@ def main(json_path, md_path):
         if r["peak_rss_mib"] <= 0 or not r["command"]:
             problems.append(f"{r['label']}: no peak RSS or no command")
     for prefix in ("I/O floor", "alinify warp, bilinear, -np 1", "alinify warp, bicubic, -np 2", "gdalwarp, affine",
-                   "alinify warp, affine only", "transformix", "alinify run"):
+                   "alinify warp, affine only", "alinify warp, bilinear, --compress zstd", "transformix", "alinify run"):
         if not any(r["label"].startswith(prefix) for r in measured):
             problems.append(f"no measured row '{prefix}...'")
     if not any(r["label"].startswith("alinify warp, CUDA") for r in rows):

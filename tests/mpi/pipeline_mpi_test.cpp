@@ -1,4 +1,6 @@
 // Run under mpirun at 1, 2 and 3 ranks (CTest: mpi_np1..3). Real MPI, real GDAL files.
+#include <cpl_string.h>
+#include <gdal_utils.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -175,6 +177,71 @@ TEST(PipelineMpi, AFailedWarpLeavesNoOutputOnAnyRank) {
     FAIL() << "warping a truncated scan succeeded";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ExitCode::kBadInput);
+  }
+  world().barrier();
+  EXPECT_FALSE(fs::exists(w.out));
+  EXPECT_FALSE(fs::exists(io::partial_path(w.out)));
+}
+
+TEST(PipelineMpi, CompressedOutputHasTheSerialPixels) {
+  SharedDir d(world(), "mpi-compress");
+  make_pair(d, 600, 600);
+  synth::Truth truth = synth::Truth::load(d.file("pair/truth.json"));
+  job::WarpJob w;
+  w.design = d.file("pair/design.tif");
+  w.scan = d.file("pair/scan.tif");
+  w.out = d.file("zstd.tif");
+  w.backend = warp::BackendKind::kCpu;
+  w.tile = 64;
+  w.mem_budget = 4ull << 20;  // many strips per rank: rank 0 takes in the others' tile rows
+  w.compress = "zstd";
+  job::run_warp(world(), transform_for(truth), w);
+  if (world().is_root()) {
+    auto serial = par::make_serial_communicator();
+    job::WarpJob ws = w;
+    ws.out = d.file("none.tif");
+    ws.compress = "none";
+    job::run_warp(*serial, transform_for(truth), ws);
+    EXPECT_TRUE(read_all(w.out) == read_all(ws.out)) << "pixels differ at " << world().size() << " rank(s)";
+    EXPECT_LT(fs::file_size(w.out), fs::file_size(ws.out));
+  }
+}
+
+TEST(PipelineMpi, ACompressedWarpFailingOnOneRankEndsOnEveryRank) {
+  SharedDir d(world(), "mpi-compress-fail");
+  make_pair(d, 600, 640);  // ten strips of 64 rows: the last is rank 1's at 2 ranks, rank 0's at 3
+  synth::Truth truth = synth::Truth::load(d.file("pair/truth.json"));
+  if (world().is_root()) {  // small scan tiles, the last few cut off: only the last strip's reads fail
+    char** argv = CSLAddString(nullptr, "-co");
+    argv = CSLAddString(argv, "TILED=YES");
+    argv = CSLAddString(argv, "-co");
+    argv = CSLAddString(argv, "BLOCKXSIZE=16");
+    argv = CSLAddString(argv, "-co");
+    argv = CSLAddString(argv, "BLOCKYSIZE=16");
+    GDALTranslateOptions* o = GDALTranslateOptionsNew(argv, nullptr);
+    CSLDestroy(argv);
+    GDALDatasetH src = GDALOpen(d.file("pair/scan.tif").c_str(), GA_ReadOnly);
+    GDALClose(GDALTranslate(d.file("cut.tif").c_str(), src, o, nullptr));
+    GDALClose(src);
+    GDALTranslateOptionsFree(o);
+    fs::resize_file(d.file("cut.tif"), fs::file_size(d.file("cut.tif")) * 99 / 100);
+  }
+  world().barrier();
+  job::WarpJob w;
+  w.design = d.file("pair/design.tif");
+  w.scan = d.file("cut.tif");
+  w.out = d.file("out.tif");
+  w.backend = warp::BackendKind::kCpu;
+  w.tile = 64;
+  w.mem_budget = 4ull << 20;
+  w.compress = "zstd";
+  try {
+    job::run_warp(world(), transform_for(truth), w);
+    FAIL() << "warping a truncated scan succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    // Only the owner of the last strip (strip 9) failed; every other rank learnt it from the agreement.
+    EXPECT_EQ(e.reported_elsewhere(), world().rank() != 9 % world().size()) << e.what();
   }
   world().barrier();
   EXPECT_FALSE(fs::exists(w.out));

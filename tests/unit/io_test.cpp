@@ -9,6 +9,8 @@
 #include "alinify/core/error.hpp"
 #include "alinify/io/decimate.hpp"
 #include "alinify/io/raster.hpp"
+#include "alinify/io/raw_tiff.hpp"
+#include "alinify/io/tile_codec.hpp"
 #include "alinify/io/tiled_output.hpp"
 #include "support/files.hpp"
 
@@ -129,7 +131,7 @@ TEST(TiledOutput, StripsWrittenInAnyOrderReadBackExactly) {
   std::mt19937 rng(9);
   for (auto& v : img) v = static_cast<uint8_t>(rng());
   {
-    io::TileWriter w(spec);
+    io::LaidOutTileWriter w(spec);
     for (int64_t y0 : {128, 0, 192, 64}) {  // out of order, last strip short (200 = 3*64 + 8)
       int64_t rows = std::min<int64_t>(64, 200 - y0);
       w.write_strip(y0, rows, img.data() + y0 * 900, 900);
@@ -143,32 +145,57 @@ TEST(TiledOutput, StripsWrittenInAnyOrderReadBackExactly) {
   EXPECT_EQ(back, img);
 }
 
-TEST(TiledOutput, CompressedOutputHasTheSamePixels) {
-  test::ScratchDir dir("io-zstd");
-  io::OutputSpec spec;
-  spec.path = dir.file("out.tif");
-  spec.size = {130, 70};
-  spec.tile = 64;
-  spec.compress = "deflate";
-  io::create_tiled_output(spec);
-  std::vector<uint8_t> img(130 * 70 * 3);
-  for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<uint8_t>(i / 7);
-  {
-    io::TileWriter w(spec);
-    w.write_strip(0, 64, img.data(), 390);
-    w.write_strip(64, 6, img.data() + 64 * 390, 390);
+TEST(TiledOutput, TilesEncodedHereAndPlacedRawReadBackAsTheSamePixels) {
+  for (const char* codec : {"deflate", "zstd"}) {
+    test::ScratchDir dir(std::string("io-") + codec);
+    io::OutputSpec spec;
+    spec.path = dir.file("out.tif");
+    spec.size = {130, 150};  // edge tiles on the right and at the bottom
+    spec.tile = 64;
+    spec.compress = codec;
+    io::create_tiled_output(spec);
+    std::vector<uint8_t> img(130 * 150 * 3);
+    for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<uint8_t>(i / 7 + (i % 3) * 40);
+    {
+      io::TileEncoder encoder(io::codec_from_name(codec));
+      io::RawTileFile file(io::partial_path(spec.path));
+      std::vector<uint8_t> buf;
+      for (int64_t ty : {2, 0, 1}) {  // any order: the file keeps an offset per tile
+        io::EncodedRow row = io::encode_tile_row(encoder, img.data(), 390, 0, 150, ty, 64, 130, buf);
+        ASSERT_EQ(row.sizes.size(), 3u);
+        file.write_row(io::EncodedRow::from_message(row.to_message()));  // as it travels between ranks
+      }
+      file.close();
+    }
+    io::finish_output(spec);  // overviews read back from the encoded tiles, then the final name
+    GDALDatasetH ds = GDALOpen(spec.path.c_str(), GA_ReadOnly);
+    ASSERT_NE(ds, nullptr);
+    const char* c = GDALGetMetadataItem(ds, "COMPRESSION", "IMAGE_STRUCTURE");
+    ASSERT_NE(c, nullptr);
+    EXPECT_STREQ(c, std::string(codec) == "zstd" ? "ZSTD" : "DEFLATE");
+    EXPECT_EQ(GDALGetOverviewCount(GDALGetRasterBand(ds, 1)), 2);
+    GDALClose(ds);
+    io::Raster r = io::Raster::open(spec.path);
+    std::vector<uint8_t> back(img.size());
+    r.read_rgb({0, 0, 130, 150}, back.data(), 390);
+    EXPECT_TRUE(back == img) << codec;
   }
-  io::finish_output(spec);
-  GDALDatasetH ds = GDALOpen(spec.path.c_str(), GA_ReadOnly);
-  ASSERT_NE(ds, nullptr);
-  const char* c = GDALGetMetadataItem(ds, "COMPRESSION", "IMAGE_STRUCTURE");
-  ASSERT_NE(c, nullptr);
-  EXPECT_STREQ(c, "DEFLATE");
-  GDALClose(ds);
-  io::Raster r = io::Raster::open(spec.path);
-  std::vector<uint8_t> back(img.size());
-  r.read_rgb({0, 0, 130, 70}, back.data(), 390);
-  EXPECT_EQ(back, img);
+}
+
+TEST(TileCodec, AMessageCutShortIsARuntimeError) {
+  io::EncodedRow row;
+  row.row = 3;
+  row.sizes = {2, 3};
+  row.bytes = "abcde";
+  const std::string m = row.to_message();
+  EXPECT_EQ(io::EncodedRow::from_message(m).bytes, "abcde");
+  try {
+    io::EncodedRow::from_message(m.substr(0, m.size() - 1));
+    FAIL() << "a short message was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kRuntime);
+  }
+  EXPECT_THROW(io::codec_from_name("lzw"), Error);
 }
 
 TEST(RasterIo, DecimationUsesTheFilesOverviews) {

@@ -1,9 +1,11 @@
 #pragma once
 // The output: one tiled RGB BigTIFF GeoTIFF that every rank writes its strips into in parallel.
-// Rank 0 lays the file out (GDAL creates an uncompressed tiled TIFF whose tiles all have fixed
-// offsets); each rank then writes whole tiles with pwrite at those offsets, so no two ranks ever
-// touch the same bytes and no rank rewrites TIFF directories. Compression, when asked, is a final
-// pass on rank 0. The file carries a temporary name until it is complete.
+// Uncompressed (and before a COG conversion), rank 0 lays the file out (GDAL creates an uncompressed
+// tiled TIFF whose tiles all have fixed offsets); each rank then writes whole tiles with pwrite at
+// those offsets (LaidOutTileWriter), so no two ranks ever touch the same bytes and no rank rewrites
+// TIFF directories. Compressed, every rank encodes its own tiles and rank 0 places them
+// (tile_codec.hpp, raw_tiff.hpp; the writer that moves them between ranks is in job). The file
+// carries a temporary name until it is complete.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,19 +26,30 @@ struct OutputSpec {
 };
 
 std::string partial_path(const std::string& final_path);
-// Rank 0: checks the output folder, creates the laid-out temporary file.
+// True when the ranks compress the tiles themselves (--compress without --cog); the file is then
+// created sparse with its compression set, and filled with already encoded tiles.
+bool compressed_by_ranks(const OutputSpec& spec);
+// Rank 0: checks the output folder, creates the temporary file (laid out, or sparse and compressed).
 void create_tiled_output(const OutputSpec& spec);
 
+// Where a finished strip goes: every rank hands each of its strips to one of these.
 class TileWriter {
  public:
-  // Every rank: opens the laid-out temporary file for writing tiles.
-  explicit TileWriter(const OutputSpec& spec);
-  ~TileWriter();
-  TileWriter(const TileWriter&) = delete;
-  TileWriter& operator=(const TileWriter&) = delete;
+  virtual ~TileWriter() = default;
   // rows [y0, y0+rows) of the output, pixel-interleaved RGB with `stride` bytes per row;
   // y0 must be tile-aligned and rows a multiple of the tile height unless the strip ends the image.
-  void write_strip(int64_t y0, int64_t rows, const uint8_t* rgb, size_t stride);
+  virtual void write_strip(int64_t y0, int64_t rows, const uint8_t* rgb, size_t stride) = 0;
+};
+
+// Uncompressed tiles written with pwrite at the offsets GDAL laid out.
+class LaidOutTileWriter final : public TileWriter {
+ public:
+  // Every rank: opens the laid-out temporary file for writing tiles.
+  explicit LaidOutTileWriter(const OutputSpec& spec);
+  ~LaidOutTileWriter() override;
+  LaidOutTileWriter(const LaidOutTileWriter&) = delete;
+  LaidOutTileWriter& operator=(const LaidOutTileWriter&) = delete;
+  void write_strip(int64_t y0, int64_t rows, const uint8_t* rgb, size_t stride) override;
 
  private:
   OutputSpec spec_;
@@ -46,8 +59,8 @@ class TileWriter {
   std::vector<uint8_t> tile_buf_;
 };
 
-// Rank 0, after every rank has written: overviews (averaged, internal), compress or convert to a
-// COG if asked (streaming GDAL passes), then rename to the final name.
+// Rank 0, after every rank has written: overviews (averaged, internal; read back from the written
+// tiles), a COG conversion if asked (a streaming GDAL pass), then rename to the final name.
 void finish_output(const OutputSpec& spec);
 // Removes the temporary file (after a failure anywhere).
 void discard_output(const OutputSpec& spec);

@@ -1,0 +1,58 @@
+#pragma once
+// Compressing the output's tiles where they are made: every rank encodes the tiles of its own
+// strips with the compression libraries themselves (zstd, libdeflate), in the byte format a TIFF
+// reader expects for that Compression tag, so that rank 0 only has to place the bytes in the file
+// (raw_tiff.hpp). One row of tiles travels as one EncodedRow.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+
+namespace alinify::io {
+
+enum class Codec { kNone, kDeflate, kZstd };
+
+// none|deflate|zstd; a usage error otherwise (names the --compress option).
+Codec codec_from_name(const std::string& name);
+// The TIFF Compression tag value: 1 none, 8 Adobe deflate (a zlib stream), 50000 ZSTD (one zstd frame).
+uint16_t tiff_compression_tag(Codec codec);
+
+// One tile's compressor; keeps its context between tiles. Not thread-safe (one per rank).
+class TileEncoder {
+ public:
+  explicit TileEncoder(Codec codec);
+  ~TileEncoder();
+  TileEncoder(const TileEncoder&) = delete;
+  TileEncoder& operator=(const TileEncoder&) = delete;
+  // Appends the encoded `bytes` bytes at `data` to `out`; returns the encoded size.
+  size_t encode(const uint8_t* data, size_t bytes, std::string& out);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Copies tile (tx, row of the strip) out of a strip buffer whose first row is output row y0,
+// padding past the image's right and bottom edges with zeros (as a TIFF tile must be whole).
+void copy_tile(const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end, int64_t tx, int64_t ty, int tile,
+               int64_t image_width, uint8_t* tile_buf);
+
+// One row of encoded tiles: tile row `row` of the output, tile sizes left to right, bytes concatenated.
+struct EncodedRow {
+  int64_t row = 0;
+  std::vector<uint64_t> sizes;
+  std::string bytes;
+
+  // A message: row, count, sizes (little-endian uint64), then the bytes.
+  std::string to_message() const;
+  // The inverse; a runtime error if `message` is not one.
+  static EncodedRow from_message(const std::string& message);
+};
+
+// Encodes every tile of output tile row `ty` from a strip buffer (rows [y0, strip_end) of the output).
+EncodedRow encode_tile_row(TileEncoder& encoder, const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end,
+                           int64_t ty, int tile, int64_t image_width, std::vector<uint8_t>& tile_buf);
+
+}  // namespace alinify::io

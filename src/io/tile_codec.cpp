@@ -1,0 +1,148 @@
+#include "alinify/io/tile_codec.hpp"
+
+#include <libdeflate.h>
+#include <tiff.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "alinify/core/error.hpp"
+
+namespace alinify::io {
+namespace {
+
+// GDAL's defaults for its GTiff creation options ZSTD_LEVEL (9) and ZLEVEL (6), so a file written
+// here compresses as `gdal_translate -co COMPRESS=...` (the previous, serial path) did.
+constexpr int kZstdLevel = 9;
+constexpr int kDeflateLevel = 6;
+
+}  // namespace
+
+Codec codec_from_name(const std::string& name) {
+  if (name == "none") return Codec::kNone;
+  if (name == "deflate") return Codec::kDeflate;
+  if (name == "zstd") return Codec::kZstd;
+  fail_usage("--compress: '" + name + "' is not one of none, deflate, zstd");
+}
+
+uint16_t tiff_compression_tag(Codec codec) {
+  switch (codec) {
+    case Codec::kDeflate:
+      return COMPRESSION_ADOBE_DEFLATE;
+    case Codec::kZstd:
+      return COMPRESSION_ZSTD;
+    case Codec::kNone:
+      break;
+  }
+  return COMPRESSION_NONE;
+}
+
+struct TileEncoder::State {
+  Codec codec;
+  ZSTD_CCtx* zstd = nullptr;
+  libdeflate_compressor* deflate = nullptr;
+};
+
+TileEncoder::TileEncoder(Codec codec) : state_(std::make_unique<State>()) {
+  state_->codec = codec;
+  if (codec == Codec::kZstd && !(state_->zstd = ZSTD_createCCtx())) fail_runtime("cannot create a zstd context");
+  if (codec == Codec::kDeflate && !(state_->deflate = libdeflate_alloc_compressor(kDeflateLevel)))
+    fail_runtime("cannot create a deflate compressor");
+}
+
+TileEncoder::~TileEncoder() {
+  if (state_->zstd) ZSTD_freeCCtx(state_->zstd);
+  if (state_->deflate) libdeflate_free_compressor(state_->deflate);
+}
+
+size_t TileEncoder::encode(const uint8_t* data, size_t bytes, std::string& out) {
+  const size_t at = out.size();
+  switch (state_->codec) {
+    case Codec::kNone:
+      out.append(reinterpret_cast<const char*>(data), bytes);
+      return bytes;
+    case Codec::kZstd: {
+      out.resize(at + ZSTD_compressBound(bytes));
+      const size_t n = ZSTD_compressCCtx(state_->zstd, out.data() + at, out.size() - at, data, bytes, kZstdLevel);
+      if (ZSTD_isError(n)) fail_runtime(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+      out.resize(at + n);
+      return n;
+    }
+    case Codec::kDeflate: {
+      // TIFF's deflate (tag 8) is a zlib stream: header, deflate data, Adler-32.
+      out.resize(at + libdeflate_zlib_compress_bound(state_->deflate, bytes));
+      const size_t n = libdeflate_zlib_compress(state_->deflate, data, bytes, out.data() + at, out.size() - at);
+      if (n == 0) fail_runtime("deflate compression failed");
+      out.resize(at + n);
+      return n;
+    }
+  }
+  return 0;
+}
+
+void copy_tile(const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end, int64_t tx, int64_t ty, int tile,
+               int64_t image_width, uint8_t* tile_buf) {
+  const size_t row_bytes = static_cast<size_t>(tile) * 3;
+  std::memset(tile_buf, 0, row_bytes * tile);
+  const int64_t x0 = tx * tile;
+  const int64_t w = std::min<int64_t>(tile, image_width - x0);
+  const int64_t h = std::min<int64_t>(tile, strip_end - ty * tile);
+  for (int64_t r = 0; r < h; ++r)
+    std::memcpy(tile_buf + r * row_bytes, strip + (ty * tile - y0 + r) * stride + x0 * 3, w * 3);
+}
+
+EncodedRow encode_tile_row(TileEncoder& encoder, const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end,
+                           int64_t ty, int tile, int64_t image_width, std::vector<uint8_t>& tile_buf) {
+  EncodedRow row;
+  row.row = ty;
+  tile_buf.resize(static_cast<size_t>(tile) * tile * 3);
+  for (int64_t tx = 0; tx * tile < image_width; ++tx) {
+    copy_tile(strip, stride, y0, strip_end, tx, ty, tile, image_width, tile_buf.data());
+    row.sizes.push_back(encoder.encode(tile_buf.data(), tile_buf.size(), row.bytes));
+  }
+  return row;
+}
+
+namespace {
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t get_u64(const std::string& in, size_t at) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in[at + i])) << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+std::string EncodedRow::to_message() const {
+  std::string m;
+  m.reserve(16 + 8 * sizes.size() + bytes.size());
+  put_u64(m, static_cast<uint64_t>(row));
+  put_u64(m, sizes.size());
+  for (uint64_t s : sizes) put_u64(m, s);
+  m += bytes;
+  return m;
+}
+
+EncodedRow EncodedRow::from_message(const std::string& m) {
+  if (m.size() < 16) fail_runtime("an encoded tile row message is too short");
+  EncodedRow r;
+  r.row = static_cast<int64_t>(get_u64(m, 0));
+  const uint64_t n = get_u64(m, 8);
+  if (n > (m.size() - 16) / 8) fail_runtime("an encoded tile row message is cut short");
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    r.sizes.push_back(get_u64(m, 16 + 8 * i));
+    total += r.sizes.back();
+  }
+  const size_t head = 16 + 8 * n;
+  if (total != m.size() - head) fail_runtime("an encoded tile row message has the wrong length");
+  r.bytes = m.substr(head);
+  return r;
+}
+
+}  // namespace alinify::io
