@@ -1,6 +1,7 @@
 #pragma once
-// Rank 0's registration: decimate both images by the planned factor (grey, averaged, by strips),
-// write them with the scale-free convention, run elastix, parse its chain.
+// Rank 0's registration: the decimated images (averaged here, or on every rank by
+// job/decimate_ranks.hpp) written with the scale-free convention, the coarse stage, elastix, its
+// chain parsed.
 #include <cstdint>
 #include <string>
 #include <vector>
