@@ -138,7 +138,8 @@ void upsampled_peak(const Correlation& c, int sx, int sy, int u, double* dx, dou
     std::vector<Complex> e(static_cast<size_t>(m) * n);
     for (int j = 0; j < m; ++j) {
       const double a = s0 + static_cast<double>(j - u) / u;
-      for (int k = 0; k < n; ++k) e[static_cast<size_t>(j) * n + k] = std::polar(1.0, 2 * M_PI * frequency(k, n) * a / n);
+      for (int k = 0; k < n; ++k)
+        e[static_cast<size_t>(j) * n + k] = std::polar(1.0, 2 * M_PI * frequency(k, n) * a / n);
     }
     return e;
   };
@@ -156,14 +157,17 @@ void upsampled_peak(const Correlation& c, int sx, int sy, int u, double* dx, dou
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < m; ++j) {
       Complex acc = 0;
-      for (int ky = 0; ky < c.h; ++ky) acc += ey[static_cast<size_t>(i) * c.h + ky] * rows[static_cast<size_t>(ky) * m + j];
+      for (int ky = 0; ky < c.h; ++ky)
+        acc += ey[static_cast<size_t>(i) * c.h + ky] * rows[static_cast<size_t>(ky) * m + j];
       grid[static_cast<size_t>(i) * m + j] = acc.real();
     }
   size_t best = 0;
   for (size_t k = 1; k < grid.size(); ++k)
     if (grid[k] > grid[best]) best = k;
   const int bi = static_cast<int>(best) / m, bj = static_cast<int>(best) % m;
-  const auto g = [&](int i, int j) { return grid[static_cast<size_t>(std::clamp(i, 0, m - 1)) * m + std::clamp(j, 0, m - 1)]; };
+  const auto g = [&](int i, int j) {
+    return grid[static_cast<size_t>(std::clamp(i, 0, m - 1)) * m + std::clamp(j, 0, m - 1)];
+  };
   const double ox = (bj > 0 && bj < m - 1) ? vertex(g(bi, bj - 1), g(bi, bj), g(bi, bj + 1)) : 0.0;
   const double oy = (bi > 0 && bi < m - 1) ? vertex(g(bi - 1, bj), g(bi, bj), g(bi + 1, bj)) : 0.0;
   *dx = sx + (bj - u + ox) / u;
@@ -182,12 +186,18 @@ void half_shift(const Block& design, const Block& scan, const Part& part, int sx
 
 std::string describe(Verdict v) {
   switch (v) {
-    case Verdict::kOk: return "ok";
-    case Verdict::kFlat: return "flat";
-    case Verdict::kNoMatch: return "no match";
-    case Verdict::kAmbiguous: return "ambiguous";
-    case Verdict::kBeyondRadius: return "beyond the search radius";
-    case Verdict::kDisagree: return "halves disagree";
+    case Verdict::kOk:
+      return "ok";
+    case Verdict::kFlat:
+      return "flat";
+    case Verdict::kNoMatch:
+      return "no match";
+    case Verdict::kAmbiguous:
+      return "ambiguous";
+    case Verdict::kBeyondRadius:
+      return "beyond the search radius";
+    case Verdict::kDisagree:
+      return "halves disagree";
   }
   return "?";
 }

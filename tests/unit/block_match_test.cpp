@@ -10,8 +10,8 @@
 
 using alinify::reg::block::Block;
 using alinify::reg::block::MatchOptions;
-using alinify::reg::block::Measurement;
 using alinify::reg::block::measure_block;
+using alinify::reg::block::Measurement;
 using alinify::reg::block::Verdict;
 
 namespace {
@@ -29,8 +29,8 @@ Field texture(unsigned seed) {
   std::vector<Wave> waves;
   for (int i = 0; i < 60; ++i) {
     const double lambda = 3 * std::pow(40.0 / 3, u(rng)), dir = 2 * M_PI * u(rng);
-    waves.push_back({2 * M_PI / lambda * std::cos(dir), 2 * M_PI / lambda * std::sin(dir), 4 + 8 * u(rng),
-                     2 * M_PI * u(rng)});
+    waves.push_back(
+        {2 * M_PI / lambda * std::cos(dir), 2 * M_PI / lambda * std::sin(dir), 4 + 8 * u(rng), 2 * M_PI * u(rng)});
   }
   return [waves](double x, double y) {
     double v = 128;
@@ -100,7 +100,9 @@ TEST(BlockMatch, FlatBlocksHaveNoConfidence) {
 
 TEST(BlockMatch, PeriodicBlocksAreAmbiguous) {
   // A 6 px repeat inside an 8 px search radius: shifts 6 px apart match equally well.
-  const Field grid = [](double x, double y) { return 128 + 40 * std::cos(2 * M_PI * x / 6) + 40 * std::cos(2 * M_PI * y / 6); };
+  const Field grid = [](double x, double y) {
+    return 128 + 40 * std::cos(2 * M_PI * x / 6) + 40 * std::cos(2 * M_PI * y / 6);
+  };
   const Measurement m = measure_block(sample(grid, 128), sample(grid, 128, 0.4, -0.3));
   EXPECT_EQ(m.verdict, Verdict::kAmbiguous) << describe(m.verdict);
   EXPECT_EQ(m.confidence, 0);

@@ -40,10 +40,10 @@ struct Measurement {
   // The design content at design pixel p lies at p + (dx, dy) in the resampled scan: the corrected
   // transform is T'(p) = T(p + (dx, dy)).
   double dx = 0, dy = 0;
-  double confidence = 0;  // 0..1: peak x distinctness x agreement; 0 when the verdict is not kOk
-  double texture = 0;     // windowed standard deviation of the design block, grey levels
-  double peak = 0;        // normalised correlation at the integer peak, -1..1
-  double second = 0;      // best other local maximum within the radius (outside the peak's lobe)
+  double confidence = 0;    // 0..1: peak x distinctness x agreement; 0 when the verdict is not kOk
+  double texture = 0;       // windowed standard deviation of the design block, grey levels
+  double peak = 0;          // normalised correlation at the integer peak, -1..1
+  double second = 0;        // best other local maximum within the radius (outside the peak's lobe)
   double disagreement = 0;  // px between the left-half and right-half estimates
   Verdict verdict = Verdict::kNoMatch;
   bool usable() const { return verdict == Verdict::kOk; }
