@@ -165,7 +165,12 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
       "margin", po::value<double>()->default_value(0.06), "periodic: table around the fabric, fraction of each side")(
       "max-rotation", po::value<double>()->default_value(5.0),
       "periodic: rotation of the fabric drawn in +-max degrees")(
-      "quarter-turns", po::bool_switch(), "periodic: the fabric is also turned by 90, 180 or 270 degrees");
+      "quarter-turns", po::bool_switch(), "periodic: the fabric is also turned by 90, 180 or 270 degrees")(
+      "fine-waves", po::value<double>()->default_value(0),
+      "largest amplitude in px (0..5) of six fine waves added to the truth, periods 256..3072 px (at most half "
+      "the larger side); 0: none")(
+      "weave", po::value<double>()->default_value(0.04, "0.04"),
+      "brightness contrast (+-fraction) of the scan's weave (3.3-3.5 px period, not in the design)");
   Parsed p = parse("synth", d, argc, argv, comm, "--out-dir DIR [--width W --height H --seed N]");
   if (p.help) return 0;
   if (!comm.is_root()) return 0;  // one writer; other ranks have nothing to do
@@ -179,11 +184,15 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   o.margin = p.vm["margin"].as<double>();
   o.max_rotation_deg = p.vm["max-rotation"].as<double>();
   o.quarter_turns = p.vm["quarter-turns"].as<bool>();
+  o.fine_waves = p.vm["fine-waves"].as<double>();
+  o.weave = p.vm["weave"].as<double>();
   if (o.kind != "default" && o.kind != "periodic")
     fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");
   if (!(o.margin >= 0 && o.margin <= 0.5)) fail_usage("--margin: must be in 0..0.5");
   if (!(o.max_rotation_deg >= 0 && o.max_rotation_deg <= 45)) fail_usage("--max-rotation: must be in 0..45");
   if (o.width < 64 || o.height < 64) fail_usage("--width/--height: at least 64 pixels");
+  if (!(o.fine_waves >= 0 && o.fine_waves <= 5)) fail_usage("--fine-waves: must be in 0..5 px");
+  if (!(o.weave >= 0 && o.weave <= 0.5)) fail_usage("--weave: must be in 0..0.5");
   if (o.strip_rows < 1) fail_usage("--strip-rows: must be positive");
   const double t0 = now_seconds();
   synth::write_synthetic_pair(o);

@@ -10,21 +10,32 @@
 
 namespace alinify::io {
 
-GreyImage decimate_grey(const Raster& raster, int factor, int rows_per_read) {
+Size decimated_size(const Raster& raster, int factor) {
   if (factor < 1) fail_runtime("decimation factor must be >= 1");
-  GreyImage img;
-  img.factor = factor;
-  img.size = Size{raster.size().width / factor, raster.size().height / factor};
-  if (img.size.width < 1 || img.size.height < 1)
+  const Size size{raster.size().width / factor, raster.size().height / factor};
+  if (size.width < 1 || size.height < 1)
     fail_input(raster.info().path, "too small to decimate by " + std::to_string(factor));
-  img.pixels.resize(static_cast<size_t>(img.size.pixels()));
-  for (int64_t y = 0; y < img.size.height; y += rows_per_read) {
-    int64_t rows = std::min<int64_t>(rows_per_read, img.size.height - y);
-    Window w{0, y * factor, img.size.width * factor, rows * factor};
-    raster.read_grey_average(w, static_cast<int>(img.size.width), static_cast<int>(rows),
-                             img.pixels.data() + y * img.size.width);
+  return size;
+}
+
+void decimate_grey_rows(const Raster& raster, int factor, int64_t y0, int64_t rows, float* dst, int rows_per_read) {
+  const Size size = decimated_size(raster, factor);
+  // Every decimated pixel averages its own aligned f x f square, so where a read starts never
+  // changes a value: any split of the rows gives the same bytes (tested under mpirun).
+  for (int64_t y = y0; y < y0 + rows; y += rows_per_read) {
+    const int64_t n = std::min<int64_t>(rows_per_read, y0 + rows - y);
+    Window w{0, y * factor, size.width * factor, n * factor};
+    raster.read_grey_average(w, static_cast<int>(size.width), static_cast<int>(n), dst + (y - y0) * size.width);
     cancel::throw_if_requested();
   }
+}
+
+GreyImage decimate_grey(const Raster& raster, int factor, int rows_per_read) {
+  GreyImage img;
+  img.factor = factor;
+  img.size = decimated_size(raster, factor);
+  img.pixels.resize(static_cast<size_t>(img.size.pixels()));
+  decimate_grey_rows(raster, factor, 0, img.size.height, img.pixels.data(), rows_per_read);
   return img;
 }
 

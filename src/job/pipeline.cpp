@@ -19,6 +19,7 @@
 #include "alinify/io/output_lock.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
+#include "alinify/job/decimate_ranks.hpp"
 #include "alinify/job/progress.hpp"
 #include "alinify/job/rank_report.hpp"
 #include "alinify/par/agree.hpp"
@@ -121,34 +122,98 @@ nlohmann::json registration_facts(const plan::Budget& budget, const plan::Regist
 
 }  // namespace
 
-transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts) {
-  std::string text = on_root_then_broadcast(comm, "registration", [&] {
-    const double t_start = now_seconds();
+namespace {
+
+// Rank 0's plan of a registration; the factor is broadcast, the rest stays with rank 0.
+struct RegisterPlan {
+  plan::Budget budget;
+  plan::RegistrationPlan plan;
+  reg::RegisterOptions options;
+  Size design, scan;
+  bool made_work_dir = false;
+  double t_start = 0;
+};
+
+int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan& rp) {
+  const std::string text = on_root_then_broadcast(comm, "planning the registration", [&] {
+    rp.t_start = now_seconds();
     check_outputs({{"the transform output", job.transform_out}}, register_inputs(job));
     io::Raster design = io::Raster::open(job.design);
     io::Raster scan = io::Raster::open(job.scan);
-    plan::Budget budget = rank_budget(comm, job.mem_budget);
-    spdlog::info("memory budget {} per rank, from {} ({})", format_bytes(budget.bytes), budget.source, budget.explain);
+    rp.design = design.size();
+    rp.scan = scan.size();
+    rp.budget = rank_budget(comm, job.mem_budget);
+    spdlog::info("memory budget {} per rank, from {} ({})", format_bytes(rp.budget.bytes), rp.budget.source,
+                 rp.budget.explain);
     const std::string model_preset = job.reg.parameter_files.empty() ? job.reg.preset : "bspline";
-    plan::RegistrationPlan p = plan::plan_registration(design.size(), scan.size(), budget.bytes,
-                                                       plan::elastix_memory_model(model_preset), job.max_pixels);
-    spdlog::info("plan: {}", p.reason);
-
-    reg::RegisterOptions ro = job.reg;
-    ro.work_dir = elastix_dir_for(job.transform_out);
-    if (ro.grid_spacing <= 0) ro.grid_spacing = plan::bspline_grid_spacing(design.size());
+    rp.plan = plan::plan_registration(design.size(), scan.size(), rp.budget.bytes,
+                                      plan::elastix_memory_model(model_preset), job.max_pixels);
+    spdlog::info("plan: {}", rp.plan.reason);
+    rp.options = job.reg;
+    rp.options.work_dir = elastix_dir_for(job.transform_out);
+    if (rp.options.grid_spacing <= 0) rp.options.grid_spacing = plan::bspline_grid_spacing(design.size());
     if (job.reg.parameter_files.empty() && job.reg.preset == "bspline")
-      spdlog::info("B-spline control points every {} full-resolution pixels", ro.grid_spacing);
-    ro.scan_path = job.scan;
+      spdlog::info("B-spline control points every {} full-resolution pixels", rp.options.grid_spacing);
+    rp.options.scan_path = job.scan;
+    // Parameter files first: a malformed user file fails before any heavy work.
+    reg::check_registration_inputs(rp.options);
+    std::error_code ec;
+    rp.made_work_dir = !fs::exists(rp.options.work_dir, ec);
+    return std::to_string(rp.plan.factor);
+  });
+  return std::stoi(text);
+}
+
+// Every rank averages its rows of both images (job/decimate_ranks.hpp); rank 0 writes them where
+// elastix reads them, one image at a time.
+reg::RegistrationImages decimate_for_registration(par::Communicator& comm, const RegisterJob& job, int factor,
+                                                  RegisterPlan& rp) {
+  const auto discard = [&] { reg::discard_registration_work(rp.options.work_dir, rp.made_work_dir); };
+  std::optional<io::Raster> design, scan;
+  reg::RegistrationImages images;
+  par::on_every_rank(
+      comm, "opening the images",
+      [&] {
+        design = io::Raster::open(job.design);
+        scan = io::Raster::open(job.scan);
+        if (comm.is_root()) images = reg::start_registration_images(design->size(), scan->size(), factor, rp.options);
+      },
+      discard);
+  const double t0 = now_seconds();
+  for (const bool is_design : {true, false}) {
+    const io::GreyImage image = decimate_on_every_rank(comm, is_design ? *design : *scan, factor, discard);
+    par::on_every_rank(
+        comm, "writing the registration images",
+        [&] {
+          if (comm.is_root()) reg::keep_registration_image(images, is_design, image, rp.options);
+        },
+        discard);
+  }
+  images.decimate_seconds = now_seconds() - t0;
+  if (comm.size() > 1) spdlog::info("decimation on {} ranks", comm.size());
+  return images;
+}
+
+}  // namespace
+
+transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts) {
+  RegisterPlan rp;
+  const int factor = plan_register(comm, job, rp);
+  reg::RegistrationImages images = decimate_for_registration(comm, job, factor, rp);
+  std::string text = on_root_then_broadcast(comm, "registration", [&] {
+    reg::RegisterOptions& ro = rp.options;
     reg::RegistrationResult r = [&] {
       RegistrationTicker ticker(job.progress, ro.work_dir + "/elastix.log");
-      return reg::register_pair(design, scan, p.factor, ro);
+      return reg::register_decimated(images, rp.design, ro, rp.made_work_dir);
     }();
+    const plan::RegistrationPlan& p = rp.plan;
+    const double t_start = rp.t_start;
+    const plan::Budget& budget = rp.budget;
 
     transform::TransformFile f;
     f.transform = r.transform;
-    f.design = design.size();
-    f.scan = scan.size();
+    f.design = rp.design;
+    f.scan = rp.scan;
     f.registration_factor = p.factor;
     f.preset = job.reg.parameter_files.empty() ? job.reg.preset : "custom";
     f.has_initial = r.has_initial;
@@ -156,7 +221,7 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
     check_overlap(f, job.scan);
     const std::string json = transform::to_json_text(f);
     // The elastix folder first: transform.json appears only when everything it refers to exists.
-    auto full = transform::write_full_resolution_chain(r.elastix_chain.back(), ro.work_dir, design.size());
+    auto full = transform::write_full_resolution_chain(r.elastix_chain.back(), ro.work_dir, rp.design);
     files::write_atomically(job.transform_out, json);
     spdlog::info("transform {} (full-resolution elastix chain {}, elastix log {})", job.transform_out, full.back(),
                  r.elastix_log);

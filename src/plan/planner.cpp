@@ -101,4 +101,10 @@ std::vector<RowRange> strips_for_rank(int64_t height, int strip_rows, int rank, 
   return out;
 }
 
+RowRange rows_of_rank(int64_t height, int rank, int size) {
+  if (size <= 0 || rank < 0 || rank >= size || height <= 0) return {};
+  const int64_t y0 = height * rank / size;
+  return {y0, height * (rank + 1) / size - y0};
+}
+
 }  // namespace alinify::plan

@@ -120,46 +120,64 @@ void check_initial_applied(const ElastixResult& er, const std::string& initial_f
 
 }  // namespace
 
-static RegistrationResult register_pair_unguarded(const io::Raster& design, const io::Raster& scan, int factor,
-                                                  const RegisterOptions& o) {
+void check_registration_inputs(const RegisterOptions& o) {
+  find_executable(o.elastix);
+  for (const auto& p : o.parameter_files)
+    transform::check_registration_parameters(transform::read_parameter_file(p), p);
+  if (o.init_names_file() && !fs::exists(o.init)) fail_input(o.init, "--init: no such file");
+}
+
+RegistrationImages start_registration_images(Size design, Size scan, int factor, const RegisterOptions& o) {
+  RegistrationImages images;
+  images.factor = factor;
+  images.fixed = (fs::path(o.work_dir) / kFixedImage).string();
+  images.moving = (fs::path(o.work_dir) / kMovingImage).string();
+  // Coarse images: both by the same total factor, larger side about o.coarse_size.
+  images.coarse_factor = coarse::factor_for(std::max(design.width, scan.width) / factor,
+                                            std::max(design.height, scan.height) / factor, o.coarse_size);
+  fs::create_directories(o.work_dir);
+  return images;
+}
+
+void keep_registration_image(RegistrationImages& images, bool is_design, const io::GreyImage& image,
+                             const RegisterOptions& o) {
+  io::write_metaimage(is_design ? images.fixed : images.moving, image);
+  images.bytes += image.pixels.size() * sizeof(float);
+  if (!o.init_runs_coarse_stage()) return;
+  (is_design ? images.coarse_design : images.coarse_scan) = coarse::downsample(image, images.coarse_factor);
+}
+
+void discard_registration_work(const std::string& work_dir, bool made_work_dir) {
+  // No registration images are left behind, and no folder at all unless elastix ran: then its
+  // log stays, as the error line names it.
+  std::error_code ec;
+  remove_registration_images(work_dir);
+  const bool has_log =
+      fs::exists(fs::path(work_dir) / "elastix.log", ec) || fs::exists(fs::path(work_dir) / "elastix.console.log", ec);
+  if (made_work_dir && !has_log) fs::remove_all(work_dir, ec);
+}
+
+static RegistrationResult register_decimated_unguarded(RegistrationImages& images, Size design_size,
+                                                       const RegisterOptions& o) {
   RegistrationResult r;
   const std::string exe = find_executable(o.elastix);
-  // Parameter files first: a malformed user file fails before any heavy work.
   std::vector<std::string> params = o.parameter_files;
-  for (const auto& p : params) transform::check_registration_parameters(transform::read_parameter_file(p), p);
-  fs::create_directories(o.work_dir);
   if (params.empty()) params = write_preset_files(o.preset, o.work_dir, o.grid_spacing);
-
   const bool search = o.init_runs_coarse_stage();
   const bool from_file = o.init_names_file();
-  if (from_file && !fs::exists(o.init)) fail_input(o.init, "--init: no such file");
   const std::string scan_name = o.scan_path.empty() ? std::string("scan") : o.scan_path;
-  // Coarse images: both by the same total factor, larger side about o.coarse_size.
-  const int g = coarse::factor_for(std::max(design.size().width, scan.size().width) / factor,
-                                   std::max(design.size().height, scan.size().height) / factor, o.coarse_size);
-  coarse::Image coarse_design, coarse_scan;
-
-  const double t0 = now_seconds();
-  const std::string fixed = (fs::path(o.work_dir) / kFixedImage).string();
-  const std::string moving = (fs::path(o.work_dir) / kMovingImage).string();
-  {
-    io::GreyImage d = io::decimate_grey(design, factor);
-    io::write_metaimage(fixed, d);
-    r.registration_image_bytes += d.pixels.size() * sizeof(float);
-    if (search) coarse_design = coarse::downsample(d, g);
-  }  // one decimated image in memory at a time
-  {
-    io::GreyImage s = io::decimate_grey(scan, factor);
-    io::write_metaimage(moving, s);
-    r.registration_image_bytes += s.pixels.size() * sizeof(float);
-    if (search) coarse_scan = coarse::downsample(s, g);
-  }
-  r.decimate_seconds = now_seconds() - t0;
+  const int factor = images.factor;
+  const std::string fixed = images.fixed;
+  const std::string moving = images.moving;
+  const coarse::Image& coarse_design = images.coarse_design;
+  const coarse::Image& coarse_scan = images.coarse_scan;
+  r.decimate_seconds = images.decimate_seconds;
+  r.registration_image_bytes = images.bytes;
   spdlog::info("decimated design and scan by {} in {:.2f} s ({} of registration images)", factor, r.decimate_seconds,
                format_bytes(r.registration_image_bytes));
 
   std::string initial_file;
-  const Size reg_size{design.size().width / factor, design.size().height / factor};
+  const Size reg_size{design_size.width / factor, design_size.height / factor};
   if (search) {
     coarse::CoarseOptions co;
     co.max_rotation_deg = o.max_rotation_deg;
@@ -178,7 +196,7 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
     spdlog::info("coarse alignment: confidence {:.3f}; fabric box {}{}", cr.confidence, cr.box_state,
                  cr.box_state == "none" ? (cr.box_note.empty() ? std::string() : " (" + cr.box_note + ")")
                                         : fmt::format(" ({:.1f} px from the best)", cr.box_distance));
-    // (register_pair removes the registration images on every way out by an error.)
+    // (register_decimated removes the registration images on every way out by an error.)
     if (cr.rejected) fail_input(scan_name, cr.reason);
     if (cr.ambiguous) {
       if (!o.accept_ambiguous)
@@ -231,21 +249,35 @@ static RegistrationResult register_pair_unguarded(const io::Raster& design, cons
   return r;
 }
 
+RegistrationResult register_decimated(RegistrationImages& images, Size design_size, const RegisterOptions& o,
+                                      bool made_work_dir) {
+  try {
+    return register_decimated_unguarded(images, design_size, o);
+  } catch (...) {
+    // Every way out (bad input, elastix failure, a stop) cleans up alike.
+    discard_registration_work(o.work_dir, made_work_dir);
+    throw;
+  }
+}
+
 RegistrationResult register_pair(const io::Raster& design, const io::Raster& scan, int factor,
                                  const RegisterOptions& o) {
   std::error_code ec;
   const bool made_work_dir = !fs::exists(o.work_dir, ec);
+  RegistrationImages images;
   try {
-    return register_pair_unguarded(design, scan, factor, o);
+    // Parameter files first: a malformed user file fails before any heavy work.
+    check_registration_inputs(o);
+    images = start_registration_images(design.size(), scan.size(), factor, o);
+    const double t0 = now_seconds();
+    keep_registration_image(images, true, io::decimate_grey(design, factor), o);  // one decimated image at a time
+    keep_registration_image(images, false, io::decimate_grey(scan, factor), o);
+    images.decimate_seconds = now_seconds() - t0;
   } catch (...) {
-    // Every way out (bad input, elastix failure, a stop) leaves no registration images behind, and
-    // no folder at all unless elastix ran: then its log stays, as the error line names it.
-    remove_registration_images(o.work_dir);
-    const bool has_log = fs::exists(fs::path(o.work_dir) / "elastix.log", ec) ||
-                         fs::exists(fs::path(o.work_dir) / "elastix.console.log", ec);
-    if (made_work_dir && !has_log) fs::remove_all(o.work_dir, ec);
+    discard_registration_work(o.work_dir, made_work_dir);
     throw;
   }
+  return register_decimated(images, design.size(), o, made_work_dir);
 }
 
 double overlap_fraction(const transform::Transform& t, Size design, Size scan) {

@@ -68,14 +68,37 @@ Truth make_truth(Size design, Size scan, uint64_t seed) {
   return t;
 }
 
+void add_fine_waves(Truth& truth, double amp, uint64_t seed) {
+  if (!(amp > 0)) return;
+  // A stream of its own: the seed's other draws (and so every existing pair) do not move.
+  Rng rng(detail::mix64(seed) ^ 0x66696e65ULL);
+  const double half = 0.5 * static_cast<double>(std::max(truth.scan.width, truth.scan.height));
+  const double hi = std::min(3072.0, half), lo = std::min(256.0, hi);
+  for (int i = 0; i < 6; ++i) {
+    const double lambda = lo * std::pow(hi / lo, rng.uniform(0, 1));
+    const double dir = rng.uniform(0, 2 * M_PI);
+    Wave wave{};
+    wave.axis = i % 2;
+    wave.amp = rng.uniform(0.5 * amp, amp);
+    wave.kx = 2 * M_PI / lambda * std::cos(dir);
+    wave.ky = 2 * M_PI / lambda * std::sin(dir);
+    wave.phase = rng.uniform(0, 2 * M_PI);
+    truth.waves.push_back(wave);
+  }
+}
+
 // ---- camera model ----
 
 namespace {
 constexpr double kSub[4][2] = {{-0.25, -0.25}, {0.25, -0.25}, {-0.25, 0.25}, {0.25, 0.25}};
 }
 
-ScanModel::ScanModel(const Pattern& design, const Truth& truth, uint64_t seed)
-    : design_(design), truth_(truth), seed_(detail::mix64(seed) ^ 0x7363616eULL) {
+ScanModel::ScanModel(const Pattern& design, const Truth& truth, uint64_t seed, double weave)
+    : design_(design),
+      truth_(truth),
+      seed_(detail::mix64(seed) ^ 0x7363616eULL),
+      weave_low_(1 - weave),  // at 0.04 exactly the 0.96 and 0.32 of the earlier literals
+      weave_gain_(8 * weave) {
   for (int k = 0; k < 4; ++k) {  // sub-pixel offsets through the linear part (waves vary too slowly to matter)
     dx_[k] = truth.m[0] * kSub[k][0] + truth.m[1] * kSub[k][1];
     dy_[k] = truth.m[2] * kSub[k][0] + truth.m[3] * kSub[k][1];
@@ -113,12 +136,12 @@ void ScanModel::pixel(int64_t x, int64_t y, uint8_t rgb[3]) const {
     acc[1] += c[1];
     acc[2] += c[2];
   }
-  // Weave: crossing threads, warp period 3.5 px, weft period 3.3 px, +-4%.
+  // Weave: crossing threads, warp period 3.5 px, weft period 3.3 px, +-weave (4% by default).
   const double tx = qx / 3.5, ty = qy / 3.3;
   const double fx = tx - std::floor(tx), fy = ty - std::floor(ty);
   const bool warp_on_top = ((static_cast<int64_t>(std::floor(tx)) + static_cast<int64_t>(std::floor(ty))) & 1) != 0;
   const double f = warp_on_top ? fx : fy;
-  const double weave = 0.96 + 0.32 * f * (1 - f);  // 0.96 at the thread edges, 1.04 at its crown
+  const double weave = weave_low_ + weave_gain_ * f * (1 - f);  // low at the thread edges, high at its crown
   // Illumination: smooth, 0.85..1.1 across the image.
   const double nx = 2 * qx / std::max<double>(truth_.scan.width - 1, 1) - 1;
   const double ny = 2 * qy / std::max<double>(truth_.scan.height - 1, 1) - 1;
@@ -258,8 +281,9 @@ void write_synthetic_pair(const SynthOptions& o) {
     pattern = std::make_unique<DesignPattern>(size, o.seed);
     truth = make_truth(size, size, o.seed);
   }
+  add_fine_waves(truth, o.fine_waves, o.seed);
   const Pattern& design = *pattern;
-  const ScanModel camera(design, truth, o.seed);
+  const ScanModel camera(design, truth, o.seed, o.weave);
 
   const std::string design_path = (fs::path(o.out_dir) / "design.tif").string();
   const std::string scan_path = (fs::path(o.out_dir) / "scan.tif").string();
@@ -297,7 +321,9 @@ void write_synthetic_pair(const SynthOptions& o) {
   writer.commit();
   spdlog::info("synth: wrote {} ({}x{} RGB, seed {})", design_path, o.width, o.height, o.seed);
   spdlog::info("synth: wrote {} ({}x{} RGB, camera model of the design)", scan_path, sw, sh);
-  spdlog::info("synth: wrote {} (rotation/scale/shift + {} waves)", truth_path, truth.waves.size());
+  spdlog::info("synth: wrote {} (rotation/scale/shift + {} waves{}), weave +-{:g}", truth_path, truth.waves.size(),
+               o.fine_waves > 0 ? fmt::format(", 6 of them fine, up to {:g} px", o.fine_waves) : std::string(),
+               o.weave);
 }
 
 }  // namespace alinify::synth

@@ -143,6 +143,22 @@ TEST(Planner, EveryRowIsWrittenByExactlyOneRank) {
     }
 }
 
+TEST(Planner, RowsOfRankAreContiguousInRankOrderAndEven) {
+  for (int64_t height : {1, 2, 67, 154, 4986})
+    for (int size = 1; size <= 5; ++size) {
+      int64_t next = 0;
+      for (int r = 0; r < size; ++r) {
+        const RowRange range = rows_of_rank(height, r, size);
+        EXPECT_EQ(range.y0, next) << "height " << height << " rank " << r << " of " << size;
+        EXPECT_GE(range.rows, height / size);
+        EXPECT_LE(range.rows, height / size + 1);
+        next = range.y0 + range.rows;
+      }
+      EXPECT_EQ(next, height) << "every row has one rank";
+    }
+  EXPECT_EQ(rows_of_rank(10, 3, 3).rows, 0);  // no such rank
+}
+
 TEST(Planner, BSplineGridSpacingFollowsTheDesignNotTheRegistrationScale) {
   EXPECT_EQ(bspline_grid_spacing({1200, 900}), 256);    // small designs: the floor
   EXPECT_EQ(bspline_grid_spacing(kBigScan), 1024);      // 18960 / 18 = 1053 -> 1024

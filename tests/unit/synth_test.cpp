@@ -249,6 +249,70 @@ TEST(SynthTruth, DrawnParametersStayInTheirRanges) {
 
 // ---------------- design pattern ----------------
 
+TEST(SynthTruth, FineWavesComeFromTheirOwnStreamWithinTheirRanges) {
+  const Truth base = make_truth(Size{20000, 15000}, Size{20000, 15000}, 9);
+  Truth none = base;
+  alinify::synth::add_fine_waves(none, 0, 9);
+  expect_truth_identical(none, base);  // off: the truth of every existing pair
+
+  Truth fine = base;
+  alinify::synth::add_fine_waves(fine, 3, 9);
+  ASSERT_EQ(fine.waves.size(), base.waves.size() + 6);
+  for (size_t i = 0; i < base.waves.size(); ++i) EXPECT_TRUE(same_bits(fine.waves[i].amp, base.waves[i].amp));
+  for (size_t i = base.waves.size(); i < fine.waves.size(); ++i) {
+    const Wave& w = fine.waves[i];
+    const double lambda = 2 * M_PI / std::hypot(w.kx, w.ky);
+    EXPECT_GE(lambda, 256 - 1e-9);
+    EXPECT_LE(lambda, 3072 + 1e-9);
+    EXPECT_GE(w.amp, 1.5);
+    EXPECT_LE(w.amp, 3.0);
+  }
+  Truth again = base;
+  alinify::synth::add_fine_waves(again, 3, 9);
+  expect_truth_identical(again, fine);  // same seed, same waves
+
+  // A small pair keeps whole periods: wavelengths at most half the larger side.
+  Truth small = make_truth(Size{600, 400}, Size{600, 400}, 9);
+  const size_t first_fine = small.waves.size();
+  alinify::synth::add_fine_waves(small, 2, 9);
+  for (size_t i = first_fine; i < small.waves.size(); ++i)
+    EXPECT_LE(2 * M_PI / std::hypot(small.waves[i].kx, small.waves[i].ky), 300 + 1e-9);
+}
+
+TEST(SynthCamera, WeaveContrastIsTheOptionAndItsDefaultIsTheEarlierWeave) {
+  // The default's bytes rest on these two being the earlier literals exactly.
+  const double weave = 0.04;
+  EXPECT_TRUE(same_bits(1 - weave, 0.96));
+  EXPECT_TRUE(same_bits(8 * weave, 0.32));
+  const Size size{256, 256};
+  const DesignPattern design(size, 2);
+  const Truth truth = make_truth(size, size, 2);
+  // How far a weave moves the scan from a scan without one, over a 96 x 96 patch.
+  const ScanModel none(design, truth, 2, 0.0);
+  const auto change = [&](double contrast) {
+    const ScanModel camera(design, truth, 2, contrast);
+    double sum = 0;
+    for (int y = 80; y < 176; ++y)
+      for (int x = 80; x < 176; ++x) {
+        uint8_t a[3], b[3];
+        camera.pixel(x, y, a);
+        none.pixel(x, y, b);
+        sum += std::abs(a[1] - b[1]);
+      }
+    return sum / (96 * 96);
+  };
+  const ScanModel plain(design, truth, 2), explicit_default(design, truth, 2, 0.04);
+  for (int k = 0; k < 64; ++k) {
+    uint8_t a[3], b[3];
+    plain.pixel(3 * k, 2 * k, a);
+    explicit_default.pixel(3 * k, 2 * k, b);
+    EXPECT_EQ(std::memcmp(a, b, 3), 0);
+  }
+  const double gentle = change(0.04), strong = change(0.2);
+  EXPECT_GT(gentle, 0.5);                                                        // grey levels
+  EXPECT_GT(strong, 3 * gentle) << "gentle " << gentle << " strong " << strong;  // 5x the contrast
+}
+
 TEST(SynthDesign, RichNonPeriodicContent) {
   const int w = 600, h = 400;
   const DesignPattern d(Size{w, h}, 11);

@@ -70,4 +70,9 @@ struct RowRange {
 // every rank gets a similar share of the image. Pure and independent of how many strips exist.
 std::vector<RowRange> strips_for_rank(int64_t height, int strip_rows, int rank, int size);
 
+// One contiguous share of `height` rows per rank, in rank order, sizes differing by at most one:
+// rank r gets [height*r/size, height*(r+1)/size). The decimation's split (job/decimate_ranks.hpp),
+// contiguous so that rank 0's share lands in place and the others' follow in rank order.
+RowRange rows_of_rank(int64_t height, int rank, int size);
+
 }  // namespace alinify::plan

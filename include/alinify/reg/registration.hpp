@@ -1,11 +1,13 @@
 #pragma once
-// Rank 0's registration: decimate both images by the planned factor (grey, averaged, by strips),
-// write them with the scale-free convention, run elastix, parse its chain.
+// Rank 0's registration: the decimated images (averaged here, or on every rank by
+// job/decimate_ranks.hpp) written with the scale-free convention, the coarse stage, elastix, its
+// chain parsed.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "alinify/io/raster.hpp"
+#include "alinify/reg/coarse_align.hpp"
 #include "alinify/transform/transform.hpp"
 #include "alinify/transform/transform_json.hpp"
 
@@ -45,8 +47,36 @@ struct RegistrationResult {
   double coarse_seconds = 0;
 };
 
+// Decimates both images on this process, then register_decimated.
 RegistrationResult register_pair(const io::Raster& design, const io::Raster& scan, int factor,
                                  const RegisterOptions& options);
+
+// The same in steps, for a caller that decimates elsewhere (job/decimate_ranks.hpp: every rank
+// averages its rows, rank 0 keeps the result). What rank 0 keeps of the two decimated images: the
+// MetaImages elastix reads, in the work folder, and the coarse copies.
+struct RegistrationImages {
+  int factor = 1;         // registration factor f
+  int coarse_factor = 1;  // the coarse copies average f x coarse_factor full-resolution pixels
+  std::string fixed, moving;
+  coarse::Image coarse_design, coarse_scan;  // empty unless the coarse stage runs
+  uint64_t bytes = 0;                        // both decimated images
+  double decimate_seconds = 0;               // set by whoever decimated
+};
+// Fails early on what the registration will need: elastix on PATH, the user's parameter files, an
+// --init file.
+void check_registration_inputs(const RegisterOptions& options);
+// Creates the work folder; names the images and the coarse factor.
+RegistrationImages start_registration_images(Size design, Size scan, int factor, const RegisterOptions& options);
+// Writes one decimated image where elastix reads it and keeps its coarse copy; the caller may free
+// it afterwards (one decimated image in memory at a time).
+void keep_registration_image(RegistrationImages& images, bool is_design, const io::GreyImage& image,
+                             const RegisterOptions& options);
+// Coarse stage and elastix on images kept above. On any failure the work is discarded as below.
+RegistrationResult register_decimated(RegistrationImages& images, Size design_size, const RegisterOptions& options,
+                                      bool made_work_dir);
+// Removes the registration images, and the work folder if this job made it and elastix never wrote
+// its log there (a failure before elastix leaves nothing behind).
+void discard_registration_work(const std::string& work_dir, bool made_work_dir);
 
 // Fraction of design points (sampled on a grid) that the transform maps inside the scan.
 double overlap_fraction(const transform::Transform& t, Size design, Size scan);

@@ -23,7 +23,22 @@ struct SynthOptions {
   double margin = 0.06;         // periodic: table around the fabric, fraction of each side
   double max_rotation_deg = 5;  // periodic: rotation drawn in +-max
   bool quarter_turns = false;   // periodic: also a quarter, half or three-quarter turn
+  // Deformation finer than the registration's B-spline grid (issue 16): the largest amplitude of
+  // the fine waves in px, 0 for none (the default: existing pairs keep their bytes).
+  double fine_waves = 0;
+  // The fabric's weave in the scan only: brightness +-this fraction (0.04, the gentle weave every
+  // pair has had; e.g. 0.2 for a strong weave that block matching must not lock onto).
+  double weave = 0.04;
 };
+
+// Adds fine waves to a truth (same seed, same waves; the other waves are left as they were):
+// six waves, alternating axes, wavelengths log-uniform in [256, 3072] px (each bound at most half
+// the larger side, so a small pair still holds whole periods), amplitudes in [amp/2, amp]. At the
+// largest amp the CLI takes (5 px) one wave's slope is at most 0.12 and three on one axis 0.37, so
+// the map cannot fold. The camera takes its sub-pixel offsets through the linear part only: they
+// are off by a few hundredths of a px, symmetric about truth(q), which changes the blur, not where
+// the pixel lies.
+void add_fine_waves(Truth& truth, double amp, uint64_t seed);
 
 // A colour source in continuous design-pixel coordinates ((0,0) = centre of the top-left pixel).
 class Pattern {
@@ -92,7 +107,7 @@ Truth make_truth(Size design, Size scan, uint64_t seed);
 // the written scan does not depend on strips or threads.
 class ScanModel {
  public:
-  ScanModel(const Pattern& design, const Truth& truth, uint64_t seed);
+  ScanModel(const Pattern& design, const Truth& truth, uint64_t seed, double weave = 0.04);
   void pixel(int64_t x, int64_t y, uint8_t rgb[3]) const;
 
  private:
@@ -102,6 +117,7 @@ class ScanModel {
   double dx_[4], dy_[4];  // sub-pixel offsets mapped through the truth's linear part
   double illum_a_, illum_b_, illum_c_;
   double gain_[3], bias_[3];
+  double weave_low_, weave_gain_;  // weave factor = low + gain * f * (1 - f), f across a thread
 };
 
 }  // namespace alinify::synth

@@ -1,0 +1,58 @@
+#pragma once
+// The block measurement of the refinement stage (issue 16 item 2; docs/registration.md, "Block
+// measurement"): how far a design block has still to move to land on the scan, with sub-pixel
+// precision, and how far to trust that. A pure function on two small grey images, no I/O: the
+// caller reads the design block and resamples the scan through the current transform onto the
+// same design pixels (the warp's own math), then passes both here.
+#include <string>
+#include <vector>
+
+namespace alinify::reg::block {
+
+// A square block, row-major, size x size grey values (any scale: the measurement is normalised).
+struct Block {
+  int size = 0;
+  std::vector<float> px;
+  float at(int x, int y) const { return px[static_cast<size_t>(y) * size + x]; }
+};
+
+struct MatchOptions {
+  // Search radius cap in px: shifts beyond it are not looked for. Clamped to size/4, where the
+  // window still overlaps three quarters of the block. The caller keeps it well below a quarter of
+  // any repeat period the coarse stage saw, so that a block cannot jump to the next repeat.
+  double max_shift = 8;
+  // Below this windowed standard deviation (grey levels of 0..255 images) a block is flat: the
+  // noise of the synthetic camera is about 3 levels, so 2 levels of design structure cannot be
+  // told from it.
+  double min_texture = 2.0;
+  // Below this normalised correlation at the peak the blocks do not show the same thing.
+  double min_peak = 0.3;
+  // Upsampling of the correlation around the integer peak (grid of 1/upsample px).
+  int upsample = 16;
+  // Left and right halves measured on their own must agree within about this many px.
+  double agreement_px = 0.25;
+};
+
+enum class Verdict { kOk, kFlat, kNoMatch, kAmbiguous, kBeyondRadius, kDisagree };
+std::string describe(Verdict v);
+
+struct Measurement {
+  // The design content at design pixel p lies at p + (dx, dy) in the resampled scan: the corrected
+  // transform is T'(p) = T(p + (dx, dy)).
+  double dx = 0, dy = 0;
+  double confidence = 0;    // 0..1: peak x distinctness x agreement; 0 when the verdict is not kOk
+  double texture = 0;       // windowed standard deviation of the design block, grey levels
+  double peak = 0;          // normalised correlation at the integer peak, -1..1
+  double second = 0;        // best other local maximum within the radius (outside the peak's lobe)
+  double disagreement = 0;  // px between the left-half and right-half estimates
+  Verdict verdict = Verdict::kNoMatch;
+  bool usable() const { return verdict == Verdict::kOk; }
+};
+
+// Zero-mean, Hann-windowed cross-correlation by FFT (FFTW, the coarse stage's cached plans), the
+// integer peak within the radius, then the peak of the band-limited correlation on an upsampled
+// grid around it (a matrix DFT: no locking to integer shifts), then a parabola through the finest
+// grid. Both blocks must have the same size (at least 16).
+Measurement measure_block(const Block& design, const Block& scan, const MatchOptions& options = {});
+
+}  // namespace alinify::reg::block

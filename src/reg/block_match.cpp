@@ -1,0 +1,269 @@
+// Block measurement (block_match.hpp): zero-mean windowed FFT cross-correlation, integer peak,
+// matrix-DFT upsampling around it, confidence from texture, peak, second peak and two halves.
+#include "alinify/reg/block_match.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+
+#include "alinify/core/error.hpp"
+#include "alinify/reg/coarse_align.hpp"
+
+namespace alinify::reg::block {
+
+namespace {
+
+using coarse::Complex;
+
+// a * b in plain real arithmetic: std::complex's operator* goes through the library's NaN/Inf
+// recovery (__muldc3) unless -ffast-math, which the project does not use; that made the
+// upsampling several times slower. The values here are finite by construction.
+Complex times(const Complex& a, const Complex& b) {
+  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
+
+// A rectangle of a block: columns [x0, x0 + w), all rows; its window moved by (ox, oy) px.
+struct Part {
+  int x0 = 0, w = 0, h = 0;
+  int ox = 0, oy = 0;
+  Part moved(int x, int y) const { return Part{x0, w, h, x, y}; }
+};
+
+// Hann window that never reaches zero (sampled at pixel centres): every pixel counts a little.
+std::vector<double> hann(int n) {
+  std::vector<double> w(n);
+  for (int i = 0; i < n; ++i) w[i] = 0.5 - 0.5 * std::cos(2 * M_PI * (i + 0.5) / n);
+  return w;
+}
+
+// The window of a part at one of its pixels (0 where a moved window has left the part).
+double weight(const std::vector<double>& wx, const std::vector<double>& wy, const Part& part, int x, int y) {
+  const int i = x - part.ox, j = y - part.oy;
+  return i < 0 || j < 0 || i >= part.w || j >= part.h ? 0.0 : wx[i] * wy[j];
+}
+
+// The part, minus its windowed mean, times the window; `std_out` gets the windowed standard deviation.
+std::vector<Complex> windowed(const Block& b, const Part& part, double* std_out) {
+  const std::vector<double> wx = hann(part.w), wy = hann(part.h);
+  double sw = 0, swv = 0, swvv = 0;
+  for (int y = 0; y < part.h; ++y)
+    for (int x = 0; x < part.w; ++x) {
+      const double w = weight(wx, wy, part, x, y), v = b.at(part.x0 + x, y);
+      sw += w;
+      swv += w * v;
+      swvv += w * v * v;
+    }
+  const double mean = swv / sw;
+  if (std_out) *std_out = std::sqrt(std::max(0.0, swvv / sw - mean * mean));
+  std::vector<Complex> out(static_cast<size_t>(part.w) * part.h);
+  for (int y = 0; y < part.h; ++y)
+    for (int x = 0; x < part.w; ++x)
+      out[static_cast<size_t>(y) * part.w + x] = (b.at(part.x0 + x, y) - mean) * weight(wx, wy, part, x, y);
+  return out;
+}
+
+// The FFT of a windowed part, its windowed energy and (for the design) standard deviation.
+struct Spectrum {
+  std::vector<Complex> f;
+  double energy = 0, texture = 0;
+};
+
+Spectrum spectrum_of(const Block& b, const Part& part) {
+  Spectrum s;
+  s.f = windowed(b, part, &s.texture);
+  for (const Complex& v : s.f) s.energy += std::norm(v);
+  coarse::fft2d(s.f, part.w, part.h, false);
+  return s;
+}
+
+// conj(FFT(design)) * FFT(scan), normalised so that its inverse is a correlation in -1..1.
+struct Correlation {
+  int w = 0, h = 0;
+  std::vector<Complex> spectrum;
+  std::vector<double> cc;  // circular, cc[(sy mod h) * w + (sx mod w)]
+  double at(int sx, int sy) const { return cc[static_cast<size_t>(((sy % h) + h) % h) * w + ((sx % w) + w) % w]; }
+};
+
+Correlation correlate(const Spectrum& d, const Spectrum& s, const Part& part) {
+  Correlation c;
+  c.w = part.w;
+  c.h = part.h;
+  const double norm = d.energy > 0 && s.energy > 0 ? 1.0 / std::sqrt(d.energy * s.energy) : 0.0;
+  c.spectrum.resize(d.f.size());
+  for (size_t i = 0; i < d.f.size(); ++i) c.spectrum[i] = times(std::conj(d.f[i]), s.f[i]) * norm;
+  std::vector<Complex> inv = c.spectrum;
+  coarse::fft2d(inv, part.w, part.h, true);
+  c.cc.resize(inv.size());
+  for (size_t i = 0; i < inv.size(); ++i) c.cc[i] = inv[i].real();
+  return c;
+}
+
+// The scan's window moved by the shift found so far: both windows then weigh the same content
+// alike, and the pull of the windows toward zero shift (about 0.3 % of the shift with one window
+// for both) is left only for the fraction of a pixel still to find. The design's spectrum is kept.
+Correlation correlate_moved(const Spectrum& d, const Block& scan, const Part& part, int sx, int sy) {
+  return correlate(d, spectrum_of(scan, part.moved(sx, sy)), part);
+}
+
+struct IntegerPeak {
+  int sx = 0, sy = 0;
+  double value = -2, second = -2;
+};
+
+bool local_max(const Correlation& c, int sx, int sy) {
+  const double v = c.at(sx, sy);
+  for (int j = -1; j <= 1; ++j)
+    for (int i = -1; i <= 1; ++i)
+      if ((i || j) && c.at(sx + i, sy + j) > v) return false;
+  return true;
+}
+
+// The best shift within `radius` (Chebyshev), and the best other local maximum farther than two
+// px from it (the main lobe's own flanks are no second peak).
+IntegerPeak integer_peak(const Correlation& c, int radius, int cx = 0, int cy = 0) {
+  IntegerPeak p;
+  for (int sy = cy - radius; sy <= cy + radius; ++sy)
+    for (int sx = cx - radius; sx <= cx + radius; ++sx)
+      if (c.at(sx, sy) > p.value) {
+        p.value = c.at(sx, sy);
+        p.sx = sx;
+        p.sy = sy;
+      }
+  for (int sy = cy - radius; sy <= cy + radius; ++sy)
+    for (int sx = cx - radius; sx <= cx + radius; ++sx)
+      if (std::max(std::abs(sx - p.sx), std::abs(sy - p.sy)) > 2 && c.at(sx, sy) > p.second && local_max(c, sx, sy))
+        p.second = c.at(sx, sy);
+  return p;
+}
+
+// Signed frequency of bin k of n.
+double frequency(int k, int n) { return k <= n / 2 ? k : k - n; }
+
+// Offset of a parabola's vertex through (-1, a), (0, b), (1, c), within half a step.
+double vertex(double a, double b, double c) {
+  const double den = a - 2 * b + c;
+  return den < 0 ? std::clamp(0.5 * (a - c) / den, -0.5, 0.5) : 0.0;
+}
+
+// The band-limited correlation on a (2u+1)^2 grid of step 1/u over [peak - 1, peak + 1] by a
+// separable matrix DFT (Guizar-Sicairos, Thurman & Fienup 2008), its maximum, and a parabola
+// through the maximum's neighbours on that grid.
+void upsampled_peak(const Correlation& c, int sx, int sy, int u, double* dx, double* dy) {
+  const int m = 2 * u + 1;
+  const auto kernel = [&](int n, int s0) {  // e^{2 pi i f(k) a_j / n}, j x k
+    std::vector<Complex> e(static_cast<size_t>(m) * n);
+    for (int j = 0; j < m; ++j) {
+      const double a = s0 + static_cast<double>(j - u) / u;
+      for (int k = 0; k < n; ++k)
+        e[static_cast<size_t>(j) * n + k] = std::polar(1.0, 2 * M_PI * frequency(k, n) * a / n);
+    }
+    return e;
+  };
+  const std::vector<Complex> ex = kernel(c.w, sx), ey = kernel(c.h, sy);
+  std::vector<Complex> rows(static_cast<size_t>(c.h) * m);  // rows[ky][j]
+  for (int ky = 0; ky < c.h; ++ky)
+    for (int j = 0; j < m; ++j) {
+      Complex acc = 0;
+      const Complex* x = &c.spectrum[static_cast<size_t>(ky) * c.w];
+      const Complex* e = &ex[static_cast<size_t>(j) * c.w];
+      for (int kx = 0; kx < c.w; ++kx) acc += times(x[kx], e[kx]);
+      rows[static_cast<size_t>(ky) * m + j] = acc;
+    }
+  std::vector<double> grid(static_cast<size_t>(m) * m);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) {
+      Complex acc = 0;
+      for (int ky = 0; ky < c.h; ++ky)
+        acc += times(ey[static_cast<size_t>(i) * c.h + ky], rows[static_cast<size_t>(ky) * m + j]);
+      grid[static_cast<size_t>(i) * m + j] = acc.real();
+    }
+  size_t best = 0;
+  for (size_t k = 1; k < grid.size(); ++k)
+    if (grid[k] > grid[best]) best = k;
+  const int bi = static_cast<int>(best) / m, bj = static_cast<int>(best) % m;
+  const auto g = [&](int i, int j) {
+    return grid[static_cast<size_t>(std::clamp(i, 0, m - 1)) * m + std::clamp(j, 0, m - 1)];
+  };
+  const double ox = (bj > 0 && bj < m - 1) ? vertex(g(bi, bj - 1), g(bi, bj), g(bi, bj + 1)) : 0.0;
+  const double oy = (bi > 0 && bi < m - 1) ? vertex(g(bi - 1, bj), g(bi, bj), g(bi + 1, bj)) : 0.0;
+  *dx = sx + (bj - u + ox) / u;
+  *dy = sy + (bi - u + oy) / u;
+}
+
+// One half of the block measured near the whole block's peak: the check that both halves see the
+// same shift (a block straddling a fold, a repeat or an edge of the print does not).
+void half_shift(const Block& design, const Block& scan, const Part& part, int sx, int sy, double* dx, double* dy) {
+  const Correlation c = correlate_moved(spectrum_of(design, part), scan, part, sx, sy);
+  const IntegerPeak p = integer_peak(c, 1, sx, sy);
+  upsampled_peak(c, p.sx, p.sy, 4, dx, dy);
+}
+
+}  // namespace
+
+std::string describe(Verdict v) {
+  switch (v) {
+    case Verdict::kOk:
+      return "ok";
+    case Verdict::kFlat:
+      return "flat";
+    case Verdict::kNoMatch:
+      return "no match";
+    case Verdict::kAmbiguous:
+      return "ambiguous";
+    case Verdict::kBeyondRadius:
+      return "beyond the search radius";
+    case Verdict::kDisagree:
+      return "halves disagree";
+  }
+  return "?";
+}
+
+Measurement measure_block(const Block& design, const Block& scan, const MatchOptions& o) {
+  const int n = design.size;
+  if (n < 16 || scan.size != n || design.px.size() != static_cast<size_t>(n) * n || scan.px.size() != design.px.size())
+    fail_runtime("block measurement: the design and scan blocks must be the same square size, at least 16 px");
+  Measurement m;
+  const Part all{0, n, n};
+  const Spectrum d = spectrum_of(design, all);
+  m.texture = d.texture;
+  if (m.texture < o.min_texture) {
+    m.verdict = Verdict::kFlat;
+    return m;
+  }
+  const Correlation whole = correlate(d, spectrum_of(scan, all), all);
+  const int radius = std::max(1, std::min(static_cast<int>(std::floor(o.max_shift)), n / 4));
+  const IntegerPeak p = integer_peak(whole, radius);
+  m.peak = p.value;
+  m.second = std::max(p.second, 0.0);
+  m.dx = p.sx;
+  m.dy = p.sy;
+  if (std::max(std::abs(p.sx), std::abs(p.sy)) == radius) {
+    m.verdict = Verdict::kBeyondRadius;  // the best is the edge of the search: the truth may lie beyond
+    return m;
+  }
+  if (m.peak < o.min_peak) {
+    m.verdict = Verdict::kNoMatch;
+    return m;
+  }
+  const double distinct = 1 - m.second / m.peak;
+  if (distinct < 0.2) {
+    m.verdict = Verdict::kAmbiguous;  // another shift matches almost as well: periodic texture
+    return m;
+  }
+  const Correlation aligned = p.sx || p.sy ? correlate_moved(d, scan, all, p.sx, p.sy) : whole;
+  upsampled_peak(aligned, p.sx, p.sy, std::max(1, o.upsample), &m.dx, &m.dy);
+  double lx, ly, rx, ry;
+  half_shift(design, scan, Part{0, n / 2, n}, p.sx, p.sy, &lx, &ly);
+  half_shift(design, scan, Part{n / 2, n - n / 2, n}, p.sx, p.sy, &rx, &ry);
+  m.disagreement = std::hypot(lx - rx, ly - ry);
+  if (m.disagreement > 2 * o.agreement_px) {
+    m.verdict = Verdict::kDisagree;
+    return m;
+  }
+  const double agree = 1 / (1 + std::pow(m.disagreement / o.agreement_px, 2));
+  m.confidence = std::clamp(m.peak, 0.0, 1.0) * distinct * agree;
+  m.verdict = Verdict::kOk;
+  return m;
+}
+
+}  // namespace alinify::reg::block
