@@ -157,85 +157,94 @@ void discard_registration_work(const std::string& work_dir, bool made_work_dir) 
   if (made_work_dir && !has_log) fs::remove_all(work_dir, ec);
 }
 
+// The coarse stage: the placement it finds becomes elastix's initial transform (written to
+// initial_transform.txt); a rejected or (unless accepted) ambiguous placement is bad input.
+static std::string initial_from_coarse_stage(const RegistrationImages& images, Size reg_size, const RegisterOptions& o,
+                                             RegistrationResult& r) {
+  const std::string scan_name = o.scan_path.empty() ? std::string("scan") : o.scan_path;
+  const coarse::Image& coarse_design = images.coarse_design;
+  const coarse::Image& coarse_scan = images.coarse_scan;
+  coarse::CoarseOptions co;
+  co.max_rotation_deg = o.max_rotation_deg;
+  co.quarter_turns = o.quarter_turns;
+  co.debug_dir = o.coarse_debug_dir;
+  co.use_search = o.init != "box";
+  co.use_box = o.init != "search";
+  coarse::CoarseResult cr = coarse::estimate_placement(coarse_design, coarse_scan, co);
+  r.coarse_seconds = cr.seconds;
+  spdlog::info("coarse alignment ({}x{} and {}x{} px, factor {}, {} candidates) in {:.2f} s: best {} score {:.3f}{}",
+               coarse_design.width, coarse_design.height, coarse_scan.width, coarse_scan.height, coarse_design.factor,
+               cr.candidates, cr.seconds, coarse::describe(cr.best), cr.best.score,
+               cr.has_runner_up
+                   ? fmt::format(", runner-up {} score {:.3f}", coarse::describe(cr.runner_up), cr.runner_up.score)
+                   : std::string());
+  spdlog::info("coarse alignment: confidence {:.3f}; fabric box {}{}", cr.confidence, cr.box_state,
+               cr.box_state == "none" ? (cr.box_note.empty() ? std::string() : " (" + cr.box_note + ")")
+                                      : fmt::format(" ({:.1f} px from the best)", cr.box_distance));
+  // (register_decimated removes the registration images on every way out by an error.)
+  if (cr.rejected) fail_input(scan_name, cr.reason);
+  if (cr.ambiguous) {
+    if (!o.accept_ambiguous)
+      fail_input(scan_name, cr.reason + "; pass --accept-ambiguous to use the best anyway, or --init FILE");
+    spdlog::warn("{} (accepted: --accept-ambiguous)", cr.reason);
+  }
+  r.has_initial = true;
+  r.initial.method = o.init;
+  r.initial.affine = cr.best.affine();
+  r.initial.score = cr.best.score;
+  r.initial.has_runner_up = cr.has_runner_up;
+  r.initial.runner_up = cr.runner_up.affine();
+  r.initial.runner_up_score = cr.runner_up.score;
+  r.initial.confidence = cr.confidence;
+  r.initial.ambiguous = cr.ambiguous;
+  r.initial.box_state = cr.box_state;
+  r.initial.box_distance = cr.box_distance;
+  r.initial.seconds = cr.seconds;
+  const std::string initial_file = fs::absolute(fs::path(o.work_dir) / "initial_transform.txt").string();
+  write_initial_parameters(initial_file, r.initial.affine, reg_size, images.factor);
+  return initial_file;
+}
+
+// --init FILE: a transform.json gives its affine part (B-spline stages dropped), rewritten for the
+// registration grid; an elastix file is handed to elastix as it is.
+static std::string initial_from_file(Size reg_size, int factor, const RegisterOptions& o, RegistrationResult& r) {
+  std::string initial_file;
+  if (fs::path(o.init).extension() == ".json") {
+    transform::TransformFile tf = transform::read_transform_json(o.init);
+    r.initial.affine = affine_of(tf.transform.affine_part(), o.init);
+    initial_file = fs::absolute(fs::path(o.work_dir) / "initial_transform.txt").string();
+    write_initial_parameters(initial_file, r.initial.affine, reg_size, factor);
+  } else {
+    transform::Transform t = transform::read_elastix_transform(o.init);  // validates
+    r.initial.affine = affine_of(t.affine_part(), o.init);               // recorded only; elastix reads the file itself
+    initial_file = fs::absolute(o.init).string();
+  }
+  r.has_initial = true;
+  r.initial.method = "file";
+  r.initial.score = r.initial.confidence = 0;
+  return initial_file;
+}
+
 static RegistrationResult register_decimated_unguarded(RegistrationImages& images, Size design_size,
                                                        const RegisterOptions& o) {
   RegistrationResult r;
   const std::string exe = find_executable(o.elastix);
   std::vector<std::string> params = o.parameter_files;
   if (params.empty()) params = write_preset_files(o.preset, o.work_dir, o.grid_spacing);
-  const bool search = o.init_runs_coarse_stage();
-  const bool from_file = o.init_names_file();
-  const std::string scan_name = o.scan_path.empty() ? std::string("scan") : o.scan_path;
-  const int factor = images.factor;
-  const std::string fixed = images.fixed;
-  const std::string moving = images.moving;
-  const coarse::Image& coarse_design = images.coarse_design;
-  const coarse::Image& coarse_scan = images.coarse_scan;
   r.decimate_seconds = images.decimate_seconds;
   r.registration_image_bytes = images.bytes;
-  spdlog::info("decimated design and scan by {} in {:.2f} s ({} of registration images)", factor, r.decimate_seconds,
-               format_bytes(r.registration_image_bytes));
+  spdlog::info("decimated design and scan by {} in {:.2f} s ({} of registration images)", images.factor,
+               r.decimate_seconds, format_bytes(r.registration_image_bytes));
 
+  const Size reg_size{design_size.width / images.factor, design_size.height / images.factor};
   std::string initial_file;
-  const Size reg_size{design_size.width / factor, design_size.height / factor};
-  if (search) {
-    coarse::CoarseOptions co;
-    co.max_rotation_deg = o.max_rotation_deg;
-    co.quarter_turns = o.quarter_turns;
-    co.debug_dir = o.coarse_debug_dir;
-    co.use_search = o.init != "box";
-    co.use_box = o.init != "search";
-    coarse::CoarseResult cr = coarse::estimate_placement(coarse_design, coarse_scan, co);
-    r.coarse_seconds = cr.seconds;
-    spdlog::info("coarse alignment ({}x{} and {}x{} px, factor {}, {} candidates) in {:.2f} s: best {} score {:.3f}{}",
-                 coarse_design.width, coarse_design.height, coarse_scan.width, coarse_scan.height, coarse_design.factor,
-                 cr.candidates, cr.seconds, coarse::describe(cr.best), cr.best.score,
-                 cr.has_runner_up
-                     ? fmt::format(", runner-up {} score {:.3f}", coarse::describe(cr.runner_up), cr.runner_up.score)
-                     : std::string());
-    spdlog::info("coarse alignment: confidence {:.3f}; fabric box {}{}", cr.confidence, cr.box_state,
-                 cr.box_state == "none" ? (cr.box_note.empty() ? std::string() : " (" + cr.box_note + ")")
-                                        : fmt::format(" ({:.1f} px from the best)", cr.box_distance));
-    // (register_decimated removes the registration images on every way out by an error.)
-    if (cr.rejected) fail_input(scan_name, cr.reason);
-    if (cr.ambiguous) {
-      if (!o.accept_ambiguous)
-        fail_input(scan_name, cr.reason + "; pass --accept-ambiguous to use the best anyway, or --init FILE");
-      spdlog::warn("{} (accepted: --accept-ambiguous)", cr.reason);
-    }
-    r.has_initial = true;
-    r.initial.method = o.init;
-    r.initial.affine = cr.best.affine();
-    r.initial.score = cr.best.score;
-    r.initial.has_runner_up = cr.has_runner_up;
-    r.initial.runner_up = cr.runner_up.affine();
-    r.initial.runner_up_score = cr.runner_up.score;
-    r.initial.confidence = cr.confidence;
-    r.initial.ambiguous = cr.ambiguous;
-    r.initial.box_state = cr.box_state;
-    r.initial.box_distance = cr.box_distance;
-    r.initial.seconds = cr.seconds;
-    initial_file = fs::absolute(fs::path(o.work_dir) / "initial_transform.txt").string();
-    write_initial_parameters(initial_file, r.initial.affine, reg_size, factor);
-  } else if (from_file) {
-    const bool json = fs::path(o.init).extension() == ".json";
-    if (json) {
-      transform::TransformFile tf = transform::read_transform_json(o.init);
-      r.initial.affine = affine_of(tf.transform.affine_part(), o.init);  // B-spline stages dropped
-      initial_file = fs::absolute(fs::path(o.work_dir) / "initial_transform.txt").string();
-      write_initial_parameters(initial_file, r.initial.affine, reg_size, factor);
-    } else {
-      transform::Transform t = transform::read_elastix_transform(o.init);  // validates
-      r.initial.affine = affine_of(t.affine_part(), o.init);  // recorded only; elastix reads the file itself
-      initial_file = fs::absolute(o.init).string();
-    }
-    r.has_initial = true;
-    r.initial.method = "file";
-    r.initial.score = r.initial.confidence = 0;
-  }
+  if (o.init_runs_coarse_stage())
+    initial_file = initial_from_coarse_stage(images, reg_size, o, r);
+  else if (o.init_names_file())
+    initial_file = initial_from_file(reg_size, images.factor, o, r);
   if (!initial_file.empty() && o.parameter_files.empty()) disable_automatic_initialization(params);
 
-  ElastixJob job{exe, fixed, moving, params, o.work_dir, initial_file, o.threads};
+  ElastixJob job{exe, images.fixed, images.moving, params, o.work_dir, initial_file, o.threads};
   ElastixResult er = run_elastix(job);
   r.elastix_seconds = er.seconds;
   r.elastix_peak_rss = er.peak_rss_bytes;
