@@ -150,6 +150,17 @@ struct DesignPattern::Impl {
   }
 
   void build() {
+    lay_out_cells();
+    for (int64_t j = 0; j < nrows; ++j)
+      for (int64_t i = 0; i < ncols; ++i) draw_background(i, j);
+    // Motifs (1-3 per cell, 0.12..0.6 cell, may overflow into neighbours), then fine lines on top.
+    for (int pass = 0; pass < 2; ++pass)
+      for (int64_t j = 0; j < nrows; ++j)
+        for (int64_t i = 0; i < ncols; ++i) draw_shapes(i, j, pass);
+  }
+
+  // The cell grid: sizes from the image's longer side, rows shifted like bricks.
+  void lay_out_cells() {
     const double extent = static_cast<double>(std::max(size.width, size.height));
     cell = std::max(extent / kCellsAcross, 8.0);
     inv_cell = 1.0 / cell;
@@ -162,83 +173,90 @@ struct DesignPattern::Impl {
     row_shift.resize(nrows);
     for (int64_t j = 0; j < nrows; ++j) row_shift[j] = unit(hash4(seed, j + row0, 0, 11)) * cell;
     cells.resize(nrows * ncols);
+  }
 
-    // Backgrounds.
-    for (int64_t j = 0; j < nrows; ++j)
-      for (int64_t i = 0; i < ncols; ++i) {
-        Cell& c = cells[j * ncols + i];
-        Rng rng(hash4(seed, i + col0, j + row0, 1));
-        const double ox = (i + col0) * cell + row_shift[j], oy = (j + row0) * cell;
-        for (auto& col : c.col) random_colour(rng, col);
-        const double r = rng.uniform(0, 1);
-        c.bg = r < 0.4 ? kFlat : r < 0.8 ? kStripes : kSplit;
-        const double ang = rng.uniform(0, M_PI);
-        c.c = std::cos(ang);
-        c.s = std::sin(ang);
-        c.period = cell * rng.uniform(1.0 / 14, 1.0 / 4);
-        c.phase = rng.uniform(0, 1);
-        c.key = rng.next();
-        const double px = ox + rng.uniform(0.2, 0.8) * cell, py = oy + rng.uniform(0.2, 0.8) * cell;
-        c.nx = c.c;
-        c.ny = c.s;
-        c.d = c.nx * px + c.ny * py;
-        c.dots = rng.uniform(0, 1) < 0.35;
-        c.dot_spacing = rng.uniform(6, 16);
-        c.dot_r = rng.uniform(0.8, 0.2 * c.dot_spacing);
-        random_colour(rng, c.dot_col);
-      }
-    // Motifs (1-3 per cell, 0.12..0.6 cell, may overflow into neighbours), then fine lines on top.
-    for (int pass = 0; pass < 2; ++pass)
-      for (int64_t j = 0; j < nrows; ++j)
-        for (int64_t i = 0; i < ncols; ++i) {
-          Rng rng(hash4(seed, i + col0, j + row0, 2 + pass));
-          const double ox = (i + col0) * cell + row_shift[j], oy = (j + row0) * cell;
-          const int n = pass == 0 ? 1 + rng.below(3) : rng.below(3);
-          for (int k = 0; k < n; ++k) {
-            Shape sh{};
-            sh.cx = ox + rng.uniform(0, 1) * cell;
-            sh.cy = oy + rng.uniform(0, 1) * cell;
-            const double ang = rng.uniform(0, 2 * M_PI);
-            sh.c = std::cos(ang);
-            sh.s = std::sin(ang);
-            if (pass == 0) {
-              sh.type = rng.below(kShapeTypes);
-              sh.a = rng.uniform(0.12, 0.6) * cell;
-              switch (sh.type) {
-                case kRing:
-                  sh.b = sh.a * rng.uniform(0.4, 0.85);
-                  break;
-                case kRect:
-                  sh.b = sh.a * rng.uniform(0.25, 1.0);
-                  break;
-                case kTriangle:
-                  sh.a *= 0.6;
-                  break;
-                case kBand:
-                  sh.a = rng.uniform(0.4, 1.2) * cell;
-                  sh.b = rng.uniform(0.015, 0.07) * cell;
-                  break;
-                default:
-                  break;
-              }
-              random_colour(rng, sh.rgb);
-            } else {  // fine line, 1..3 px wide whatever the image size
-              sh.type = kBand;
-              sh.a = rng.uniform(0.3, 0.9) * cell;
-              sh.b = rng.uniform(0.5, 1.5);
-              const int tone = rng.below(3);
-              if (tone == 0) {
-                sh.rgb[0] = sh.rgb[1] = sh.rgb[2] = 20;
-              } else if (tone == 1) {
-                sh.rgb[0] = sh.rgb[1] = sh.rgb[2] = 240;
-              } else {
-                random_colour(rng, sh.rgb);
-              }
-            }
-            set_bbox(sh);
-            add_shape(sh);
-          }
-        }
+  // A cell's background (flat, stripes or split, maybe dots), from the cell's own random stream.
+  void draw_background(int64_t i, int64_t j) {
+    Cell& c = cells[j * ncols + i];
+    Rng rng(hash4(seed, i + col0, j + row0, 1));
+    const double ox = (i + col0) * cell + row_shift[j], oy = (j + row0) * cell;
+    for (auto& col : c.col) random_colour(rng, col);
+    const double r = rng.uniform(0, 1);
+    c.bg = r < 0.4 ? kFlat : r < 0.8 ? kStripes : kSplit;
+    const double ang = rng.uniform(0, M_PI);
+    c.c = std::cos(ang);
+    c.s = std::sin(ang);
+    c.period = cell * rng.uniform(1.0 / 14, 1.0 / 4);
+    c.phase = rng.uniform(0, 1);
+    c.key = rng.next();
+    const double px = ox + rng.uniform(0.2, 0.8) * cell, py = oy + rng.uniform(0.2, 0.8) * cell;
+    c.nx = c.c;
+    c.ny = c.s;
+    c.d = c.nx * px + c.ny * py;
+    c.dots = rng.uniform(0, 1) < 0.35;
+    c.dot_spacing = rng.uniform(6, 16);
+    c.dot_r = rng.uniform(0.8, 0.2 * c.dot_spacing);
+    random_colour(rng, c.dot_col);
+  }
+
+  // Pass 0: 1-3 motifs of the cell; pass 1: 0-2 fine lines. The draws keep their order, so a pair
+  // made with a seed stays the same image.
+  void draw_shapes(int64_t i, int64_t j, int pass) {
+    Rng rng(hash4(seed, i + col0, j + row0, 2 + pass));
+    const double ox = (i + col0) * cell + row_shift[j], oy = (j + row0) * cell;
+    const int n = pass == 0 ? 1 + rng.below(3) : rng.below(3);
+    for (int k = 0; k < n; ++k) {
+      Shape sh{};
+      sh.cx = ox + rng.uniform(0, 1) * cell;
+      sh.cy = oy + rng.uniform(0, 1) * cell;
+      const double ang = rng.uniform(0, 2 * M_PI);
+      sh.c = std::cos(ang);
+      sh.s = std::sin(ang);
+      if (pass == 0)
+        shape_as_motif(rng, sh);
+      else
+        shape_as_fine_line(rng, sh);
+      set_bbox(sh);
+      add_shape(sh);
+    }
+  }
+
+  void shape_as_motif(Rng& rng, Shape& sh) const {
+    sh.type = rng.below(kShapeTypes);
+    sh.a = rng.uniform(0.12, 0.6) * cell;
+    switch (sh.type) {
+      case kRing:
+        sh.b = sh.a * rng.uniform(0.4, 0.85);
+        break;
+      case kRect:
+        sh.b = sh.a * rng.uniform(0.25, 1.0);
+        break;
+      case kTriangle:
+        sh.a *= 0.6;
+        break;
+      case kBand:
+        sh.a = rng.uniform(0.4, 1.2) * cell;
+        sh.b = rng.uniform(0.015, 0.07) * cell;
+        break;
+      default:
+        break;
+    }
+    random_colour(rng, sh.rgb);
+  }
+
+  // A fine line, 1..3 px wide whatever the image size.
+  void shape_as_fine_line(Rng& rng, Shape& sh) const {
+    sh.type = kBand;
+    sh.a = rng.uniform(0.3, 0.9) * cell;
+    sh.b = rng.uniform(0.5, 1.5);
+    const int tone = rng.below(3);
+    if (tone == 0) {
+      sh.rgb[0] = sh.rgb[1] = sh.rgb[2] = 20;
+    } else if (tone == 1) {
+      sh.rgb[0] = sh.rgb[1] = sh.rgb[2] = 240;
+    } else {
+      random_colour(rng, sh.rgb);
+    }
   }
 
   void colour(double x, double y, uint8_t out[3]) const {
