@@ -12,9 +12,17 @@ void CpuBackend::set_transform(const transform::Transform& t) {
 void CpuBackend::warp(const SourceView& src, const OutputBlock& out, const WarpSettings& settings) {
   const transform::TransformView view = view_;
   const int threads = threads_ > 0 ? threads_ : omp_get_max_threads();
+  if (settings.exact) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t j = 0; j < out.height; ++j)
+      for (int64_t i = 0; i < out.width; ++i) warp_pixel(view, src, out, settings.interp, settings.fill, i, j);
+    return;
+  }
+  lattice_.build(view, out.x0, out.y0, out.width, out.height);
+  const LatticeView lattice = lattice_.view();
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t j = 0; j < out.height; ++j)
-    for (int64_t i = 0; i < out.width; ++i) warp_pixel(view, src, out, settings.interp, settings.fill, i, j);
+    for (int64_t i = 0; i < out.width; ++i) warp_pixel_lattice(lattice, src, out, settings.interp, settings.fill, i, j);
 }
 
 }  // namespace alinify::warp

@@ -1,0 +1,103 @@
+#pragma once
+// Builds the lattice of lattice.hpp on the host, for one output block at a time: every backend
+// (CPU, CUDA, LibTorch) and the standalone GPU self-test build it with this code, so they agree
+// on every node. Header-only for the self-test, which links none of the project's libraries.
+//
+// Refinement: a cell starts at step 32 and halves its step until every sub-cell passes the
+// midpoint check: at the sub-cell's centre and the midpoints of its four edges, the interpolated
+// position is within the tolerance of the exact one. For a transform that is locally quadratic
+// those five points are where linear interpolation errs most (the corners are exact), which is
+// why the check bounds the error everywhere; tests/unit/lattice_test.cpp holds the bound over
+// every pixel of strong transforms.
+#include <math.h>
+
+#include <array>
+#include <vector>
+
+#include "alinify/transform/transform_eval.hpp"
+#include "alinify/warp/lattice.hpp"
+
+namespace alinify::warp {
+
+// 1/64 px (issue 17): 8 times tighter than gdalwarp's default error threshold (-et 0.125).
+constexpr double kLatticeTolerance = 1.0 / 64;
+
+class Lattice {
+ public:
+  // Covers the global output pixels [x0, x0 + width) x [y0, y0 + height) with the cells they touch.
+  void build(const transform::TransformView& t, int64_t x0, int64_t y0, int64_t width, int64_t height,
+             double tolerance = kLatticeTolerance) {
+    cx0_ = x0 >> kCellShift;
+    cy0_ = y0 >> kCellShift;
+    cells_x_ = ((x0 + width - 1) >> kCellShift) - cx0_ + 1;
+    const int64_t cells_y = ((y0 + height - 1) >> kCellShift) - cy0_ + 1;
+    cells_.clear();
+    nodes_.clear();
+    steps_.fill(0);
+    for (int64_t cy = 0; cy < cells_y; ++cy)
+      for (int64_t cx = 0; cx < cells_x_; ++cx) add_cell(t, (cx0_ + cx) << kCellShift, (cy0_ + cy) << kCellShift, tolerance);
+  }
+
+  LatticeView view() const { return {cells_.data(), nodes_.data(), cx0_, cy0_, cells_x_}; }
+  const std::vector<LatticeCell>& cells() const { return cells_; }
+  const std::vector<FixedPoint>& nodes() const { return nodes_; }
+  // How many cells of the last build have step 1 << shift.
+  int64_t cells_with_step_shift(int shift) const { return steps_[static_cast<size_t>(shift)]; }
+
+ private:
+  static FixedPoint exact(const transform::TransformView& t, int64_t gx, int64_t gy) {
+    double qx, qy;
+    transform::apply_view(t, static_cast<double>(gx), static_cast<double>(gy), &qx, &qy);
+    return {to_fixed(qx), to_fixed(qy)};
+  }
+
+  void add_nodes(const transform::TransformView& t, int64_t gx0, int64_t gy0, int shift) {
+    const int64_t n = lattice_side(shift);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t a = 0; a < n; ++a) nodes_.push_back(exact(t, gx0 + (a << shift), gy0 + (b << shift)));
+  }
+
+  // The largest miss of the interpolation at the checked points of every sub-cell, in pixels;
+  // stops early once over the tolerance. NaN from the transform counts as a miss.
+  static double cell_error(const transform::TransformView& t, int64_t gx0, int64_t gy0, int shift, const FixedPoint* p,
+                           double tolerance) {
+    const int64_t n = lattice_side(shift), s = int64_t{1} << shift, h = s / 2;
+    const int64_t du[5] = {h, h, h, 0, s}, dv[5] = {h, 0, s, h, h};
+    double worst = 0;
+    for (int64_t b = 0; b + 1 < n; ++b)
+      for (int64_t a = 0; a + 1 < n; ++a) {
+        const FixedPoint* q = p + b * n + a;
+        for (int k = 0; k < 5; ++k) {
+          const FixedPoint f = lattice_blend(q[0], q[1], q[n], q[n + 1], du[k], dv[k], shift);
+          double ex, ey;
+          transform::apply_view(t, static_cast<double>(gx0 + (a << shift) + du[k]),
+                                static_cast<double>(gy0 + (b << shift) + dv[k]), &ex, &ey);
+          const double e = hypot(from_fixed(f.x) - ex, from_fixed(f.y) - ey);
+          if (!(e <= tolerance)) return e == e ? e : INFINITY;
+          worst = e > worst ? e : worst;
+        }
+      }
+    return worst;
+  }
+
+  void add_cell(const transform::TransformView& t, int64_t gx0, int64_t gy0, double tolerance) {
+    for (int shift = kCellShift; shift >= 0; --shift) {
+      const int64_t first = static_cast<int64_t>(nodes_.size());
+      add_nodes(t, gx0, gy0, shift);
+      // Step 1: every pixel is a node, exact by construction.
+      if (shift == 0 || cell_error(t, gx0, gy0, shift, nodes_.data() + first, tolerance) <= tolerance) {
+        cells_.push_back({shift, 0, first});
+        ++steps_[static_cast<size_t>(shift)];
+        return;
+      }
+      nodes_.resize(static_cast<size_t>(first));
+    }
+  }
+
+  std::vector<LatticeCell> cells_;
+  std::vector<FixedPoint> nodes_;
+  std::array<int64_t, kCellShift + 1> steps_{};
+  int64_t cx0_ = 0, cy0_ = 0, cells_x_ = 0;
+};
+
+}  // namespace alinify::warp
