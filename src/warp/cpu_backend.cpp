@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <vector>
+
 namespace alinify::warp {
 
 void CpuBackend::set_transform(const transform::Transform& t) {
@@ -20,9 +22,16 @@ void CpuBackend::warp(const SourceView& src, const OutputBlock& out, const WarpS
   }
   lattice_.build(view, out.x0, out.y0, out.width, out.height);
   const LatticeView lattice = lattice_.view();
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t j = 0; j < out.height; ++j)
-    for (int64_t i = 0; i < out.width; ++i) warp_pixel_lattice(lattice, src, out, settings.interp, settings.fill, i, j);
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<FixedPoint> q(static_cast<size_t>(out.width));  // one row's positions, per thread
+#pragma omp for schedule(static)
+    for (int64_t j = 0; j < out.height; ++j) {
+      lattice_row(lattice, out.x0, out.y0 + j, out.width, q.data());
+      uint8_t* row = out.data + j * out.stride;
+      for (int64_t i = 0; i < out.width; ++i) sample_rgb_fixed(src, q[i], settings.interp, settings.fill, row + i * 3);
+    }
+  }
 }
 
 }  // namespace alinify::warp

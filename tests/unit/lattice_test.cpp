@@ -8,6 +8,7 @@
 
 #include "alinify/transform/transform.hpp"
 #include "alinify/warp/cpu_backend.hpp"
+#include "alinify/warp/fixed_taps.hpp"
 #include "alinify/warp/lattice_build.hpp"
 #include "support/test_transforms.hpp"
 
@@ -164,4 +165,58 @@ TEST(Lattice, ExactIsWarpPixelAndTheLatticeIsClose) {
   for (size_t i = 0; i < bytes; ++i) worst = std::max(worst, std::abs(int(exact[i]) - int(lattice[i])));
   EXPECT_LE(worst, 1);
   EXPECT_NE(exact, lattice);  // two paths: some positions differ by enough to round apart
+}
+
+// The integer Keys weights against the float ones (interpolate.hpp) at every 1/256 px.
+TEST(FixedTaps, CubicWeightsSumToOneAndFollowKeys) {
+  for (int32_t f = 0; f < kTapOne; ++f) {
+    int32_t w[4];
+    cubic_weights_fixed(f, w);
+    float ref[4];
+    cubic_weights(static_cast<float>(f) / kTapOne, ref);
+    EXPECT_EQ(w[0] + w[1] + w[2] + w[3], 1 << kCubicBits);
+    for (int k = 0; k < 4; ++k) EXPECT_NEAR(w[k] / double(1 << kCubicBits), ref[k], 2.0 / (1 << kCubicBits)) << f;
+  }
+}
+
+// The integer filters against the float ones at the same (1/256 px) positions, on random content:
+// at most one grey level apart (rounding), and equal at whole pixels.
+TEST(FixedTaps, FiltersAgreeWithTheFloatFiltersWithinOneGreyLevel) {
+  const int64_t w = 24, h = 20;
+  std::vector<uint8_t> rgb(w * h * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
+  const SourceView s{rgb.data(), 0, 0, w, h, w * 3, w, h};
+  for (Interp interp : {Interp::kNearest, Interp::kBilinear, Interp::kBicubic}) {
+    int worst = 0;
+    for (int64_t k = 0; k < 4000; ++k) {
+      const int64_t qx = (k * 7919 * 256) % ((w - 1) * kFracOne), qy = (k * 104729 * 256) % ((h - 1) * kFracOne);
+      uint8_t a[3], b[3];
+      sample_rgb_fixed(s, {qx, qy}, interp, Rgb{}, a);
+      sample_rgb(s, from_fixed(qx), from_fixed(qy), interp, Rgb{}, b);
+      for (int c = 0; c < 3; ++c) worst = std::max(worst, std::abs(int(a[c]) - int(b[c])));
+    }
+    EXPECT_LE(worst, 1) << interp_name(interp);
+    uint8_t a[3];
+    sample_rgb_fixed(s, {5 * kFracOne, 7 * kFracOne}, interp, Rgb{}, a);
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(a[c], rgb[(7 * w + 5) * 3 + c]) << interp_name(interp);
+  }
+}
+
+// The CPU walks rows (lattice_row); the GPU asks per pixel (lattice_point): the same integers,
+// for rows starting anywhere, across refined and unrefined cells.
+TEST(Lattice, RowWalkGivesLatticePointExactly) {
+  transform::Transform t = test::affine(0.98, -0.17, 0.17, 0.98, 12.5, 7.25);
+  t.stages.push_back(bspline_stage(32, 45.0));
+  Lattice l;
+  l.build(t.view(), 5, 3, kW - 5, kH - 3);
+  ASSERT_GT(refined_cells(l), 0);
+  std::vector<FixedPoint> q(kW);
+  for (int64_t y = 3; y < kH; ++y)
+    for (int64_t x0 : {int64_t{5}, int64_t{37}, int64_t{300}}) {
+      lattice_row(l.view(), x0, y, kW - x0, q.data());
+      for (int64_t x = x0; x < kW; ++x) {
+        const FixedPoint p = lattice_point(l.view(), x, y);
+        ASSERT_TRUE(p.x == q[x - x0].x && p.y == q[x - x0].y) << x << "," << y;
+      }
+    }
 }

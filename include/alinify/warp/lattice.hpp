@@ -43,8 +43,8 @@ ALINIFY_HD inline int64_t lattice_side(int step_shift) { return (kCellSize >> st
 
 // Bilinear interpolation between four nodes in exact integer arithmetic, rounded half up: u, v in
 // [0, step) are the offsets from node a (b right of it, c below, d below right).
-ALINIFY_HD inline FixedPoint lattice_blend(FixedPoint a, FixedPoint b, FixedPoint c, FixedPoint d, int64_t u,
-                                           int64_t v, int step_shift) {
+ALINIFY_HD inline FixedPoint lattice_blend(FixedPoint a, FixedPoint b, FixedPoint c, FixedPoint d, int64_t u, int64_t v,
+                                           int step_shift) {
   const int64_t s = int64_t{1} << step_shift;
   const int64_t wa = (s - u) * (s - v), wb = u * (s - v), wc = (s - u) * v, wd = u * v;
   const int shift = 2 * step_shift;
@@ -62,6 +62,29 @@ ALINIFY_HD inline FixedPoint lattice_point(const LatticeView& l, int64_t gx, int
   const FixedPoint* p = l.nodes + cell.first + (v >> s) * n + (u >> s);
   if ((u & mask) == 0 && (v & mask) == 0) return p[0];
   return lattice_blend(p[0], p[1], p[n], p[n + 1], u & mask, v & mask, s);
+}
+
+// The positions of output pixels [gx0, gx0 + width) of row gy, as lattice_point() gives them, for a
+// caller that walks rows (the CPU): within a sub-cell the blend's numerator grows by the same
+// integer from pixel to pixel, so adding it reproduces lattice_point()'s integers exactly, with
+// two additions per pixel instead of its products (tests/unit/lattice_test.cpp holds them equal).
+inline void lattice_row(const LatticeView& l, int64_t gx0, int64_t gy, int64_t width, FixedPoint* q) {
+  const int64_t v = gy & (kCellSize - 1), end = gx0 + width;
+  const LatticeCell* row = l.cells + ((gy >> kCellShift) - l.cy0) * l.cells_x - l.cx0;
+  for (int64_t x = gx0; x < end;) {
+    const LatticeCell cell = row[x >> kCellShift];
+    const int s = cell.step_shift;
+    const int64_t step = int64_t{1} << s, mask = step - 1, u = x & (kCellSize - 1), n = lattice_side(s);
+    const int64_t fu = u & mask, fv = v & mask, stop = x - fu + step < end ? x - fu + step : end;
+    const FixedPoint* p = l.nodes + cell.first + (v >> s) * n + (u >> s);
+    const FixedPoint a = p[0], b = p[1], c = p[n], d = p[n + 1];
+    const int shift = 2 * s;
+    const int64_t half = shift > 0 ? int64_t{1} << (shift - 1) : 0;
+    const int64_t wa = (step - fu) * (step - fv), wb = fu * (step - fv), wc = (step - fu) * fv, wd = fu * fv;
+    int64_t nx = wa * a.x + wb * b.x + wc * c.x + wd * d.x, ny = wa * a.y + wb * b.y + wc * c.y + wd * d.y;
+    const int64_t dx = (step - fv) * (b.x - a.x) + fv * (d.x - c.x), dy = (step - fv) * (b.y - a.y) + fv * (d.y - c.y);
+    for (; x < stop; ++x, nx += dx, ny += dy) *q++ = {(nx + half) >> shift, (ny + half) >> shift};
+  }
 }
 
 // Far enough outside any scan to be filled, small enough that the blend cannot overflow.

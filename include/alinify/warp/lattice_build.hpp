@@ -35,7 +35,8 @@ class Lattice {
     nodes_.clear();
     steps_.fill(0);
     for (int64_t cy = 0; cy < cells_y; ++cy)
-      for (int64_t cx = 0; cx < cells_x_; ++cx) add_cell(t, (cx0_ + cx) << kCellShift, (cy0_ + cy) << kCellShift, tolerance);
+      for (int64_t cx = 0; cx < cells_x_; ++cx)
+        add_cell(t, (cx0_ + cx) << kCellShift, (cy0_ + cy) << kCellShift, tolerance);
   }
 
   LatticeView view() const { return {cells_.data(), nodes_.data(), cx0_, cy0_, cells_x_}; }
