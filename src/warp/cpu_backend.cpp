@@ -20,7 +20,7 @@ void CpuBackend::warp(const SourceView& src, const OutputBlock& out, const WarpS
       for (int64_t i = 0; i < out.width; ++i) warp_pixel(view, src, out, settings.interp, settings.fill, i, j);
     return;
   }
-  lattice_.build(view, out.x0, out.y0, out.width, out.height);
+  lattice_.build(view, out.x0, out.y0, out.width, out.height, kLatticeTolerance, threads);
   const LatticeView lattice = lattice_.view();
 #pragma omp parallel num_threads(threads)
   {

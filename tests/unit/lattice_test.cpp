@@ -220,3 +220,20 @@ TEST(Lattice, RowWalkGivesLatticePointExactly) {
       }
     }
 }
+
+// Rows of cells built on several threads give the lattice one thread gives.
+TEST(Lattice, ThreadsDoNotChangeTheLattice) {
+  transform::Transform t = test::affine(0.98, -0.17, 0.17, 0.98, 12.5, 7.25);
+  t.stages.push_back(bspline_stage(32, 45.0));
+  Lattice one, four;
+  one.build(t.view(), 0, 0, kW, kH, kLatticeTolerance, 1);
+  four.build(t.view(), 0, 0, kW, kH, kLatticeTolerance, 4);
+  ASSERT_EQ(one.cells().size(), four.cells().size());
+  ASSERT_EQ(one.nodes().size(), four.nodes().size());
+  for (size_t k = 0; k < one.cells().size(); ++k) {
+    EXPECT_EQ(one.cells()[k].first, four.cells()[k].first);
+    EXPECT_EQ(one.cells()[k].step_shift, four.cells()[k].step_shift);
+  }
+  for (size_t k = 0; k < one.nodes().size(); ++k)
+    ASSERT_TRUE(one.nodes()[k].x == four.nodes()[k].x && one.nodes()[k].y == four.nodes()[k].y) << k;
+}

@@ -25,18 +25,28 @@ constexpr double kLatticeTolerance = 1.0 / 64;
 class Lattice {
  public:
   // Covers the global output pixels [x0, x0 + width) x [y0, y0 + height) with the cells they touch.
+  // Rows of cells are built on `threads` OpenMP threads where OpenMP is on (the CPU backend); the
+  // result does not depend on the thread count.
   void build(const transform::TransformView& t, int64_t x0, int64_t y0, int64_t width, int64_t height,
-             double tolerance = kLatticeTolerance) {
+             double tolerance = kLatticeTolerance, int threads = 1) {
     cx0_ = x0 >> kCellShift;
     cy0_ = y0 >> kCellShift;
     cells_x_ = ((x0 + width - 1) >> kCellShift) - cx0_ + 1;
     const int64_t cells_y = ((y0 + height - 1) >> kCellShift) - cy0_ + 1;
-    cells_.clear();
-    nodes_.clear();
-    steps_.fill(0);
-    for (int64_t cy = 0; cy < cells_y; ++cy)
+    cells_.resize(static_cast<size_t>(cells_x_ * cells_y));
+    if (rows_.size() < static_cast<size_t>(cells_y)) rows_.resize(static_cast<size_t>(cells_y));
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
+#endif
+    for (int64_t cy = 0; cy < cells_y; ++cy) {
+      std::vector<FixedPoint>& nodes = rows_[static_cast<size_t>(cy)];
+      nodes.clear();
       for (int64_t cx = 0; cx < cells_x_; ++cx)
-        add_cell(t, (cx0_ + cx) << kCellShift, (cy0_ + cy) << kCellShift, tolerance);
+        cells_[static_cast<size_t>(cy * cells_x_ + cx)] =
+            add_cell(t, (cx0_ + cx) << kCellShift, (cy0_ + cy) << kCellShift, tolerance, nodes);
+    }
+    (void)threads;
+    join_rows(cells_y);
   }
 
   LatticeView view() const { return {cells_.data(), nodes_.data(), cx0_, cy0_, cells_x_}; }
@@ -52,10 +62,11 @@ class Lattice {
     return {to_fixed(qx), to_fixed(qy)};
   }
 
-  void add_nodes(const transform::TransformView& t, int64_t gx0, int64_t gy0, int shift) {
+  static void add_nodes(const transform::TransformView& t, int64_t gx0, int64_t gy0, int shift,
+                        std::vector<FixedPoint>& nodes) {
     const int64_t n = lattice_side(shift);
     for (int64_t b = 0; b < n; ++b)
-      for (int64_t a = 0; a < n; ++a) nodes_.push_back(exact(t, gx0 + (a << shift), gy0 + (b << shift)));
+      for (int64_t a = 0; a < n; ++a) nodes.push_back(exact(t, gx0 + (a << shift), gy0 + (b << shift)));
   }
 
   // The largest miss of the interpolation at the checked points of every sub-cell, in pixels;
@@ -81,22 +92,38 @@ class Lattice {
     return worst;
   }
 
-  void add_cell(const transform::TransformView& t, int64_t gx0, int64_t gy0, double tolerance) {
-    for (int shift = kCellShift; shift >= 0; --shift) {
-      const int64_t first = static_cast<int64_t>(nodes_.size());
-      add_nodes(t, gx0, gy0, shift);
+  // One cell's nodes appended to its row's; `first` is relative to the row until join_rows().
+  static LatticeCell add_cell(const transform::TransformView& t, int64_t gx0, int64_t gy0, double tolerance,
+                              std::vector<FixedPoint>& nodes) {
+    for (int shift = kCellShift;; --shift) {
+      const int64_t first = static_cast<int64_t>(nodes.size());
+      add_nodes(t, gx0, gy0, shift, nodes);
       // Step 1: every pixel is a node, exact by construction.
-      if (shift == 0 || cell_error(t, gx0, gy0, shift, nodes_.data() + first, tolerance) <= tolerance) {
-        cells_.push_back({shift, 0, first});
-        ++steps_[static_cast<size_t>(shift)];
-        return;
+      if (shift == 0 || cell_error(t, gx0, gy0, shift, nodes.data() + first, tolerance) <= tolerance)
+        return {shift, 0, first};
+      nodes.resize(static_cast<size_t>(first));
+    }
+  }
+
+  // The rows' nodes into one array, each cell's `first` made absolute; the step counts.
+  void join_rows(int64_t cells_y) {
+    nodes_.clear();
+    steps_.fill(0);
+    for (int64_t cy = 0; cy < cells_y; ++cy) {
+      const int64_t base = static_cast<int64_t>(nodes_.size());
+      const std::vector<FixedPoint>& row = rows_[static_cast<size_t>(cy)];
+      nodes_.insert(nodes_.end(), row.begin(), row.end());
+      for (int64_t cx = 0; cx < cells_x_; ++cx) {
+        LatticeCell& c = cells_[static_cast<size_t>(cy * cells_x_ + cx)];
+        c.first += base;
+        ++steps_[static_cast<size_t>(c.step_shift)];
       }
-      nodes_.resize(static_cast<size_t>(first));
     }
   }
 
   std::vector<LatticeCell> cells_;
   std::vector<FixedPoint> nodes_;
+  std::vector<std::vector<FixedPoint>> rows_;  // per row of cells while building, memory reused
   std::array<int64_t, kCellShift + 1> steps_{};
   int64_t cx0_ = 0, cy0_ = 0, cells_x_ = 0;
 };
