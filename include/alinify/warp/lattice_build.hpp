@@ -56,53 +56,61 @@ class Lattice {
   int64_t cells_with_step_shift(int shift) const { return steps_[static_cast<size_t>(shift)]; }
 
  private:
-  static FixedPoint exact(const transform::TransformView& t, int64_t gx, int64_t gy) {
-    double qx, qy;
-    transform::apply_view(t, static_cast<double>(gx), static_cast<double>(gy), &qx, &qy);
-    return {to_fixed(qx), to_fixed(qy)};
-  }
+  // The exact transform at the pixels of one cell and its far edges (33 x 33), each evaluated at
+  // most once: a level's check points are the next level's nodes, so a cell that refines all the
+  // way to step 1 costs 1089 evaluations, about one per pixel, like --exact.
+  class CellSamples {
+   public:
+    CellSamples(const transform::TransformView& t, int64_t gx0, int64_t gy0) : t_(t), gx0_(gx0), gy0_(gy0) {
+      known_.fill(0);
+    }
+    FixedPoint at(int64_t u, int64_t v) {
+      const size_t k = static_cast<size_t>(v * kSide + u);
+      if (!known_[k]) {
+        double qx, qy;
+        transform::apply_view(t_, static_cast<double>(gx0_ + u), static_cast<double>(gy0_ + v), &qx, &qy);
+        values_[k] = {to_fixed(qx), to_fixed(qy)};
+        known_[k] = 1;
+      }
+      return values_[k];
+    }
 
-  static void add_nodes(const transform::TransformView& t, int64_t gx0, int64_t gy0, int shift,
-                        std::vector<FixedPoint>& nodes) {
-    const int64_t n = lattice_side(shift);
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t a = 0; a < n; ++a) nodes.push_back(exact(t, gx0 + (a << shift), gy0 + (b << shift)));
-  }
+   private:
+    static constexpr int64_t kSide = kCellSize + 1;
+    const transform::TransformView& t_;
+    int64_t gx0_, gy0_;
+    std::array<FixedPoint, kSide * kSide> values_;
+    std::array<uint8_t, kSide * kSide> known_;
+  };
 
-  // The largest miss of the interpolation at the checked points of every sub-cell, in pixels;
-  // stops early once over the tolerance. NaN from the transform counts as a miss.
-  static double cell_error(const transform::TransformView& t, int64_t gx0, int64_t gy0, int shift, const FixedPoint* p,
-                           double tolerance) {
-    const int64_t n = lattice_side(shift), s = int64_t{1} << shift, h = s / 2;
-    const int64_t du[5] = {h, h, h, 0, s}, dv[5] = {h, 0, s, h, h};
-    double worst = 0;
-    for (int64_t b = 0; b + 1 < n; ++b)
-      for (int64_t a = 0; a + 1 < n; ++a) {
-        const FixedPoint* q = p + b * n + a;
+  // Whether interpolating every sub-cell of this step stays within the tolerance at its centre and
+  // edge midpoints. NaN from the transform is far outside (to_fixed), so it fails unless the
+  // whole cell is NaN.
+  static bool cell_passes(CellSamples& exact, int shift, double tolerance) {
+    const int64_t s = int64_t{1} << shift, h = s / 2;
+    const int64_t du[5] = {h, h, h, 0, s}, dv[5] = {h, 0, s, h, h};  // centre, then the edge midpoints
+    for (int64_t v = 0; v < kCellSize; v += s)
+      for (int64_t u = 0; u < kCellSize; u += s) {
+        const FixedPoint a = exact.at(u, v), b = exact.at(u + s, v), c = exact.at(u, v + s), d = exact.at(u + s, v + s);
         for (int k = 0; k < 5; ++k) {
-          const FixedPoint f = lattice_blend(q[0], q[1], q[n], q[n + 1], du[k], dv[k], shift);
-          double ex, ey;
-          transform::apply_view(t, static_cast<double>(gx0 + (a << shift) + du[k]),
-                                static_cast<double>(gy0 + (b << shift) + dv[k]), &ex, &ey);
-          const double e = hypot(from_fixed(f.x) - ex, from_fixed(f.y) - ey);
-          if (!(e <= tolerance)) return e == e ? e : INFINITY;
-          worst = e > worst ? e : worst;
+          const FixedPoint f = lattice_blend(a, b, c, d, du[k], dv[k], shift), e = exact.at(u + du[k], v + dv[k]);
+          const double dx = from_fixed(f.x - e.x), dy = from_fixed(f.y - e.y);
+          if (!(dx * dx + dy * dy <= tolerance * tolerance)) return false;
         }
       }
-    return worst;
+    return true;
   }
 
   // One cell's nodes appended to its row's; `first` is relative to the row until join_rows().
   static LatticeCell add_cell(const transform::TransformView& t, int64_t gx0, int64_t gy0, double tolerance,
                               std::vector<FixedPoint>& nodes) {
-    for (int shift = kCellShift;; --shift) {
-      const int64_t first = static_cast<int64_t>(nodes.size());
-      add_nodes(t, gx0, gy0, shift, nodes);
-      // Step 1: every pixel is a node, exact by construction.
-      if (shift == 0 || cell_error(t, gx0, gy0, shift, nodes.data() + first, tolerance) <= tolerance)
-        return {shift, 0, first};
-      nodes.resize(static_cast<size_t>(first));
-    }
+    CellSamples exact(t, gx0, gy0);
+    int shift = kCellShift;
+    while (shift > 0 && !cell_passes(exact, shift, tolerance)) --shift;  // step 1: exact by construction
+    const int64_t first = static_cast<int64_t>(nodes.size()), n = lattice_side(shift);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t a = 0; a < n; ++a) nodes.push_back(exact.at(a << shift, b << shift));
+    return {shift, 0, first};
   }
 
   // The rows' nodes into one array, each cell's `first` made absolute; the step counts.
