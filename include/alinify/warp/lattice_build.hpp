@@ -6,10 +6,10 @@
 // Refinement: a cell starts at step 32 and halves its step until every sub-cell passes the
 // midpoint check: at the sub-cell's centre and the midpoints of its four edges, the interpolated
 // position is within the tolerance of the exact one. For a transform that is locally quadratic
-// those five points are where linear interpolation errs most (the corners are exact), which is
-// why the check bounds the error everywhere; tests/unit/lattice_test.cpp holds the bound over
-// every pixel of strong transforms.
-#include <math.h>
+// those five points are where linear interpolation errs most (the corners are exact), so for such
+// a transform the check bounds the error everywhere; tests/unit/lattice_test.cpp holds the bound
+// over every pixel of strong transforms.
+#include <stdint.h>
 
 #include <array>
 #include <vector>
