@@ -1,8 +1,8 @@
 // The CUDA backend: the same warp_pixel_lattice() (or warp_pixel(), --exact) as the CPU, one thread
 // per output pixel. The host builds each block's lattice with the CPU's code (lattice_build.hpp) and
-// sends it with the source window (a node per 32 x 32 px where the transform is smooth: about
-// 1/60 of the window's bytes), so the GPU samples at the CPU's positions to the bit. Fused:
-// position, sampling and uint8 output in one kernel; no float image. For --exact the B-spline
+// sends it with the source window (80 bytes per 32 x 32 px cell where the transform is smooth,
+// under 3 % of the window's bytes), so the GPU samples at the CPU's positions to the bit.
+// Fused: position, sampling and uint8 output in one kernel; no float image. For --exact the B-spline
 // coefficients live in device memory the view points to.
 //
 // Two blocks in flight (slots), each with pinned host staging, device buffers, its own stream and
