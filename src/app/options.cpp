@@ -52,10 +52,10 @@ po::options_description warp_options() {
   po::options_description d("Warp");
   d.add_options()("interp", po::value<std::string>()->default_value("bilinear"), "nearest|bilinear|bicubic")(
       "exact", po::bool_switch(),
-      "evaluate the transform at every output pixel (slower) instead of on a lattice interpolated within "
-      "1/64 px of it (docs/gpu.md says what the difference is in grey levels)")(
-      "compress", po::value<std::string>()->default_value("none"),
-      "none|deflate|zstd (compression is a final pass on rank 0)")(
+      "evaluate the transform at every output pixel with float filters (the bytes of earlier releases; "
+      "slower) instead of on a lattice within 1/64 px of it with integer filters (docs/gpu.md: the "
+      "difference in grey levels)")("compress", po::value<std::string>()->default_value("none"),
+                                    "none|deflate|zstd (compression is a final pass on rank 0)")(
       "backend", po::value<std::string>()->default_value("auto"),
       "auto|cpu|cuda|torch (auto: CUDA when a GPU is visible, else the CPU; torch: only in builds with "
       "-DALINIFY_WITH_TORCH=ON)")(
