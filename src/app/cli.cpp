@@ -114,6 +114,7 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   if (vm.count("mem-budget")) w.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
   w.overviews = !vm["no-overviews"].as<bool>();
   w.cog = vm["cog"].as<bool>();
+  w.exact = vm["exact"].as<bool>();
   w.qa.enabled = !vm["no-qa"].as<bool>();
   w.qa.thresholds.min_ncc_after = vm["suspect-ncc"].as<double>();
   w.qa.tiles = vm["qa-tiles"].as<int>();

@@ -51,6 +51,10 @@ po::options_description register_options() {
 po::options_description warp_options() {
   po::options_description d("Warp");
   d.add_options()("interp", po::value<std::string>()->default_value("bilinear"), "nearest|bilinear|bicubic")(
+      "exact", po::bool_switch(),
+      "evaluate the transform at every output pixel with float filters (the bytes of earlier releases; "
+      "slower) instead of on a lattice within 1/64 px of it with integer filters (docs/gpu.md: the "
+      "difference in grey levels)")(
       "compress", po::value<std::string>()->default_value("none"),
       "none|deflate|zstd (every rank compresses its own tiles, zstd level 9 / deflate level 6 as GDAL's "
       "defaults; with --cog, GDAL's final pass on rank 0)")(

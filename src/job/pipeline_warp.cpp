@@ -88,6 +88,7 @@ void warp_block(const Window& block, BlockWork& w) {
 warp::WarpSettings warp_settings(const WarpJob& job) {
   warp::WarpSettings settings;
   settings.interp = job.interp;
+  settings.exact = job.exact;
   if (job.fill < 0 || job.fill > 255) fail_usage("--fill: " + std::to_string(job.fill) + " is not in 0..255");
   const auto grey = static_cast<uint8_t>(job.fill);
   settings.fill = {grey, grey, grey};
@@ -159,6 +160,7 @@ nlohmann::json warp_facts(const WarpSetup& s, const WarpClock& clock) {
             {"estimated_bytes", s.strips.estimated_bytes},
             {"reason", s.strips.reason}}},
           {"interp", warp::interp_name(s.settings.interp)},
+          {"exact_transform", s.settings.exact},
           {"backend", s.backend->name()},
           {"compress", s.spec.compress},
           {"overviews", s.spec.overviews},

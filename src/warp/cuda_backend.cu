@@ -1,6 +1,9 @@
-// The CUDA backend: the same warp_pixel() as the CPU, one thread per output pixel.
-// Fused: transform evaluation, sampling and uint8 output in one kernel; no float image and
-// no sampling grid. The B-spline coefficients live in device memory the view points to.
+// The CUDA backend: the same warp_pixel_lattice() (or warp_pixel(), --exact) as the CPU, one thread
+// per output pixel. The host builds each block's lattice with the CPU's code (lattice_build.hpp) and
+// sends it with the source window (80 bytes per 32 x 32 px cell where the transform is smooth,
+// under 3 % of the window's bytes), so the GPU samples at the CPU's positions to the bit.
+// Fused: position, sampling and uint8 output in one kernel; no float image. For --exact the B-spline
+// coefficients live in device memory the view points to.
 //
 // Two blocks in flight (slots), each with pinned host staging, device buffers, its own stream and
 // events: submit() copies the source window into pinned memory, queues H2D, kernel and D2H and
@@ -14,6 +17,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/warp/cuda_backend.hpp"
+#include "alinify/warp/lattice_build.hpp"
 #include "alinify/warp/warp_kernel_cuda.cuh"
 
 namespace alinify::warp {
@@ -64,8 +68,8 @@ struct PinnedBuffer {
 };
 
 struct Slot {
-  PinnedBuffer h_src, h_out;
-  DeviceBuffer<uint8_t> d_src, d_out;
+  PinnedBuffer h_src, h_out, h_lattice;
+  DeviceBuffer<uint8_t> d_src, d_out, d_lattice;
   cudaStream_t stream{};
   cudaEvent_t ev[4]{};  // before H2D, after H2D, after kernel, after D2H
   bool busy = false;
@@ -101,6 +105,7 @@ class CudaBackend final : public Backend {
     ALINIFY_CUDA(cudaSetDevice(device_));
     host_ = t;
     view_ = host_.view();
+    host_view_ = view_;
     coefs_.clear();
     coefs_.reserve(transform::kMaxStages);  // the views keep pointers into these buffers
     for (int k = 0; k < view_.n; ++k) {
@@ -144,10 +149,14 @@ class CudaBackend final : public Backend {
     dout.stride = static_cast<int64_t>(out_row);
     ALINIFY_CUDA(cudaEventRecord(slot.ev[0], slot.stream));
     ALINIFY_CUDA(cudaMemcpyAsync(slot.d_src.ptr, slot.h_src.ptr, src_bytes, cudaMemcpyHostToDevice, slot.stream));
+    const LatticeView lattice = s.exact ? LatticeView{} : send_lattice(slot, out);  // counted as H2D
     ALINIFY_CUDA(cudaEventRecord(slot.ev[1], slot.stream));
     dim3 block(32, 8);
     dim3 grid(static_cast<unsigned>((out.width + 31) / 32), static_cast<unsigned>((out.height + 7) / 8));
-    warp_kernel<<<grid, block, 0, slot.stream>>>(view_, dsrc, dout, s.interp, s.fill);
+    if (s.exact)
+      warp_kernel<<<grid, block, 0, slot.stream>>>(view_, dsrc, dout, s.interp, s.fill);
+    else
+      warp_kernel_lattice<<<grid, block, 0, slot.stream>>>(lattice, dsrc, dout, s.interp, s.fill);
     ALINIFY_CUDA(cudaGetLastError());
     ALINIFY_CUDA(cudaEventRecord(slot.ev[2], slot.stream));
     ALINIFY_CUDA(cudaMemcpyAsync(slot.h_out.ptr, slot.d_out.ptr, out_bytes, cudaMemcpyDeviceToHost, slot.stream));
@@ -166,6 +175,23 @@ class CudaBackend final : public Backend {
 
  private:
   static constexpr int kSlots = 2;
+
+  // Builds the block's lattice on the host and queues its copy to the device (before the kernel, on
+  // the slot's stream); returns the view the kernel reads.
+  LatticeView send_lattice(Slot& slot, const OutputBlock& out) {
+    lattice_.build(host_view_, out.x0, out.y0, out.width, out.height);
+    const size_t cell_bytes = lattice_.cells().size() * sizeof(LatticeCell);
+    const size_t bytes = cell_bytes + lattice_.nodes().size() * sizeof(FixedPoint);
+    slot.h_lattice.reserve(bytes);
+    slot.d_lattice.reserve(bytes);
+    std::memcpy(slot.h_lattice.ptr, lattice_.cells().data(), cell_bytes);
+    std::memcpy(slot.h_lattice.ptr + cell_bytes, lattice_.nodes().data(), bytes - cell_bytes);
+    ALINIFY_CUDA(cudaMemcpyAsync(slot.d_lattice.ptr, slot.h_lattice.ptr, bytes, cudaMemcpyHostToDevice, slot.stream));
+    LatticeView v = lattice_.view();
+    v.cells = reinterpret_cast<const LatticeCell*>(slot.d_lattice.ptr);
+    v.nodes = reinterpret_cast<const FixedPoint*>(slot.d_lattice.ptr + cell_bytes);
+    return v;
+  }
 
   void finish(Slot& slot) {
     ALINIFY_CUDA(cudaSetDevice(device_));
@@ -188,7 +214,9 @@ class CudaBackend final : public Backend {
   size_t next_ = 0;
   DeviceTimes times_;
   transform::Transform host_;
-  transform::TransformView view_{};
+  transform::TransformView view_{};       // coefficients in device memory (--exact)
+  transform::TransformView host_view_{};  // coefficients in host memory (the lattice)
+  Lattice lattice_;
   std::vector<DeviceBuffer<double>> coefs_;
 };
 

@@ -1,7 +1,8 @@
 // The LibTorch backend: at::grid_sampler on one block at a time. The sampling grid is block-sized
 // (8 bytes per output pixel of the block), never the whole image: a full-image float copy plus a
 // full-image grid would take 20 bytes per output pixel, gigabytes on a scan. The source coordinates
-// come from the same transform evaluation as the native kernels (apply_view), so the two differ only
+// come from the same lattice as the native kernels' (lattice_build.hpp; apply_view with --exact),
+// so the two differ only
 // in the sampling: LibTorch's bicubic is Keys with a = -0.75 (ours is a = -0.5, as GDAL's), its
 // nearest rounds half to even; bilinear agrees to rounding. See docs/gpu.md.
 #include "alinify/warp/torch_backend.hpp"
@@ -16,6 +17,7 @@
 #include <stdexcept>
 
 #include "alinify/core/error.hpp"
+#include "alinify/warp/lattice_build.hpp"
 
 namespace alinify::warp {
 namespace {
@@ -42,10 +44,11 @@ class TorchBackend final : public Backend {
     float* g = grid.data_ptr<float>();
     std::vector<uint8_t> outside(static_cast<size_t>(h * w), 0);
     const double sx = W > 1 ? 2.0 / (W - 1) : 0.0, sy = H > 1 ? 2.0 / (H - 1) : 0.0;
+    if (!s.exact) lattice_.build(view_, out.x0, out.y0, w, h);
     for (int64_t j = 0; j < h; ++j)
       for (int64_t i = 0; i < w; ++i) {
         double qx, qy;
-        transform::apply_view(view_, static_cast<double>(out.x0 + i), static_cast<double>(out.y0 + j), &qx, &qy);
+        scan_position(s.exact, out.x0 + i, out.y0 + j, &qx, &qy);
         const size_t k = static_cast<size_t>(j * w + i);
         outside[k] = !inside_scan(src, qx, qy);
         g[2 * k] = static_cast<float>((qx - src.x0) * sx - (W > 1 ? 1.0 : 0.0));
@@ -65,7 +68,16 @@ class TorchBackend final : public Backend {
   }
 
  private:
+  // Where output pixel (x, y) samples the scan: the native kernels' position, to the bit.
+  void scan_position(bool exact, int64_t x, int64_t y, double* qx, double* qy) const {
+    if (exact) return transform::apply_view(view_, static_cast<double>(x), static_cast<double>(y), qx, qy);
+    const FixedPoint q = lattice_point(lattice_.view(), x, y);
+    *qx = from_fixed(q.x);
+    *qy = from_fixed(q.y);
+  }
+
   at::Device device_;
+  Lattice lattice_;
   transform::Transform host_;  // owns the B-spline coefficients the view points to
   transform::TransformView view_{};
 };

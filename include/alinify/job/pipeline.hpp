@@ -28,6 +28,7 @@ struct WarpJob {
   std::string design, scan, out;
   std::string transform_path;  // for messages (and for `alinify warp`)
   warp::Interp interp = warp::Interp::kBilinear;
+  bool exact = false;  // --exact: the transform at every pixel, not the lattice
   std::string compress = "none";
   warp::BackendKind backend = warp::BackendKind::kAuto;
   int device = -1;

@@ -13,6 +13,9 @@ namespace alinify::warp {
 struct WarpSettings {
   Interp interp = Interp::kBilinear;
   Rgb fill;
+  // --exact: the transform evaluated at every output pixel (the bytes of releases before the
+  // lattice); otherwise the lattice of lattice.hpp, within 1/64 px of it.
+  bool exact = false;
 };
 
 // Where a device backend's time went (seconds, summed over blocks; measured with device events).
