@@ -16,6 +16,8 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 wait_for() { local n=$(($1 * 20)); shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.05; done; return 1; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # Waits for our child $1 at most $2 seconds: RC is its exit code, or "hang" (then it is killed).
 bounded_wait() {
   if wait_for "$2" gone "$1"; then wait "$1"; RC=$?; else kill -9 "$1"; wait "$1"; RC=hang; fi
@@ -85,7 +87,9 @@ mkdir -p "$T/hung"
 "${MPI[@]}" "$BIN" batch --manifest "$T/hung/jobs.csv" "${OPTS[@]}" --group-size 2 > "$T/hung.log" 2>&1 &
 mp=$!
 wait_for 60 stalled_at_least 1 || fail "hung: the elastix of STALLME-1 never stopped"
+t0=$(now)
 bounded_wait "$mp" 120
+took=$(since "$t0")
 [ "$RC" = 3 ] || { tail -5 "$T/hung.log"; fail "hung: exit $RC, 3 expected"; }
 S=$T/hung/jobs.summary.json
 err=$(json "$S" '[j["error"] for j in d["job_results"] if j["id"]=="STALLME-1"][0]')
@@ -94,7 +98,7 @@ echo "$err" | grep -q "time limit of 8 s (--job-timeout)" || fail "hung: reason 
 [ -z "$(ls "$T/hung/out" | grep STALLME-1 | grep -v elastix)" ] || fail "hung: output of the hung job left: $(ls "$T/hung/out")"
 [ "$(stalled)" = 0 ] || fail "hung: the stopped elastix is still there"
 no_procs_left hung
-passed "hung: STALLME-1 stopped at its 8 s limit (exit 3, reason in the summary), the group then did 'after'"
+passed "hung: STALLME-1 stopped at its 8 s limit (exit 3, reason in the summary), the group then did 'after' (batch ended $took s after elastix stopped)"
 
 case_begin
 # --- 3a. --on-stop abandon under mpirun: USR1 while both groups' jobs hang; they end at once,
@@ -108,7 +112,9 @@ mkdir -p "$T/ab"
 mp=$!
 wait_for 60 stalled_at_least 2 || fail "abandon: the two jobs did not both reach elastix"
 kill -USR1 "$mp"
+t0=$(now)
 bounded_wait "$mp" 60
+took=$(since "$t0")
 [ "$RC" = 3 ] || { tail -5 "$T/ab.log"; fail "abandon: exit $RC, 3 expected"; }
 J=$T/ab/jobs.journal.jsonl
 last_event "$J" abandon_requested | grep -q '"redo":\["STALLME-[ab]","STALLME-[ab]"\]' || fail "abandon: journal: $(last_event "$J" abandon_requested)"
@@ -118,7 +124,7 @@ no_procs_left abandon
 # The same jobs with the real elastix.
 "${MPI[@]}" "$BIN" batch --manifest "$T/ab/jobs.csv" "${BASE[@]}" --group-size 1 --resume > "$T/ab2.log" 2>&1 || fail "abandon: --resume did not finish"
 [ "$(json "$T/ab/jobs.summary.json" 'd["done"]')" = 3 ] || fail "abandon: --resume did not do the 3 jobs"
-passed "abandon: USR1 with --on-stop abandon ended 2 hung jobs (exit 3, redo listed), --resume did all 3"
+passed "abandon: USR1 with --on-stop abandon ended 2 hung jobs (exit 3 after $took s, redo listed), --resume did all 3"
 
 case_begin
 # --- 3b. Alone: the first SIGTERM drains (the hung job goes on), the second abandons it.
@@ -131,12 +137,14 @@ kill -TERM "$pid"
 wait_for 10 grep -q '"event":"stop_requested"' "$T/two/jobs.journal.jsonl" || fail "two signals: no stop_requested"
 kill -0 "$pid" 2>/dev/null || fail "two signals: the first SIGTERM did not drain (the batch ended)"
 kill -TERM "$pid"
+t0=$(now)
 bounded_wait "$pid" 60
+took=$(since "$t0")
 [ "$RC" = 3 ] || fail "two signals: exit $RC, 3 expected"
 grep -q '"event":"abandon_requested".*"redo":\["STALLME-t"\]' "$T/two/jobs.journal.jsonl" || fail "two signals: no abandon record"
 [ -z "$(ls "$T/two/out" 2>/dev/null | grep -v '\.elastix$')" ] || fail "two signals: files left: $(ls "$T/two/out")"
 no_procs_left "two signals"
-passed "two signals: the first SIGTERM drained, the second abandoned the hung job (exit 3)"
+passed "two signals: the first SIGTERM drained, the second abandoned the hung job (exit 3 after $took s)"
 
 case_begin
 # --- 5. transform.json under a lock: a second register to the same path exits 3, touches nothing.
