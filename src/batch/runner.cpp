@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -187,16 +188,24 @@ Groups form_groups(par::Communicator& world, const BatchOptions& options) {
 }
 
 // 3. Dispatch and work. A failure outside a job cannot be agreed on (the other ranks are inside
-// the dispatch protocol), so it ends every rank.
+// the dispatch protocol), so it ends every rank. So does a group that never answered after its job's
+// time limit (batch/group_watch.hpp): its ranks are stuck and would hold the batch's end for ever;
+// `stuck_end` writes the summary first.
 void dispatch_and_work(par::Communicator& world, Groups& g, RootState& root, const BatchOptions& options,
-                       const JobRunner& run_job) {
+                       const JobRunner& run_job, const std::function<void()>& stuck_end) {
   if (!world.is_root()) {
     if (g.works) detail::worker_loop(*g.group, *g.dispatch, run_job);
     return;
   }
   auto dispatcher = [&] {
     try {
-      detail::dispatch_loop(*g.dispatch, *root.scheduler, *root.journal, g.count, options.retries);
+      const int stuck = detail::dispatch_loop(*g.dispatch, *root.scheduler, *root.journal, g.count, options.retries);
+      if (stuck > 0) {
+        stuck_end();
+        spdlog::error("batch: {} group(s) never answered after their job's time limit: ending every rank (exit 3)",
+                      stuck);
+        par::abort_all(static_cast<int>(ExitCode::kRuntime));
+      }
     } catch (const std::exception& e) {
       spdlog::error("batch dispatcher: {}", e.what());
       par::abort_all(static_cast<int>(ExitCode::kRuntime));
@@ -351,8 +360,9 @@ BatchReport run_batch(par::Communicator& world, const BatchOptions& options, con
     return std::string();
   });
   Groups groups = form_groups(world, options);
-  dispatch_and_work(world, groups, root, options, run_job);
-  if (world.is_root()) summarise_on_root(world, options, root, groups.count, started_iso, t_start, report);
+  auto summarise = [&] { summarise_on_root(world, options, root, groups.count, started_iso, t_start, report); };
+  dispatch_and_work(world, groups, root, options, run_job, summarise);
+  if (world.is_root()) summarise();
   share_report(world, report);
   return report;
 }

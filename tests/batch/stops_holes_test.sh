@@ -101,6 +101,32 @@ no_procs_left hung
 passed "hung: STALLME-1 stopped at its 8 s limit (exit 3, reason in the summary), the group then did 'after' (batch ended $took s after elastix stopped)"
 
 case_begin
+# --- 2b. A group that cannot answer: rank 1 stopped (SIGSTOP) mid-job, so no check runs there. The
+# dispatcher fails its job after the limit + grace (6 + 10.6 s), rank 0's group finishes the rest,
+# the summary is written, and every rank is ended (exit 3).
+mkdir -p "$T/frozen"
+{ echo "id,design,scan,out"
+  for c in 1 2 3; do echo "f$c,$D1,$S1,out/f$c.tif"; done; } > "$T/frozen/jobs.csv"
+"${MPI[@]}" "$BIN" batch --manifest "$T/frozen/jobs.csv" "${BASE[@]}" --group-size 1 --job-timeout 6 > "$T/frozen.log" 2>&1 &
+mp=$!
+wait_for 60 grep -qs '"event":"started".*"group":1' "$T/frozen/jobs.journal.jsonl" || fail "frozen: rank 1 got no job"
+victim=$(for p in $(pgrep -P "$mp"); do grep -qz "OMPI_COMM_WORLD_RANK=1" "/proc/$p/environ" 2>/dev/null && echo "$p"; done)
+frozen_id=$(grep '"event":"started".*"group":1' "$T/frozen/jobs.journal.jsonl" | head -1 | grep -oP '"id":"\K[^"]+')
+[ -n "$victim" ] && kill -STOP "$victim"
+t0=$(now)
+bounded_wait "$mp" 120
+took=$(since "$t0")
+[ "$RC" = 3 ] || { tail -5 "$T/frozen.log"; fail "frozen: exit $RC, 3 expected"; }
+S=$T/frozen/jobs.summary.json
+err=$(json "$S" "[j['error'] for j in d['job_results'] if j['id']=='$frozen_id'][0]")
+echo "$err" | grep -q "its group (rank 1) did not answer" || fail "frozen: $frozen_id: $err"
+grep -q '"event":"batch_end"' "$T/frozen/jobs.journal.jsonl" || fail "frozen: no batch_end"
+# Its .partial files stay (its rank was killed, as by kill -9): a rerun takes them over.
+[ ! -e "$T/frozen/out/$frozen_id.tif" ] && [ ! -e "$T/frozen/out/$frozen_id.transform.json" ] || fail "frozen: an output of the frozen job"
+no_procs_left frozen
+passed "frozen: rank 1 stopped in $frozen_id; failed and its group retired, batch ended (exit 3) $took s after the stop"
+
+case_begin
 # --- 3a. --on-stop abandon under mpirun: USR1 while both groups' jobs hang; they end at once,
 # nothing under a final name, the journal names the jobs to redo; --resume does them.
 mkdir -p "$T/ab"
@@ -134,7 +160,7 @@ mkdir -p "$T/two"
 pid=$!
 wait_for 60 stalled_at_least 1 || fail "two signals: the job did not reach elastix"
 kill -TERM "$pid"
-wait_for 10 grep -q '"event":"stop_requested"' "$T/two/jobs.journal.jsonl" || fail "two signals: no stop_requested"
+wait_for 10 grep -qs '"event":"stop_requested"' "$T/two/jobs.journal.jsonl" || fail "two signals: no stop_requested"
 kill -0 "$pid" 2>/dev/null || fail "two signals: the first SIGTERM did not drain (the batch ended)"
 kill -TERM "$pid"
 t0=$(now)

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "alinify/batch/group_watch.hpp"
 #include "alinify/batch/manifest.hpp"
 #include "alinify/batch/timeout.hpp"
 #include "alinify/core/error.hpp"
@@ -161,4 +162,23 @@ TEST(BatchManifest, ShardsPartitionTheManifest) {
   EXPECT_EQ(batch::parse_shard("2/4"), std::make_pair(2, 4));
   for (const char* bad : {"4/4", "-1/2", "1", "1/0", "a/b", "1/2x"})
     EXPECT_THROW(batch::parse_shard(bad), Error) << bad;
+}
+
+TEST(BatchGroupWatch, ASilentGroupIsOverdueOnceAfterItsLimitAndGrace) {
+  EXPECT_EQ(batch::retire_grace_seconds(100), 20);  // 10 s + 10% of the limit
+  batch::GroupWatch w;
+  w.started(0, 4, 100, 1000);  // job 0 on the group of rank 4, limit 100 s, at t = 1000
+  w.started(1, 2, 100, 1000);
+  w.started(2, 6, 0, 1000);  // no limit: never overdue
+  EXPECT_TRUE(w.overdue(1119).empty());
+  w.answered(1);  // its group reported in time
+  const auto late = w.overdue(1121);
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0], std::make_pair(0, 4));
+  EXPECT_TRUE(w.overdue(5000).empty());  // each job once
+  w.retire(4);
+  EXPECT_TRUE(w.retired(4));
+  EXPECT_EQ(w.hung(), 1);
+  w.released(4);  // it answered after all
+  EXPECT_EQ(w.hung(), 0);
 }
