@@ -69,10 +69,11 @@ batch::StopMode parse_stop_mode(const std::string& text) {
 
 int cmd_batch(par::Communicator& comm, int argc, char** argv) {
   po::options_description d("batch options");
-  d.add_options()("manifest", po::value<std::string>()->required(),
-                  "CSV (id,design,scan,out[,transform,preset,interp,compress,fill,mem-budget,...]) or JSON Lines; "
-                  "paths relative to its folder")("group-size", po::value<int>()->default_value(0),
-                                                  "ranks per job group (0: all ranks of a node)")(
+  d.add_options()(
+      "manifest", po::value<std::string>()->required(),
+      "CSV (id,design,scan,out[,transform,job-timeout,preset,interp,compress,fill,mem-budget,...]) or JSON Lines; "
+      "paths relative to its folder")("group-size", po::value<int>()->default_value(0),
+                                      "ranks per job group (0: all ranks of a node)")(
       "resume", po::bool_switch(), "skip jobs whose journaled output still verifies (size + XXH64); redo the rest")(
       "retries", po::value<int>()->default_value(0), "retries of a job that failed at run time (exit 3)")(
       "shard", po::value<std::string>()->default_value("0/1"),

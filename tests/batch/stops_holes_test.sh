@@ -28,7 +28,7 @@ no_procs_left() {
   wait_for 10 no_procs || { fail "$1: processes left: $(procs_left)"; pkill -9 -f -- "$T/"; }
 }
 # How many stalled elastix wrappers (state T) there are now.
-stalled() { local p n=0; for p in $(pgrep -f -- "STALLME"); do grep -q '^State:.*T' "/proc/$p/status" 2>/dev/null && n=$((n + 1)); done; echo "$n"; }
+stalled() { local p n=0; for p in $(pgrep -f -- "$T/.*STALLME"); do grep -q '^State:.*T' "/proc/$p/status" 2>/dev/null && n=$((n + 1)); done; echo "$n"; }
 stalled_at_least() { [ "$(stalled)" -ge "$1" ]; }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 last_event() { grep "\"event\":\"$2\"" "$1" | tail -1; }
@@ -185,7 +185,7 @@ rc=$?
 [ "$rc" = 3 ] || fail "lock: second register exit $rc, 3 expected"
 grep -q "another alinify process is writing this output now" "$T/reg2.log" || fail "lock: message: $(tail -1 "$T/reg2.log")"
 [ "$before" = "$(cd "$T/reg" && find . -type f -exec stat -c '%n %s %Y' {} + | sort)" ] || fail "lock: the second register touched the first's files"
-for p in $(pgrep -f -- STALLME); do kill -CONT "$p"; done
+for p in $(pgrep -f -- "$T/.*STALLME"); do kill -CONT "$p"; done
 bounded_wait "$first" 120
 [ "$RC" = 0 ] || fail "lock: the first register exit $RC after SIGCONT"
 [ -s "$TJ" ] && [ ! -e "$TJ.partial" ] || fail "lock: no transform.json from the first register, or a .partial left"
