@@ -1,5 +1,6 @@
 // `alinify batch`: the options of `run` as defaults for every job of a manifest (docs/batch.md).
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <stdexcept>
 
 #include "alinify/batch/drain.hpp"
@@ -46,21 +47,48 @@ std::pair<job::RegisterJob, job::WarpJob> jobs_for(const po::variables_map& defa
   return run_jobs(vm, j.transform_out);
 }
 
+// "auto" -> -1 (from the pair's size), else seconds >= 0.
+double parse_job_timeout(const std::string& text) {
+  if (text == "auto") return -1;
+  try {
+    size_t pos = 0;
+    const double v = std::stod(text, &pos);
+    if (pos == text.size() && std::isfinite(v) && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  fail_usage("--job-timeout: '" + text + "' is not auto or a number of seconds (0: no limit)");
+}
+
+batch::StopMode parse_stop_mode(const std::string& text) {
+  if (text == "drain") return batch::StopMode::kDrain;
+  if (text == "abandon") return batch::StopMode::kAbandon;
+  fail_usage("--on-stop: '" + text + "' is not drain or abandon");
+}
+
 }  // namespace
 
 int cmd_batch(par::Communicator& comm, int argc, char** argv) {
   po::options_description d("batch options");
-  d.add_options()("manifest", po::value<std::string>()->required(),
-                  "CSV (id,design,scan,out[,transform,preset,interp,compress,fill,mem-budget,...]) or JSON Lines; "
-                  "paths relative to its folder")("group-size", po::value<int>()->default_value(0),
-                                                  "ranks per job group (0: all ranks of a node)")(
+  d.add_options()(
+      "manifest", po::value<std::string>()->required(),
+      "CSV (id,design,scan,out[,transform,job-timeout,preset,interp,compress,fill,mem-budget,...]) or JSON Lines; "
+      "paths relative to its folder")("group-size", po::value<int>()->default_value(0),
+                                      "ranks per job group (0: all ranks of a node)")(
       "resume", po::bool_switch(), "skip jobs whose journaled output still verifies (size + XXH64); redo the rest")(
       "retries", po::value<int>()->default_value(0), "retries of a job that failed at run time (exit 3)")(
       "shard", po::value<std::string>()->default_value("0/1"),
       "i/n: run every n-th job from the i-th (job arrays: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")(
       "journal", po::value<std::string>(),
       "journal file (default <manifest dir>/<manifest stem>[.shard-i-of-n].journal.jsonl)")(
-      "summary-dir", po::value<std::string>(), "folder for <stem>.summary.json/.csv (default: the manifest's)");
+      "summary-dir", po::value<std::string>(), "folder for <stem>.summary.json/.csv (default: the manifest's)")(
+      "job-timeout", po::value<std::string>()->default_value("auto"),
+      "seconds a job may run before it is stopped and failed (exit 3); 0: no limit; auto: 600 + 2 per MiB of "
+      "design + scan (docs/batch.md); the manifest's job-timeout column overrides it per job")(
+      "on-stop", po::value<std::string>()->default_value("drain"),
+      "first SIGTERM/SIGUSR1: drain (running jobs finish) or abandon (they stop at once, --resume redoes "
+      "them); a second signal always abandons")(
+      "strict-inputs", po::bool_switch(),
+      "refuse the whole manifest when an input is missing or unreadable (default: that job fails, exit 2)");
   d.add(register_options());
   d.add(warp_options());
   d.add(qa_options());
@@ -77,7 +105,9 @@ int cmd_batch(par::Communicator& comm, int argc, char** argv) {
   if (p.vm.count("summary-dir")) o.summary_dir = req(p.vm, "summary-dir");
   if (o.group_size < 0) fail_usage("--group-size: must be 0 (a node) or positive");
   if (o.retries < 0) fail_usage("--retries: must be 0 or more");
-  batch::install_drain_signal_handlers();
+  o.job_timeout = parse_job_timeout(req(p.vm, "job-timeout"));
+  o.strict_inputs = p.vm["strict-inputs"].as<bool>();
+  batch::install_drain_signal_handlers(parse_stop_mode(req(p.vm, "on-stop")));
 
   const po::variables_map defaults = p.vm;
   // GPUs follow the rank's place on its node, not in its group: groups of 1 rank on a 4-GPU node

@@ -20,8 +20,9 @@ BatchJob batch_job_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const JobResult& r);
 JobResult job_result_from_json(const nlohmann::json& j);
 
-// World rank 0: hands out jobs until every group has been told to stop. Journals every event.
-void dispatch_loop(par::Communicator& dispatch, Scheduler& scheduler, Journal& journal, int groups, int retries);
+// World rank 0: hands out jobs until every group has been told to stop or retired (batch/group_watch.hpp).
+// Journals every event. Returns how many retired groups never answered: their ranks are stuck.
+int dispatch_loop(par::Communicator& dispatch, Scheduler& scheduler, Journal& journal, int groups, int retries);
 
 // Every rank of a group: asks for jobs (leader), runs them on the group, reports results.
 void worker_loop(par::Communicator& group, par::Communicator& dispatch, const JobRunner& run_job);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@ namespace alinify::batch {
 namespace {
 
 const std::vector<std::string> kRequired{"id", "design", "scan", "out"};
+const std::string kTimeoutColumn = "job-timeout";
 
 std::string trim(const std::string& s) {
   size_t a = s.find_first_not_of(" \t\r\n");
@@ -88,7 +90,8 @@ std::string printable(const std::string& s) {
 }
 
 bool is_allowed_column(const std::string& c) {
-  if (std::find(kRequired.begin(), kRequired.end(), c) != kRequired.end() || c == "transform") return true;
+  if (std::find(kRequired.begin(), kRequired.end(), c) != kRequired.end() || c == "transform" || c == kTimeoutColumn)
+    return true;
   const auto& o = manifest_override_columns();
   return std::find(o.begin(), o.end(), c) != o.end();
 }
@@ -188,6 +191,40 @@ std::string resolve(const fs::path& base, const std::string& p) {
   return (q.is_absolute() ? q : (base / q)).lexically_normal().string();
 }
 
+// The first input that is missing, a folder or unreadable goes to the job (it fails alone) and to
+// `lines`; both readable: their sizes, for the order of the queue and the default time limit.
+void check_inputs(BatchJob& j, const std::string& at, std::vector<std::string>& lines) {
+  for (const std::string* in_path : {&j.design, &j.scan}) {
+    std::error_code ec;
+    std::string why;
+    if (!fs::exists(*in_path, ec))
+      why = "no such file";
+    else if (fs::is_directory(*in_path, ec))
+      why = "is a directory";
+    else if (::access(in_path->c_str(), R_OK) != 0)
+      why = "cannot be read";
+    if (why.empty()) {
+      j.input_bytes += fs::file_size(*in_path, ec);
+      continue;
+    }
+    lines.push_back(at + *in_path + ": " + why);
+    if (j.input_problem.empty()) j.input_problem = *in_path + ": " + why;
+  }
+}
+
+// Seconds >= 0, finite (0: no limit).
+bool parse_timeout(const std::string& text, double& seconds) {
+  try {
+    size_t pos = 0;
+    const double v = std::stod(text, &pos);
+    if (pos != text.size() || !std::isfinite(v) || v < 0) return false;
+    seconds = v;
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& manifest_override_columns() {
@@ -247,7 +284,9 @@ Manifest parse_manifest(std::istream& in, const std::string& path) {
       j.transform_out = (o.parent_path() / (o.stem().string() + ".transform.json")).string();
     }
     for (const auto& [k, v] : r.fields)
-      if (std::find(kRequired.begin(), kRequired.end(), k) == kRequired.end() && k != "transform") j.overrides[k] = v;
+      if (std::find(kRequired.begin(), kRequired.end(), k) == kRequired.end() && k != "transform" &&
+          k != kTimeoutColumn)
+        j.overrides[k] = v;
 
     if (auto [it, fresh] = ids.emplace(j.id, r.line); !fresh)
       m.problems.push_back(at + "duplicate id '" + j.id + "' (first on line " + std::to_string(it->second) + ")");
@@ -256,17 +295,10 @@ Manifest parse_manifest(std::istream& in, const std::string& path) {
         m.problems.push_back(at + "duplicate output " + o + " (also on line " + std::to_string(it->second) + ")");
         break;  // one line per row: its transform would collide too
       }
-    for (const std::string* in_path : {&j.design, &j.scan}) {
-      std::error_code ec;
-      if (!fs::exists(*in_path, ec))
-        m.problems.push_back(at + *in_path + ": no such file");
-      else if (fs::is_directory(*in_path, ec))
-        m.problems.push_back(at + *in_path + ": is a directory");
-      else if (::access(in_path->c_str(), R_OK) != 0)
-        m.problems.push_back(at + *in_path + ": cannot be read");
-      else
-        j.input_bytes += fs::file_size(*in_path, ec);
-    }
+    check_inputs(j, at, m.input_problems);
+    if (r.fields.count(kTimeoutColumn) && !parse_timeout(r.fields.at(kTimeoutColumn), j.timeout_seconds))
+      m.problems.push_back(at + kTimeoutColumn + " '" + r.fields.at(kTimeoutColumn) +
+                           "' is not a number of seconds (0: no limit)");
     // The same file, not only the same text: "./a.tif", "a.tif" and a symlink to it are one file.
     for (const std::string* w : {&j.out, &j.transform_out})
       if (!w->empty() && (paths::same_file(*w, j.design) || paths::same_file(*w, j.scan)))

@@ -12,7 +12,8 @@ nlohmann::json to_json(const BatchJob& j) {
           {"out", j.out},
           {"transform", j.transform_out},
           {"overrides", j.overrides},
-          {"input_bytes", j.input_bytes}};
+          {"input_bytes", j.input_bytes},
+          {"timeout_seconds", j.timeout_seconds}};
 }
 
 BatchJob batch_job_from_json(const nlohmann::json& j) {
@@ -26,6 +27,7 @@ BatchJob batch_job_from_json(const nlohmann::json& j) {
   b.transform_out = j.at("transform").get<std::string>();
   b.overrides = j.at("overrides").get<std::map<std::string, std::string>>();
   b.input_bytes = j.at("input_bytes").get<uint64_t>();
+  b.timeout_seconds = j.at("timeout_seconds").get<double>();
   return b;
 }
 

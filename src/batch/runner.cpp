@@ -2,12 +2,14 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <sstream>
 #include <thread>
 
 #include "alinify/batch/summary.hpp"
+#include "alinify/batch/timeout.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/par/agree.hpp"
@@ -44,6 +46,12 @@ void check_options(const BatchOptions& options) {
 std::vector<BatchJob> load_checked_jobs(const BatchOptions& options, const JobChecker& check_job) {
   Manifest m = load_manifest(options.manifest);
   std::vector<BatchJob> jobs = select_shard(m.jobs, options.shard_index, options.shard_count);
+  // An archive has holes: a missing input fails its job alone, unless asked to refuse them all.
+  if (options.strict_inputs)
+    for (const BatchJob& j : jobs)
+      if (!j.input_problem.empty())
+        m.problems.push_back(m.path + ":" + std::to_string(j.line) + ": " + j.input_problem);
+  for (BatchJob& j : jobs) j.timeout_seconds = job_timeout(j, options.job_timeout);
   if (check_job)
     for (const BatchJob& j : jobs) {
       try {
@@ -100,6 +108,30 @@ int skip_verified_jobs(const std::vector<BatchJob>& jobs, const std::string& jou
   return skipped;
 }
 
+// Jobs with a missing or unreadable input (not skipped as done earlier) fail now, with exit 2 and
+// the line naming the file, and are journaled; the others run.
+int fail_jobs_with_missing_inputs(const std::vector<BatchJob>& jobs, Scheduler& scheduler, Journal& journal) {
+  int failed = 0;
+  for (const BatchJob& j : jobs) {
+    if (j.input_problem.empty() || scheduler.record(j.index).status == JobStatus::kSkipped) continue;
+    JobResult r;
+    r.exit_code = static_cast<int>(ExitCode::kBadInput);
+    r.error = j.input_problem;
+    scheduler.fail_unstarted(j.index, r, "missing input");
+    journal.append({{"event", "failed"},
+                    {"id", j.id},
+                    {"index", j.index},
+                    {"attempt", 0},
+                    {"exit_code", r.exit_code},
+                    {"error", r.error},
+                    {"missing_input", true},
+                    {"will_retry", false}});
+    spdlog::warn("batch: job {} not started: {} (manifest line {})", j.id, j.input_problem, j.line);
+    ++failed;
+  }
+  return failed;
+}
+
 // 1. Rank 0: read and check the whole manifest, open (lock) the journal, find finished work.
 void prepare_on_root(par::Communicator& world, const BatchOptions& options, const JobChecker& check_job,
                      const std::string& journal_path, RootState& root) {
@@ -108,15 +140,18 @@ void prepare_on_root(par::Communicator& world, const BatchOptions& options, cons
   root.journal.emplace(journal_path);
   root.scheduler.emplace(jobs, options.retries);
   const int skipped = options.resume ? skip_verified_jobs(jobs, journal_path, *root.scheduler) : 0;
+  const int missing = fail_jobs_with_missing_inputs(jobs, *root.scheduler, *root.journal);
   root.journal->append({{"event", "batch_start"},
                         {"manifest", fs::absolute(options.manifest).string()},
                         {"jobs", jobs.size()},
                         {"skipped", skipped},
+                        {"missing_inputs", missing},
                         {"resume", options.resume},
                         {"shard", shard_text(options)},
                         {"ranks", world.size()}});
-  spdlog::info("batch: {} job(s) in {}{}, {} already done (verified), journal {}", jobs.size(), options.manifest,
-               options.shard_count > 1 ? " (shard " + shard_text(options) + ")" : std::string(), skipped, journal_path);
+  spdlog::info("batch: {} job(s) in {}{}, {} already done (verified), {} with a missing input, journal {}", jobs.size(),
+               options.manifest, options.shard_count > 1 ? " (shard " + shard_text(options) + ")" : std::string(),
+               skipped, missing, journal_path);
 }
 
 struct Groups {
@@ -153,16 +188,24 @@ Groups form_groups(par::Communicator& world, const BatchOptions& options) {
 }
 
 // 3. Dispatch and work. A failure outside a job cannot be agreed on (the other ranks are inside
-// the dispatch protocol), so it ends every rank.
+// the dispatch protocol), so it ends every rank. So does a group that never answered after its job's
+// time limit (batch/group_watch.hpp): its ranks are stuck and would hold the batch's end for ever;
+// `stuck_end` writes the summary first.
 void dispatch_and_work(par::Communicator& world, Groups& g, RootState& root, const BatchOptions& options,
-                       const JobRunner& run_job) {
+                       const JobRunner& run_job, const std::function<void()>& stuck_end) {
   if (!world.is_root()) {
     if (g.works) detail::worker_loop(*g.group, *g.dispatch, run_job);
     return;
   }
   auto dispatcher = [&] {
     try {
-      detail::dispatch_loop(*g.dispatch, *root.scheduler, *root.journal, g.count, options.retries);
+      const int stuck = detail::dispatch_loop(*g.dispatch, *root.scheduler, *root.journal, g.count, options.retries);
+      if (stuck > 0) {
+        stuck_end();
+        spdlog::error("batch: {} group(s) never answered after their job's time limit: ending every rank (exit 3)",
+                      stuck);
+        par::abort_all(static_cast<int>(ExitCode::kRuntime));
+      }
     } catch (const std::exception& e) {
       spdlog::error("batch dispatcher: {}", e.what());
       par::abort_all(static_cast<int>(ExitCode::kRuntime));
@@ -226,6 +269,14 @@ void log_outcome(const BatchReport& report, const std::vector<JobRecord>& record
     spdlog::warn("batch: stopped by a signal with {} job(s) not run: rerun with --resume to continue", report.not_run);
 }
 
+// What --resume will run: every job neither done nor skipped (failed, abandoned, not run).
+std::vector<std::string> ids_to_redo(const std::vector<JobRecord>& records) {
+  std::vector<std::string> ids;
+  for (const JobRecord& r : records)
+    if (r.status != JobStatus::kDone && r.status != JobStatus::kSkipped) ids.push_back(r.job.id);
+  return ids;
+}
+
 // 4. Rank 0: counts, summary files, journal's last record, log lines. Releases the journal's lock.
 void summarise_on_root(par::Communicator& world, const BatchOptions& options, RootState& root, int groups,
                        const std::string& started_iso, double t_start, BatchReport& report) {
@@ -254,6 +305,7 @@ void summarise_on_root(par::Communicator& world, const BatchOptions& options, Ro
                         {"skipped", report.skipped},
                         {"not_run", report.not_run},
                         {"interrupted", report.interrupted},
+                        {"redo", ids_to_redo(records)},
                         {"wall_seconds", t.wall_seconds}});
   log_outcome(report, records, t.wall_seconds, summary_base_path(options));
   root.journal.reset();  // releases the lock
@@ -308,8 +360,9 @@ BatchReport run_batch(par::Communicator& world, const BatchOptions& options, con
     return std::string();
   });
   Groups groups = form_groups(world, options);
-  dispatch_and_work(world, groups, root, options, run_job);
-  if (world.is_root()) summarise_on_root(world, options, root, groups.count, started_iso, t_start, report);
+  auto summarise = [&] { summarise_on_root(world, options, root, groups.count, started_iso, t_start, report); };
+  dispatch_and_work(world, groups, root, options, run_job, summarise);
+  if (world.is_root()) summarise();
   share_report(world, report);
   return report;
 }

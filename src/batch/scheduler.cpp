@@ -51,6 +51,16 @@ void Scheduler::skip(int index, const std::string& note) {
     }
 }
 
+void Scheduler::fail_unstarted(int index, const JobResult& r, const std::string& note) {
+  JobRecord& rec = record(index);
+  rec.status = JobStatus::kFailed;
+  rec.result = r;
+  rec.note = note;
+  rec.finished = utc_now_iso();
+  const int p = static_cast<int>(&rec - records_.data());
+  queue_.erase(std::remove(queue_.begin(), queue_.end(), p), queue_.end());
+}
+
 std::optional<int> Scheduler::next(int group) {
   if (stopped_ || queue_.empty()) return std::nullopt;
   JobRecord& r = records_[queue_.front()];
@@ -63,13 +73,18 @@ std::optional<int> Scheduler::next(int group) {
   return r.job.index;
 }
 
-bool Scheduler::finish(int index, const JobResult& result, bool interrupted) {
+bool Scheduler::finish(int index, const JobResult& result, bool interrupted, bool abandoned) {
   JobRecord& r = record(index);
   --running_;
   r.result = result;
   r.finished = utc_now_iso();
   if (result.ok) {
     r.status = JobStatus::kDone;
+    return false;
+  }
+  if (abandoned) {
+    r.status = JobStatus::kNotRun;
+    r.note = "abandoned by the stop: --resume redoes it";
     return false;
   }
   const bool retriable = result.exit_code == static_cast<int>(ExitCode::kRuntime) && !interrupted && !stopped_;

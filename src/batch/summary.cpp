@@ -70,6 +70,16 @@ JobQa job_qa(const JobRecord& r) {
   return q;
 }
 
+// "id: file: problem" for every job that failed on a missing or unreadable input: an archive's
+// holes, listed together so that they can be fixed at once.
+std::vector<std::string> missing_inputs(const std::vector<JobRecord>& records) {
+  std::vector<std::string> lines;
+  for (const JobRecord& r : records)
+    if (r.status == JobStatus::kFailed && !r.job.input_problem.empty() && r.attempts == 0)
+      lines.push_back(r.job.id + ": " + r.job.input_problem);
+  return lines;
+}
+
 }  // namespace
 
 nlohmann::json job_summary_json(const JobRecord& r) {
@@ -125,6 +135,7 @@ nlohmann::json summary_json(const SummaryTotals& t, const std::vector<JobRecord>
   j["jobs_per_hour"] = t.wall_seconds > 0 ? counts[static_cast<int>(JobStatus::kDone)] * 3600.0 / t.wall_seconds : 0.0;
   j["interrupted"] = t.interrupted;
   j["exit_code"] = t.exit_code;
+  j["missing_inputs"] = missing_inputs(records);
   nlohmann::json list = nlohmann::json::array();
   for (const JobRecord& r : records) list.push_back(job_summary_json(r));
   j["job_results"] = list;
@@ -166,7 +177,7 @@ std::string batch_index_html(const std::string& base, const std::vector<JobRecor
     row.key_metrics = q.key;
     rows.push_back(std::move(row));
   }
-  return qa::batch_index_html("alinify batch " + fs::path(base).filename().string(), rows);
+  return qa::batch_index_html("alinify batch " + fs::path(base).filename().string(), rows, missing_inputs(records));
 }
 
 std::pair<std::string, std::string> write_summary(const std::string& base, const SummaryTotals& t,

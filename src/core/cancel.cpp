@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <cstring>
+#include <sstream>
 #include <string>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/resources.hpp"
 
 namespace alinify::cancel {
 namespace {
@@ -14,6 +16,20 @@ namespace {
 // sig_atomic_t semantics through a lock-free atomic: safe to store from a signal handler.
 std::atomic<int> g_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free);
+// The job's deadline (0: none) and its limit for the message; set and read by the same process.
+std::atomic<double> g_deadline{0};
+std::atomic<double> g_limit{0};
+
+std::string seconds_text(double s) {
+  std::ostringstream o;
+  o << s;  // 600, 0.05
+  return o.str();
+}
+
+bool past_deadline() {
+  const double d = g_deadline.load();
+  return d > 0 && now_seconds() > d;
+}
 
 void on_stop_signal(int sig) {
   int expected = 0;
@@ -38,12 +54,28 @@ int requested_signal() { return g_signal.load(); }
 
 void throw_if_requested() {
   const int sig = g_signal.load();
-  if (sig == 0) return;
+  if (sig == 0) {
+    if (past_deadline())
+      fail_runtime("the job ran past its time limit of " + seconds_text(g_limit.load()) +
+                   " s (--job-timeout) and was stopped");
+    return;
+  }
   const char* name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
   throw Error(static_cast<ExitCode>(128 + sig),
               std::string("stopped by ") + name + ": temporary files removed, no output written");
 }
 
 void simulate(int sig) { g_signal.store(sig); }
+
+void request(int sig) { on_stop_signal(sig); }
+
+void set_deadline(double deadline, double limit_seconds) {
+  g_limit.store(limit_seconds);
+  g_deadline.store(deadline);
+}
+
+void clear_deadline() { g_deadline.store(0); }
+
+bool stop_requested() { return g_signal.load() != 0 || past_deadline(); }
 
 }  // namespace alinify::cancel

@@ -138,6 +138,9 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
   const std::string text = on_root_then_broadcast(comm, "planning the registration", [&] {
     rp.t_start = now_seconds();
     check_outputs({{"the transform output", job.transform_out}}, register_inputs(job));
+    // One writer per transform, as per image output: a second register to the same path fails
+    // here (exit 3) before it touches the elastix folder or the transform of the first.
+    io::OutputLock transform_lock(job.transform_out);
     io::Raster design = io::Raster::open(job.design);
     io::Raster scan = io::Raster::open(job.scan);
     rp.design = design.size();
@@ -417,6 +420,19 @@ std::unique_ptr<io::OutputLock> lock_outputs(par::Communicator& comm, const std:
   return lock;
 }
 
+// `run`'s warp: when it fails or is stopped, the transform the registration wrote goes too, so
+// that a job that did not finish leaves nothing under a final name (a batch reruns it whole).
+WarpReport warp_removing_transform_on_failure(par::Communicator& comm, const transform::TransformFile& t,
+                                              const WarpJob& job, const std::string& transform_out) {
+  try {
+    return warp_into_locked_output(comm, t, job);
+  } catch (...) {
+    std::error_code ec;
+    if (comm.is_root()) fs::remove(transform_out, ec);
+    throw;
+  }
+}
+
 std::vector<paths::Named> warp_inputs(const WarpJob& job) {
   return {{"--design", job.design}, {"--scan", job.scan}, {"--transform", job.transform_path}};
 }
@@ -446,7 +462,7 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   merge_facts(w.facts, facts);
   w.facts["job"]["command"] = "run";
   w.facts["stage_seconds"] = {{"registration_and_broadcast", report.register_seconds}};
-  WarpReport wr = warp_into_locked_output(comm, t, w);
+  WarpReport wr = warp_removing_transform_on_failure(comm, t, w, reg.transform_out);
   report.suspect = wr.suspect;
   report.metrics = std::move(wr.metrics);
   report.total_seconds = now_seconds() - t0;

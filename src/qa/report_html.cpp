@@ -200,7 +200,8 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
   return o.str();
 }
 
-std::string batch_index_html(const std::string& title, std::vector<IndexRow> rows) {
+std::string batch_index_html(const std::string& title, std::vector<IndexRow> rows,
+                             const std::vector<std::string>& missing_inputs) {
   // Flagged first: failed, then suspect, then the rest, each in manifest order.
   auto rank = [](const IndexRow& r) { return r.status == "failed" ? 0 : r.suspect ? 1 : 2; };
   std::stable_sort(rows.begin(), rows.end(), [&](const IndexRow& a, const IndexRow& b) { return rank(a) < rank(b); });
@@ -213,7 +214,13 @@ std::string batch_index_html(const std::string& title, std::vector<IndexRow> row
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>" << html_escape(title) << "</title>" << kStyle
     << "</head><body>\n<h1>" << html_escape(title) << "</h1>\n<p>" << rows.size() << " jobs, " << flagged
-    << " flagged (failed or suspect, listed first).</p>\n<table><tr><th>thumbnail</th><th "
+    << " flagged (failed or suspect, listed first).</p>\n";
+  if (!missing_inputs.empty()) {
+    o << "<h2>Missing inputs (" << missing_inputs.size() << " jobs)</h2>\n<ul>\n";
+    for (const std::string& m : missing_inputs) o << "<li>" << html_escape(m) << "</li>\n";
+    o << "</ul>\n";
+  }
+  o << "<table><tr><th>thumbnail</th><th "
        "class=l>job</th><th>status</th>";
   for (const std::string& c : columns) o << "<th>" << html_escape(c) << "</th>";
   o << "<th class=l>notes</th></tr>\n";

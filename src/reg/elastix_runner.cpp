@@ -104,12 +104,13 @@ int spawn_and_wait(const std::vector<std::string>& argv, const std::string& log_
   }
   int status = 0;
   rusage usage{};
-  // Polled, so that a stop (SIGTERM/SIGINT to alinify run) ends elastix too, without waiting for it.
+  // Polled, so that a stop (SIGTERM/SIGINT to alinify run, a batch job's time limit) ends elastix
+  // too, without waiting for it. SIGKILL after 2 s also ends an elastix that was stopped (SIGSTOP).
   for (;;) {
     const pid_t w = wait4(pid, &status, WNOHANG, &usage);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) fail_runtime("waiting for " + argv[0] + " failed: " + std::strerror(errno));
-    if (cancel::requested_signal() != 0) {
+    if (cancel::stop_requested()) {
       ::kill(pid, SIGTERM);
       for (int i = 0; i < 40 && wait4(pid, &status, WNOHANG, &usage) == 0; ++i) ::usleep(50000);
       if (wait4(pid, &status, WNOHANG, &usage) == 0) {

@@ -2,7 +2,8 @@
 # Real-Slurm test (CTest label slurm): a one-node Slurm cluster on loopback in a temporary folder
 # (its settings are written out in docs/slurm.md), then the scripts of slurm/ on small synthetic
 # pairs: (a) one pair, (b) a batch with a broken job, (c) a 2-task job array, (d) scancel in the
-# middle of a batch and a resubmission that resumes to outputs identical to (b).
+# middle of a batch and a resubmission that resumes to outputs identical to (b), (e) an array task
+# signalled near its time limit that requeues itself and resumes.
 # Exit 77 (CTest: skipped) with the reason when Slurm, munge or root are not available.
 #   usage: slurm_batch_test.sh ALINIFY_BIN SOURCE_DIR
 set -uo pipefail
@@ -191,4 +192,31 @@ not_run=$(grep -oP '"not_run":\K[0-9]+' "$T/d/jobs.journal.jsonl" | head -1)
 echo "(d) first run left ${not_run:-?} job(s) not run"
 [ "${not_run:-0}" -gt 0 ] || fail "(d) the cancel did not land mid-batch"
 echo "ok (d) scancel + resubmit: finished jobs not redone, outputs identical to (b)"
+
+# (e) an array task near its time limit: USR1 to its batch shell (what --signal=B:USR1@120 sends)
+# once a job is done; batch_array.sbatch drains and requeues the task (scontrol requeue), and the
+# requeued task resumes without starting a job the first run finished.
+manifest "$T/e" 2
+je=$(sbatch --parsable --array=0-0 --ntasks=2 --open-mode=append -o "$T/e/slurm.log" \
+     "$SRC/slurm/batch_array.sbatch" "$T/e/jobs.csv" --group-size 1 "${OPTS[@]}") || fail "sbatch (e)"
+for _ in $(seq 1200); do
+  grep -q '"event":"done"' "$T/e/jobs.journal.jsonl" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q '"event":"done"' "$T/e/jobs.journal.jsonl" || fail "(e) no job finished"
+scancel --signal=USR1 --batch "${je}_0" || fail "(e) scancel --signal=USR1"
+se=$(wait_job "${je}_0" 600)
+restarts=$(scontrol show job "${je}_0" | grep -oP 'Restarts=\K[0-9]+' | head -1)
+[ "${restarts:-0}" -ge 1 ] || { cat "$T/e/slurm.log"; fail "(e) the task was not requeued (state $se)"; }
+[ "$(exitcode "${je}_0")" = 2 ] || { cat "$T/e/slurm.log"; fail "(e) requeued task exit $(exitcode "${je}_0") ($se)"; }
+grep -q '"event":"stop_requested"' "$T/e/jobs.journal.jsonl" || fail "(e) no stop_requested"
+second=$(grep -n '"event":"batch_start"' "$T/e/jobs.journal.jsonl" | sed -n 2p | cut -d: -f1)
+[ -n "$second" ] || fail "(e) the requeued task did not start a batch"
+done_first=$(head -n "$second" "$T/e/jobs.journal.jsonl" | grep '"event":"done"' | grep -oP '"id":"\K[^"]+')
+for id in $done_first; do
+  tail -n +"$second" "$T/e/jobs.journal.jsonl" | grep -q "\"event\":\"started\".*\"id\":\"$id\"" &&
+    fail "(e) $id was done before the requeue and was started again"
+done
+[ "$(grep -c '"event":"done"' "$T/e/jobs.journal.jsonl")" = 9 ] || fail "(e) not 9 jobs done in all"
+echo "ok (e) array task drained on USR1, requeued itself (restarts $restarts), resumed: $(echo $done_first | wc -w) job(s) not redone"
 echo "PASS"

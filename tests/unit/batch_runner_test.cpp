@@ -1,6 +1,7 @@
 // run_batch in one process (serial communicator: the dispatcher thread and the worker talk through
 // the mailbox), with a fake job that writes a small file: fast, no elastix.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 
 #include "alinify/batch/drain.hpp"
 #include "alinify/batch/runner.hpp"
+#include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "support/files.hpp"
 
@@ -117,6 +119,7 @@ TEST(BatchRunner, ManifestProblemsStopEverythingBeforeWork) {
   auto comm = par::make_serial_communicator();
   batch::BatchOptions o;
   o.manifest = d.file("jobs.csv");
+  o.strict_inputs = true;  // the missing input is a problem of the manifest too
   int calls = 0;
   try {
     batch::run_batch(*comm, o, [&](par::Communicator&, const batch::BatchJob&) {
@@ -155,4 +158,91 @@ TEST(BatchRunner, AStopRequestLeavesTheRestForResume) {
   EXPECT_TRUE(r.interrupted);
   EXPECT_EQ(r.exit_code, 3);
   batch::clear_drain_request();
+}
+
+TEST(BatchRunner, AMissingInputFailsItsJobAloneAndIsListed) {
+  ScratchDir d("batch-holes");
+  std::ofstream(d.file("d.tif")) << "design";
+  std::ofstream(d.file("jobs.csv")) << "id,design,scan,out\na,d.tif,d.tif,a.tif\nhole,d.tif,nope.tif,h.tif\n"
+                                       "b,d.tif,d.tif,b.tif\n";
+  auto comm = par::make_serial_communicator();
+  batch::BatchOptions o;
+  o.manifest = d.file("jobs.csv");
+  std::map<std::string, int> runs;
+  batch::BatchReport r =
+      batch::run_batch(*comm, o, [&](par::Communicator& g, const batch::BatchJob& j) { return fake_job(g, j, runs); });
+  EXPECT_EQ(r.done, 2);
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(r.exit_code, 2);  // only bad input failed
+  EXPECT_EQ(runs.count("hole"), 0u);
+  EXPECT_FALSE(fs::exists(d.file("h.tif")));
+  const nlohmann::json s = nlohmann::json::parse(read_file(r.summary_json));
+  ASSERT_EQ(s["missing_inputs"].size(), 1u);
+  EXPECT_EQ(s["missing_inputs"][0], "hole: " + d.file("nope.tif") + ": no such file");
+  EXPECT_EQ(s["job_results"][1]["exit_code"], 2);
+  EXPECT_NE(read_file(d.file("jobs.index.html")).find("Missing inputs (1 jobs)"), std::string::npos);
+  const auto ev = journal_events(r.journal);
+  EXPECT_EQ(count(ev, "failed", "hole"), 1);
+  EXPECT_EQ(count(ev, "started", "hole"), 0);
+  EXPECT_EQ(ev.back()["redo"], nlohmann::json::array({"hole"}));
+}
+
+TEST(BatchRunner, AJobPastItsTimeLimitFailsAndTheGroupTakesTheNext) {
+  ScratchDir d("batch-timeout");
+  std::ofstream(d.file("d.tif")) << "design";
+  // "hang" is first in the queue (largest input), then "a" runs on the same (only) group.
+  std::ofstream(d.file("big.tif")) << "a larger design file";
+  std::ofstream(d.file("jobs.csv")) << "id,design,scan,out,job-timeout\nhang,big.tif,d.tif,h.tif,0.05\n"
+                                       "a,d.tif,d.tif,a.tif,\n";
+  auto comm = par::make_serial_communicator();
+  batch::BatchOptions o;
+  o.manifest = d.file("jobs.csv");
+  std::map<std::string, int> runs;
+  auto hanging = [&](par::Communicator& g, const batch::BatchJob& j) {
+    if (j.id == "hang")
+      for (;;) {  // a job that never ends on its own: only its deadline stops it
+        cancel::throw_if_requested();
+        ::usleep(1000);
+      }
+    EXPECT_FALSE(cancel::stop_requested());  // the next job starts with no deadline passed
+    return fake_job(g, j, runs);
+  };
+  batch::BatchReport r = batch::run_batch(*comm, o, hanging);
+  EXPECT_EQ(r.done, 1);
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(r.exit_code, 3);
+  const nlohmann::json s = nlohmann::json::parse(read_file(r.summary_json));
+  EXPECT_EQ(s["job_results"][0]["exit_code"], 3);
+  EXPECT_NE(s["job_results"][0]["error"].get<std::string>().find("time limit of 0.05 s (--job-timeout)"),
+            std::string::npos)
+      << s["job_results"][0]["error"];
+  EXPECT_EQ(s["job_results"][1]["status"], "done");
+}
+
+TEST(BatchRunner, AbandonStopsTheRunningJobAndTheJournalNamesItForRedo) {
+  ScratchDir d("batch-abandon");
+  std::ofstream(d.file("d.tif")) << "design";
+  std::ofstream(d.file("jobs.csv")) << "id,design,scan,out\na,d.tif,d.tif,a.tif\nb,d.tif,d.tif,b.tif\n";
+  auto comm = par::make_serial_communicator();
+  batch::BatchOptions o;
+  o.manifest = d.file("jobs.csv");
+  auto abandoned = [&](par::Communicator&, const batch::BatchJob&) -> batch::JobResult {
+    batch::request_abandon();  // as a second SIGTERM would, during the first job
+    cancel::throw_if_requested();
+    ADD_FAILURE() << "the abandon did not stop the job";
+    return {};
+  };
+  batch::BatchReport r = batch::run_batch(*comm, o, abandoned);
+  batch::clear_drain_request();
+  EXPECT_EQ(r.done, 0);
+  EXPECT_EQ(r.not_run, 2);
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.exit_code, 3);
+  const auto ev = journal_events(r.journal);
+  bool named = false;
+  for (const auto& e : ev)
+    if (e["event"] == "abandon_requested") named = e["redo"] == nlohmann::json::array({"a"});
+  EXPECT_TRUE(named);
+  EXPECT_EQ(ev.back()["redo"], nlohmann::json::array({"a", "b"}));
+  EXPECT_FALSE(cancel::stop_requested());
 }

@@ -9,6 +9,7 @@
 #include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/paths.hpp"
+#include "alinify/core/resources.hpp"
 #include "alinify/io/output_lock.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/transform/elastix_params.hpp"
@@ -79,6 +80,19 @@ TEST(Reliability, StopThrowsWith128PlusTheSignal) {
   const std::string m = error_of([] { cancel::throw_if_requested(); }, static_cast<ExitCode>(128 + SIGTERM));
   EXPECT_NE(m.find("SIGTERM"), std::string::npos);
   cancel::simulate(0);
+}
+
+TEST(Reliability, APassedDeadlineStopsWorkAsARuntimeFailure) {
+  cancel::set_deadline(now_seconds() + 3600, 3600);
+  EXPECT_FALSE(cancel::stop_requested());
+  cancel::throw_if_requested();  // an hour left
+  cancel::set_deadline(now_seconds() - 1, 42);
+  EXPECT_TRUE(cancel::stop_requested());
+  const std::string m = error_of([] { cancel::throw_if_requested(); }, ExitCode::kRuntime);
+  EXPECT_NE(m.find("time limit of 42 s (--job-timeout)"), std::string::npos) << m;
+  cancel::clear_deadline();
+  EXPECT_FALSE(cancel::stop_requested());
+  EXPECT_EQ(cancel::requested_signal(), 0);  // a deadline is not a signal
 }
 
 TEST(Reliability, RegistrationParametersAreCheckedBeforeElastix) {

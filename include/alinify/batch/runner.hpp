@@ -17,8 +17,10 @@ struct BatchOptions {
   bool resume = false;
   int retries = 0;
   int shard_index = 0, shard_count = 1;
-  std::string journal;      // default <manifest dir>/<stem>[.shard-i-of-n].journal.jsonl
-  std::string summary_dir;  // default: the manifest's folder
+  std::string journal;         // default <manifest dir>/<stem>[.shard-i-of-n].journal.jsonl
+  std::string summary_dir;     // default: the manifest's folder
+  double job_timeout = -1;     // seconds per job; 0: none; < 0: from the pair's size (batch/timeout.hpp)
+  bool strict_inputs = false;  // a missing or unreadable input refuses the whole manifest (exit 2)
 };
 
 // Runs one job on every rank of `group` (throws alinify::Error consistently on every rank of the

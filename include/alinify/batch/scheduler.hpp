@@ -38,10 +38,13 @@ class Scheduler {
   // `skipped` (by index) are not run. Runtime failures (exit 3) are retried up to `retries` times.
   Scheduler(std::vector<BatchJob> jobs, int retries);
   void skip(int index, const std::string& note);
+  // A job that cannot start (a missing input): failed with `r` without running, not retried.
+  void fail_unstarted(int index, const JobResult& r, const std::string& note);
   // The next job to run (marks it running), or none waiting.
   std::optional<int> next(int group);
-  // Records a result; a retriable failure goes back to the queue. Returns true when requeued.
-  bool finish(int index, const JobResult& r, bool interrupted);
+  // Records a result; a retriable failure goes back to the queue. Returns true when requeued. An
+  // abandoned job (a stop that did not wait for it) is "not run": --resume redoes it.
+  bool finish(int index, const JobResult& r, bool interrupted, bool abandoned = false);
   // Stop handing out: waiting jobs become "not run".
   void stop();
   bool has_waiting() const { return !queue_.empty(); }

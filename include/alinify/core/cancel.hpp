@@ -18,10 +18,24 @@ void ignore_file_size_signal();
 // The signal that asked for a stop, or 0.
 int requested_signal();
 
-// Throws Error(128 + signal, "stopped by SIG...") when a stop was asked for.
+// Throws Error(128 + signal, "stopped by SIG...") when a stop was asked for, or the runtime error
+// of a passed deadline.
 void throw_if_requested();
 
 // For tests: as if `sig` had arrived (0 clears).
 void simulate(int sig);
+
+// As if `sig` had arrived; async-signal-safe. batch/drain.hpp calls it when a stop abandons the
+// running jobs (a second stop signal, or --on-stop abandon).
+void request(int sig);
+
+// A time limit for the work in progress (batch --job-timeout): past `deadline` (now_seconds()'s
+// clock) the same checks throw a runtime error (exit 3) naming the limit, and a waiting elastix is
+// stopped, so a hung job ends like a cancelled one. `limit_seconds` is only for the message.
+void set_deadline(double deadline, double limit_seconds);
+void clear_deadline();
+
+// A signal was received or the deadline has passed: the work in progress must stop.
+bool stop_requested();
 
 }  // namespace alinify::cancel

@@ -27,7 +27,9 @@ struct IndexRow {
   std::vector<std::pair<std::string, nlohmann::json>> key_metrics;  // shown in this order
 };
 
-// Failed and suspect jobs first, then the rest in the given order.
-std::string batch_index_html(const std::string& title, std::vector<IndexRow> rows);
+// Failed and suspect jobs first, then the rest in the given order. `missing_inputs` (one line per
+// job whose input is missing: "id: file: no such file") are listed together above the table.
+std::string batch_index_html(const std::string& title, std::vector<IndexRow> rows,
+                             const std::vector<std::string>& missing_inputs = {});
 
 }  // namespace alinify::qa
