@@ -132,6 +132,8 @@ struct RegisterPlan {
   Size design, scan;
   bool made_work_dir = false;
   double t_start = 0;
+  // Rank 0 holds the transform output's lock from planning until the registration returns.
+  std::unique_ptr<io::OutputLock> transform_lock;
 };
 
 int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan& rp) {
@@ -140,7 +142,7 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
     check_outputs({{"the transform output", job.transform_out}}, register_inputs(job));
     // One writer per transform, as per image output: a second register to the same path fails
     // here (exit 3) before it touches the elastix folder or the transform of the first.
-    io::OutputLock transform_lock(job.transform_out);
+    rp.transform_lock = std::make_unique<io::OutputLock>(job.transform_out);
     io::Raster design = io::Raster::open(job.design);
     io::Raster scan = io::Raster::open(job.scan);
     rp.design = design.size();

@@ -15,16 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string checksum(const std::string& tif) {
-  auto r = run_command("gdalinfo -checksum " + quote(tif));
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  std::regex re("Checksum=([0-9]+)");
-  std::string sums;
-  for (std::sregex_iterator it(r.output.begin(), r.output.end(), re), end; it != end; ++it)
-    sums += (*it)[1].str() + " ";
-  return sums;
-}
-
 // Exit code, the file named in the one error line, and nothing left behind.
 void expect_refused(const CommandResult& r, int code, const std::string& named, const std::string& out_path) {
   EXPECT_EQ(r.exit_code, code) << r.output;
@@ -71,7 +61,7 @@ TEST(Cli, EndToEndRunIsAccurateAndRankCountInvariant) {
                          quote(scan) + " --transform " + quote(d.file("t.json")) + " --out " + quote(out) +
                          " --interp bicubic --tile 128" + " --mem-budget 64MiB");
     ASSERT_EQ(w.exit_code, 0) << w.output;
-    sums[np - 1] = checksum(out);
+    sums[np - 1] = gdal_checksums(out);
   }
   EXPECT_FALSE(sums[0].empty());
   EXPECT_EQ(sums[0], sums[1]);
@@ -112,8 +102,8 @@ TEST(Cli, CompressedOutputKeepsThePixels) {
                  " --compress " + c);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
-  EXPECT_EQ(checksum(d.file("none.tif")), checksum(d.file("pair/scan.tif")));
-  EXPECT_EQ(checksum(d.file("zstd.tif")), checksum(d.file("pair/scan.tif")));
+  EXPECT_EQ(gdal_checksums(d.file("none.tif")), gdal_checksums(d.file("pair/scan.tif")));
+  EXPECT_EQ(gdal_checksums(d.file("zstd.tif")), gdal_checksums(d.file("pair/scan.tif")));
   EXPECT_LT(fs::file_size(d.file("zstd.tif")), fs::file_size(d.file("none.tif")));
 }
 

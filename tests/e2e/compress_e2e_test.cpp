@@ -12,28 +12,6 @@
 using namespace alinify::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-// Every "Checksum=" of gdalinfo -checksum (one per band), and the compression it reports.
-std::string checksums(const std::string& tif, std::string* compression = nullptr) {
-  auto r = run_command("gdalinfo -checksum " + quote(tif));
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  std::regex re("Checksum=([0-9]+)");
-  std::string sums;
-  for (std::sregex_iterator it(r.output.begin(), r.output.end(), re), end; it != end; ++it)
-    sums += (*it)[1].str() + " ";
-  std::smatch m;
-  if (compression && std::regex_search(r.output, m, std::regex("COMPRESSION=([A-Z]+)"))) *compression = m[1].str();
-  return sums;
-}
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-}  // namespace
-
 TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
   ScratchDir d("e2e-compress");
   synth_pair(d, 700, 520);
@@ -50,24 +28,24 @@ TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
     EXPECT_EQ(r.exit_code, 0) << r.output;
   };
   warp(1, "none.tif", "");
-  const std::string reference = checksums(d.file("none.tif"));
+  const std::string reference = gdal_checksums(d.file("none.tif"));
   ASSERT_FALSE(reference.empty());
   for (int np = 1; np <= 3; ++np) {
     const std::string out = "zstd" + std::to_string(np) + ".tif";
     warp(np, out, "--compress zstd");
     std::string compression;
-    EXPECT_EQ(checksums(d.file(out), &compression), reference) << np << " rank(s)";
+    EXPECT_EQ(gdal_checksums(d.file(out), &compression), reference) << np << " rank(s)";
     EXPECT_EQ(compression, "ZSTD");
     EXPECT_FALSE(fs::exists(d.file(out + ".partial")));
   }
   EXPECT_LT(fs::file_size(d.file("zstd2.tif")), fs::file_size(d.file("none.tif")));
   // Rank 0 places tile rows in image order, so the file does not depend on the rank count.
-  EXPECT_TRUE(file_bytes(d.file("zstd1.tif")) == file_bytes(d.file("zstd3.tif")));
+  EXPECT_TRUE(read_file(d.file("zstd1.tif")) == read_file(d.file("zstd3.tif")));
 
   warp(2, "deflate.tif", "--compress deflate --no-overviews");
   std::string compression;
-  EXPECT_EQ(checksums(d.file("deflate.tif"), &compression), reference);
+  EXPECT_EQ(gdal_checksums(d.file("deflate.tif"), &compression), reference);
   EXPECT_EQ(compression, "DEFLATE");
   warp(2, "cog.tif", "--compress zstd --cog");  // the COG stays GDAL's conversion
-  EXPECT_EQ(checksums(d.file("cog.tif")), reference);
+  EXPECT_EQ(gdal_checksums(d.file("cog.tif")), reference);
 }

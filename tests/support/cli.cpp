@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <regex>
 
 namespace alinify::test {
 
@@ -20,6 +21,18 @@ CommandResult run_command(const std::string& command_line) {
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+std::string gdal_checksums(const std::string& tif, std::string* compression) {
+  auto r = run_command("gdalinfo -checksum " + quote(tif));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::regex re("Checksum=([0-9]+)");
+  std::string sums;
+  for (std::sregex_iterator it(r.output.begin(), r.output.end(), re), end; it != end; ++it)
+    sums += (*it)[1].str() + " ";
+  std::smatch m;
+  if (compression && std::regex_search(r.output, m, std::regex("COMPRESSION=([A-Z]+)"))) *compression = m[1].str();
+  return sums;
 }
 
 std::string quote(const std::string& text) {

@@ -27,6 +27,10 @@ CommandResult cli(const std::string& arguments);
 std::string mpirun(int ranks);
 bool running_as_root();
 
+// Every band's "Checksum=" of `gdalinfo -checksum tif`, space separated (the pixels, whatever the
+// compression or layout), and the COMPRESSION it reports when `compression` is given.
+std::string gdal_checksums(const std::string& tif, std::string* compression = nullptr);
+
 // `alinify synth` of a width x height pair into dir/pair (design.tif, scan.tif, truth.json).
 void synth_pair(const ScratchDir& dir, int width, int height, int seed = 3);
 
