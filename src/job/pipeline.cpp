@@ -331,6 +331,9 @@ void finish_output(par::Communicator& comm, const io::OutputSpec& spec) {
   on_every_rank(
       comm, "finishing the output",
       [&] {
+        // A stop that arrived after a rank's last block still stops the job: nothing is renamed
+        // to the final name once a stop is pending.
+        cancel::throw_if_requested();
         if (!comm.is_root()) return;
         // A stage of its own on a large output (rank 0 alone, streaming): say what it is doing.
         if (spec.overviews || spec.cog)
