@@ -1,11 +1,11 @@
 // The refinement's fit (src/reg/bspline_fit.cpp): a known smooth displacement comes back from
 // noisy scattered measurements with outliers, and a region without measurements is bridged.
+#include "alinify/reg/bspline_fit.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
-
-#include "alinify/reg/bspline_fit.hpp"
 
 namespace alinify::reg {
 namespace {
