@@ -33,7 +33,8 @@ constexpr double kControlSpacing = 128;
 // measurement's 0.25 px default 135 of 165 blocks of a 2000x1500 fine-wave pair were refused.
 constexpr double kAgreementPx = 1.0;
 // Rounds of measure-and-fit: the second, measured through the first's correction, takes the
-// measured residual of a 2000x1500 fine-wave pair from 0.46 to 0.32 px median (eval mean 0.84 -> 0.73 px) (docs/registration.md, "Refinement").
+// measured residual of a 2000x1500 fine-wave pair from 0.46 to 0.32 px median (eval mean 0.84 -> 0.73 px)
+// (docs/registration.md, "Refinement").
 constexpr int kRounds = 2;
 
 // The rows the warp gives this rank: the same strip plan the warp agrees on (same budget rule).
@@ -175,17 +176,19 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
   const double t0 = now_seconds();
   const std::vector<BlockSite> sites = detail::block_grid(t.design);
   const std::vector<BlockSite> mine = my_sites(sites, my_strips(comm, job, t.design));
-  nlohmann::json stats = {{"rounds", kRounds},         {"block_size", detail::kBlockSize},
-                          {"block_step", detail::kBlockStep}, {"control_spacing", kControlSpacing},
-                          {"max_shift_px", kMaxShift},  {"per_round", nlohmann::json::array()}};
+  nlohmann::json stats = {{"rounds", kRounds},
+                          {"block_size", detail::kBlockSize},
+                          {"block_step", detail::kBlockStep},
+                          {"control_spacing", kControlSpacing},
+                          {"max_shift_px", kMaxShift},
+                          {"per_round", nlohmann::json::array()}};
   transform::TransformFile current = t;
   std::vector<BlockRecord> records = measure_all(comm, job, current.transform, mine);
   stats["residual_before"] = residual(records);
   for (int r = 0; r < kRounds; ++r) {
     nlohmann::json round;
-    const std::string text = par::on_root_then_broadcast(comm, "refinement: fitting", [&] {
-      return correct(current, r > 0, records, sites, round);
-    });
+    const std::string text = par::on_root_then_broadcast(
+        comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, round); });
     current = transform::from_json_text(text, "broadcast refined transform");
     // Measured again through the corrected transform: the next round's data, or what is left.
     records = measure_all(comm, job, current.transform, mine);

@@ -38,8 +38,8 @@ reg::block::Block resampled_scan(const Window& w, const io::Raster& scan, const 
   const Window src = warp::source_window(t, w, scan.size(), warp::Interp::kBilinear);
   std::vector<uint8_t> window(static_cast<size_t>(src.width) * src.height * 3);
   scan.read_rgb(src, window.data(), static_cast<size_t>(src.width) * 3);
-  const warp::SourceView view{window.data(), src.x0,           src.y0,          src.width,
-                              src.height,    src.width * 3,    scan.size().width, scan.size().height};
+  const warp::SourceView view{
+      window.data(), src.x0, src.y0, src.width, src.height, src.width * 3, scan.size().width, scan.size().height};
   std::vector<uint8_t> out(static_cast<size_t>(w.width) * w.height * 3);
   const warp::OutputBlock block{out.data(), w.x0, w.y0, w.width, w.height, w.width * 3};
   const transform::TransformView tv = t.view();
