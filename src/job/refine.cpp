@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/files.hpp"
@@ -12,6 +13,7 @@
 #include "alinify/plan/memory_budget.hpp"
 #include "alinify/plan/planner.hpp"
 #include "alinify/reg/bspline_fit.hpp"
+#include "alinify/transform/elastix_params.hpp"
 #include "refine_blocks.hpp"
 
 namespace alinify::job {
@@ -156,6 +158,21 @@ std::string correct(const transform::TransformFile& t, bool has_correction, cons
   return transform::to_json_text(out);
 }
 
+// The correction also goes to the full-resolution elastix chain beside transform.json (the
+// registration's <stem>.elastix/TransformParameters.full.K.txt), so that transformix reproduces it.
+void append_to_elastix_chain(const std::string& transform_out, const transform::TransformFile& t,
+                             nlohmann::json& stats) {
+  namespace fs = std::filesystem;
+  const fs::path p(transform_out);
+  const fs::path dir = p.parent_path() / (p.stem().string() + ".elastix");
+  int last = -1;
+  std::error_code ec;
+  while (fs::exists(dir / ("TransformParameters.full." + std::to_string(last + 1) + ".txt"), ec)) ++last;
+  if (last < 0 || t.transform.stages.back().kind != transform::StageKind::kBSpline) return;
+  const std::string last_full = (dir / ("TransformParameters.full." + std::to_string(last) + ".txt")).string();
+  stats["elastix_chain"] = transform::append_full_resolution_stage(last_full, last, t.transform.stages.back());
+}
+
 void log_summary(const nlohmann::json& stats) {
   const nlohmann::json& first = stats["per_round"].front();
   spdlog::info(
@@ -199,7 +216,10 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
   stats["seconds"] = now_seconds() - t0;
   par::on_every_rank(comm, "refinement: writing the transform", [&] {
     if (!comm.is_root()) return;
-    if (!job.transform_out.empty()) files::write_atomically(job.transform_out, transform::to_json_text(current));
+    if (!job.transform_out.empty() && current.transform.stages.size() > t.transform.stages.size()) {
+      append_to_elastix_chain(job.transform_out, current, stats);
+      files::write_atomically(job.transform_out, transform::to_json_text(current));
+    }
     log_summary(stats);
     if (facts) (*facts)["refinement"] = stats;
   });

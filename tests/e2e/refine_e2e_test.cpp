@@ -3,7 +3,9 @@
 // than `--refine none`'s, and metrics.json and transform.json carry the refinement.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "support/cli.hpp"
 #include "support/files.hpp"
@@ -55,6 +57,43 @@ TEST(Refine, LowersTheErrorOfAFineWavePair) {
   EXPECT_EQ(stages.back()["type"], "bspline");
   EXPECT_EQ(stages.back()["combine"], "add");
   EXPECT_FALSE(nlohmann::json::parse(read_file(d.file("none.metrics.json"))).contains("refinement"));
+}
+
+// transformix, given the last file of the full-resolution elastix chain (the correction appended),
+// maps points where map-points maps them through transform.json.
+TEST(Refine, TransformixReproducesTheRefinedTransform) {
+  if (run_command("command -v transformix").exit_code != 0) GTEST_SKIP() << "transformix is not on PATH";
+  ScratchDir d("e2e-refine-tx");
+  auto s = cli("synth --out-dir " + quote(d.file("pair")) + " --width 800 --height 600 --seed 7 --fine-waves 3");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  auto r = run_with(d, "auto", "auto", 1);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto metrics = nlohmann::json::parse(read_file(d.file("auto.metrics.json")));
+  const std::string chain = metrics["refinement"]["elastix_chain"].get<std::string>();
+  write_file(d.file("pts.txt"), "point\n3\n10 20\n400.5 300.25\n790 590\n");
+  write_file(d.file("pts.csv"), "x,y\n10,20\n400.5,300.25\n790,590\n");
+  auto tx =
+      run_command("transformix -def " + quote(d.file("pts.txt")) + " -tp " + quote(chain) + " -out " + quote(d.path()));
+  ASSERT_EQ(tx.exit_code, 0) << tx.output;
+  auto mp = cli("map-points --transform " + quote(d.file("auto.transform.json")) + " --in " + quote(d.file("pts.csv")) +
+                " --out " + quote(d.file("mapped.csv")));
+  ASSERT_EQ(mp.exit_code, 0) << mp.output;
+  std::istringstream mapped(read_file(d.file("mapped.csv"))), out(read_file(d.file("outputpoints.txt")));
+  std::string line;
+  std::getline(mapped, line);  // header
+  int compared = 0;
+  for (std::string tline; std::getline(out, tline);) {
+    const size_t at = tline.find("OutputPoint = [");
+    ASSERT_NE(at, std::string::npos) << tline;
+    double tx_x = 0, tx_y = 0, x = 0, y = 0, sx = 0, sy = 0;
+    std::istringstream(tline.substr(at + 15)) >> tx_x >> tx_y;
+    ASSERT_TRUE(std::getline(mapped, line));
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lf,%lf,%lf,%lf", &x, &y, &sx, &sy), 4) << line;
+    EXPECT_NEAR(tx_x, sx, 1e-3) << line;
+    EXPECT_NEAR(tx_y, sy, 1e-3) << line;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 3);
 }
 
 TEST(Refine, UnknownModeIsAUsageError) {
