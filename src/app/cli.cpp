@@ -237,7 +237,10 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
   add_pair(d);
   d.add_options()("out", po::value<std::string>()->required(), "aligned scan: tiled BigTIFF on the design's grid")(
       "transform-out", po::value<std::string>(),
-      "transform.json to write (default: <out without .tif>.transform.json)");
+      "transform.json to write (default: <out without .tif>.transform.json)")(
+      "refine", po::value<std::string>()->default_value("none"),
+      "auto|none: after elastix, measure the residual of 192 px design blocks at full resolution on every rank and "
+      "add one fitted B-spline correction to the transform (docs/registration.md, \"Refinement\")");
   d.add(register_options());
   d.add(warp_options());
   d.add(qa_options());
@@ -251,6 +254,9 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
     tout = (o.parent_path() / (o.stem().string() + ".transform.json")).string();
   }
   auto [r, w] = run_jobs(p.vm, tout);
+  const std::string refine = req(p.vm, "refine");
+  if (refine != "auto" && refine != "none") fail_usage("--refine: '" + refine + "' is not one of auto, none");
+  r.refine = refine == "auto" ? job::RefineMode::kAuto : job::RefineMode::kNone;
   job::run_pipeline(comm, r, w);
   return 0;
 }

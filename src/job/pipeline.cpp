@@ -458,10 +458,14 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   auto lock = lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out, true);
   nlohmann::json facts = nlohmann::json::object();
   transform::TransformFile t = run_register(comm, reg, &facts);
+  const RefineJob refine{reg.refine, reg.design, reg.scan, reg.transform_out, reg.mem_budget, warp.tile};
+  t = refine_transform(comm, t, refine, &facts);
   const double t1 = now_seconds();
   report.registration_factor = t.registration_factor;
   report.register_seconds = t1 - t0;
-  if (comm.is_root()) spdlog::info("registration and broadcast: {:.2f} s", t1 - t0);
+  if (comm.is_root())
+    spdlog::info("registration{} and broadcast: {:.2f} s", reg.refine == RefineMode::kAuto ? ", refinement" : "",
+                 t1 - t0);
   WarpJob w = warp;
   if (w.transform_path.empty()) w.transform_path = reg.transform_out;
   merge_facts(w.facts, facts);

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -454,6 +455,45 @@ std::vector<std::string> write_full_resolution_chain(const std::string& last_fil
     written.push_back(path.string());
   }
   return written;
+}
+
+namespace {
+
+std::string exact(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string append_full_resolution_stage(const std::string& last_full, int last_index, const Stage& stage) {
+  if (stage.kind != StageKind::kBSpline) fail_runtime("only a B-spline stage is appended to the elastix chain");
+  const BSpline& b = stage.bspline;
+  ParameterMap m = read_parameter_file(last_full);  // the output grid and resampler keys
+  for (const char* key : {"CenterOfRotationPoint", "ComputeZYX", "BSplineTransformSplineOrder"}) m.erase(key);
+  m["Transform"] = {"BSplineTransform"};
+  m["HowToCombineTransforms"] = {stage.combine == Combine::kAdd ? "Add" : "Compose"};
+  m["InitialTransformParametersFileName"] = {last_full};
+  m["BSplineTransformSplineOrder"] = {"3"};
+  m["GridSize"] = {std::to_string(b.size[0]), std::to_string(b.size[1])};
+  m["GridIndex"] = {"0", "0"};
+  m["GridSpacing"] = {exact(b.spacing[0]), exact(b.spacing[1])};
+  m["GridOrigin"] = {exact(b.origin[0]), exact(b.origin[1])};
+  m["GridDirection"] = {exact(b.direction[0]), exact(b.direction[1]), exact(b.direction[2]), exact(b.direction[3])};
+  std::vector<std::string> params;
+  for (double v : b.coef_x) params.push_back(exact(v));
+  for (double v : b.coef_y) params.push_back(exact(v));
+  m["NumberOfParameters"] = {std::to_string(params.size())};
+  m["TransformParameters"] = std::move(params);
+  const fs::path path =
+      fs::path(last_full).parent_path() / ("TransformParameters.full." + std::to_string(last_index + 1) + ".txt");
+  files::write_atomically(
+      path.string(),
+      "// Written by alinify: the refinement's correction (docs/registration.md, \"Refinement\").\n" +
+          format_parameter_map(m),
+      "cannot write " + path.string());
+  return path.string();
 }
 
 }  // namespace alinify::transform

@@ -8,6 +8,7 @@
 
 #include "alinify/job/progress.hpp"
 #include "alinify/job/qa_report.hpp"
+#include "alinify/job/refine.hpp"
 #include "alinify/par/comm.hpp"
 #include "alinify/reg/registration.hpp"
 #include "alinify/transform/transform_json.hpp"
@@ -22,6 +23,7 @@ struct RegisterJob {
   std::optional<uint64_t> mem_budget;           // per rank, --mem-budget
   std::optional<int64_t> max_pixels;            // --registration-max-pixels
   ProgressMode progress = ProgressMode::kAuto;  // elastix's progress on rank 0
+  RefineMode refine = RefineMode::kNone;        // `run` only: the refinement stage (job/refine.hpp)
 };
 
 struct WarpJob {

@@ -44,4 +44,10 @@ Transform read_elastix_transform(const std::string& last_file);
 std::vector<std::string> write_full_resolution_chain(const std::string& last_file, const std::string& out_dir,
                                                      Size design);
 
+// Writes `stage` (a cubic B-spline) as the next file of the full-resolution chain that ends at
+// `last_full` (a file write_full_resolution_chain wrote): TransformParameters.full.<K+1>.txt in
+// the same folder, its output grid copied from `last_full`, HowToCombineTransforms from the
+// stage, so that transformix reproduces a transform.json whose last stage is this one.
+std::string append_full_resolution_stage(const std::string& last_full, int last_index, const Stage& stage);
+
 }  // namespace alinify::transform

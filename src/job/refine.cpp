@@ -1,0 +1,229 @@
+#include "alinify/job/refine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
+#include "alinify/core/resources.hpp"
+#include "alinify/par/agree.hpp"
+#include "alinify/plan/memory_budget.hpp"
+#include "alinify/plan/planner.hpp"
+#include "alinify/reg/bspline_fit.hpp"
+#include "alinify/transform/elastix_params.hpp"
+#include "refine_blocks.hpp"
+
+namespace alinify::job {
+namespace {
+
+using detail::BlockRecord;
+using detail::BlockSite;
+
+// No repeat period reaches transform.json (its "initial" records the placement, its runner-up and
+// their scores, not the period), so the search radius is a fixed, conservative cap: 8 px, under a
+// quarter of the shortest period synth's periodic prints have at 2000 px (width / 12 ≈ 166 px),
+// and above the few px elastix leaves of synth's fine waves.
+constexpr double kMaxShift = 8;
+// Control points every 256 px: fine enough for waves of ~600 px and more, with about four
+// overlapping blocks (step 128) per control cell to pin every coefficient down.
+constexpr double kControlSpacing = 128;
+// Halves of a block may disagree by up to 2 x this before the block is refused: synth's fine
+// waves (periods from 256 px, a few px) shear a 192 px block by a pixel or more, and at the
+// measurement's 0.25 px default 135 of 165 blocks of a 2000x1500 fine-wave pair were refused.
+constexpr double kAgreementPx = 1.0;
+// Rounds of measure-and-fit: the second, measured through the first's correction, takes the
+// measured residual of a 2000x1500 fine-wave pair from 0.46 to 0.32 px median (eval mean 0.84 -> 0.73 px)
+// (docs/registration.md, "Refinement").
+constexpr int kRounds = 2;
+
+// The rows the warp gives this rank: the same strip plan the warp agrees on (same budget rule).
+std::vector<plan::RowRange> my_strips(par::Communicator& comm, const RefineJob& job, Size design) {
+  const plan::Budget budget = plan::choose_budget(plan::discover_memory(comm.local_size(), job.mem_budget));
+  const plan::StripPlan strips = plan::plan_strips(design, job.tile, budget.bytes, comm.size());
+  const int rows = static_cast<int>(-comm.allreduce_max(-strips.strip_rows));
+  return plan::strips_for_rank(design.height, rows, comm.rank(), comm.size());
+}
+
+// This rank's blocks: those whose centre row lies in one of its strips.
+std::vector<BlockSite> my_sites(const std::vector<BlockSite>& all, const std::vector<plan::RowRange>& strips) {
+  std::vector<BlockSite> mine;
+  for (const BlockSite& s : all) {
+    const double cy = s.centre().y;
+    for (const plan::RowRange& r : strips)
+      if (cy >= r.y0 && cy < r.y0 + r.rows) mine.push_back(s);
+  }
+  return mine;
+}
+
+// Every rank measures its blocks through `t`; rank 0 returns all records in global order.
+std::vector<BlockRecord> measure_all(par::Communicator& comm, const RefineJob& job, const transform::Transform& t,
+                                     const std::vector<BlockSite>& mine) {
+  std::string message;
+  par::on_every_rank(comm, "refinement: measuring blocks", [&] {
+    const io::Raster design = io::Raster::open(job.design);
+    const io::Raster scan = io::Raster::open(job.scan);
+    reg::block::MatchOptions options;
+    options.max_shift = kMaxShift;
+    options.agreement_px = kAgreementPx;
+    std::vector<BlockRecord> records;
+    for (const BlockSite& s : mine) records.push_back(detail::measure_site(s, design, scan, t, options));
+    message = detail::to_message(records);
+  });
+  std::vector<BlockRecord> all;
+  for (const std::string& part : comm.gather(message, 0))
+    for (const BlockRecord& r : detail::records_from_message(part)) all.push_back(r);
+  std::sort(all.begin(), all.end(), [](const BlockRecord& a, const BlockRecord& b) { return a.index < b.index; });
+  return all;
+}
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(std::floor(q * static_cast<double>(v.size() - 1)))];
+}
+
+// Median and p95 of the measured displacement magnitude over the blocks the fit may use.
+nlohmann::json residual(const std::vector<BlockRecord>& records) {
+  std::vector<double> m;
+  for (const BlockRecord& r : records)
+    if (detail::counted(r)) m.push_back(std::hypot(r.m.dx, r.m.dy));
+  return {{"blocks", m.size()}, {"median_px", quantile(m, 0.5)}, {"p95_px", quantile(m, 0.95)}};
+}
+
+// The fit's data: the measured design-space shift d at a block's centre c becomes the scan-space
+// displacement T(c + d) - T(c), which an "Add" stage adds to T: T'(c) = T(c + d) exactly at c.
+std::vector<reg::FitPoint> fit_points(const std::vector<BlockRecord>& records, const std::vector<BlockSite>& sites,
+                                      const transform::Transform& t) {
+  std::vector<reg::FitPoint> points;
+  for (const BlockRecord& r : records) {
+    const Vec2 c = sites[static_cast<size_t>(r.index)].centre();
+    reg::FitPoint p{c.x, c.y, 0, 0, 0};
+    if (detail::counted(r)) {
+      const Vec2 a = t.apply(c), b = t.apply({c.x + r.m.dx, c.y + r.m.dy});
+      p = {c.x, c.y, b.x - a.x, b.y - a.y, detail::fit_weight(r)};
+    }
+    points.push_back(p);
+  }
+  return points;
+}
+
+// Counts by verdict, for metrics.json: why blocks were not used.
+nlohmann::json verdict_counts(const std::vector<BlockRecord>& records) {
+  nlohmann::json verdicts = nlohmann::json::object();
+  for (const BlockRecord& r : records) {
+    const std::string v = r.inside ? reg::block::describe(r.m.verdict) : "outside the scan";
+    verdicts[v] = verdicts.value(v, 0) + 1;
+  }
+  return verdicts;
+}
+
+// Rank 0: the fit of one round and the corrected transform, as the text every rank gets. The
+// first round appends an "Add" B-spline stage; later rounds add their field's coefficients to it
+// (same grid, and Add stages sum), so the transform keeps one correction stage.
+std::string correct(const transform::TransformFile& t, bool has_correction, const std::vector<BlockRecord>& records,
+                    const std::vector<BlockSite>& sites, nlohmann::json& round) {
+  const std::vector<reg::FitPoint> points = fit_points(records, sites, t.transform);
+  int usable = 0;
+  for (const reg::FitPoint& p : points) usable += p.weight > 0 ? 1 : 0;
+  round["blocks_measured"] = records.size();
+  round["blocks_usable"] = usable;
+  round["verdicts"] = verdict_counts(records);
+  if (usable < 4 || (!has_correction && t.transform.stages.size() >= transform::kMaxStages)) {
+    round["skipped"] = usable < 4 ? "fewer than 4 usable blocks" : "the transform has no room for a stage";
+    spdlog::warn("refinement round skipped: {}", round["skipped"].get<std::string>());
+    return transform::to_json_text(t);
+  }
+  reg::FitOptions options;
+  options.spacing = kControlSpacing;
+  const reg::FitResult fit = reg::fit_bspline(points, t.design, options);
+  round["blocks_used"] = fit.used_count;
+  round["blocks_rejected"] = fit.rejected;
+  transform::TransformFile out = t;
+  if (has_correction) {
+    transform::BSpline& b = out.transform.stages.back().bspline;
+    for (size_t k = 0; k < b.coef_x.size(); ++k) {
+      b.coef_x[k] += fit.field.coef_x[k];
+      b.coef_y[k] += fit.field.coef_y[k];
+    }
+  } else {
+    transform::Stage stage;
+    stage.kind = transform::StageKind::kBSpline;
+    stage.combine = transform::Combine::kAdd;
+    stage.bspline = fit.field;
+    out.transform.stages.push_back(stage);
+  }
+  return transform::to_json_text(out);
+}
+
+// The correction also goes to the full-resolution elastix chain beside transform.json (the
+// registration's <stem>.elastix/TransformParameters.full.K.txt), so that transformix reproduces it.
+void append_to_elastix_chain(const std::string& transform_out, const transform::TransformFile& t,
+                             nlohmann::json& stats) {
+  namespace fs = std::filesystem;
+  const fs::path p(transform_out);
+  const fs::path dir = p.parent_path() / (p.stem().string() + ".elastix");
+  int last = -1;
+  std::error_code ec;
+  while (fs::exists(dir / ("TransformParameters.full." + std::to_string(last + 1) + ".txt"), ec)) ++last;
+  if (last < 0 || t.transform.stages.back().kind != transform::StageKind::kBSpline) return;
+  const std::string last_full = (dir / ("TransformParameters.full." + std::to_string(last) + ".txt")).string();
+  stats["elastix_chain"] = transform::append_full_resolution_stage(last_full, last, t.transform.stages.back());
+}
+
+void log_summary(const nlohmann::json& stats) {
+  const nlohmann::json& first = stats["per_round"].front();
+  spdlog::info(
+      "refinement: {} blocks measured, {} used, {} rejected; residual median {:.3f} px p95 {:.3f} px before, "
+      "{:.3f} px / {:.3f} px after; {} round(s), {:.2f} s",
+      first.value("blocks_measured", 0), first.value("blocks_used", 0), first.value("blocks_rejected", 0),
+      stats["residual_before"]["median_px"].get<double>(), stats["residual_before"]["p95_px"].get<double>(),
+      stats["residual_after"]["median_px"].get<double>(), stats["residual_after"]["p95_px"].get<double>(),
+      stats["rounds"].get<int>(), stats["seconds"].get<double>());
+  spdlog::info("refinement verdicts (first round): {}", first["verdicts"].dump());
+}
+
+}  // namespace
+
+transform::TransformFile refine_transform(par::Communicator& comm, const transform::TransformFile& t,
+                                          const RefineJob& job, nlohmann::json* facts) {
+  if (job.mode == RefineMode::kNone) return t;
+  const double t0 = now_seconds();
+  const std::vector<BlockSite> sites = detail::block_grid(t.design);
+  const std::vector<BlockSite> mine = my_sites(sites, my_strips(comm, job, t.design));
+  nlohmann::json stats = {{"rounds", kRounds},
+                          {"block_size", detail::kBlockSize},
+                          {"block_step", detail::kBlockStep},
+                          {"control_spacing", kControlSpacing},
+                          {"max_shift_px", kMaxShift},
+                          {"per_round", nlohmann::json::array()}};
+  transform::TransformFile current = t;
+  std::vector<BlockRecord> records = measure_all(comm, job, current.transform, mine);
+  stats["residual_before"] = residual(records);
+  for (int r = 0; r < kRounds; ++r) {
+    nlohmann::json round;
+    const std::string text = par::on_root_then_broadcast(
+        comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, round); });
+    current = transform::from_json_text(text, "broadcast refined transform");
+    // Measured again through the corrected transform: the next round's data, or what is left.
+    records = measure_all(comm, job, current.transform, mine);
+    round["residual_after"] = residual(records);
+    stats["per_round"].push_back(round);
+  }
+  stats["residual_after"] = residual(records);
+  stats["seconds"] = now_seconds() - t0;
+  par::on_every_rank(comm, "refinement: writing the transform", [&] {
+    if (!comm.is_root()) return;
+    if (!job.transform_out.empty() && current.transform.stages.size() > t.transform.stages.size()) {
+      append_to_elastix_chain(job.transform_out, current, stats);
+      files::write_atomically(job.transform_out, transform::to_json_text(current));
+    }
+    log_summary(stats);
+    if (facts) (*facts)["refinement"] = stats;
+  });
+  return current;
+}
+
+}  // namespace alinify::job

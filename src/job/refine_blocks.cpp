@@ -1,0 +1,110 @@
+#include "refine_blocks.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/warp/backend.hpp"
+#include "alinify/warp/warp_kernel.hpp"
+
+namespace alinify::job::detail {
+namespace {
+
+// Grey as io::Raster::read_grey_average weighs the channels.
+float grey_of(const uint8_t* p) { return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]; }
+
+reg::block::Block grey_block(const std::vector<uint8_t>& rgb, int size) {
+  reg::block::Block b;
+  b.size = size;
+  b.px.resize(static_cast<size_t>(size) * size);
+  for (size_t k = 0; k < b.px.size(); ++k) b.px[k] = grey_of(&rgb[k * 3]);
+  return b;
+}
+
+// Every corner of the block maps inside the scan: a block across the scan's edge would correlate
+// the fill colour's edge, not the print.
+bool maps_inside(const transform::Transform& t, const Window& w, Size scan) {
+  for (const Vec2 p : {Vec2{double(w.x0), double(w.y0)}, Vec2{double(w.x1() - 1), double(w.y0)},
+                       Vec2{double(w.x0), double(w.y1() - 1)}, Vec2{double(w.x1() - 1), double(w.y1() - 1)}}) {
+    const Vec2 q = t.apply(p);
+    if (!(q.x >= 1 && q.y >= 1 && q.x <= scan.width - 2 && q.y <= scan.height - 2)) return false;
+  }
+  return true;
+}
+
+// The scan under the block, through the warp's own per-pixel math (bilinear), as grey.
+reg::block::Block resampled_scan(const Window& w, const io::Raster& scan, const transform::Transform& t) {
+  const Window src = warp::source_window(t, w, scan.size(), warp::Interp::kBilinear);
+  std::vector<uint8_t> window(static_cast<size_t>(src.width) * src.height * 3);
+  scan.read_rgb(src, window.data(), static_cast<size_t>(src.width) * 3);
+  const warp::SourceView view{
+      window.data(), src.x0, src.y0, src.width, src.height, src.width * 3, scan.size().width, scan.size().height};
+  std::vector<uint8_t> out(static_cast<size_t>(w.width) * w.height * 3);
+  const warp::OutputBlock block{out.data(), w.x0, w.y0, w.width, w.height, w.width * 3};
+  const transform::TransformView tv = t.view();
+  for (int64_t j = 0; j < w.height; ++j)
+    for (int64_t i = 0; i < w.width; ++i) warp::warp_pixel(tv, view, block, warp::Interp::kBilinear, {}, i, j);
+  return grey_block(out, static_cast<int>(w.width));
+}
+
+}  // namespace
+
+std::vector<BlockSite> block_grid(Size design) {
+  std::vector<BlockSite> sites;
+  if (design.width < kBlockSize || design.height < kBlockSize) return sites;
+  const int64_t cols = (design.width - kBlockSize) / kBlockStep + 1;
+  const int64_t rows = (design.height - kBlockSize) / kBlockStep + 1;
+  for (int64_t j = 0; j < rows; ++j)
+    for (int64_t i = 0; i < cols; ++i)
+      sites.push_back({static_cast<int>(sites.size()), Window{i * kBlockStep, j * kBlockStep, kBlockSize, kBlockSize}});
+  return sites;
+}
+
+BlockRecord measure_site(const BlockSite& site, const io::Raster& design, const io::Raster& scan,
+                         const transform::Transform& t, const reg::block::MatchOptions& options) {
+  BlockRecord r;
+  r.index = site.index;
+  if (!maps_inside(t, site.window, scan.size())) {
+    r.inside = false;
+    return r;
+  }
+  std::vector<uint8_t> rgb(static_cast<size_t>(kBlockSize) * kBlockSize * 3);
+  design.read_rgb(site.window, rgb.data(), static_cast<size_t>(kBlockSize) * 3);
+  r.m = reg::block::measure_block(grey_block(rgb, kBlockSize), resampled_scan(site.window, scan, t), options);
+  return r;
+}
+
+double fit_weight(const BlockRecord& r) {
+  if (!r.inside) return 0;
+  if (r.m.verdict == reg::block::Verdict::kOk) return r.m.confidence;
+  if (r.m.verdict != reg::block::Verdict::kDisagree || !(r.m.peak > 0)) return 0;
+  return 0.5 * r.m.peak * std::max(0.0, 1.0 - r.m.second / r.m.peak);
+}
+
+std::string to_message(const std::vector<BlockRecord>& records) {
+  std::string text;
+  char line[256];
+  for (const BlockRecord& r : records) {
+    std::snprintf(line, sizeof line, "%d %d %d %.17g %.17g %.17g %.17g %.17g\n", r.index, r.inside ? 1 : 0,
+                  static_cast<int>(r.m.verdict), r.m.dx, r.m.dy, r.m.confidence, r.m.peak, r.m.second);
+    text += line;
+  }
+  return text;
+}
+
+std::vector<BlockRecord> records_from_message(const std::string& text) {
+  std::vector<BlockRecord> records;
+  std::istringstream in(text);
+  BlockRecord r;
+  int inside = 0, verdict = 0;
+  while (in >> r.index >> inside >> verdict >> r.m.dx >> r.m.dy >> r.m.confidence >> r.m.peak >> r.m.second) {
+    r.inside = inside != 0;
+    r.m.verdict = static_cast<reg::block::Verdict>(verdict);
+    records.push_back(r);
+  }
+  if (!in.eof()) fail_runtime("refinement: a block record did not parse");
+  return records;
+}
+
+}  // namespace alinify::job::detail

@@ -1,0 +1,49 @@
+#pragma once
+// The refinement's block grid and one rank's measurements (job/refine.cpp drives them).
+#include <string>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+#include "alinify/io/raster.hpp"
+#include "alinify/reg/block_match.hpp"
+#include "alinify/transform/transform.hpp"
+
+namespace alinify::job::detail {
+
+// 192 px blocks every 128 px: a third of each block overlaps its neighbours, so a feature on a
+// block edge is seen whole by another block; 192 px holds enough texture for a sharp peak and
+// costs ~10 ms (docs/registration.md). The grid depends on the design size only, never on ranks.
+constexpr int kBlockSize = 128;
+constexpr int kBlockStep = 64;
+
+struct BlockSite {
+  int index = 0;  // global, row-major over the grid: the gather order
+  Window window;  // in design pixels
+  Vec2 centre() const { return {window.x0 + (window.width - 1) / 2.0, window.y0 + (window.height - 1) / 2.0}; }
+};
+
+std::vector<BlockSite> block_grid(Size design);
+
+// One measured block, as it travels to rank 0.
+struct BlockRecord {
+  int index = 0;
+  reg::block::Measurement m;
+  bool inside = true;  // false: the block does not map wholly inside the scan (not measured)
+};
+
+// Design block and scan resampled through `t` (the warp's bilinear math), then measured.
+BlockRecord measure_site(const BlockSite& site, const io::Raster& design, const io::Raster& scan,
+                         const transform::Transform& t, const reg::block::MatchOptions& options);
+
+// The fit's weight of a measurement: its confidence when it is ok; half its peak x distinctness
+// when only its halves disagree (the block is sheared by deformation finer than itself: its
+// shift is still the block's mean, which the fit wants); 0 otherwise (flat, no match, ambiguous,
+// beyond the radius, outside the scan).
+double fit_weight(const BlockRecord& r);
+// Whether the block's shift counts in the residual statistics (weight > 0).
+inline bool counted(const BlockRecord& r) { return fit_weight(r) > 0; }
+
+std::string to_message(const std::vector<BlockRecord>& records);
+std::vector<BlockRecord> records_from_message(const std::string& text);
+
+}  // namespace alinify::job::detail

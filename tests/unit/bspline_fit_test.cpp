@@ -1,0 +1,92 @@
+// The refinement's fit (src/reg/bspline_fit.cpp): a known smooth displacement comes back from
+// noisy scattered measurements with outliers, and a region without measurements is bridged.
+#include "alinify/reg/bspline_fit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace alinify::reg {
+namespace {
+
+// Smooth, with periods of 1200-1600 px and amplitudes of 1-1.5 px (fine waves as synth makes them).
+Vec2 truth_at(double x, double y) {
+  return {1.5 * std::sin(2 * M_PI * x / 1200) * std::cos(2 * M_PI * y / 1500),
+          1.0 * std::cos(2 * M_PI * (x + y) / 1600)};
+}
+
+bool in_hole(double x, double y) { return x > 700 && x < 1100 && y > 500 && y < 900; }
+
+struct Case {
+  std::vector<FitPoint> points;
+  int outliers = 0;
+};
+
+// Measurements every 96 px (blocks with overlap), noise 0.05 px, every 13th point 4-6 px off, and
+// no weight inside a 400x400 hole (a plain area).
+Case measurements(Size domain) {
+  Case c;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0.0, 0.05);
+  std::uniform_real_distribution<double> off(4.0, 6.0);
+  int k = 0;
+  for (double y = 48; y < domain.height; y += 96)
+    for (double x = 48; x < domain.width; x += 96, ++k) {
+      const Vec2 t = truth_at(x, y);
+      FitPoint p{x, y, t.x + noise(rng), t.y + noise(rng), 0.5 + 0.5 * ((k * 7) % 5) / 4.0};
+      if (in_hole(x, y)) {
+        p.weight = 0;
+        p.dx = 40;  // nonsense that must count for nothing
+      } else if (k % 13 == 0) {
+        p.dx += off(rng);
+        ++c.outliers;
+      }
+      c.points.push_back(p);
+    }
+  return c;
+}
+
+TEST(BSplineFit, RecoversSmoothFieldWithOutliersAndBridgesHole) {
+  const Size domain{2000, 1500};
+  const Case c = measurements(domain);
+  const FitResult r = fit_bspline(c.points, domain);
+  EXPECT_GE(r.rejected, c.outliers);
+  EXPECT_LE(r.rejected, c.outliers + 10);  // a few good points at most are lost
+  double worst = 0, worst_hole = 0;
+  for (double y = 0; y < domain.height; y += 25)
+    for (double x = 0; x < domain.width; x += 25) {
+      const Vec2 t = truth_at(x, y), f = displacement_at(r.field, x, y);
+      const double e = std::hypot(t.x - f.x, t.y - f.y);
+      // The outermost 48 px lie beyond the last measurement: extrapolated, not measured.
+      if (x < 48 || y < 48 || x > domain.width - 48 || y > domain.height - 48) continue;
+      (in_hole(x, y) ? worst_hole : worst) = std::max(in_hole(x, y) ? worst_hole : worst, e);
+    }
+  EXPECT_LT(worst, 0.15) << worst;
+  EXPECT_LT(worst_hole, 0.4) << worst_hole;
+}
+
+TEST(BSplineFit, FieldEvaluatesAsTheTransformStage) {
+  const Size domain{900, 700};
+  const FitResult r = fit_bspline(measurements(domain).points, domain);
+  transform::Transform t;
+  transform::Stage s;
+  s.kind = transform::StageKind::kBSpline;
+  s.bspline = r.field;
+  t.stages.push_back(s);
+  ASSERT_FALSE(transform::validate(r.field));
+  for (const Vec2 p : {Vec2{0, 0}, Vec2{899, 699}, Vec2{431.5, 12.25}}) {
+    const Vec2 q = t.apply(p), d = displacement_at(r.field, p.x, p.y);
+    EXPECT_NEAR(q.x - p.x, d.x, 1e-12);
+    EXPECT_NEAR(q.y - p.y, d.y, 1e-12);
+    EXPECT_NE(d.x, 0.0);  // inside the valid region, not cut to zero
+  }
+}
+
+TEST(BSplineFit, NothingToFitIsAnError) {
+  std::vector<FitPoint> none(3);
+  EXPECT_THROW(fit_bspline(none, Size{100, 100}), std::exception);
+}
+
+}  // namespace
+}  // namespace alinify::reg
