@@ -15,6 +15,7 @@
 #include "alinify/synth/synth.hpp"
 #include "alinify/synth/truth.hpp"
 #include "support/mpi.hpp"
+#include "support/test_transforms.hpp"
 
 using namespace alinify;
 namespace fs = std::filesystem;
@@ -25,15 +26,7 @@ namespace {
 
 // The inverse of the truth's affine part plus a small B-spline: a realistic transform to warp with.
 transform::TransformFile transform_for(const synth::Truth& truth) {
-  const double* m = truth.m;
-  const double det = m[0] * m[3] - m[1] * m[2];
-  transform::Stage a;
-  a.affine.m[0] = m[3] / det;
-  a.affine.m[1] = -m[1] / det;
-  a.affine.m[2] = -m[2] / det;
-  a.affine.m[3] = m[0] / det;
-  a.affine.offset[0] = -(a.affine.m[0] * truth.offset[0] + a.affine.m[1] * truth.offset[1]);
-  a.affine.offset[1] = -(a.affine.m[2] * truth.offset[0] + a.affine.m[3] * truth.offset[1]);
+  const transform::Stage a = test::inverse_affine_of(truth).stages.front();
   transform::Stage b;
   b.kind = transform::StageKind::kBSpline;
   b.bspline.size[0] = 10;

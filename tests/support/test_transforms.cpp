@@ -44,4 +44,12 @@ std::vector<Vec2> elastix_fixture_points() {
   return pts;
 }
 
+transform::Transform inverse_affine_of(const synth::Truth& truth, double dx, double dy) {
+  const double* m = truth.m;
+  const double det = m[0] * m[3] - m[1] * m[2];
+  const double i0 = m[3] / det, i1 = -m[1] / det, i2 = -m[2] / det, i3 = m[0] / det;
+  const double ox = dx - truth.offset[0], oy = dy - truth.offset[1];
+  return affine(i0, i1, i2, i3, i0 * ox + i1 * oy, i2 * ox + i3 * oy);
+}
+
 }  // namespace alinify::test

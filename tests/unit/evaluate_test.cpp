@@ -24,17 +24,12 @@ using alinify::synth::Truth;
 using alinify::test::affine;
 using alinify::transform::Transform;
 
+using alinify::test::inverse_affine_of;
+
 namespace {
 
 // The design -> scan transform that inverts the truth's affine part, with an optional design-side
 // shift (dx, dy): truth(T(p)) = p + (dx, dy) exactly when the truth has no waves.
-Transform inverse_of(const Truth& t, double dx = 0, double dy = 0) {
-  const double det = t.m[0] * t.m[3] - t.m[1] * t.m[2];
-  const double i0 = t.m[3] / det, i1 = -t.m[1] / det, i2 = -t.m[2] / det, i3 = t.m[0] / det;
-  const double ox = dx - t.offset[0], oy = dy - t.offset[1];
-  return affine(i0, i1, i2, i3, i0 * ox + i1 * oy, i2 * ox + i3 * oy);
-}
-
 Truth no_wave_truth(uint64_t seed) {
   Truth t = alinify::synth::make_truth(Size{640, 480}, Size{660, 470}, seed);
   t.waves.clear();
@@ -45,7 +40,7 @@ Truth no_wave_truth(uint64_t seed) {
 
 TEST(Evaluate, ExactInverseGivesZeroError) {
   const Truth truth = no_wave_truth(3);
-  const EvalResult r = evaluate(inverse_of(truth), truth, 4);
+  const EvalResult r = evaluate(inverse_affine_of(truth), truth, 4);
   EXPECT_GT(r.points, 0.8 * (640 / 4) * (480 / 4));
   EXPECT_LE(r.points, (640 / 4) * (480 / 4));
   EXPECT_LT(r.max, 1e-6);
@@ -56,12 +51,12 @@ TEST(Evaluate, ExactInverseGivesZeroError) {
 
 TEST(Evaluate, HalfPixelShiftGivesHalfPixelError) {
   const Truth truth = no_wave_truth(5);
-  const EvalResult r = evaluate(inverse_of(truth, 0.5, 0), truth, 3);
+  const EvalResult r = evaluate(inverse_affine_of(truth, 0.5, 0), truth, 3);
   EXPECT_NEAR(r.mean, 0.5, 1e-3);
   EXPECT_NEAR(r.median, 0.5, 2e-4);
   EXPECT_NEAR(r.p95, 0.5, 2e-4);
   EXPECT_NEAR(r.max, 0.5, 1e-9);
-  const EvalResult diag = evaluate(inverse_of(truth, 3, -4), truth, 7);
+  const EvalResult diag = evaluate(inverse_affine_of(truth, 3, -4), truth, 7);
   EXPECT_NEAR(diag.mean, 5.0, 1e-6);
   EXPECT_NEAR(diag.median, 5.0, 2e-4);
 }
@@ -125,7 +120,7 @@ TEST(Evaluate, WavesShowUpAsErrorOfAnAffineOnlyTransform) {
   Truth truth = alinify::synth::make_truth(Size{1200, 900}, Size{1200, 900}, 8);
   double amp = 0;
   for (const auto& w : truth.waves) amp += w.amp;
-  const EvalResult r = evaluate(inverse_of(truth), truth, 8);
+  const EvalResult r = evaluate(inverse_affine_of(truth), truth, 8);
   EXPECT_GT(r.max, 0.2 * amp);
   EXPECT_LE(r.max, amp + 1e-9);
   EXPECT_GT(r.mean, 0.0);
