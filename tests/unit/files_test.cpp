@@ -41,7 +41,8 @@ TEST(Files, TemporaryNameIsOfThisProcess) {
 TEST(Files, WriteAtomicallyWritesEveryByteAndNothingElse) {
   alinify::test::ScratchDir dir("files-write");
   const std::string path = dir.file("a.bin");
-  const std::string bytes("text\0with a zero byte\n\xff", 25);
+  static const char kBytes[] = "text\0with a zero byte\n\xff";
+  const std::string bytes(kBytes, sizeof kBytes - 1);  // every byte but the literal's own terminator
   write_atomically(path, bytes);
   EXPECT_EQ(read_file(path), bytes);
   EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"a.bin"});
