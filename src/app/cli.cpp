@@ -239,7 +239,7 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
       "transform-out", po::value<std::string>(),
       "transform.json to write (default: <out without .tif>.transform.json)")(
       "refine", po::value<std::string>()->default_value("none"),
-      "auto|none: after elastix, measure the residual of 192 px design blocks at full resolution on every rank and "
+      "auto|none: after elastix, measure the residual of 128 px design blocks at full resolution on every rank and "
       "add one fitted B-spline correction to the transform (docs/registration.md, \"Refinement\")");
   d.add(register_options());
   d.add(warp_options());

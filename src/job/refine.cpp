@@ -27,11 +27,11 @@ using detail::BlockSite;
 // quarter of the shortest period synth's periodic prints have at 2000 px (width / 12 ≈ 166 px),
 // and above the few px elastix leaves of synth's fine waves.
 constexpr double kMaxShift = 8;
-// Control points every 256 px: fine enough for waves of ~600 px and more, with about four
-// overlapping blocks (step 128) per control cell to pin every coefficient down.
+// Control points every 128 px: fine enough for waves of a few hundred px, with about four
+// overlapping blocks (step 64) per control cell to pin every coefficient down.
 constexpr double kControlSpacing = 128;
 // Halves of a block may disagree by up to 2 x this before the block is refused: synth's fine
-// waves (periods from 256 px, a few px) shear a 192 px block by a pixel or more, and at the
+// waves (periods from 256 px, a few px) shear a 128 px block by up to a pixel, and at the
 // measurement's 0.25 px default 135 of 165 blocks of a 2000x1500 fine-wave pair were refused.
 constexpr double kAgreementPx = 1.0;
 // Rounds of measure-and-fit: the second, measured through the first's correction, takes the
