@@ -30,10 +30,13 @@
 #include "alinify/warp/backend.hpp"
 #include "compressed_tiles.hpp"
 #include "pipeline_warp.hpp"
+#include "rank_plan.hpp"
 
 namespace fs = std::filesystem;
 
 namespace alinify::job {
+
+using detail::rank_budget;
 namespace {
 
 // The smallest design share that must map inside the scan for a result to count as aligned.
@@ -78,10 +81,6 @@ void check_overlap(const transform::TransformFile& t, const std::string& blame) 
   if (f < kMinOverlap)
     fail_input(blame, "the design and the scan do not overlap under this transform (" +
                           std::to_string(static_cast<int>(f * 100)) + "% of the design maps inside the scan)");
-}
-
-plan::Budget rank_budget(par::Communicator& comm, std::optional<uint64_t> user) {
-  return plan::choose_budget(plan::discover_memory(comm.local_size(), user));
 }
 
 void merge_facts(nlohmann::json& into, const nlohmann::json& from) {
@@ -286,8 +285,7 @@ WarpSetup set_up_warp(par::Communicator& comm, const transform::TransformFile& t
     s.window_limit = s.budget.bytes / 4;
     s.backend = detail::rank_backend(comm, job, t.transform, s.window_limit);
   });
-  // Every rank must cut the image the same way: the smallest strip height wins.
-  s.strips.strip_rows = static_cast<int>(-comm.allreduce_max(-s.strips.strip_rows));
+  s.strips.strip_rows = detail::agreed_strip_rows(comm, s.strips.strip_rows);
   if (comm.is_root()) spdlog::info("warp plan: {} (agreed strip height {} rows)", s.strips.reason, s.strips.strip_rows);
   spdlog::info("warp backend {}", s.backend->name());
   return s;

@@ -14,6 +14,7 @@
 #include "alinify/plan/planner.hpp"
 #include "alinify/reg/bspline_fit.hpp"
 #include "alinify/transform/elastix_params.hpp"
+#include "rank_plan.hpp"
 #include "refine_blocks.hpp"
 
 namespace alinify::job {
@@ -41,9 +42,9 @@ constexpr int kRounds = 2;
 
 // The rows the warp gives this rank: the same strip plan the warp agrees on (same budget rule).
 std::vector<plan::RowRange> my_strips(par::Communicator& comm, const RefineJob& job, Size design) {
-  const plan::Budget budget = plan::choose_budget(plan::discover_memory(comm.local_size(), job.mem_budget));
+  const plan::Budget budget = detail::rank_budget(comm, job.mem_budget);
   const plan::StripPlan strips = plan::plan_strips(design, job.tile, budget.bytes, comm.size());
-  const int rows = static_cast<int>(-comm.allreduce_max(-strips.strip_rows));
+  const int rows = detail::agreed_strip_rows(comm, strips.strip_rows);
   return plan::strips_for_rank(design.height, rows, comm.rank(), comm.size());
 }
 

@@ -1,7 +1,9 @@
 #include "refine_blocks.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
-#include <cstdio>
+#include <iterator>
 #include <sstream>
 
 #include "alinify/core/error.hpp"
@@ -84,12 +86,10 @@ double fit_weight(const BlockRecord& r) {
 
 std::string to_message(const std::vector<BlockRecord>& records) {
   std::string text;
-  char line[256];
-  for (const BlockRecord& r : records) {
-    std::snprintf(line, sizeof line, "%d %d %d %.17g %.17g %.17g %.17g %.17g\n", r.index, r.inside ? 1 : 0,
-                  static_cast<int>(r.m.verdict), r.m.dx, r.m.dy, r.m.confidence, r.m.peak, r.m.second);
-    text += line;
-  }
+  for (const BlockRecord& r : records)
+    fmt::format_to(std::back_inserter(text), "{} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g}\n", r.index,
+                   r.inside ? 1 : 0, static_cast<int>(r.m.verdict), r.m.dx, r.m.dy, r.m.confidence, r.m.peak,
+                   r.m.second);
   return text;
 }
 

@@ -1,5 +1,7 @@
 #include "alinify/transform/elastix_params.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -459,11 +461,8 @@ std::vector<std::string> write_full_resolution_chain(const std::string& last_fil
 
 namespace {
 
-std::string exact(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+// Enough digits that the value reads back bit for bit.
+std::string exact(double v) { return fmt::format("{:.17g}", v); }
 
 }  // namespace
 
