@@ -93,6 +93,9 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   if (vm.count("coarse-debug")) j.reg.coarse_debug_dir = req(vm, "coarse-debug");
   if (!(j.reg.max_rotation_deg >= 0 && j.reg.max_rotation_deg <= 45))
     fail_usage("--max-rotation: must be in 0..45 degrees");
+  const std::string refine = req(vm, "refine");
+  if (refine != "auto" && refine != "none") fail_usage("--refine: '" + refine + "' is not one of auto, none");
+  j.refine = refine == "auto" ? job::RefineMode::kAuto : job::RefineMode::kNone;
   const std::string& preset = j.reg.preset;
   if (preset != "rigid" && preset != "affine" && preset != "bspline")
     fail_usage("--preset: '" + preset + "' is not one of rigid, affine, bspline");
@@ -118,6 +121,8 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   w.qa.enabled = !vm["no-qa"].as<bool>();
   w.qa.thresholds.min_ncc_after = vm["suspect-ncc"].as<double>();
   w.qa.tiles = vm["qa-tiles"].as<int>();
+  w.qa.thresholds.max_residual_p95_px = vm["suspect-residual"].as<double>();
+  if (!(w.qa.thresholds.max_residual_p95_px > 0)) fail_usage("--suspect-residual: must be positive (px)");
   if (!(w.qa.thresholds.min_ncc_after >= -1 && w.qa.thresholds.min_ncc_after <= 1))
     fail_usage("--suspect-ncc: must be in -1..1");
   if (w.qa.tiles < 1 || w.qa.tiles > 10000) fail_usage("--qa-tiles: must be in 1..10000");
@@ -211,7 +216,7 @@ int cmd_register(par::Communicator& comm, int argc, char** argv) {
   d.add(register_options());
   Parsed p = parse("register", d, argc, argv, comm, "--design D --scan S --out T.json [options]");
   if (p.help) return 0;
-  job::run_register(comm, register_job(p.vm, req(p.vm, "out")));
+  job::register_and_refine(comm, register_job(p.vm, req(p.vm, "out")), nullptr);
   return 0;
 }
 
@@ -237,10 +242,7 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
   add_pair(d);
   d.add_options()("out", po::value<std::string>()->required(), "aligned scan: tiled BigTIFF on the design's grid")(
       "transform-out", po::value<std::string>(),
-      "transform.json to write (default: <out without .tif>.transform.json)")(
-      "refine", po::value<std::string>()->default_value("none"),
-      "auto|none: after elastix, measure the residual of 128 px design blocks at full resolution on every rank and "
-      "add one fitted B-spline correction to the transform (docs/registration.md, \"Refinement\")");
+      "transform.json to write (default: <out without .tif>.transform.json)");
   d.add(register_options());
   d.add(warp_options());
   d.add(qa_options());
@@ -254,9 +256,6 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
     tout = (o.parent_path() / (o.stem().string() + ".transform.json")).string();
   }
   auto [r, w] = run_jobs(p.vm, tout);
-  const std::string refine = req(p.vm, "refine");
-  if (refine != "auto" && refine != "none") fail_usage("--refine: '" + refine + "' is not one of auto, none");
-  r.refine = refine == "auto" ? job::RefineMode::kAuto : job::RefineMode::kNone;
   job::run_pipeline(comm, r, w);
   return 0;
 }

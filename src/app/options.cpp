@@ -44,7 +44,11 @@ po::options_description register_options() {
       "max-rotation", po::value<double>()->default_value(5.0), "coarse search: largest rotation of the scan, degrees")(
       "quarter-turns", po::bool_switch(), "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
       "coarse-debug", po::value<std::string>(),
-      "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates");
+      "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates")(
+      "refine", po::value<std::string>()->default_value("auto"),
+      "auto|none: after elastix, every rank measures the residual of 128 px design blocks at full resolution; "
+      "auto adds one fitted B-spline correction to the transform unless the residual is below 0.1 px median and "
+      "0.25 px p95 already (docs/registration.md, \"Refinement\"); none: elastix's transform as it is");
   return d;
 }
 
@@ -82,6 +86,9 @@ po::options_description qa_options() {
                   "skip the QA step: no <out stem>.metrics.json, <out stem>.report.html, <out stem>.qa/ pictures")(
       "suspect-ncc", po::value<double>()->default_value(0.6, "0.6"),
       "a job whose mean tile NCC after alignment is below this is marked suspect (so is a folding deformation)")(
+      "suspect-residual", po::value<double>()->default_value(2.0, "2.0"),
+      "px: a job whose residual measured by the refinement's blocks after the final transform has a p95 above this, "
+      "or a median above a quarter of it, is marked suspect (not with --refine none)")(
       "qa-tiles", po::value<int>()->default_value(36), "full-resolution tiles (256 px) sampled for similarity");
   return d;
 }

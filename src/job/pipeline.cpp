@@ -442,6 +442,19 @@ std::vector<paths::Named> warp_inputs(const WarpJob& job) {
 
 }  // namespace
 
+transform::TransformFile register_and_refine(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts,
+                                             int tile) {
+  const transform::TransformFile t = run_register(comm, job, facts);
+  try {
+    return refine_transform(
+        comm, t, RefineJob{job.refine, job.design, job.scan, job.transform_out, job.mem_budget, tile}, facts);
+  } catch (...) {
+    std::error_code ec;
+    if (comm.is_root()) fs::remove(job.transform_out, ec);
+    throw;
+  }
+}
+
 WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
   auto lock = lock_outputs(comm, {{"--out", job.out}}, warp_inputs(job), job.out, false);
   return warp_into_locked_output(comm, t, job);
@@ -455,9 +468,7 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   inputs.push_back({"--scan", warp.scan});
   auto lock = lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out, true);
   nlohmann::json facts = nlohmann::json::object();
-  transform::TransformFile t = run_register(comm, reg, &facts);
-  const RefineJob refine{reg.refine, reg.design, reg.scan, reg.transform_out, reg.mem_budget, warp.tile};
-  t = refine_transform(comm, t, refine, &facts);
+  const transform::TransformFile t = register_and_refine(comm, reg, &facts, warp.tile);
   const double t1 = now_seconds();
   report.registration_factor = t.registration_factor;
   report.register_seconds = t1 - t0;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "alinify/core/error.hpp"
@@ -104,10 +105,13 @@ nlohmann::json metrics_json(const QaInputs& in, const QaOptions& options, const 
               {"registration_factor", tf.registration_factor},
               {"preset", tf.preset}};
   merge(m, in.facts);
-  m["verdict"] = {
-      {"suspect", verdict.suspect},
-      {"reasons", verdict.reasons},
-      {"thresholds", {{"min_ncc_after", options.thresholds.min_ncc_after}, {"folding", "jacobian_min <= 0"}}}};
+  m["verdict"] = {{"suspect", verdict.suspect},
+                  {"reasons", verdict.reasons},
+                  {"thresholds",
+                   {{"min_ncc_after", options.thresholds.min_ncc_after},
+                    {"folding", "jacobian_min <= 0"},
+                    {"max_residual_p95_px", options.thresholds.max_residual_p95_px},
+                    {"max_residual_median_px", options.thresholds.max_residual_p95_px / 4}}}};
   m["similarity"] = {{"tile_size", sim.tile_size},
                      {"tiles_sampled", sim.tiles_sampled},
                      {"bins", sim.bins},
@@ -122,6 +126,13 @@ nlohmann::json metrics_json(const QaInputs& in, const QaOptions& options, const 
                      "warped_grid.png", "thumbnail.png"}}};
   m["report"] = paths.report;
   return m;
+}
+
+// The refinement's residual after the final transform, when the job measured one.
+std::optional<qa::Residual> refinement_residual(const nlohmann::json& facts) {
+  if (!facts.contains("refinement") || !facts["refinement"].contains("residual_after")) return std::nullopt;
+  const nlohmann::json& r = facts["refinement"]["residual_after"];
+  return qa::Residual{r.value("blocks", 0), r.value("median_px", 0.0), r.value("p95_px", 0.0)};
 }
 
 void log_verdict(const std::string& output, const qa::Verdict& verdict, const qa::SimilarityReport& sim,
@@ -150,7 +161,7 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
 
   const qa::SimilarityReport sim = qa::measure_similarity(design, scan, aligned, t, options.tiles, options.tile);
   const qa::DeformationStats def = qa::deformation_stats(t, design.size());
-  const qa::Verdict verdict = qa::judge(sim, def, options.thresholds);
+  const qa::Verdict verdict = qa::judge(sim, def, options.thresholds, refinement_residual(in.facts));
   const double t_measured = now_seconds();
 
   const ReportPictures pictures = write_pictures(design, scan, aligned, t, paths.pictures, options.preview);

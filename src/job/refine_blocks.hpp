@@ -10,12 +10,16 @@
 
 namespace alinify::job::detail {
 
-// 128 px blocks every 64 px: each block overlaps its neighbours by half, so a feature on a block
-// edge is seen whole by another block; 128 px still holds texture for a sharp peak (~5 ms a block)
-// and follows synth's fine waves, where 192 px blocks made the bspline preset worse
-// (docs/registration.md, "Refinement"). The grid depends on the design size only, never on ranks.
-constexpr int kBlockSize = 128;
-constexpr int kBlockStep = 64;
+// 64 px blocks every 32 px: each block overlaps its neighbours by half, so a feature on a block
+// edge is seen whole by another block. Smaller blocks follow finer deformation: on the 3000x2250
+// synth pair with --fine-waves 3 (periods from 256 px), 128 px blocks every 64 px on a 128 px
+// control grid left eval at mean 0.69 / p95 1.96 px, 64 px blocks on a 64 px grid at 0.106 /
+// 0.287 px (a 128 px block averages a 256 px wave over half its period; 192 px blocks made the
+// bspline preset worse still). The price is noise where the residual is already small, which the
+// `auto` threshold in refine.cpp answers (docs/registration.md, "Refinement"). The grid depends on
+// the design size only, never on ranks.
+constexpr int kBlockSize = 64;
+constexpr int kBlockStep = 32;
 
 struct BlockSite {
   int index = 0;  // global, row-major over the grid: the gather order

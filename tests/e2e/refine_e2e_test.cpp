@@ -20,10 +20,11 @@ nlohmann::json eval_of(const ScratchDir& d, const std::string& transform) {
   return nlohmann::json::parse(e.output.substr(e.output.find('{')));
 }
 
-CommandResult run_with(const ScratchDir& d, const std::string& name, const std::string& refine, int ranks) {
+CommandResult run_with(const ScratchDir& d, const std::string& name, const std::string& refine, int ranks,
+                       const std::string& preset = "affine") {
   return run_command(mpirun(ranks) + quote(alinify_bin()) + " run --design " + quote(d.file("pair/design.tif")) +
                      " --scan " + quote(d.file("pair/scan.tif")) + " --out " + quote(d.file(name + ".tif")) +
-                     " --preset affine --refine " + refine);
+                     " --preset " + preset + " --refine " + refine);
 }
 
 }  // namespace
@@ -57,6 +58,28 @@ TEST(Refine, LowersTheErrorOfAFineWavePair) {
   EXPECT_EQ(stages.back()["type"], "bspline");
   EXPECT_EQ(stages.back()["combine"], "add");
   EXPECT_FALSE(nlohmann::json::parse(read_file(d.file("none.metrics.json"))).contains("refinement"));
+}
+
+// Where elastix already aligns the pair (no fine waves, the bspline preset), `auto` measures,
+// keeps the elastix transform and says so: the aligned image is the bytes of `--refine none`'s.
+// (The affine preset leaves synth's smooth deformation, about 0.5 px here: that one is refined.)
+TEST(Refine, AutoKeepsTheElastixTransformWhenTheResidualIsSmall) {
+  ScratchDir d("e2e-refine-keep");
+  auto s = cli("synth --out-dir " + quote(d.file("pair")) + " --width 1200 --height 900 --seed 7");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  auto none = run_with(d, "none", "none", 1, "bspline");
+  ASSERT_EQ(none.exit_code, 0) << none.output;
+  auto kept = run_with(d, "auto", "auto", 2, "bspline");
+  ASSERT_EQ(kept.exit_code, 0) << kept.output;
+  EXPECT_NE(kept.output.find("the elastix transform is kept"), std::string::npos) << kept.output;
+  const auto r = nlohmann::json::parse(read_file(d.file("auto.metrics.json")))["refinement"];
+  EXPECT_TRUE(r.contains("kept")) << r.dump();
+  EXPECT_EQ(r["rounds"].get<int>(), 0);
+  EXPECT_GT(r["residual_before"]["blocks"].get<int>(), 50);
+  EXPECT_LT(r["residual_before"]["median_px"].get<double>(), r["keep_below_px"]["median"].get<double>());
+  const auto stages = nlohmann::json::parse(read_file(d.file("auto.transform.json")))["stages"];
+  EXPECT_EQ(stages, nlohmann::json::parse(read_file(d.file("none.transform.json")))["stages"]);
+  EXPECT_TRUE(read_file(d.file("auto.tif")) == read_file(d.file("none.tif"))) << "the aligned images differ";
 }
 
 // transformix, given the last file of the full-resolution elastix chain (the correction appended),

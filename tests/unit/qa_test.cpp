@@ -127,6 +127,21 @@ TEST(QaVerdict, LowSimilarityIsSuspectAndGoodIsNot) {
   EXPECT_TRUE(qa::judge(s, rigid, qa::Thresholds{}).suspect);  // nothing to compare: look at it
 }
 
+TEST(QaVerdict, LargeMeasuredResidualIsSuspectEvenWithHighSimilarity) {
+  const auto rigid = qa::deformation_stats(affine(1, 0, 0, 1, 3, 4), Size{500, 400});
+  qa::SimilarityReport s;
+  s.after.tiles = 12;
+  s.after.ncc = 0.89;       // what a pair left 2.5 px off scored: NCC alone calls it ok
+  const qa::Thresholds th;  // p95 limit 2 px, median limit 0.5 px
+  EXPECT_FALSE(qa::judge(s, rigid, th, std::nullopt).suspect);
+  EXPECT_FALSE(qa::judge(s, rigid, th, qa::Residual{500, 0.08, 0.27}).suspect);
+  const qa::Verdict local = qa::judge(s, rigid, th, qa::Residual{500, 0.3, 2.5});  // p95 beyond
+  ASSERT_TRUE(local.suspect);
+  EXPECT_NE(local.reasons.at(0).find("residual"), std::string::npos) << local.reasons.at(0);
+  EXPECT_TRUE(qa::judge(s, rigid, th, qa::Residual{500, 0.6, 1.5}).suspect);  // median beyond
+  EXPECT_FALSE(qa::judge(s, rigid, th, qa::Residual{0, 5.0, 9.0}).suspect);   // no block measured
+}
+
 TEST(QaElastixLog, FinalMetricAndIterationsPerResolution) {
   const std::string log =
       "Running elastix with parameter file 0: \"a.txt\".\nResolution: 0\nstuff\n"

@@ -23,7 +23,7 @@ struct RegisterJob {
   std::optional<uint64_t> mem_budget;           // per rank, --mem-budget
   std::optional<int64_t> max_pixels;            // --registration-max-pixels
   ProgressMode progress = ProgressMode::kAuto;  // elastix's progress on rank 0
-  RefineMode refine = RefineMode::kNone;        // `run` only: the refinement stage (job/refine.hpp)
+  RefineMode refine = RefineMode::kAuto;        // the refinement stage (job/refine.hpp)
 };
 
 struct WarpJob {
@@ -49,6 +49,11 @@ struct WarpJob {
 // no output; the rank that failed reports it, the others exit quietly (Error::reported_elsewhere).
 // `facts` (rank 0): the plan and its inputs, stage times, elastix's log summary, for metrics.json.
 transform::TransformFile run_register(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts = nullptr);
+// run_register, then the refinement stage (job.refine) on every rank, its strips those of a warp
+// with tiles of `tile` px. When the refinement fails, transform.json goes too: a job that did not
+// finish leaves nothing under a final name.
+transform::TransformFile register_and_refine(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts,
+                                             int tile = 256);
 struct WarpReport {
   nlohmann::json metrics;  // rank 0: metrics.json's document (null with --no-qa)
   bool suspect = false;    // every rank
