@@ -9,7 +9,7 @@ BUILD=${1:?build folder}
 SRC=${2:?source folder}
 VER=${3:?project version}
 . "$(dirname "${BASH_SOURCE[0]}")/../support/common.sh"
-require_commands cpack dpkg-deb elastix
+require_commands cpack dpkg-deb dpkg-shlibdeps file elastix
 scratch_dir install
 started=$SECONDS
 
