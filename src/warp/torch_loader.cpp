@@ -20,6 +20,8 @@ std::string torch_module_path() {
   if (!ec) {
     candidates.push_back(exe.parent_path() / "libalinify_torch.so");
     candidates.push_back(exe.parent_path().parent_path() / "lib" / "libalinify_torch.so");
+    // Where `cmake --install --component torch` puts it (cmake/Install.cmake).
+    candidates.push_back(exe.parent_path().parent_path() / "lib" / "alinify" / "libalinify_torch.so");
   }
 #ifdef ALINIFY_TORCH_MODULE_DEFAULT
   candidates.emplace_back(ALINIFY_TORCH_MODULE_DEFAULT);

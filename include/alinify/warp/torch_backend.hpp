@@ -2,7 +2,7 @@
 // The optional LibTorch backend (-DALINIFY_WITH_TORCH=ON): each block warped with
 // at::grid_sampler, the reference the earlier Python tool used, on a block-sized sampling grid
 // (never the whole image). It lives in a plugin, libalinify_torch.so, loaded on first use from
-// $ALINIFY_TORCH_MODULE, the executable's folder, ../lib, or the build's bin folder.
+// $ALINIFY_TORCH_MODULE, the executable's folder, ../lib, ../lib/alinify (installed), or the build's bin folder.
 #include <memory>
 #include <string>
 
