@@ -14,6 +14,7 @@
 #include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/io/raster.hpp"
+#include "alinify/io/tile_codec.hpp"
 #include "alinify/job/evaluate.hpp"
 #include "alinify/job/map_points.hpp"
 #include "alinify/job/pipeline.hpp"
@@ -109,6 +110,7 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   w.out = req(vm, "out");
   w.transform_path = transform_path;
   w.compress = req(vm, "compress");
+  w.compress_level = vm["compress-level"].as<int>();
   w.device = vm["device"].as<int>();
   w.gpus_per_rank = vm["gpus-per-rank"].as<int>();
   if (w.gpus_per_rank < 1) fail_usage("--gpus-per-rank: must be at least 1");
@@ -131,6 +133,7 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   w.backend = warp::parse_backend(req(vm, "backend"));
   if (w.compress != "none" && w.compress != "deflate" && w.compress != "zstd")
     fail_usage("--compress: '" + w.compress + "' is not one of none, deflate, zstd");
+  io::checked_level(io::codec_from_name(w.compress), w.compress_level);
   return w;
 }
 

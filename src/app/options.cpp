@@ -60,8 +60,10 @@ po::options_description warp_options() {
       "slower) instead of on a lattice within 1/64 px of it with integer filters (docs/gpu.md: the "
       "difference in grey levels)")(
       "compress", po::value<std::string>()->default_value("none"),
-      "none|deflate|zstd (every rank compresses its own tiles, zstd level 9 / deflate level 6 as GDAL's "
-      "defaults; with --cog, GDAL's final pass on rank 0)")(
+      "none|deflate|zstd (every rank compresses its own tiles; with --cog, GDAL's final pass on rank 0)")(
+      "compress-level", po::value<int>()->default_value(0),
+      "0: the codec's default (zstd 3, deflate 6); zstd 1..19, deflate 1..12: higher is smaller and slower "
+      "(docs/performance-analysis.md)")(
       "backend", po::value<std::string>()->default_value("auto"),
       "auto|cpu|cuda|torch (auto: CUDA when a GPU is visible, else the CPU; torch: only in builds with "
       "-DALINIFY_WITH_TORCH=ON)")(

@@ -1,5 +1,6 @@
 #include "alinify/io/tile_codec.hpp"
 
+#include <fmt/format.h>
 #include <libdeflate.h>
 #include <tiff.h>
 #include <zstd.h>
@@ -10,14 +11,19 @@
 #include "alinify/core/error.hpp"
 
 namespace alinify::io {
-namespace {
+namespace {}  // namespace
 
-// GDAL's defaults for its GTiff creation options ZSTD_LEVEL (9) and ZLEVEL (6), so a file written
-// here compresses as `gdal_translate -co COMPRESS=...` (the previous, serial path) did.
-constexpr int kZstdLevel = 9;
-constexpr int kDeflateLevel = 6;
+int default_level(Codec codec) { return codec == Codec::kZstd ? kDefaultZstdLevel : codec == Codec::kDeflate ? 6 : 0; }
 
-}  // namespace
+int checked_level(Codec codec, int level) {
+  if (level == 0) return default_level(codec);
+  const int top = codec == Codec::kZstd ? 19 : codec == Codec::kDeflate ? 12 : 0;
+  if (codec == Codec::kNone) fail_usage("--compress-level: there is nothing to compress (--compress none)");
+  if (level < 1 || level > top)
+    fail_usage(fmt::format("--compress-level: {} is outside 1..{} for {}", level, top,
+                           codec == Codec::kZstd ? "zstd" : "deflate"));
+  return level;
+}
 
 Codec codec_from_name(const std::string& name) {
   if (name == "none") return Codec::kNone;
@@ -40,14 +46,16 @@ uint16_t tiff_compression_tag(Codec codec) {
 
 struct TileEncoder::State {
   Codec codec;
+  int level = 0;
   ZSTD_CCtx* zstd = nullptr;
   libdeflate_compressor* deflate = nullptr;
 };
 
-TileEncoder::TileEncoder(Codec codec) : state_(std::make_unique<State>()) {
+TileEncoder::TileEncoder(Codec codec, int level) : state_(std::make_unique<State>()) {
   state_->codec = codec;
+  state_->level = level == 0 ? default_level(codec) : level;
   if (codec == Codec::kZstd && !(state_->zstd = ZSTD_createCCtx())) fail_runtime("cannot create a zstd context");
-  if (codec == Codec::kDeflate && !(state_->deflate = libdeflate_alloc_compressor(kDeflateLevel)))
+  if (codec == Codec::kDeflate && !(state_->deflate = libdeflate_alloc_compressor(state_->level)))
     fail_runtime("cannot create a deflate compressor");
 }
 
@@ -64,7 +72,7 @@ size_t TileEncoder::encode(const uint8_t* data, size_t bytes, std::string& out) 
       return bytes;
     case Codec::kZstd: {
       out.resize(at + ZSTD_compressBound(bytes));
-      const size_t n = ZSTD_compressCCtx(state_->zstd, out.data() + at, out.size() - at, data, bytes, kZstdLevel);
+      const size_t n = ZSTD_compressCCtx(state_->zstd, out.data() + at, out.size() - at, data, bytes, state_->level);
       if (ZSTD_isError(n)) fail_runtime(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
       out.resize(at + n);
       return n;

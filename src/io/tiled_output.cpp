@@ -27,6 +27,12 @@ std::string gdal_compress_name(const std::string& c) {
   return c == "zstd" ? "ZSTD" : c == "deflate" ? "DEFLATE" : "NONE";
 }
 
+// The COG driver's LEVEL (zstd and deflate alike); with no compression it is ignored.
+std::string cog_level(const OutputSpec& spec) {
+  const Codec codec = codec_from_name(spec.compress);
+  return std::to_string(codec == Codec::kNone ? 6 : checked_level(codec, spec.compress_level));
+}
+
 void check_output_folder(const std::string& path) {
   fs::path dir = fs::absolute(path).parent_path();
   std::error_code ec;
@@ -42,7 +48,7 @@ bool compressed_by_ranks(const OutputSpec& spec) { return spec.compress != "none
 
 void create_tiled_output(const OutputSpec& spec) {
   init_gdal();
-  codec_from_name(spec.compress);  // a usage error for anything else
+  checked_level(codec_from_name(spec.compress), spec.compress_level);  // a usage error for anything else
   check_output_folder(spec.path);
   GDALDriverH drv = GDALGetDriverByName("GTiff");
   char** opts = nullptr;
@@ -138,6 +144,12 @@ void build_overviews(const std::string& path, const OutputSpec& spec) {
   std::vector<int> factors = overview_factors(spec.size, spec.tile);
   if (factors.empty()) return;
   const char* open_options[] = {"NUM_THREADS=ALL_CPUS", nullptr};
+  // The overview tiles at the level of the full-resolution ones (GDAL's config options for
+  // internal overviews; thread-local, so nothing else in the process sees them).
+  const Codec codec = codec_from_name(spec.compress);
+  const std::string level = std::to_string(checked_level(codec, spec.compress_level));
+  if (codec == Codec::kZstd) CPLSetThreadLocalConfigOption("ZSTD_LEVEL_OVERVIEW", level.c_str());
+  if (codec == Codec::kDeflate) CPLSetThreadLocalConfigOption("ZLEVEL_OVERVIEW", level.c_str());
   GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr, open_options, nullptr);
   if (!ds) fail_runtime("cannot open " + path + " to add overviews: " + CPLGetLastErrorMsg());
   CPLErrorReset();
@@ -145,6 +157,8 @@ void build_overviews(const std::string& path, const OutputSpec& spec) {
   CPLErr e =
       GDALBuildOverviews(ds, "AVERAGE", static_cast<int>(factors.size()), factors.data(), 0, nullptr, nullptr, nullptr);
   GDALClose(ds);
+  CPLSetThreadLocalConfigOption("ZSTD_LEVEL_OVERVIEW", nullptr);
+  CPLSetThreadLocalConfigOption("ZLEVEL_OVERVIEW", nullptr);
   if (e != CE_None) fail_runtime("building overviews of " + path + " failed: " + CPLGetLastErrorMsg());
 }
 
@@ -181,7 +195,7 @@ void finish_output(const OutputSpec& spec) {
     translate(tmp, ctmp,
               {"-of", "COG", "-co", "BLOCKSIZE=" + block, "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS", "-co",
                "COMPRESS=" + gdal_compress_name(spec.compress), "-co", "RESAMPLING=AVERAGE", "-co",
-               std::string("OVERVIEWS=") + (spec.overviews ? "AUTO" : "NONE")},
+               std::string("OVERVIEWS=") + (spec.overviews ? "AUTO" : "NONE"), "-co", "LEVEL=" + cog_level(spec)},
               "writing a Cloud Optimized GeoTIFF from");
     fs::remove(tmp);
     ready = ctmp;

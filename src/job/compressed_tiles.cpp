@@ -20,7 +20,7 @@ CompressedTileWriter::CompressedTileWriter(par::Communicator& comm, const io::Ou
       spec_(spec),
       strip_rows_(strip_rows),
       tile_rows_((spec.size.height + spec.tile - 1) / spec.tile),
-      encoder_(io::codec_from_name(spec.compress)) {
+      encoder_(io::codec_from_name(spec.compress), spec.compress_level) {
   if (strip_rows_ <= 0 || strip_rows_ % spec_.tile != 0)
     fail_runtime("strip height " + std::to_string(strip_rows_) + " is not a multiple of the tile");
   if (comm_.is_root()) done_.assign(comm_.size(), false);

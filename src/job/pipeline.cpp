@@ -380,6 +380,7 @@ WarpReport check_quality(par::Communicator& comm, const transform::TransformFile
     in.output = job.out;
     in.transform_path = job.transform_path;
     in.transform = &t;
+    in.residuals = &job.residuals;
     in.facts = job.facts.is_object() ? job.facts : nlohmann::json::object();
     in.facts["ranks"] = std::move(ranks);
     in.facts["job"]["ranks"] = comm.size();
@@ -443,11 +444,12 @@ std::vector<paths::Named> warp_inputs(const WarpJob& job) {
 }  // namespace
 
 transform::TransformFile register_and_refine(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts,
-                                             int tile) {
+                                             int tile, qa::ResidualGrid* residuals) {
   const transform::TransformFile t = run_register(comm, job, facts);
   try {
-    return refine_transform(
-        comm, t, RefineJob{job.refine, job.design, job.scan, job.transform_out, job.mem_budget, tile}, facts);
+    return refine_transform(comm, t,
+                            RefineJob{job.refine, job.design, job.scan, job.transform_out, job.mem_budget, tile}, facts,
+                            residuals);
   } catch (...) {
     std::error_code ec;
     if (comm.is_root()) fs::remove(job.transform_out, ec);
@@ -468,7 +470,8 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   inputs.push_back({"--scan", warp.scan});
   auto lock = lock_outputs(comm, {{"--out", warp.out}, {"--transform-out", reg.transform_out}}, inputs, warp.out, true);
   nlohmann::json facts = nlohmann::json::object();
-  const transform::TransformFile t = register_and_refine(comm, reg, &facts, warp.tile);
+  qa::ResidualGrid residuals;
+  const transform::TransformFile t = register_and_refine(comm, reg, &facts, warp.tile, &residuals);
   const double t1 = now_seconds();
   report.registration_factor = t.registration_factor;
   report.register_seconds = t1 - t0;
@@ -478,6 +481,7 @@ RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const Wa
   WarpJob w = warp;
   if (w.transform_path.empty()) w.transform_path = reg.transform_out;
   merge_facts(w.facts, facts);
+  w.residuals = std::move(residuals);
   w.facts["job"]["command"] = "run";
   w.facts["stage_seconds"] = {{"registration_and_broadcast", report.register_seconds}};
   WarpReport wr = warp_removing_transform_on_failure(comm, t, w, reg.transform_out);

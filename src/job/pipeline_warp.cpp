@@ -9,6 +9,7 @@
 #include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
 #include "alinify/core/resources.hpp"
+#include "alinify/io/tile_codec.hpp"
 
 namespace fs = std::filesystem;
 
@@ -103,6 +104,7 @@ io::OutputSpec output_spec(const WarpJob& job, const io::Raster& design) {
   spec.size = design.size();
   spec.tile = job.tile;
   spec.compress = job.compress;
+  spec.compress_level = job.compress_level;
   spec.overviews = job.overviews;
   spec.cog = job.cog;
   spec.georef = design.info();
@@ -163,6 +165,7 @@ nlohmann::json warp_facts(const WarpSetup& s, const WarpClock& clock) {
           {"exact_transform", s.settings.exact},
           {"backend", s.backend->name()},
           {"compress", s.spec.compress},
+          {"compress_level", io::checked_level(io::codec_from_name(s.spec.compress), s.spec.compress_level)},
           {"overviews", s.spec.overviews},
           {"cog", s.spec.cog},
           {"tile", s.spec.tile},

@@ -3,6 +3,8 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -56,6 +58,7 @@ struct ReportPictures {
   std::vector<qa::Picture> pictures;
   double preview_scale = 0;
   double deformation_bar_max_px = 0;
+  double residual_bar_max_px = 0;  // 0: no residual maps
 };
 
 ReportPictures write_pictures(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned,
@@ -91,6 +94,30 @@ ReportPictures write_pictures(const io::Raster& design, const io::Raster& scan, 
   return out;
 }
 
+// The refinement's residual per block before and after, on one colour scale (0 to the larger p95
+// of the two, at least 0.5 px) so that the two maps compare at a glance.
+void add_residual_maps(const qa::ResidualGrid& grid, const std::string& folder, ReportPictures& out) {
+  auto p95 = [](std::vector<float> v) {
+    v.erase(std::remove_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); }), v.end());
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return static_cast<double>(v[static_cast<size_t>(0.95 * static_cast<double>(v.size() - 1))]);
+  };
+  const double top = std::max({0.5, p95(grid.before), p95(grid.after)});
+  const std::string dir = folder + "/";
+  qa::write_png(qa::residual_map(grid, grid.before, top), dir + "residual_before.png");
+  qa::write_png(qa::residual_map(grid, grid.after, top), dir + "residual_after.png");
+  const std::string scale = fmt::format(
+      "one cell per 64 px block (every 32 px), colour bar from 0 px (bottom) to {:.2f} px (top); grey: the block "
+      "does not count (flat, ambiguous, outside the scan)",
+      top);
+  out.pictures.push_back({"residual before refinement", "displacement measured through elastix's transform, " + scale,
+                          dir + "residual_before.png"});
+  out.pictures.push_back({"residual after refinement", "displacement measured through the final transform, " + scale,
+                          dir + "residual_after.png"});
+  out.residual_bar_max_px = top;
+}
+
 nlohmann::json metrics_json(const QaInputs& in, const QaOptions& options, const qa::SimilarityReport& sim,
                             const qa::DeformationStats& def, const qa::Verdict& verdict, const qa::QaPaths& paths,
                             const ReportPictures& pictures) {
@@ -121,9 +148,12 @@ nlohmann::json metrics_json(const QaInputs& in, const QaOptions& options, const 
   m["pictures"] = {{"folder", paths.pictures},
                    {"preview_scale", pictures.preview_scale},
                    {"deformation_colour_bar_max_px", pictures.deformation_bar_max_px},
+                   {"residual_colour_bar_max_px", pictures.residual_bar_max_px},
                    {"files",
                     {"checkerboard.png", "difference_before.png", "difference_after.png", "deformation.png",
                      "warped_grid.png", "thumbnail.png"}}};
+  if (pictures.residual_bar_max_px > 0)
+    for (const char* f : {"residual_before.png", "residual_after.png"}) m["pictures"]["files"].push_back(f);
   m["report"] = paths.report;
   return m;
 }
@@ -164,7 +194,8 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
   const qa::Verdict verdict = qa::judge(sim, def, options.thresholds, refinement_residual(in.facts));
   const double t_measured = now_seconds();
 
-  const ReportPictures pictures = write_pictures(design, scan, aligned, t, paths.pictures, options.preview);
+  ReportPictures pictures = write_pictures(design, scan, aligned, t, paths.pictures, options.preview);
+  if (in.residuals && !in.residuals->empty()) add_residual_maps(*in.residuals, paths.pictures, pictures);
   nlohmann::json m = metrics_json(in, options, sim, def, verdict, paths, pictures);
   m["qa"] = {{"measure_seconds", t_measured - t0},
              {"pictures_seconds", now_seconds() - t_measured},

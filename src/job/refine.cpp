@@ -8,6 +8,7 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <optional>
 
 #include "alinify/core/error.hpp"
@@ -27,10 +28,9 @@ namespace {
 using detail::BlockRecord;
 using detail::BlockSite;
 
-// No repeat period reaches transform.json (its "initial" records the placement, its runner-up and
-// their scores, not the period), so the search radius is a fixed, conservative cap: 8 px, under a
-// quarter of the shortest period synth's periodic prints have at 2000 px (width / 12 ≈ 166 px),
-// and above the few px elastix leaves of synth's fine waves.
+// The blocks' search radius: 8 px, above the few px elastix leaves of synth's fine waves and under
+// a quarter of the shortest period synth's periodic prints have at 2000 px (width / 12 ≈ 166 px);
+// smaller where the coarse stage saw a shorter repeat (search_radius below).
 constexpr double kMaxShift = 8;
 // Control points every 64 px, the block step's double: about four overlapping blocks per control
 // cell pin every coefficient down, and waves of 256 px period are represented.
@@ -76,11 +76,11 @@ std::vector<BlockSite> my_sites(const std::vector<BlockSite>& all, const std::ve
 // between threads: each thread opens the pair once per pass. Each block's record depends on the
 // block alone, so the records are the same for any thread or rank count.
 std::vector<BlockRecord> measure_all(par::Communicator& comm, const RefineJob& job, const transform::Transform& t,
-                                     const std::vector<BlockSite>& mine) {
+                                     const std::vector<BlockSite>& mine, double radius) {
   std::string message;
   par::on_every_rank(comm, "refinement: measuring blocks", [&] {
     reg::block::MatchOptions options;
-    options.max_shift = kMaxShift;
+    options.max_shift = radius;
     options.agreement_px = kAgreementPx;
     std::vector<BlockRecord> records(mine.size());
     const int threads =
@@ -217,6 +217,12 @@ void append_to_elastix_chain(const std::string& transform_out, const transform::
 
 void log_summary(const nlohmann::json& stats) {
   const nlohmann::json& before = stats["residual_before"];
+  const double period = stats["repeat_period_px"].get<double>();
+  spdlog::info(
+      "refinement: search radius {:.2f} px ({}), every {} block(s) checked", stats["max_shift_px"].get<double>(),
+      period > 0 ? fmt::format("a quarter of the repeat period of {:.1f} px the coarse stage saw, at most 8", period)
+                 : std::string("no repeat period seen by the coarse stage"),
+      stats["checked_every"].get<int>());
   if (stats.contains("kept")) {
     spdlog::info("refinement: {} blocks counted; the elastix transform is kept: {} ({:.2f} s)",
                  before["blocks"].get<size_t>(), stats["kept"].get<std::string>(), stats["seconds"].get<double>());
@@ -233,49 +239,138 @@ void log_summary(const nlohmann::json& stats) {
   spdlog::info("refinement verdicts (first round): {}", first["verdicts"].dump());
 }
 
+// A block must not jump to the next repeat of a periodic print: its search radius stays at or
+// under a quarter of the repeat period the coarse stage saw. transform.json's "initial" keeps the
+// placement and its runner-up; when the runner-up has the same linear part (within 1 %) it is the
+// print shifted by one repeat, and the distance between the two at the design's centre is the
+// period. Otherwise (no runner-up, or a different rotation or scale) no period is known: 8 px.
+double search_radius(const transform::TransformFile& t, double* period) {
+  *period = 0;
+  if (!t.has_initial || !t.initial.has_runner_up) return kMaxShift;
+  const transform::Affine& a = t.initial.affine;
+  const transform::Affine& b = t.initial.runner_up;
+  for (int k = 0; k < 4; ++k)
+    if (std::abs(a.m[k] - b.m[k]) > 0.01) return kMaxShift;
+  const double cx = (t.design.width - 1) / 2.0, cy = (t.design.height - 1) / 2.0;
+  const double dx = (a.m[0] - b.m[0]) * cx + (a.m[1] - b.m[1]) * cy + a.offset[0] - b.offset[0];
+  const double dy = (a.m[2] - b.m[2]) * cx + (a.m[3] - b.m[3]) * cy + a.offset[1] - b.offset[1];
+  *period = std::hypot(dx, dy);
+  return std::clamp(*period / 4, 1.0, kMaxShift);
+}
+
+// The check before any fit measures every n-th block in both directions, n the smallest that
+// keeps it to about kCheckBlocks: on a 283 MP design the grid has ~270,000 blocks (about 150 s
+// of a pass on 2 cores at ~1.1 ms a block), and a job whose residual is already small must not
+// pay for them all. 4000 blocks still put a few dozen in every region of the print.
+constexpr double kCheckBlocks = 4000;
+int check_step(size_t blocks) {
+  return std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(blocks) / kCheckBlocks))));
+}
+
+// The blocks in every n-th column and row of the grid (cols blocks a row).
+std::vector<BlockSite> every_nth(const std::vector<BlockSite>& sites, int cols, int n) {
+  std::vector<BlockSite> out;
+  for (const BlockSite& s : sites)
+    if ((s.index % cols) % n == 0 && (s.index / cols) % n == 0) out.push_back(s);
+  return out;
+}
+
+qa::ResidualGrid grid_of(const std::vector<BlockSite>& sites) {
+  qa::ResidualGrid g;
+  g.cols =
+      static_cast<int>(std::count_if(sites.begin(), sites.end(), [](const BlockSite& s) { return s.window.y0 == 0; }));
+  g.rows = g.cols > 0 ? static_cast<int>(sites.size()) / g.cols : 0;
+  return g;
+}
+
+// The residual magnitude of every block of the grid (NaN: does not count), in grid order; with
+// every n-th block measured, each block shows the one measured at the top left of its n x n cell.
+std::vector<float> magnitudes(const std::vector<BlockRecord>& records, const qa::ResidualGrid& g, int n) {
+  std::vector<float> measured(static_cast<size_t>(g.cols) * g.rows, std::numeric_limits<float>::quiet_NaN());
+  for (const BlockRecord& r : records)
+    if (detail::counted(r)) measured[static_cast<size_t>(r.index)] = static_cast<float>(std::hypot(r.m.dx, r.m.dy));
+  if (n == 1) return measured;
+  std::vector<float> m(measured.size());
+  for (int j = 0; j < g.rows; ++j)
+    for (int i = 0; i < g.cols; ++i)
+      m[static_cast<size_t>(j) * g.cols + i] = measured[static_cast<size_t>(j - j % n) * g.cols + (i - i % n)];
+  return m;
+}
+
+// Rank 0: why the elastix transform is kept as it is, or "" when the refinement is to run.
+std::string keep_reason(const nlohmann::json& stats) {
+  const nlohmann::json& b = stats["residual_before"];
+  if (b["blocks"].get<size_t>() == 0) return "no block could be measured";
+  if (b["median_px"].get<double>() < kKeepMedianPx && b["p95_px"].get<double>() < kKeepP95Px)
+    return fmt::format("the residual (median {:.3f} px, p95 {:.3f} px over {} blocks) is below {} / {} px already",
+                       b["median_px"].get<double>(), b["p95_px"].get<double>(), b["blocks"].get<size_t>(),
+                       kKeepMedianPx, kKeepP95Px);
+  return "";
+}
+
+// kRounds of fit (rank 0) and measurement (every rank) through the corrected transform; `records`
+// holds the first round's data on entry and what is left after the last round on return.
+transform::TransformFile refine_rounds(par::Communicator& comm, const RefineJob& job, const transform::TransformFile& t,
+                                       const std::vector<BlockSite>& sites, const std::vector<BlockSite>& mine,
+                                       std::vector<BlockRecord>& records, nlohmann::json& stats) {
+  transform::TransformFile current = t;
+  for (int r = 0; r < kRounds; ++r) {
+    nlohmann::json round;
+    const std::string text = par::on_root_then_broadcast(
+        comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, round); });
+    current = transform::from_json_text(text, "broadcast refined transform");
+    records = measure_all(comm, job, current.transform, mine, stats["max_shift_px"].get<double>());
+    round["residual_after"] = residual(records);
+    stats["per_round"].push_back(round);
+    stats["rounds"] = r + 1;
+  }
+  return current;
+}
+
 }  // namespace
 
 transform::TransformFile refine_transform(par::Communicator& comm, const transform::TransformFile& t,
-                                          const RefineJob& job, nlohmann::json* facts) {
+                                          const RefineJob& job, nlohmann::json* facts, qa::ResidualGrid* residuals) {
   if (job.mode == RefineMode::kNone) return t;
   const double t0 = now_seconds();
   const std::vector<BlockSite> sites = detail::block_grid(t.design);
-  const std::vector<BlockSite> mine = my_sites(sites, my_strips(comm, job, t.design));
+  const std::vector<plan::RowRange> strips = my_strips(comm, job, t.design);
+  qa::ResidualGrid grid = grid_of(sites);
+  const int step = check_step(sites.size());
+  double period = 0;
+  const double radius = search_radius(t, &period);
   nlohmann::json stats = {{"rounds", 0},
                           {"block_size", detail::kBlockSize},
                           {"block_step", detail::kBlockStep},
                           {"control_spacing", kControlSpacing},
-                          {"max_shift_px", kMaxShift},
+                          {"max_shift_px", radius},
+                          {"repeat_period_px", period},
                           {"keep_below_px", {{"median", kKeepMedianPx}, {"p95", kKeepP95Px}}},
+                          {"checked_every", step},
                           {"per_round", nlohmann::json::array()}};
-  transform::TransformFile current = t;
-  std::vector<BlockRecord> records = measure_all(comm, job, current.transform, mine);
+  // The check: every step-th block; the residual before and the decision come from it.
+  std::vector<BlockRecord> records =
+      measure_all(comm, job, t.transform, my_sites(every_nth(sites, grid.cols, step), strips), radius);
   stats["residual_before"] = residual(records);
-  // Rank 0 holds the records: it decides, every rank learns the decision.
-  const std::string kept = par::on_root_then_broadcast(comm, "refinement: deciding", [&] {
-    const nlohmann::json& b = stats["residual_before"];
-    if (b["blocks"].get<size_t>() == 0) return std::string("no block could be measured");
-    if (b["median_px"].get<double>() < kKeepMedianPx && b["p95_px"].get<double>() < kKeepP95Px)
-      return fmt::format("the residual (median {:.3f} px, p95 {:.3f} px) is below {} / {} px already",
-                         b["median_px"].get<double>(), b["p95_px"].get<double>(), kKeepMedianPx, kKeepP95Px);
-    return std::string();
-  });
+  if (comm.is_root()) grid.before = magnitudes(records, grid, step);
+  const std::string kept =
+      par::on_root_then_broadcast(comm, "refinement: deciding", [&] { return keep_reason(stats); });
+  transform::TransformFile current = t;
   if (!kept.empty()) {
     stats["kept"] = kept;
+    stats["residual_after"] = stats["residual_before"];
+    if (comm.is_root()) grid.after = grid.before;
   } else {
-    for (int r = 0; r < kRounds; ++r) {
-      nlohmann::json round;
-      const std::string text = par::on_root_then_broadcast(
-          comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, round); });
-      current = transform::from_json_text(text, "broadcast refined transform");
-      // Measured again through the corrected transform: the next round's data, or what is left.
-      records = measure_all(comm, job, current.transform, mine);
-      round["residual_after"] = residual(records);
-      stats["per_round"].push_back(round);
-      stats["rounds"] = r + 1;
+    const std::vector<BlockSite> mine = my_sites(sites, strips);
+    if (step > 1) {  // the fit needs every block
+      records = measure_all(comm, job, t.transform, mine, radius);
+      stats["residual_before"] = residual(records);
+      if (comm.is_root()) grid.before = magnitudes(records, grid, 1);
     }
+    current = refine_rounds(comm, job, t, sites, mine, records, stats);
+    stats["residual_after"] = residual(records);
+    if (comm.is_root()) grid.after = magnitudes(records, grid, 1);
   }
-  stats["residual_after"] = kept.empty() ? residual(records) : stats["residual_before"];
   stats["seconds"] = now_seconds() - t0;
   par::on_every_rank(comm, "refinement: writing the transform", [&] {
     if (!comm.is_root()) return;
@@ -285,6 +380,7 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
     }
     log_summary(stats);
     if (facts) (*facts)["refinement"] = stats;
+    if (residuals) *residuals = std::move(grid);
   });
   return current;
 }

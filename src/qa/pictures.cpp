@@ -126,6 +126,28 @@ DeformationPicture deformation_map(const transform::Transform& t, Size design, i
   return pic;
 }
 
+RgbImage residual_map(const ResidualGrid& grid, const std::vector<float>& values, double top_px, int max_side) {
+  const int cell = std::max(1, max_side / std::max(1, std::max(grid.cols, grid.rows)));
+  const int width = grid.cols * cell, height = grid.rows * cell;
+  constexpr int kGap = 8, kBar = 24;
+  RgbImage out(width + kGap + kBar, height, 255);
+  const double top = top_px > 0 ? top_px : 1;
+  const uint8_t grey[3] = {128, 128, 128};
+  uint8_t c[3];
+  for (int j = 0; j < grid.rows; ++j)
+    for (int i = 0; i < grid.cols; ++i) {
+      const float v = values[static_cast<size_t>(j) * grid.cols + i];
+      if (std::isfinite(v)) heat_colour(std::min(1.0, v / top), c);
+      for (int y = j * cell; y < (j + 1) * cell; ++y)
+        for (int x = i * cell; x < (i + 1) * cell; ++x) out.set(x, y, std::isfinite(v) ? c : grey);
+    }
+  for (int y = 0; y < height; ++y) {
+    heat_colour(1.0 - static_cast<double>(y) / std::max(1, height - 1), c);  // the bar: top_px at the top
+    for (int x = width + kGap; x < width + kGap + kBar; ++x) out.set(x, y, c);
+  }
+  return out;
+}
+
 RgbImage warped_grid(const Previews& p, const transform::Transform& t, Size design, int lines) {
   RgbImage out = p.scan;
   for (uint8_t& v : out.px) v = static_cast<uint8_t>(v / 3 + 40);  // dim, so the lines stand out

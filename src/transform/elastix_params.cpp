@@ -424,6 +424,18 @@ Transform read_elastix_transform(const std::string& last_file) {
   return t;
 }
 
+namespace {
+
+// The value of InitialTransformParametersFileName pointing at `path`. An elastix parameter file
+// has no escape for '"': where the folder's path holds one, the link is the bare file name, which
+// alinify resolves beside the file that names it (read_chain_outer_first) and transformix resolves
+// when run in that folder (docs/transforms.md).
+std::string chain_link(const std::string& path) {
+  return path.find('"') == std::string::npos ? path : fs::path(path).filename().string();
+}
+
+}  // namespace
+
 std::vector<std::string> write_full_resolution_chain(const std::string& last_file, const std::string& out_dir,
                                                      Size design) {
   if (design.width <= 0 || design.height <= 0)
@@ -448,7 +460,7 @@ std::vector<std::string> write_full_resolution_chain(const std::string& last_fil
     // evaluates the transform at pixel (i, j) = point (i, j)); any Direction of the
     // registration image is a property of that image's grid only.
     m["Direction"] = {"1", "0", "0", "1"};
-    m["InitialTransformParametersFileName"] = {k == 0 ? std::string("NoInitialTransform") : written.back()};
+    m["InitialTransformParametersFileName"] = {k == 0 ? std::string("NoInitialTransform") : chain_link(written.back())};
     const fs::path path = dir / ("TransformParameters.full." + std::to_string(k) + ".txt");
     files::write_atomically(path.string(),
                             "// Written by alinify from " + chain[chain.size() - 1 - k].path +
@@ -473,7 +485,7 @@ std::string append_full_resolution_stage(const std::string& last_full, int last_
   for (const char* key : {"CenterOfRotationPoint", "ComputeZYX", "BSplineTransformSplineOrder"}) m.erase(key);
   m["Transform"] = {"BSplineTransform"};
   m["HowToCombineTransforms"] = {stage.combine == Combine::kAdd ? "Add" : "Compose"};
-  m["InitialTransformParametersFileName"] = {last_full};
+  m["InitialTransformParametersFileName"] = {chain_link(last_full)};
   m["BSplineTransformSplineOrder"] = {"3"};
   m["GridSize"] = {std::to_string(b.size[0]), std::to_string(b.size[1])};
   m["GridIndex"] = {"0", "0"};

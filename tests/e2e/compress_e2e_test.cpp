@@ -49,3 +49,37 @@ TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
   warp(2, "cog.tif", "--compress zstd --cog");  // the COG stays GDAL's conversion
   EXPECT_EQ(gdal_checksums(d.file("cog.tif")), reference);
 }
+
+// --compress-level: the pixels stay the same, a higher level makes a smaller file, and a level
+// the codec does not have (or a level without compression) is a usage error before any file is made.
+TEST(Compress, LevelChangesTheSizeNotThePixels) {
+  ScratchDir d("e2e-compress-level");
+  synth_pair(d, 600, 450);
+  std::ofstream(d.file("shift.json"))
+      << R"({"format":"alinify-transform","version":1,"design":{"width":600,"height":450},)"
+      << R"("scan":{"width":600,"height":450},"registration_factor":1,"preset":"hand",)"
+      << R"("stages":[{"type":"affine","combine":"compose","matrix":[1,0,0,1],"offset":[3.25,-2.5]}]})";
+  auto warp = [&](const std::string& out, const std::string& extra) {
+    return run_command(mpirun(2) + quote(alinify_bin()) + " warp --design " + quote(d.file("pair/design.tif")) +
+                       " --scan " + quote(d.file("pair/scan.tif")) + " --transform " + quote(d.file("shift.json")) +
+                       " --out " + quote(d.file(out)) + " --no-qa --no-overviews " + extra);
+  };
+  for (const char* level : {"1", "19"}) {
+    auto r = warp(std::string("zstd") + level + ".tif", std::string("--compress zstd --compress-level ") + level);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  ASSERT_EQ(warp("none.tif", "").exit_code, 0);
+  const std::string reference = gdal_checksums(d.file("none.tif"));
+  EXPECT_EQ(gdal_checksums(d.file("zstd1.tif")), reference);
+  EXPECT_EQ(gdal_checksums(d.file("zstd19.tif")), reference);
+  EXPECT_LT(fs::file_size(d.file("zstd19.tif")), fs::file_size(d.file("zstd1.tif")));
+
+  for (const char* bad : {"--compress zstd --compress-level 25", "--compress deflate --compress-level 13",
+                          "--compress none --compress-level 5", "--compress zstd --compress-level -1"}) {
+    auto r = warp("bad.tif", bad);
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.output.find("--compress-level"), std::string::npos) << bad << "\n" << r.output;
+    EXPECT_FALSE(fs::exists(d.file("bad.tif"))) << bad;
+    EXPECT_FALSE(fs::exists(d.file("bad.tif.partial"))) << bad;
+  }
+}

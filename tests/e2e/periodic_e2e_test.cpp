@@ -3,6 +3,7 @@
 // a scan of another design or of the bare table is refused with exit 2 and no output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -41,6 +42,16 @@ void expect_accurate(const ScratchDir& d, const std::string& pair, const std::st
                quote(out) + " " + extra);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("coarse alignment"), std::string::npos) << r.output;
+  // The refinement's blocks search no further than a quarter of the repeat the coarse stage saw.
+  double radius = 0, period = 0;
+  const auto at = r.output.find("refinement: search radius ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  ASSERT_EQ(std::sscanf(r.output.c_str() + at,
+                        "refinement: search radius %lf px (a quarter of the repeat period of %lf", &radius, &period),
+            2)
+      << r.output.substr(at, 200);
+  EXPECT_GT(period, 100) << "synth's periodic repeat is a few hundred px";
+  EXPECT_LE(radius, std::min(8.0, period / 4) + 1e-9);
   auto e = eval(out, pair + "/truth.json");
   EXPECT_LE(e["mean"].get<double>(), 0.3) << pair << " " << e.dump();
   EXPECT_LE(e["p95"].get<double>(), 0.6) << pair << " " << e.dump();

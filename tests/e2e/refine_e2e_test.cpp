@@ -3,7 +3,9 @@
 // than `--refine none`'s, and metrics.json and transform.json carry the refinement.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -58,6 +60,14 @@ TEST(Refine, LowersTheErrorOfAFineWavePair) {
   EXPECT_EQ(stages.back()["type"], "bspline");
   EXPECT_EQ(stages.back()["combine"], "add");
   EXPECT_FALSE(nlohmann::json::parse(read_file(d.file("none.metrics.json"))).contains("refinement"));
+  // The report shows the residual per block before and after; --refine none has no such maps.
+  const auto files = metrics["pictures"]["files"];
+  for (const char* f : {"residual_before.png", "residual_after.png"}) {
+    EXPECT_NE(std::find(files.begin(), files.end(), f), files.end()) << files.dump();
+    EXPECT_TRUE(std::filesystem::exists(d.file(std::string("auto.qa/") + f))) << f;
+    EXPECT_FALSE(std::filesystem::exists(d.file(std::string("none.qa/") + f))) << f;
+  }
+  EXPECT_NE(read_file(d.file("auto.report.html")).find("residual after refinement"), std::string::npos);
 }
 
 // Where elastix already aligns the pair (no fine waves, the bspline preset), `auto` measures,

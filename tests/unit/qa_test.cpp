@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -140,6 +141,32 @@ TEST(QaVerdict, LargeMeasuredResidualIsSuspectEvenWithHighSimilarity) {
   EXPECT_NE(local.reasons.at(0).find("residual"), std::string::npos) << local.reasons.at(0);
   EXPECT_TRUE(qa::judge(s, rigid, th, qa::Residual{500, 0.6, 1.5}).suspect);  // median beyond
   EXPECT_FALSE(qa::judge(s, rigid, th, qa::Residual{0, 5.0, 9.0}).suspect);   // no block measured
+}
+
+// A cell per block, as the heat maps colour them; grey where the block does not count; the
+// bar on the right; values beyond the top take the top colour.
+TEST(QaPictures, ResidualMapColoursEachBlockAndGreysTheOnesThatDoNotCount) {
+  qa::ResidualGrid g;
+  g.cols = 3;
+  g.rows = 2;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> v = {0.f, 1.f, 2.f, nan, 5.f, 0.5f};
+  const qa::RgbImage img = qa::residual_map(g, v, 2.0, 30);  // 10 px cells
+  ASSERT_EQ(img.height, 20);
+  ASSERT_EQ(img.width, 30 + 8 + 24);
+  uint8_t zero[3], top[3], half[3];
+  qa::heat_colour(0, zero);
+  qa::heat_colour(1, top);
+  qa::heat_colour(0.5, half);
+  auto same = [](const uint8_t* a, const uint8_t* b) { return a[0] == b[0] && a[1] == b[1] && a[2] == b[2]; };
+  EXPECT_TRUE(same(img.at(5, 5), zero));
+  EXPECT_TRUE(same(img.at(15, 5), half));
+  EXPECT_TRUE(same(img.at(25, 5), top));
+  EXPECT_TRUE(same(img.at(15, 15), top));  // 5 px: beyond the top
+  const uint8_t grey[3] = {128, 128, 128};
+  EXPECT_TRUE(same(img.at(5, 15), grey));
+  EXPECT_TRUE(same(img.at(9, 19), grey));         // the whole cell
+  EXPECT_TRUE(same(img.at(30 + 8 + 5, 0), top));  // the bar: the top colour at the top
 }
 
 TEST(QaElastixLog, FinalMetricAndIterationsPerResolution) {

@@ -16,13 +16,22 @@ enum class Codec { kNone, kDeflate, kZstd };
 
 // none|deflate|zstd; a usage error otherwise (names the --compress option).
 Codec codec_from_name(const std::string& name);
+// zstd level 3, not GDAL's ZSTD_LEVEL default of 9: zstd's own default, and on a 30.7 MP pair at
+// -np 2 level 9 made the compressed warp 3.1x the uncompressed one (docs/performance-analysis.md).
+constexpr int kDefaultZstdLevel = 3;
+// The level `0` stands for: zstd 3, deflate 6 (GDAL's ZLEVEL and zlib's default), none 0.
+int default_level(Codec codec);
+// `level` (0: the default) checked against the codec's range (zstd 1..19, deflate 1..12, as
+// libdeflate takes them); a usage error naming --compress-level otherwise. Returns the level used.
+int checked_level(Codec codec, int level);
 // The TIFF Compression tag value: 1 none, 8 Adobe deflate (a zlib stream), 50000 ZSTD (one zstd frame).
 uint16_t tiff_compression_tag(Codec codec);
 
 // One tile's compressor; keeps its context between tiles. Not thread-safe (one per rank).
 class TileEncoder {
  public:
-  explicit TileEncoder(Codec codec);
+  // level 0: default_level(codec).
+  explicit TileEncoder(Codec codec, int level = 0);
   ~TileEncoder();
   TileEncoder(const TileEncoder&) = delete;
   TileEncoder& operator=(const TileEncoder&) = delete;

@@ -20,6 +20,7 @@ struct OutputSpec {
   Size size;
   int tile = 256;
   std::string compress = "none";  // none|deflate|zstd
+  int compress_level = 0;         // 0: the codec's default (io/tile_codec.hpp)
   bool overviews = true;          // internal overviews (x2, x4, ... down to one tile), for viewers
   bool cog = false;               // rewrite as a Cloud Optimized GeoTIFF (GDAL's COG driver) at the end
   RasterInfo georef;              // geotransform and projection copied from the design

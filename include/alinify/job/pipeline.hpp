@@ -32,6 +32,7 @@ struct WarpJob {
   warp::Interp interp = warp::Interp::kBilinear;
   bool exact = false;  // --exact: the transform at every pixel, not the lattice
   std::string compress = "none";
+  int compress_level = 0;  // 0: the codec's default (io/tile_codec.hpp)
   warp::BackendKind backend = warp::BackendKind::kAuto;
   int device = -1;
   int gpus_per_rank = 1;
@@ -41,8 +42,9 @@ struct WarpJob {
   bool overviews = true;  // internal overviews in the output (--no-overviews)
   bool cog = false;       // Cloud Optimized GeoTIFF as the final step (--cog)
   ProgressMode progress = ProgressMode::kAuto;
-  QaOptions qa;          // metrics.json, QA pictures, report.html (--no-qa)
-  nlohmann::json facts;  // what `run` learnt while registering, for metrics.json
+  QaOptions qa;                // metrics.json, QA pictures, report.html (--no-qa)
+  nlohmann::json facts;        // what `run` learnt while registering, for metrics.json
+  qa::ResidualGrid residuals;  // `run`, rank 0: the refinement's residual per block, for the report
 };
 
 // Every rank calls these. A failure on any rank ends every rank with a non-zero exit and leaves
@@ -53,7 +55,7 @@ transform::TransformFile run_register(par::Communicator& comm, const RegisterJob
 // with tiles of `tile` px. When the refinement fails, transform.json goes too: a job that did not
 // finish leaves nothing under a final name.
 transform::TransformFile register_and_refine(par::Communicator& comm, const RegisterJob& job, nlohmann::json* facts,
-                                             int tile = 256);
+                                             int tile = 256, qa::ResidualGrid* residuals = nullptr);
 struct WarpReport {
   nlohmann::json metrics;  // rank 0: metrics.json's document (null with --no-qa)
   bool suspect = false;    // every rank

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "alinify/qa/job_files.hpp"
+#include "alinify/qa/pictures.hpp"
 #include "alinify/qa/verdict.hpp"
 #include "alinify/transform/transform_json.hpp"
 
@@ -23,7 +24,8 @@ struct QaOptions {
 struct QaInputs {
   std::string design, scan, output, transform_path;
   const transform::TransformFile* transform = nullptr;
-  nlohmann::json facts;  // "job", "registration", "warp", "ranks", ... merged into metrics.json
+  nlohmann::json facts;                         // "job", "registration", "warp", "ranks", ... merged into metrics.json
+  const qa::ResidualGrid* residuals = nullptr;  // the refinement's, when it ran: two more pictures
 };
 
 // Measures, draws, writes; returns the metrics document. Logs one line with the verdict.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "alinify/par/comm.hpp"
+#include "alinify/qa/pictures.hpp"
 #include "alinify/transform/transform_json.hpp"
 
 namespace alinify::job {
@@ -24,8 +25,10 @@ struct RefineJob {
 };
 
 // Every rank. Returns the transform the warp is to use (the same on every rank); with
-// RefineMode::kNone, `t` unchanged. `facts` (rank 0): metrics.json's "refinement".
+// RefineMode::kNone, `t` unchanged. `facts` (rank 0): metrics.json's "refinement"; `residuals`
+// (rank 0): the residual per block before and after, for the QA report's residual maps.
 transform::TransformFile refine_transform(par::Communicator& comm, const transform::TransformFile& t,
-                                          const RefineJob& job, nlohmann::json* facts);
+                                          const RefineJob& job, nlohmann::json* facts,
+                                          qa::ResidualGrid* residuals = nullptr);
 
 }  // namespace alinify::job

@@ -40,6 +40,19 @@ DeformationPicture deformation_map(const transform::Transform& t, Size design, i
 // where the transform puts them: bends show the deformation, crossings show folding.
 RgbImage warped_grid(const Previews& p, const transform::Transform& t, Size design, int lines_along_longer_side = 16);
 
+// The refinement's measured residual per block (job/refine.cpp), on the block grid: magnitudes in
+// px, row-major, NaN where a block does not count (not measured, flat, ambiguous, ...). Small:
+// one value per 32x32 design pixels.
+struct ResidualGrid {
+  int cols = 0, rows = 0;
+  std::vector<float> before, after;  // through elastix's transform; through the final one
+  bool empty() const { return cols == 0 || rows == 0; }
+};
+// One residual map: a cell per block, coloured from 0 px (dark blue) to top_px (pale yellow) as the other
+// heat maps, mid grey where the block does not count, scaled so that its longer side is about
+// max_side; a colour bar on the right.
+RgbImage residual_map(const ResidualGrid& grid, const std::vector<float>& values, double top_px, int max_side = 512);
+
 // The aligned preview scaled down to at most max_side (for the batch index).
 RgbImage thumbnail(const RgbImage& image, int max_side);
 
