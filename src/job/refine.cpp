@@ -32,21 +32,25 @@ using detail::BlockSite;
 // a quarter of the shortest period synth's periodic prints have at 2000 px (width / 12 ≈ 166 px);
 // smaller where the coarse stage saw a shorter repeat (search_radius below).
 constexpr double kMaxShift = 8;
-// Control points every 64 px, the block step's double: about four overlapping blocks per control
-// cell pin every coefficient down, and waves of 256 px period are represented.
-constexpr double kControlSpacing = 64;
+// Control points every two block steps (64 px; 128 px where blocks lie side by side): about four
+// blocks per control cell pin every coefficient down, and at 64 px waves of 256 px period are
+// represented.
+double control_spacing(Size design) { return 2.0 * detail::block_step(design); }
 // Halves of a block may disagree by up to 2 x this before the block is refused: synth's fine
 // waves (periods from 256 px, a few px) shear a 128 px block by up to a pixel, and at the
 // measurement's 0.25 px default 135 of 165 blocks of a 2000x1500 fine-wave pair were refused.
 constexpr double kAgreementPx = 1.0;
-// `auto` keeps the elastix transform as it is when the first measurement's residual is already
-// below both: the refinement then does not do better than elastix. Calibrated on the 3000x2250
-// synth pairs (seed 7, -np 2, docs/registration.md): without fine waves the 64 px blocks measure a
-// residual of median 0.080 px, p95 0.271 px, and refining anyway made eval worse (mean 0.062 ->
-// 0.074 px, p95 0.130 -> 0.198 px: block noise and extrapolation at the borders); with fine waves
-// 3 the first measurement says 1.84 / 3.89 px and refining takes eval's mean from 2.02 to 0.106 px.
-constexpr double kKeepMedianPx = 0.15;
-constexpr double kKeepP95Px = 0.5;
+// `auto` keeps the elastix transform as it is when the check's residual is below both: the
+// refinement does not do better than elastix there. Calibrated on synth pairs (seed 7, -np 2,
+// docs/registration.md): at 3000x2250 without fine waves the check measures median 0.080 / p95
+// 0.271 px and refining anyway made eval worse (mean 0.062 -> 0.074 px); at 283 MP (18960x14960)
+// the check measured 0.146 / 0.525 px and refining made eval worse again (mean 0.123 -> 0.153 px,
+// p95 0.248 -> 0.412 px) while the measured residual fell (0.151 -> 0.098 px median): at this
+// level the blocks' own bias, which the fit follows, outweighs the misalignment. With fine waves
+// (3000x2250, --fine-waves 3) the check says 1.84 / 3.89 px and refining takes eval's mean from
+// 2.02 to 0.106 px. Between 0.15 and 0.25 px median no pair has been measured.
+constexpr double kKeepMedianPx = 0.25;
+constexpr double kKeepP95Px = 1.0;
 // Rounds of measure-and-fit: the second, measured through the first's correction, takes the
 // measured residual of a 2000x1500 fine-wave pair from 0.46 to 0.32 px median (eval mean 0.84 -> 0.73 px)
 // (docs/registration.md, "Refinement").
@@ -179,7 +183,7 @@ std::string correct(const transform::TransformFile& t, bool has_correction, cons
     return transform::to_json_text(t);
   }
   reg::FitOptions options;
-  options.spacing = kControlSpacing;
+  options.spacing = control_spacing(t.design);
   const reg::FitResult fit = reg::fit_bspline(points, t.design, options);
   round["blocks_used"] = fit.used_count;
   round["blocks_rejected"] = fit.rejected;
@@ -308,18 +312,34 @@ std::string keep_reason(const nlohmann::json& stats) {
   return "";
 }
 
+// Rank 0, as soon as the check is done: what it measured and what follows (the summary comes only
+// at the end of the stage, which on a large design is minutes later).
+void log_check(const nlohmann::json& stats, const std::string& kept, size_t blocks, double seconds) {
+  const nlohmann::json& b = stats["residual_before"];
+  spdlog::info(
+      "refinement check: {} blocks (every {}-th in each direction of the {}-block grid) in {:.2f} s, residual median "
+      "{:.3f} px, "
+      "p95 {:.3f} px: {}",
+      b["blocks"].get<size_t>(), stats["checked_every"].get<int>(), blocks, seconds, b["median_px"].get<double>(),
+      b["p95_px"].get<double>(), kept.empty() ? "refining, every block measured" : "the elastix transform is kept");
+}
+
 // kRounds of fit (rank 0) and measurement (every rank) through the corrected transform; `records`
-// holds the first round's data on entry and what is left after the last round on return.
+// holds the first round's data on entry and what is left after the last round on return. After
+// the last fit only the check's blocks (`checked`) are measured: the statistics need no more, and
+// on a large design a pass over every block is the stage's largest cost.
 transform::TransformFile refine_rounds(par::Communicator& comm, const RefineJob& job, const transform::TransformFile& t,
                                        const std::vector<BlockSite>& sites, const std::vector<BlockSite>& mine,
-                                       std::vector<BlockRecord>& records, nlohmann::json& stats) {
+                                       const std::vector<BlockSite>& checked, std::vector<BlockRecord>& records,
+                                       nlohmann::json& stats) {
   transform::TransformFile current = t;
   for (int r = 0; r < kRounds; ++r) {
     nlohmann::json round;
     const std::string text = par::on_root_then_broadcast(
         comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, round); });
     current = transform::from_json_text(text, "broadcast refined transform");
-    records = measure_all(comm, job, current.transform, mine, stats["max_shift_px"].get<double>());
+    records = measure_all(comm, job, current.transform, r + 1 < kRounds ? mine : checked,
+                          stats["max_shift_px"].get<double>());
     round["residual_after"] = residual(records);
     stats["per_round"].push_back(round);
     stats["rounds"] = r + 1;
@@ -341,20 +361,23 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
   const double radius = search_radius(t, &period);
   nlohmann::json stats = {{"rounds", 0},
                           {"block_size", detail::kBlockSize},
-                          {"block_step", detail::kBlockStep},
-                          {"control_spacing", kControlSpacing},
+                          {"block_step", detail::block_step(t.design)},
+                          {"control_spacing", control_spacing(t.design)},
                           {"max_shift_px", radius},
                           {"repeat_period_px", period},
                           {"keep_below_px", {{"median", kKeepMedianPx}, {"p95", kKeepP95Px}}},
                           {"checked_every", step},
                           {"per_round", nlohmann::json::array()}};
   // The check: every step-th block; the residual before and the decision come from it.
-  std::vector<BlockRecord> records =
-      measure_all(comm, job, t.transform, my_sites(every_nth(sites, grid.cols, step), strips), radius);
+  const std::vector<BlockSite> checked = my_sites(every_nth(sites, grid.cols, step), strips);
+  std::vector<BlockRecord> records = measure_all(comm, job, t.transform, checked, radius);
   stats["residual_before"] = residual(records);
   if (comm.is_root()) grid.before = magnitudes(records, grid, step);
-  const std::string kept =
-      par::on_root_then_broadcast(comm, "refinement: deciding", [&] { return keep_reason(stats); });
+  const std::string kept = par::on_root_then_broadcast(comm, "refinement: deciding", [&] {
+    std::string reason = keep_reason(stats);
+    log_check(stats, reason, sites.size(), now_seconds() - t0);
+    return reason;
+  });
   transform::TransformFile current = t;
   if (!kept.empty()) {
     stats["kept"] = kept;
@@ -367,9 +390,9 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
       stats["residual_before"] = residual(records);
       if (comm.is_root()) grid.before = magnitudes(records, grid, 1);
     }
-    current = refine_rounds(comm, job, t, sites, mine, records, stats);
+    current = refine_rounds(comm, job, t, sites, mine, checked, records, stats);
     stats["residual_after"] = residual(records);
-    if (comm.is_root()) grid.after = magnitudes(records, grid, 1);
+    if (comm.is_root()) grid.after = magnitudes(records, grid, step);
   }
   stats["seconds"] = now_seconds() - t0;
   par::on_every_rank(comm, "refinement: writing the transform", [&] {

@@ -52,14 +52,22 @@ reg::block::Block resampled_scan(const Window& w, const io::Raster& scan, const 
 
 }  // namespace
 
+int block_step(Size design) {
+  if (design.width < kBlockSize || design.height < kBlockSize) return kDenseBlockStep;
+  const int64_t dense =
+      ((design.width - kBlockSize) / kDenseBlockStep + 1) * ((design.height - kBlockSize) / kDenseBlockStep + 1);
+  return dense <= kMaxDenseBlocks ? kDenseBlockStep : kSparseBlockStep;
+}
+
 std::vector<BlockSite> block_grid(Size design) {
   std::vector<BlockSite> sites;
   if (design.width < kBlockSize || design.height < kBlockSize) return sites;
-  const int64_t cols = (design.width - kBlockSize) / kBlockStep + 1;
-  const int64_t rows = (design.height - kBlockSize) / kBlockStep + 1;
+  const int step = block_step(design);
+  const int64_t cols = (design.width - kBlockSize) / step + 1;
+  const int64_t rows = (design.height - kBlockSize) / step + 1;
   for (int64_t j = 0; j < rows; ++j)
     for (int64_t i = 0; i < cols; ++i)
-      sites.push_back({static_cast<int>(sites.size()), Window{i * kBlockStep, j * kBlockStep, kBlockSize, kBlockSize}});
+      sites.push_back({static_cast<int>(sites.size()), Window{i * step, j * step, kBlockSize, kBlockSize}});
   return sites;
 }
 

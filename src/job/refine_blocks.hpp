@@ -16,10 +16,16 @@ namespace alinify::job::detail {
 // control grid left eval at mean 0.69 / p95 1.96 px, 64 px blocks on a 64 px grid at 0.106 /
 // 0.287 px (a 128 px block averages a 256 px wave over half its period; 192 px blocks made the
 // bspline preset worse still). The price is noise where the residual is already small, which the
-// `auto` threshold in refine.cpp answers (docs/registration.md, "Refinement"). The grid depends on
-// the design size only, never on ranks.
+// `auto` threshold in refine.cpp answers (docs/registration.md, "Refinement").
 constexpr int kBlockSize = 64;
-constexpr int kBlockStep = 32;
+// Beyond kMaxDenseBlocks blocks (about 100 MP) the blocks are laid side by side, every 64 px: a
+// pass over the dense grid of a 283 MP design (~270,000 blocks at ~1 ms each) took minutes on 2
+// cores; side by side it is a quarter of that. The grid depends on the design size only, never on
+// the rank count.
+constexpr int kDenseBlockStep = 32;
+constexpr int kSparseBlockStep = 64;
+constexpr int64_t kMaxDenseBlocks = 100000;
+int block_step(Size design);
 
 struct BlockSite {
   int index = 0;  // global, row-major over the grid: the gather order

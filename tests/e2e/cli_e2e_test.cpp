@@ -92,10 +92,7 @@ TEST(Cli, CompressedOutputKeepsThePixels) {
   ScratchDir d("e2e-zstd");
   synth_pair(d, 400, 300);
   // An identity transform written by hand: the output is the scan itself.
-  std::ofstream(d.file("id.json"))
-      << R"({"format":"alinify-transform","version":1,"design":{"width":400,"height":300},)"
-      << R"("scan":{"width":400,"height":300},"registration_factor":1,"preset":"hand",)"
-      << R"("stages":[{"type":"affine","combine":"compose","matrix":[1,0,0,1],"offset":[0,0]}]})";
+  write_affine(d.file("id.json"), 400, 300, "[1,0,0,1]", "[0,0]");
   for (const char* c : {"none", "zstd"}) {
     auto r = cli("warp --design " + quote(d.file("pair/design.tif")) + " --scan " + quote(d.file("pair/scan.tif")) +
                  " --transform " + quote(d.file("id.json")) + " --out " + quote(d.file(std::string(c) + ".tif")) +
@@ -172,10 +169,7 @@ TEST(Cli, BadInputsAreRefusedWithOneLineAndNoOutput) {
   expect_refused(w, 2, "bad.json", out);
 
   // A transform that sends the design far off the scan: no overlap.
-  std::ofstream(d.file("far.json"))
-      << R"({"format":"alinify-transform","version":1,"design":{"width":256,"height":192},)"
-      << R"("scan":{"width":256,"height":192},"registration_factor":1,"preset":"hand",)"
-      << R"("stages":[{"type":"affine","combine":"compose","matrix":[1,0,0,1],"offset":[5000,0]}]})";
+  write_affine(d.file("far.json"), 256, 192, "[1,0,0,1]", "[5000,0]");
   auto far = run_command(mpirun(3) + quote(alinify_bin()) + " warp --design " + quote(design) + " --scan " +
                          quote(scan) + " --transform " + quote(d.file("far.json")) + " --out " + quote(out));
   expect_refused(far, 2, "do not overlap", out);

@@ -16,10 +16,7 @@ TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
   ScratchDir d("e2e-compress");
   synth_pair(d, 700, 520);
   // A rotation and a shift written by hand (no elastix): tiles of every strip differ.
-  std::ofstream(d.file("rot.json"))
-      << R"({"format":"alinify-transform","version":1,"design":{"width":700,"height":520},)"
-      << R"("scan":{"width":700,"height":520},"registration_factor":1,"preset":"hand",)"
-      << R"("stages":[{"type":"affine","combine":"compose","matrix":[0.995,-0.0998,0.0998,0.995],"offset":[40,-30]}]})";
+  write_affine(d.file("rot.json"), 700, 520, "[0.995,-0.0998,0.0998,0.995]", "[40,-30]");
   // A tiny budget: strips of one tile row, so every rank owns several and rank 0 takes in the others'.
   auto warp = [&](int np, const std::string& out, const std::string& extra) {
     auto r = run_command(mpirun(np) + quote(alinify_bin()) + " warp --design " + quote(d.file("pair/design.tif")) +
@@ -55,10 +52,7 @@ TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
 TEST(Compress, LevelChangesTheSizeNotThePixels) {
   ScratchDir d("e2e-compress-level");
   synth_pair(d, 600, 450);
-  std::ofstream(d.file("shift.json"))
-      << R"({"format":"alinify-transform","version":1,"design":{"width":600,"height":450},)"
-      << R"("scan":{"width":600,"height":450},"registration_factor":1,"preset":"hand",)"
-      << R"("stages":[{"type":"affine","combine":"compose","matrix":[1,0,0,1],"offset":[3.25,-2.5]}]})";
+  write_affine(d.file("shift.json"), 600, 450, "[1,0,0,1]", "[3.25,-2.5]");
   auto warp = [&](const std::string& out, const std::string& extra) {
     return run_command(mpirun(2) + quote(alinify_bin()) + " warp --design " + quote(d.file("pair/design.tif")) +
                        " --scan " + quote(d.file("pair/scan.tif")) + " --transform " + quote(d.file("shift.json")) +

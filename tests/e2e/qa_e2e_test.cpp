@@ -24,14 +24,6 @@ nlohmann::json load(const std::string& path) {
   return nlohmann::json::parse(in);
 }
 
-// A hand-written affine transform.json for a w x h pair.
-void write_affine(const std::string& path, int w, int h, const std::string& matrix, const std::string& offset) {
-  std::ofstream(path) << R"({"format":"alinify-transform","version":1,"design":{"width":)" << w << R"(,"height":)" << h
-                      << R"(},"scan":{"width":)" << w << R"(,"height":)" << h
-                      << R"(},"registration_factor":1,"preset":"hand","stages":[{"type":"affine","combine":"compose",)"
-                      << R"("matrix":)" << matrix << R"(,"offset":)" << offset << "}]}";
-}
-
 CommandResult warp(const ScratchDir& d, const std::string& transform, const std::string& out,
                    const std::string& extra = "") {
   return cli("warp --design " + quote(d.file("pair/design.tif")) + " --scan " + quote(d.file("pair/scan.tif")) +

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <regex>
 
 namespace alinify::test {
@@ -50,6 +51,13 @@ bool running_as_root() { return geteuid() == 0; }
 std::string mpirun(int ranks) {
   return std::string("mpirun --oversubscribe ") + (running_as_root() ? "--allow-run-as-root " : "") + "-np " +
          std::to_string(ranks) + " ";
+}
+
+void write_affine(const std::string& path, int w, int h, const std::string& matrix, const std::string& offset) {
+  std::ofstream(path) << R"({"format":"alinify-transform","version":1,"design":{"width":)" << w << R"(,"height":)" << h
+                      << R"(},"scan":{"width":)" << w << R"(,"height":)" << h
+                      << R"(},"registration_factor":1,"preset":"hand","stages":[{"type":"affine","combine":"compose",)"
+                      << R"("matrix":)" << matrix << R"(,"offset":)" << offset << "}]}";
 }
 
 void synth_pair(const ScratchDir& dir, int width, int height, int seed) {

@@ -31,6 +31,10 @@ bool running_as_root();
 // compression or layout), and the COMPRESSION it reports when `compression` is given.
 std::string gdal_checksums(const std::string& tif, std::string* compression = nullptr);
 
+// A hand-written transform.json for a w x h design and scan of one affine stage: `matrix` and
+// `offset` are JSON arrays as text ("[1,0,0,1]", "[3.25,-2.5]").
+void write_affine(const std::string& path, int w, int h, const std::string& matrix, const std::string& offset);
+
 // `alinify synth` of a width x height pair into dir/pair (design.tif, scan.tif, truth.json).
 void synth_pair(const ScratchDir& dir, int width, int height, int seed = 3);
 
