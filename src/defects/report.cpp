@@ -19,8 +19,7 @@ std::string csv_text(const std::vector<Defect>& defects) {
   std::string s = std::string(kHeader) + "\n";
   for (const Defect& d : defects)
     s += fmt::format("{},{},{},{},{},{:.2f},{:.2f},{:.2f},{:.2f},{},{:.2f},{:.2f},{:.2f},{}\n", d.id, d.x0, d.y0, d.x1,
-                     d.y1, d.cx, d.cy, d.scan_cx, d.scan_cy, d.area, d.mean_de, d.max_de, d.mean_dl,
-                     kind_name(d.kind));
+                     d.y1, d.cx, d.cy, d.scan_cx, d.scan_cy, d.area, d.mean_de, d.max_de, d.mean_dl, kind_name(d.kind));
   return s;
 }
 
@@ -87,30 +86,38 @@ std::vector<Defect> read_csv(const std::string& path) {
   return out;
 }
 
-std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size scan, int64_t width, int64_t y0, int64_t rows,
+std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
                                    double margin) {
+  const int64_t width = design.width;
   constexpr int64_t kCell = 16;
   std::vector<uint8_t> mask(static_cast<size_t>(width * rows), 0);
   const int64_t ny0 = y0 / kCell, ny1 = (y0 + rows - 1) / kCell + 1;  // node rows
-  const int64_t nx = (width - 1) / kCell + 2;                          // node columns
+  const int64_t nx = (width - 1) / kCell + 2;                         // node columns
   std::vector<Vec2> nodes(static_cast<size_t>((ny1 - ny0 + 1) * nx));
   for (int64_t j = ny0; j <= ny1; ++j)
     for (int64_t i = 0; i < nx; ++i)
       nodes[static_cast<size_t>((j - ny0) * nx + i)] =
           t.apply(Vec2{static_cast<double>(i * kCell), static_cast<double>(j * kCell)});
-  const double xmax = static_cast<double>(scan.width - 1) - margin, ymax = static_cast<double>(scan.height - 1) - margin;
+  const double xmax = static_cast<double>(scan.width - 1) - margin,
+               ymax = static_cast<double>(scan.height - 1) - margin;
+  const auto inside_design = [&](int64_t x, int64_t y) {
+    return x >= margin && y >= margin && x <= static_cast<double>(design.width - 1) - margin &&
+           y <= static_cast<double>(design.height - 1) - margin;
+  };
   for (int64_t y = y0; y < y0 + rows; ++y) {
     const int64_t j = y / kCell;
     const double fy = static_cast<double>(y - j * kCell) / kCell;
     for (int64_t x = 0; x < width; ++x) {
       const int64_t i = x / kCell;
       const double fx = static_cast<double>(x - i * kCell) / kCell;
-      const Vec2 a = nodes[static_cast<size_t>((j - ny0) * nx + i)], b = nodes[static_cast<size_t>((j - ny0) * nx + i + 1)];
+      const Vec2 a = nodes[static_cast<size_t>((j - ny0) * nx + i)],
+                 b = nodes[static_cast<size_t>((j - ny0) * nx + i + 1)];
       const Vec2 c = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i)],
                  d = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i + 1)];
       const double qx = (1 - fy) * ((1 - fx) * a.x + fx * b.x) + fy * ((1 - fx) * c.x + fx * d.x);
       const double qy = (1 - fy) * ((1 - fx) * a.y + fx * b.y) + fy * ((1 - fx) * c.y + fx * d.y);
-      mask[static_cast<size_t>((y - y0) * width + x)] = qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
+      mask[static_cast<size_t>((y - y0) * width + x)] =
+          inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
     }
   }
   return mask;

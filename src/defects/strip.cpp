@@ -65,8 +65,8 @@ void check_window(const StripPixels& px, int64_t y0, int64_t rows, int halo) {
 
 }  // namespace
 
-std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t rows, int step,
-                                    const DefectOptions& o, const uint8_t* valid) {
+std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t rows, int step, const DefectOptions& o,
+                                    const uint8_t* valid) {
   check_window(px, y0, rows, o.scale);
   const int64_t w = px.image.width;
   const std::vector<float> d = box_smooth(px.design, w, px.in_rows, o.scale);
@@ -88,50 +88,88 @@ std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t r
   return out;
 }
 
+namespace {
+
+// The mapped design's RGB on rows [dy0, dy1) (rows of the window `d`, smoothed).
+std::vector<float> mapped_design(const StripPixels& px, const std::vector<float>& d, int64_t dy0, int64_t dy1,
+                                 const ColourModel& model) {
+  const int64_t w = px.image.width;
+  std::vector<float> out(static_cast<size_t>((dy1 - dy0) * w * 3));
+#pragma omp parallel for schedule(static)
+  for (int64_t y = dy0; y < dy1; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      double rgb[3];
+      model.apply(static_cast<double>(x), static_cast<double>(y), &d[((y - px.in_y0) * w + x) * 3], rgb);
+      for (int c = 0; c < 3; ++c) out[((y - dy0) * w + x) * 3 + c] = static_cast<float>(std::clamp(rgb[c], 0.0, 255.0));
+    }
+  return out;
+}
+
+}  // namespace
+
 DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
                    const uint8_t* valid) {
   check_window(px, y0, rows, o.halo());
   const int64_t w = px.image.width, r = o.radius;
   const std::vector<float> d = box_smooth(px.design, w, px.in_rows, o.scale);
   const std::vector<float> a = box_smooth(px.aligned, w, px.in_rows, o.scale);
-  // L*a*b* of the mapped design on rows [dy0, dy1) (the strip and +-radius), of the scan on the strip.
   const int64_t dy0 = std::max<int64_t>(0, y0 - r), dy1 = std::min(px.image.height, y0 + rows + r);
-  std::vector<float> dlab(static_cast<size_t>((dy1 - dy0) * w * 3)), alab(static_cast<size_t>(rows * w * 3));
-#pragma omp parallel for schedule(static)
-  for (int64_t y = dy0; y < dy1; ++y)
-    for (int64_t x = 0; x < w; ++x) {
-      double rgb[3];
-      model.apply(static_cast<double>(x), static_cast<double>(y), &d[((y - px.in_y0) * w + x) * 3], rgb);
-      const Lab l = srgb_to_lab(rgb[0], rgb[1], rgb[2]);
-      float* o3 = &dlab[((y - dy0) * w + x) * 3];
-      o3[0] = static_cast<float>(l.L);
-      o3[1] = static_cast<float>(l.a);
-      o3[2] = static_cast<float>(l.b);
-    }
-#pragma omp parallel for schedule(static)
-  for (int64_t y = y0; y < y0 + rows; ++y)
-    for (int64_t x = 0; x < w; ++x) {
-      const float* s = &a[((y - px.in_y0) * w + x) * 3];
-      const Lab l = srgb_to_lab(s[0], s[1], s[2]);
-      float* o3 = &alab[((y - y0) * w + x) * 3];
-      o3[0] = static_cast<float>(l.L);
-      o3[1] = static_cast<float>(l.a);
-      o3[2] = static_cast<float>(l.b);
-    }
+  const std::vector<float> md = mapped_design(px, d, dy0, dy1, model);
   DeltaMap map;
   map.de.assign(static_cast<size_t>(rows * w), 0.0f);
   map.dl.assign(static_cast<size_t>(rows * w), 0.0f);
+  const bool envelope = o.compare == Compare::kEnvelope;
+  // Nearest: L*a*b* of every mapped design pixel once, compared with each of its neighbours.
+  std::vector<float> dlab;
+  if (!envelope) {
+    dlab.resize(md.size());
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < static_cast<int64_t>(md.size() / 3); ++i) {
+      const Lab l = srgb_to_lab(md[i * 3], md[i * 3 + 1], md[i * 3 + 2]);
+      dlab[i * 3] = static_cast<float>(l.L);
+      dlab[i * 3 + 1] = static_cast<float>(l.a);
+      dlab[i * 3 + 2] = static_cast<float>(l.b);
+    }
+  }
 #pragma omp parallel for schedule(static)
   for (int64_t y = y0; y < y0 + rows; ++y)
     for (int64_t x = 0; x < w; ++x) {
       const size_t i = static_cast<size_t>((y - y0) * w + x);
       if (valid && !valid[i]) continue;
-      const float* s = &alab[i * 3];
+      const float* s = &a[((y - px.in_y0) * w + x) * 3];
+      const int64_t ny0 = std::max(dy0, y - r), ny1 = std::min(dy1 - 1, y + r);
+      const int64_t nx0 = std::max<int64_t>(0, x - r), nx1 = std::min(w - 1, x + r);
+      if (envelope) {
+        // The nearest colour the neighbourhood can explain: each channel clamped into its range there
+        // (an edge the scan blurs mixes the colours on its two sides, channel by channel).
+        float lo[3] = {255, 255, 255}, hi[3] = {0, 0, 0};
+        for (int64_t ny = ny0; ny <= ny1; ++ny)
+          for (int64_t nx = nx0; nx <= nx1; ++nx) {
+            const float* q = &md[((ny - dy0) * w + nx) * 3];
+            for (int c = 0; c < 3; ++c) {
+              lo[c] = std::min(lo[c], q[c]);
+              hi[c] = std::max(hi[c], q[c]);
+            }
+          }
+        float e[3];
+        bool inside = true;
+        for (int c = 0; c < 3; ++c) {
+          e[c] = std::clamp(s[c], lo[c], hi[c]);
+          inside = inside && e[c] == s[c];
+        }
+        if (inside) continue;
+        const Lab ls = srgb_to_lab(s[0], s[1], s[2]), le = srgb_to_lab(e[0], e[1], e[2]);
+        map.de[i] = static_cast<float>(delta_e76(ls, le));
+        map.dl[i] = static_cast<float>(ls.L - le.L);
+        continue;
+      }
+      const Lab ls = srgb_to_lab(s[0], s[1], s[2]);
       float best = 1e30f, best_dl = 0;
-      for (int64_t ny = std::max(dy0, y - r); ny <= std::min(dy1 - 1, y + r); ++ny)
-        for (int64_t nx = std::max<int64_t>(0, x - r); nx <= std::min(w - 1, x + r); ++nx) {
+      for (int64_t ny = ny0; ny <= ny1; ++ny)
+        for (int64_t nx = nx0; nx <= nx1; ++nx) {
           const float* q = &dlab[((ny - dy0) * w + nx) * 3];
-          const float e0 = s[0] - q[0], e1 = s[1] - q[1], e2 = s[2] - q[2];
+          const float e0 = static_cast<float>(ls.L) - q[0], e1 = static_cast<float>(ls.a) - q[1],
+                      e2 = static_cast<float>(ls.b) - q[2];
           const float e = e0 * e0 + e1 * e1 + e2 * e2;
           if (e < best) {
             best = e;
@@ -377,8 +415,7 @@ std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const Defe
   std::sort(strips.begin(), strips.end(),
             [](const StripComponents& a, const StripComponents& b) { return a.y0 < b.y0; });
   std::vector<int32_t> first(strips.size() + 1, 0);
-  for (size_t i = 0; i < strips.size(); ++i)
-    first[i + 1] = first[i] + static_cast<int32_t>(strips[i].blobs.size());
+  for (size_t i = 0; i < strips.size(); ++i) first[i + 1] = first[i] + static_cast<int32_t>(strips[i].blobs.size());
   std::vector<int32_t> parent(static_cast<size_t>(first.back()));
   std::iota(parent.begin(), parent.end(), 0);
   for (size_t i = 1; i < strips.size(); ++i) {

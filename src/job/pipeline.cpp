@@ -29,6 +29,7 @@
 #include "alinify/transform/elastix_params.hpp"
 #include "alinify/warp/backend.hpp"
 #include "compressed_tiles.hpp"
+#include "defects_stage.hpp"
 #include "pipeline_warp.hpp"
 #include "rank_plan.hpp"
 
@@ -406,8 +407,12 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
   finish_output(comm, setup.spec);
   clock.finished = now_seconds();
   nlohmann::json ranks = report_ranks(comm, setup, times, clock.start);
+  // Defects from the written output read back by strips: a strip's halo rows may lie in another
+  // rank's strip, which the file holds once every rank has written (docs/defects.md).
+  WarpJob with_defects = job;
+  if (job.find_defects) with_defects.facts["defects"] = detail::find_defects(comm, job, t);
   if (!job.qa.enabled) return WarpReport{};
-  return check_quality(comm, t, job, std::move(ranks), detail::warp_facts(setup, clock));
+  return check_quality(comm, t, with_defects, std::move(ranks), detail::warp_facts(setup, clock));
 }
 
 // Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.

@@ -18,9 +18,9 @@ enum class Shape { kBlot, kMissing, kStreak, kShift };
 struct Drawn {
   Shape shape;
   double cx, cy;
-  double rx, ry;            // blot: radii; missing/shift: half sides; streak: half length, half width
-  double ux = 1, uy = 0;    // streak: direction
-  uint8_t ink[3] = {0, 0, 0};  // blot, missing, streak: the colour drawn
+  double rx, ry;                // blot: radii; missing/shift: half sides; streak: half length, half width
+  double ux = 1, uy = 0;        // streak: direction
+  uint8_t ink[3] = {0, 0, 0};   // blot, missing, streak: the colour drawn
   double ext_x = 0, ext_y = 0;  // half extent of the box
 
   bool inside(double x, double y) const {
@@ -183,8 +183,9 @@ DefectedPattern::DefectedPattern(const Pattern& base, Size size, int count, uint
       impl_->truth.push_back(t);
       placed = true;
     }
-    if (!placed) fail_usage("--defects: found room for only " + std::to_string(impl_->truth.size()) + " of " +
-                            std::to_string(count) + " defects on this design");
+    if (!placed)
+      fail_usage("--defects: found room for only " + std::to_string(impl_->truth.size()) + " of " +
+                 std::to_string(count) + " defects on this design");
   }
 }
 

@@ -124,7 +124,8 @@ Truth Truth::from_json_text(const std::string& text, const std::string& source) 
         dt.kind = d.at("kind").get<std::string>();
         const auto box = d.at("box").get<std::vector<int64_t>>();
         const auto centre = d.at("centre").get<std::vector<double>>();
-        if (box.size() != 4 || centre.size() != 2) fail_input(source, "a defect's 'box' or 'centre' has the wrong size");
+        if (box.size() != 4 || centre.size() != 2)
+          fail_input(source, "a defect's 'box' or 'centre' has the wrong size");
         dt.x0 = box[0];
         dt.y0 = box[1];
         dt.x1 = box[2];

@@ -278,12 +278,12 @@ TEST(DefectsCoverage, IdentityTransformMasksTheMargin) {
   transform::Transform t;
   t.stages.push_back(transform::Stage{});
   t.stages[0].affine.offset[0] = 10;  // design x maps to scan x + 10
-  const std::vector<uint8_t> m = coverage_mask(t, Size{100, 80}, 100, 40, 3, 2.0);
-  // Valid where 2 <= x + 10 <= 97, i.e. x <= 87.
-  for (int64_t x = 0; x < 100; ++x) EXPECT_EQ(m[x], x <= 87 ? 1 : 0) << x;
-  const std::vector<uint8_t> top = coverage_mask(t, Size{100, 80}, 100, 0, 3, 2.0);
-  EXPECT_EQ(top[5], 0);              // row 0 is within the margin
-  EXPECT_EQ(top[2 * 100 + 5], 1);    // row 2 is not
+  const std::vector<uint8_t> m = coverage_mask(t, Size{100, 80}, Size{100, 80}, 40, 3, 2.0);
+  // Valid where 2 <= x (the design's edge) and x + 10 <= 97 (the scan's), i.e. 2 <= x <= 87.
+  for (int64_t x = 0; x < 100; ++x) EXPECT_EQ(m[x], x >= 2 && x <= 87 ? 1 : 0) << x;
+  const std::vector<uint8_t> top = coverage_mask(t, Size{100, 80}, Size{100, 80}, 0, 3, 2.0);
+  EXPECT_EQ(top[5], 0);            // row 0 is within the margin
+  EXPECT_EQ(top[2 * 100 + 5], 1);  // row 2 is not
 }
 
 }  // namespace

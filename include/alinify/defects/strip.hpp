@@ -11,9 +11,15 @@
 
 namespace alinify::defects {
 
+// How a scan pixel is compared with the mapped design around it (+-radius px):
+// kEnvelope: with the nearest colour inside the neighbourhood's per-channel range (blurred edges,
+// which mix the colours on both sides, are explained); kNearest: with the nearest neighbour's colour.
+enum class Compare { kEnvelope, kNearest };
+
 struct DefectOptions {
-  int radius = 1;  // --defect-radius: the scan pixel is compared with the mapped design within +-radius px
-  int scale = 1;   // --defect-scale: box pre-smoothing of both images, (2*scale+1)^2 px; 0 none
+  Compare compare = Compare::kEnvelope;  // --defect-compare
+  int radius = 1;             // --defect-radius: the scan pixel is compared with the mapped design within +-radius px
+  int scale = 1;              // --defect-scale: box pre-smoothing of both images, (2*scale+1)^2 px; 0 none
   double high = 10, low = 5;  // --defect-high / --defect-low: hysteresis in Delta E 1976
   int64_t min_area = 16;      // --defect-min-area, px
   int sample_step = 0;        // colour-fit samples every step px in x and y; 0: from the image size
@@ -42,12 +48,11 @@ std::vector<float> box_smooth(const uint8_t* rgb, int64_t width, int64_t rows, i
 
 // The colour-fit samples of rows [y0, y0 + rows) that fall on the sample grid (x and y multiples of
 // step) and are valid (valid: one byte per pixel of those rows, or null for all valid).
-std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t rows, int step,
-                                    const DefectOptions& o, const uint8_t* valid);
+std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t rows, int step, const DefectOptions& o,
+                                    const uint8_t* valid);
 
-// Per pixel of rows [y0, y0 + rows): Delta E 1976 of the scan against the colour-mapped design, the
-// smallest over the +-radius neighbourhood, and dL = L*(scan) - L*(design) at that neighbour.
-// Invalid pixels get 0.
+// Per pixel of rows [y0, y0 + rows): Delta E 1976 of the scan against the colour-mapped design
+// around it (Compare), and dL = L*(scan) - L*(the design colour it was compared with). Invalid pixels get 0.
 struct DeltaMap {
   std::vector<float> de, dl;
 };

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "alinify/defects/strip.hpp"
 #include "alinify/job/progress.hpp"
 #include "alinify/job/qa_report.hpp"
 #include "alinify/job/refine.hpp"
@@ -41,7 +42,9 @@ struct WarpJob {
   bool overviews = true;  // internal overviews in the output (--no-overviews)
   bool cog = false;       // Cloud Optimized GeoTIFF as the final step (--cog)
   ProgressMode progress = ProgressMode::kAuto;
-  QaOptions qa;          // metrics.json, QA pictures, report.html (--no-qa)
+  QaOptions qa;               // metrics.json, QA pictures, report.html (--no-qa)
+  bool find_defects = false;  // --defects: the defect stage after the output (docs/defects.md)
+  defects::DefectOptions defect_options;
   nlohmann::json facts;  // what `run` learnt while registering, for metrics.json
 };
 

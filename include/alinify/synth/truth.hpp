@@ -16,8 +16,8 @@ struct Wave {  // displacement term: amp * sin(kx*x + ky*y + phase), added to on
 // A print defect drawn into the scan (synth --defects): where it lies in design pixels.
 struct DefectTruth {
   int64_t id = 0;
-  std::string shape;  // blot, missing, streak, shift
-  std::string kind;   // what a finder should call it: extra_ink, missing_ink, colour_shift
+  std::string shape;                       // blot, missing, streak, shift
+  std::string kind;                        // what a finder should call it: extra_ink, missing_ink, colour_shift
   int64_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // inclusive box, design pixels
   double cx = 0, cy = 0;                   // the shape's centre
 };
