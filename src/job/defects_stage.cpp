@@ -105,15 +105,15 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
     std::vector<defects::Sample> all;
     for (const std::string& p : parts) append_samples(p, all);
     // The same samples in the same order for any rank count: the same fit.
-    std::sort(all.begin(), all.end(), [](const defects::Sample& a, const defects::Sample& b) {
-      return a.y != b.y ? a.y < b.y : a.x < b.x;
-    });
+    std::sort(all.begin(), all.end(),
+              [](const defects::Sample& a, const defects::Sample& b) { return a.y != b.y ? a.y < b.y : a.x < b.x; });
     defects::FitOptions fo;
     fo.gain_field = o.gain_field;
     const defects::ColourModel m = defects::fit_colour_model(all, size, fo);
-    spdlog::info("defects: colour model from {} samples (every {} px): residual median {:.2f}, rms {:.2f} (RGB levels), "
-                 "{:.1f} % inliers",
-                 m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction);
+    spdlog::info(
+        "defects: colour model from {} samples (every {} px): residual median {:.2f}, rms {:.2f} (RGB levels), "
+        "{:.1f} % inliers",
+        m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction);
     return m.to_json_text();
   });
   parts.clear();
@@ -148,28 +148,29 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
     files::write_atomically(paths.csv, defects::csv_text(found));
     files::write_atomically(paths.geojson, defects::geojson_text(found));
     nlohmann::json kinds = {{"missing_ink", 0}, {"extra_ink", 0}, {"colour_shift", 0}};
-    for (const defects::Defect& d : found) kinds[defects::kind_name(d.kind)] = kinds[defects::kind_name(d.kind)].get<int>() + 1;
+    for (const defects::Defect& d : found)
+      kinds[defects::kind_name(d.kind)] = kinds[defects::kind_name(d.kind)].get<int>() + 1;
     const double seconds = now_seconds() - t0;
     spdlog::info("defects: {} found ({} missing ink, {} extra ink, {} colour shift) in {:.2f} s: {}", found.size(),
                  kinds["missing_ink"].get<int>(), kinds["extra_ink"].get<int>(), kinds["colour_shift"].get<int>(),
                  seconds, paths.csv);
-    nlohmann::json j{{"count", found.size()},
-                     {"kinds", kinds},
-                     {"csv", paths.csv},
-                     {"geojson", paths.geojson},
-                     {"colour_model", model_json(model)},
-                     {"delta_e", "CIE 1976"},
-                     {"options",
-                      {{"radius", o.radius},
-                       {"scale", o.scale},
-                       {"high", o.high},
-                       {"low", o.low},
-                       {"min_area", o.min_area},
-                       {"sample_step", step},
-                       {"strip_rows", kDefectStripRows},
-                       {"coverage_margin", margin}}},
-                     {"stage_seconds",
-                      {{"colour_model", t_model - t0}, {"strips", t_strips - t_model}, {"total", seconds}}}};
+    nlohmann::json j{
+        {"count", found.size()},
+        {"kinds", kinds},
+        {"csv", paths.csv},
+        {"geojson", paths.geojson},
+        {"colour_model", model_json(model)},
+        {"delta_e", "CIE 1976"},
+        {"options",
+         {{"radius", o.radius},
+          {"scale", o.scale},
+          {"high", o.high},
+          {"low", o.low},
+          {"min_area", o.min_area},
+          {"sample_step", step},
+          {"strip_rows", kDefectStripRows},
+          {"coverage_margin", margin}}},
+        {"stage_seconds", {{"colour_model", t_model - t0}, {"strips", t_strips - t_model}, {"total", seconds}}}};
     return j.dump();
   });
   return nlohmann::json::parse(summary);
