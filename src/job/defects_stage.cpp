@@ -173,7 +173,10 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
         {"stage_seconds", {{"colour_model", t_model - t0}, {"strips", t_strips - t_model}, {"total", seconds}}}};
     return j.dump();
   });
-  return nlohmann::json::parse(summary);
+  nlohmann::json facts = nlohmann::json::parse(summary);
+  // The largest peak RSS of any rank by the end of the stage (the process's peak: the warp's too).
+  facts["peak_rss_bytes_max_rank"] = comm.allreduce_max(static_cast<int64_t>(peak_rss_bytes()));
+  return facts;
 }
 
 }  // namespace alinify::job::detail

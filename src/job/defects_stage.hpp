@@ -12,8 +12,9 @@
 namespace alinify::job::detail {
 
 // Rows per strip of the defect stage: fixed, so the strips (and the sums in each) are the same
-// for any rank count; ~40 bytes a pixel of a strip live at once (146 MiB at 18960 px wide).
-constexpr int kDefectStripRows = 192;
+// for any rank count. About 70 bytes a pixel of a strip live at once (both windows, their smoothed
+// floats, the mapped design, the map and the labels): ~170 MiB for a strip 18960 px wide.
+constexpr int kDefectStripRows = 128;
 
 struct DefectPaths {
   std::string csv, geojson;  // <out dir>/<out stem>.defects.csv, .defects.geojson

@@ -72,6 +72,17 @@ TEST(DefectsColour, SrgbToLabKnownColours) {
   EXPECT_LT(grey.L, srgb_to_lab(120, 120, 120).L);
 }
 
+// Greys, fractional levels included (a colour-mapped design is not integral): L* = 116 Y^(1/3) - 16
+// with Y the sRGB decoding of the level, straight from IEC 61966-2-1 (the code uses a table).
+TEST(DefectsColour, GreyLightnessFollowsTheSrgbCurve) {
+  for (double v : {3.3, 10.0, 64.25, 119.5, 200.7, 254.99}) {
+    const double c = v / 255.0;
+    const double y = c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
+    const double l = y > 216.0 / 24389.0 ? 116 * std::cbrt(y) - 16 : 24389.0 / 27.0 * y;
+    EXPECT_NEAR(srgb_to_lab(v, v, v).L, l, 1e-4) << v;
+  }
+}
+
 // Samples from a known model (matrix, offset, gain field) with a share of outliers (defects).
 std::vector<Sample> samples_of(const ColourModel& truth, double outlier_share, uint32_t seed) {
   std::mt19937 rng(seed);
