@@ -133,6 +133,8 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
 // --defects and its options (run and warp only: the group is not in batch's options).
 void apply_defect_options(const po::variables_map& vm, job::WarpJob& w) {
   w.find_defects = vm["defects"].as<bool>();
+  w.defect_map = vm["defect-map"].as<bool>();
+  if (w.defect_map && !w.find_defects) fail_usage("--defect-map: only with --defects");
   defects::DefectOptions& o = w.defect_options;
   o.scale = vm["defect-scale"].as<int>();
   o.radius = vm["defect-radius"].as<int>();

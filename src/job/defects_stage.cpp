@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 
 #include "alinify/core/error.hpp"
@@ -14,6 +16,7 @@
 #include "alinify/defects/report.hpp"
 #include "alinify/defects/strip.hpp"
 #include "alinify/io/raster.hpp"
+#include "alinify/io/tiled_output.hpp"
 #include "alinify/par/agree.hpp"
 #include "alinify/plan/planner.hpp"
 
@@ -24,7 +27,7 @@ namespace alinify::job::detail {
 DefectPaths defect_paths_for(const std::string& output) {
   const fs::path o(output);
   const fs::path stem = o.parent_path() / o.stem();
-  return {stem.string() + ".defects.csv", stem.string() + ".defects.geojson"};
+  return {stem.string() + ".defects.csv", stem.string() + ".defects.geojson", stem.string() + ".defects.tif"};
 }
 
 namespace {
@@ -60,6 +63,16 @@ void append_samples(const std::string& bytes, std::vector<defects::Sample>& into
   const size_t at = into.size();
   into.resize(at + n);
   if (n) std::memcpy(into.data() + at, bytes.data(), bytes.size());
+}
+
+// The map's strip: Delta E rounded to whole units, 255 at and above, grey in all three bands (the
+// tiled writer takes RGB); 0 where nothing was compared.
+void map_strip(const defects::DeltaMap& map, std::vector<uint8_t>& rgb) {
+  rgb.resize(map.de.size() * 3);
+  for (size_t i = 0; i < map.de.size(); ++i) {
+    const auto v = static_cast<uint8_t>(std::min(255.0f, std::round(map.de[i])));
+    rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = v;
+  }
 }
 
 nlohmann::json model_json(const defects::ColourModel& m) {
@@ -119,17 +132,43 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
   parts.clear();
   const defects::ColourModel model = defects::ColourModel::from_json_text(model_text);
   const double t_model = now_seconds();
-  on_every_rank(comm, "defects: strips", [&] {
-    std::vector<defects::StripComponents> strips;
-    Window2 w;
-    for (const plan::RowRange& r : mine) {
-      read_rows(*design, *aligned, r.y0, r.rows, o.halo(), w);
-      const std::vector<uint8_t> valid = defects::coverage_mask(t.transform, size, t.scan, r.y0, r.rows, margin);
-      const defects::DeltaMap map = defects::delta_map(w.px, r.y0, r.rows, model, o, valid.data());
-      strips.push_back(defects::label_strip(map, size.width, size.height, r.y0, r.rows, o));
-    }
-    message = defects::encode(strips);
-  });
+  const DefectPaths paths = defect_paths_for(job.out);
+  // --defect-map: laid out by rank 0 like the aligned output, tiles of one strip's height, so that
+  // every rank writes its strips' tiles in place.
+  io::OutputSpec map_spec;
+  map_spec.path = paths.map;
+  map_spec.size = size;
+  map_spec.tile = kDefectStripRows;
+  map_spec.overviews = false;
+  map_spec.georef = design->info();
+  const auto discard_map = [&] {
+    if (job.defect_map) io::discard_output(map_spec);
+  };
+  if (job.defect_map)
+    on_every_rank(comm, "defects: creating the map", [&] {
+      if (comm.is_root()) io::create_tiled_output(map_spec);
+    });
+  on_every_rank(
+      comm, "defects: strips",
+      [&] {
+        std::vector<defects::StripComponents> strips;
+        std::unique_ptr<io::LaidOutTileWriter> writer;
+        if (job.defect_map) writer = std::make_unique<io::LaidOutTileWriter>(map_spec);
+        Window2 w;
+        std::vector<uint8_t> rgb;
+        for (const plan::RowRange& r : mine) {
+          read_rows(*design, *aligned, r.y0, r.rows, o.halo(), w);
+          const std::vector<uint8_t> valid = defects::coverage_mask(t.transform, size, t.scan, r.y0, r.rows, margin);
+          const defects::DeltaMap map = defects::delta_map(w.px, r.y0, r.rows, model, o, valid.data());
+          strips.push_back(defects::label_strip(map, size.width, size.height, r.y0, r.rows, o));
+          if (writer) {
+            map_strip(map, rgb);
+            writer->write_strip(r.y0, r.rows, rgb.data(), static_cast<size_t>(size.width) * 3);
+          }
+        }
+        message = defects::encode(strips);
+      },
+      discard_map);
   parts = comm.gather(message, 0);
   const double t_strips = now_seconds();
   const std::string summary = on_root_then_broadcast(comm, "defects: merging and writing", [&] {
@@ -144,9 +183,16 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
       d.scan_cx = q.x;
       d.scan_cy = q.y;
     }
-    const DefectPaths paths = defect_paths_for(job.out);
     files::write_atomically(paths.csv, defects::csv_text(found));
     files::write_atomically(paths.geojson, defects::geojson_text(found));
+    if (job.defect_map) {
+      try {
+        io::finish_output(map_spec);
+      } catch (...) {
+        discard_map();
+        throw;
+      }
+    }
     nlohmann::json kinds = {{"missing_ink", 0}, {"extra_ink", 0}, {"colour_shift", 0}};
     for (const defects::Defect& d : found)
       kinds[defects::kind_name(d.kind)] = kinds[defects::kind_name(d.kind)].get<int>() + 1;

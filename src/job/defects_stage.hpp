@@ -18,6 +18,7 @@ constexpr int kDefectStripRows = 128;
 
 struct DefectPaths {
   std::string csv, geojson;  // <out dir>/<out stem>.defects.csv, .defects.geojson
+  std::string map;           // .defects.tif (--defect-map)
 };
 DefectPaths defect_paths_for(const std::string& output);
 

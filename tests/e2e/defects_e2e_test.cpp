@@ -3,10 +3,13 @@
 // pair without defects gives (almost) none.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "alinify/defects/report.hpp"
+#include "alinify/io/raster.hpp"
 #include "support/cli.hpp"
 #include "support/files.hpp"
 
@@ -37,7 +40,7 @@ TEST(Defects, FoundAtMeasuredRecallAndPrecisionTheSameAtOneAndTwoRanks) {
 
   // Two ranks: registration, warp, defects. Defects found are results: exit code 0.
   auto r = run_command(mpirun(2) + quote(alinify_bin()) + " run" + pair_args(d, "pair") + " --out " +
-                       quote(d.file("two/O.tif")) + " --defects --progress off");
+                       quote(d.file("two/O.tif")) + " --defects --defect-map --progress off");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string csv2 = read_file(d.file("two/O.defects.csv"));
   ASSERT_GT(rows_of(csv2), 0) << csv2;
@@ -46,10 +49,22 @@ TEST(Defects, FoundAtMeasuredRecallAndPrecisionTheSameAtOneAndTwoRanks) {
   std::filesystem::create_directories(d.file("one"));
   std::filesystem::create_directories(d.file("clean-out"));
   auto w = cli("warp" + pair_args(d, "pair") + " --transform " + quote(d.file("two/O.transform.json")) + " --out " +
-               quote(d.file("one/O.tif")) + " --defects --progress off");
+               quote(d.file("one/O.tif")) + " --defects --defect-map --progress off");
   ASSERT_EQ(w.exit_code, 0) << w.output;
   EXPECT_EQ(read_file(d.file("one/O.defects.csv")), csv2);
   EXPECT_EQ(read_file(d.file("one/O.defects.geojson")), read_file(d.file("two/O.defects.geojson")));
+  EXPECT_EQ(gdal_checksums(d.file("one/O.defects.tif")), gdal_checksums(d.file("two/O.defects.tif")));
+  // The map holds the Delta E the list was made from: every defect reaches --defect-high (10) in its box.
+  const alinify::io::Raster map = alinify::io::Raster::open(d.file("two/O.defects.tif"));
+  for (const alinify::defects::Defect& f : alinify::defects::read_csv(d.file("two/O.defects.csv"))) {
+    const alinify::Window box{f.x0, f.y0, f.x1 - f.x0 + 1, f.y1 - f.y0 + 1};
+    std::vector<uint8_t> px(static_cast<size_t>(box.width * box.height * 3));
+    map.read_rgb(box, px.data(), static_cast<size_t>(box.width) * 3);
+    // (the box may also hold a stronger neighbouring component, so at least, not equal)
+    const double top = *std::max_element(px.begin(), px.end());
+    EXPECT_GE(top, 10) << "defect " << f.id;
+    EXPECT_GE(top + 0.51, std::min(255.0, f.max_de)) << "defect " << f.id;
+  }
 
   // Scored against the truth. Measured on this pair (docs/defects.md): recall 1.0, precision 0.94
   // (17 of 18 detections on a drawn defect; a few drawn defects come out in pieces).

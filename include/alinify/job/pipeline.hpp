@@ -45,7 +45,8 @@ struct WarpJob {
   QaOptions qa;               // metrics.json, QA pictures, report.html (--no-qa)
   bool find_defects = false;  // --defects: the defect stage after the output (docs/defects.md)
   defects::DefectOptions defect_options;
-  nlohmann::json facts;  // what `run` learnt while registering, for metrics.json
+  bool defect_map = false;  // --defect-map: <out stem>.defects.tif, Delta E per pixel
+  nlohmann::json facts;     // what `run` learnt while registering, for metrics.json
 };
 
 // Every rank calls these. A failure on any rank ends every rank with a non-zero exit and leaves
