@@ -12,7 +12,7 @@
 namespace alinify::defects {
 
 // How a scan pixel is compared with the mapped design around it (+-radius px):
-// kEnvelope: with the nearest colour inside the neighbourhood's per-channel range (blurred edges,
+// kEnvelope: with the nearest colour (in RGB) inside the neighbourhood's per-channel range (blurred edges,
 // which mix the colours on both sides, are explained); kNearest: with the nearest neighbour's colour.
 enum class Compare { kEnvelope, kNearest };
 
