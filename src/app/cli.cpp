@@ -130,7 +130,6 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   return w;
 }
 
-// --defects and its options (run and warp only: the group is not in batch's options).
 void apply_defect_options(const po::variables_map& vm, job::WarpJob& w) {
   w.find_defects = vm["defects"].as<bool>();
   w.defect_map = vm["defect-map"].as<bool>();
