@@ -13,6 +13,7 @@
 #include "alinify/core/error.hpp"
 #include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
+#include "alinify/defects/report.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tile_codec.hpp"
 #include "alinify/job/evaluate.hpp"
@@ -137,6 +138,24 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   return w;
 }
 
+void apply_defect_options(const po::variables_map& vm, job::WarpJob& w) {
+  w.find_defects = vm["defects"].as<bool>();
+  w.defect_map = vm["defect-map"].as<bool>();
+  if (w.defect_map && !w.find_defects) fail_usage("--defect-map: only with --defects");
+  defects::DefectOptions& o = w.defect_options;
+  o.scale = vm["defect-scale"].as<int>();
+  o.radius = vm["defect-radius"].as<int>();
+  o.high = vm["defect-high"].as<double>();
+  o.low = vm["defect-low"].as<double>();
+  o.min_area = vm["defect-min-area"].as<int64_t>();
+  o.gain_field = !vm["no-defect-gain-field"].as<bool>();
+  const std::string compare = req(vm, "defect-compare");
+  if (compare != "envelope" && compare != "nearest")
+    fail_usage("--defect-compare: '" + compare + "' is not one of envelope, nearest");
+  o.compare = compare == "envelope" ? defects::Compare::kEnvelope : defects::Compare::kNearest;
+  o.check();
+}
+
 std::pair<job::RegisterJob, job::WarpJob> run_jobs(const po::variables_map& vm, const std::string& transform_out) {
   job::RegisterJob r = register_job(vm, transform_out);
   job::WarpJob w = warp_job(vm, transform_out);
@@ -179,7 +198,10 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
       "largest amplitude in px (0..5) of six fine waves added to the truth, periods 256..3072 px (at most half "
       "the larger side); 0: none")(
       "weave", po::value<double>()->default_value(0.04, "0.04"),
-      "brightness contrast (+-fraction) of the scan's weave (3.3-3.5 px period, not in the design)");
+      "brightness contrast (+-fraction) of the scan's weave (3.3-3.5 px period, not in the design)")(
+      "defects", po::value<int>()->default_value(0),
+      "print defects drawn into the scan only (blots, missing print, streaks, colour shifts; 6..300 px), listed "
+      "with their boxes in design pixels in truth.json");
   Parsed p = parse("synth", d, argc, argv, comm, "--out-dir DIR [--width W --height H --seed N]");
   if (p.help) return 0;
   if (!comm.is_root()) return 0;  // one writer; other ranks have nothing to do
@@ -195,6 +217,8 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   o.quarter_turns = p.vm["quarter-turns"].as<bool>();
   o.fine_waves = p.vm["fine-waves"].as<double>();
   o.weave = p.vm["weave"].as<double>();
+  o.defects = p.vm["defects"].as<int>();
+  if (o.defects < 0 || o.defects > 10000) fail_usage("--defects: must be in 0..10000");
   if (o.kind != "default" && o.kind != "periodic")
     fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");
   if (!(o.margin >= 0 && o.margin <= 0.5)) fail_usage("--margin: must be in 0..0.5");
@@ -231,9 +255,11 @@ int cmd_warp(par::Communicator& comm, int argc, char** argv) {
       "mem-budget", po::value<std::string>(), "memory per rank (e.g. 2GiB)");
   d.add(warp_options());
   d.add(qa_options());
+  d.add(defect_options());
   Parsed p = parse("warp", d, argc, argv, comm, "--design D --scan S --transform T.json --out O.tif [options]");
   if (p.help) return 0;
   job::WarpJob w = warp_job(p.vm, req(p.vm, "transform"));
+  apply_defect_options(p.vm, w);
   w.facts["job"]["command"] = "warp";
   transform::TransformFile t = job::load_and_broadcast(comm, w.transform_path);
   job::run_warp(comm, t, w);
@@ -249,6 +275,7 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
   d.add(register_options());
   d.add(warp_options());
   d.add(qa_options());
+  d.add(defect_options());
   Parsed p = parse("run", d, argc, argv, comm, "--design D --scan S --out O.tif [options]");
   if (p.help) return 0;
   std::string tout;
@@ -259,6 +286,7 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
     tout = (o.parent_path() / (o.stem().string() + ".transform.json")).string();
   }
   auto [r, w] = run_jobs(p.vm, tout);
+  apply_defect_options(p.vm, w);
   job::run_pipeline(comm, r, w);
   return 0;
 }
@@ -278,11 +306,26 @@ int cmd_map_points(par::Communicator& comm, int argc, char** argv) {
 
 int cmd_eval(par::Communicator& comm, int argc, char** argv) {
   po::options_description d("eval options");
-  d.add_options()("transform", po::value<std::string>()->required(), "transform.json")(
+  d.add_options()("transform", po::value<std::string>(), "transform.json")(
       "truth", po::value<std::string>()->required(), "truth.json written by alinify synth")(
-      "step", po::value<int>()->default_value(4), "grid spacing of the design points, in pixels");
-  Parsed p = parse("eval", d, argc, argv, comm, "--transform T.json --truth truth.json [--step N]");
+      "step", po::value<int>()->default_value(4), "grid spacing of the design points, in pixels")(
+      "defects", po::value<std::string>(),
+      "instead of a transform: score <out stem>.defects.csv against truth.json's defects (recall, precision, "
+      "centroid error)")("defect-tolerance", po::value<double>()->default_value(4.0, "4"),
+                         "px a truth box is widened by before a detected box must overlap it");
+  Parsed p = parse("eval", d, argc, argv, comm,
+                   "--transform T.json --truth truth.json [--step N] | --defects O.defects.csv --truth truth.json");
   if (p.help || !comm.is_root()) return 0;
+  if (p.vm.count("defects")) {
+    if (p.vm.count("transform")) fail_usage("eval: give --transform or --defects, not both");
+    const double tol = p.vm["defect-tolerance"].as<double>();
+    if (!(tol >= 0 && tol <= 1000)) fail_usage("--defect-tolerance: must be in 0..1000 px");
+    const auto truth = synth::Truth::load(req(p.vm, "truth"));
+    const auto found = defects::read_csv(req(p.vm, "defects"));
+    std::cout << job::evaluate_defects(found, truth.defects, tol).to_json_text() << std::endl;
+    return 0;
+  }
+  if (!p.vm.count("transform")) fail_usage("eval: --transform (or --defects) is required");
   int step = p.vm["step"].as<int>();
   if (step < 1) fail_usage("--step: must be at least 1");
   auto t = transform::read_transform_json(req(p.vm, "transform"));

@@ -44,7 +44,9 @@ std::pair<job::RegisterJob, job::WarpJob> jobs_for(const po::variables_map& defa
     else
       set_value(vm, k, v);  // preset, interp, compress, mem-budget: strings, checked below
   }
-  return run_jobs(vm, j.transform_out);
+  auto jobs = run_jobs(vm, j.transform_out);
+  apply_defect_options(vm, jobs.second);
+  return jobs;
 }
 
 // "auto" -> -1 (from the pair's size), else seconds >= 0.
@@ -92,6 +94,7 @@ int cmd_batch(par::Communicator& comm, int argc, char** argv) {
   d.add(register_options());
   d.add(warp_options());
   d.add(qa_options());
+  d.add(defect_options());
   Parsed p = parse("batch", d, argc, argv, comm, "--manifest jobs.csv [--group-size N] [--resume] [options of run]");
   if (p.help) return 0;
 

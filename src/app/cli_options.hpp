@@ -26,6 +26,8 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
 job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_path);
 // `run` and each job of `batch`: both jobs, the registration showing the warp's --progress.
 std::pair<job::RegisterJob, job::WarpJob> run_jobs(const po::variables_map& vm, const std::string& transform_out);
+// --defects and its options (docs/defects.md) into the warp job; usage errors name the option.
+void apply_defect_options(const po::variables_map& vm, job::WarpJob& w);
 
 // Subcommands defined in other files of the app.
 int cmd_batch(par::Communicator& comm, int argc, char** argv);

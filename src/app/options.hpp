@@ -15,6 +15,7 @@ po::options_description common_options();
 po::options_description register_options();
 po::options_description warp_options();
 po::options_description qa_options();
+po::options_description defect_options();
 void add_pair(po::options_description& d);
 
 // Position of the first "%name%" sequence in s (npos if none). Boost.Program_options loops forever

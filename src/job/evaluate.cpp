@@ -102,3 +102,61 @@ EvalResult evaluate(const transform::Transform& t, const synth::Truth& truth, in
 }
 
 }  // namespace alinify::job
+
+namespace alinify::job {
+
+DefectEvalResult evaluate_defects(const std::vector<defects::Defect>& found,
+                                  const std::vector<synth::DefectTruth>& truth, double tolerance) {
+  DefectEvalResult r;
+  r.truth = static_cast<int64_t>(truth.size());
+  r.found = static_cast<int64_t>(found.size());
+  std::vector<bool> found_matched(found.size(), false);
+  double sum = 0;
+  for (const synth::DefectTruth& t : truth) {
+    const double x0 = static_cast<double>(t.x0) - tolerance, y0 = static_cast<double>(t.y0) - tolerance;
+    const double x1 = static_cast<double>(t.x1) + tolerance, y1 = static_cast<double>(t.y1) + tolerance;
+    double best = -1;
+    for (size_t i = 0; i < found.size(); ++i) {
+      const defects::Defect& d = found[i];
+      if (static_cast<double>(d.x1) < x0 || static_cast<double>(d.x0) > x1 || static_cast<double>(d.y1) < y0 ||
+          static_cast<double>(d.y0) > y1)
+        continue;
+      found_matched[i] = true;
+      const double e = std::hypot(d.cx - t.cx, d.cy - t.cy);
+      if (best < 0 || e < best) best = e;
+    }
+    if (best < 0) {
+      r.missed.push_back(t.id);
+      continue;
+    }
+    ++r.matched_truth;
+    sum += best;
+    r.centroid_max = std::max(r.centroid_max, best);
+  }
+  for (size_t i = 0; i < found.size(); ++i)
+    if (found_matched[i])
+      ++r.matched_found;
+    else
+      r.spurious.push_back(found[i].id);
+  // With nothing to find (or nothing found) the score is perfect on that side.
+  r.recall = r.truth ? static_cast<double>(r.matched_truth) / static_cast<double>(r.truth) : 1.0;
+  r.precision = r.found ? static_cast<double>(r.matched_found) / static_cast<double>(r.found) : 1.0;
+  r.centroid_mean = r.matched_truth ? sum / static_cast<double>(r.matched_truth) : 0.0;
+  return r;
+}
+
+std::string DefectEvalResult::to_json_text() const {
+  nlohmann::json j{{"truth_defects", truth},
+                   {"found_defects", found},
+                   {"matched_truth", matched_truth},
+                   {"matched_found", matched_found},
+                   {"recall", recall},
+                   {"precision", precision},
+                   {"centroid_error_mean_px", centroid_mean},
+                   {"centroid_error_max_px", centroid_max},
+                   {"missed_truth_ids", missed},
+                   {"spurious_found_ids", spurious}};
+  return j.dump(2);
+}
+
+}  // namespace alinify::job

@@ -29,6 +29,7 @@
 #include "alinify/transform/elastix_params.hpp"
 #include "alinify/warp/backend.hpp"
 #include "compressed_tiles.hpp"
+#include "defects_stage.hpp"
 #include "pipeline_warp.hpp"
 #include "rank_plan.hpp"
 
@@ -392,6 +393,21 @@ WarpReport check_quality(par::Communicator& comm, const transform::TransformFile
   return report;
 }
 
+// The defect stage reads the finished output back; when it fails, the job leaves nothing under a
+// final name: not the output, not a part of the defect list.
+nlohmann::json defects_or_no_output(par::Communicator& comm, const WarpJob& job, const transform::TransformFile& t) {
+  try {
+    return detail::find_defects(comm, job, t);
+  } catch (...) {
+    if (comm.is_root()) {
+      const detail::DefectPaths d = detail::defect_paths_for(job.out);
+      std::error_code ec;
+      for (const std::string& f : {job.out, d.csv, d.geojson, d.map}) fs::remove(f, ec);
+    }
+    throw;
+  }
+}
+
 // The warp, once rank 0 holds the output's lock: the stages of the pipeline picture in
 // docs/architecture.md, from "open scan; agree on the strip height" to the QA.
 WarpReport warp_into_locked_output(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
@@ -407,8 +423,12 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
   finish_output(comm, setup.spec);
   clock.finished = now_seconds();
   nlohmann::json ranks = report_ranks(comm, setup, times, clock.start);
+  // Defects from the written output read back by strips: a strip's halo rows may lie in another
+  // rank's strip, which the file holds once every rank has written (docs/defects.md).
+  WarpJob with_defects = job;
+  if (job.find_defects) with_defects.facts["defects"] = defects_or_no_output(comm, job, t);
   if (!job.qa.enabled) return WarpReport{};
-  return check_quality(comm, t, job, std::move(ranks), detail::warp_facts(setup, clock));
+  return check_quality(comm, t, with_defects, std::move(ranks), detail::warp_facts(setup, clock));
 }
 
 // Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.

@@ -283,7 +283,13 @@ void write_synthetic_pair(const SynthOptions& o) {
   }
   add_fine_waves(truth, o.fine_waves, o.seed);
   const Pattern& design = *pattern;
-  const ScanModel camera(design, truth, o.seed, o.weave);
+  // The camera sees the print with its defects; design.tif is the clean design.
+  std::unique_ptr<DefectedPattern> printed;
+  if (o.defects > 0) {
+    printed = std::make_unique<DefectedPattern>(design, size, o.defects, o.seed);
+    truth.defects = printed->truth();
+  }
+  const ScanModel camera(printed ? static_cast<const Pattern&>(*printed) : design, truth, o.seed, o.weave);
 
   const std::string design_path = (fs::path(o.out_dir) / "design.tif").string();
   const std::string scan_path = (fs::path(o.out_dir) / "scan.tif").string();
@@ -324,6 +330,7 @@ void write_synthetic_pair(const SynthOptions& o) {
   spdlog::info("synth: wrote {} (rotation/scale/shift + {} waves{}), weave +-{:g}", truth_path, truth.waves.size(),
                o.fine_waves > 0 ? fmt::format(", 6 of them fine, up to {:g} px", o.fine_waves) : std::string(),
                o.weave);
+  if (o.defects > 0) spdlog::info("synth: {} print defects drawn into the scan (truth.json \"defects\")", o.defects);
 }
 
 }  // namespace alinify::synth

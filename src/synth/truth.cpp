@@ -75,6 +75,16 @@ std::string Truth::to_json_text() const {
   for (const Wave& w : waves)
     ws.push_back({{"axis", w.axis}, {"amp", w.amp}, {"kx", w.kx}, {"ky", w.ky}, {"phase", w.phase}});
   j["waves"] = ws;
+  if (!defects.empty()) {
+    json ds = json::array();
+    for (const DefectTruth& d : defects)
+      ds.push_back({{"id", d.id},
+                    {"shape", d.shape},
+                    {"kind", d.kind},
+                    {"box", {d.x0, d.y0, d.x1, d.y1}},
+                    {"centre", {d.cx, d.cy}}});
+    j["defects"] = ds;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -103,6 +113,30 @@ Truth Truth::from_json_text(const std::string& text, const std::string& source) 
     if (axis != 0 && axis != 1) fail_input(source, "wave 'axis' must be 0 or 1");
     t.waves.push_back(Wave{axis, number(w, "amp", source), number(w, "kx", source), number(w, "ky", source),
                            number(w, "phase", source)});
+  }
+  if (j.contains("defects")) {
+    if (!j.at("defects").is_array()) fail_input(source, "'defects' must be an array");
+    for (const json& d : j.at("defects")) {
+      DefectTruth dt;
+      try {
+        dt.id = d.at("id").get<int64_t>();
+        dt.shape = d.at("shape").get<std::string>();
+        dt.kind = d.at("kind").get<std::string>();
+        const auto box = d.at("box").get<std::vector<int64_t>>();
+        const auto centre = d.at("centre").get<std::vector<double>>();
+        if (box.size() != 4 || centre.size() != 2)
+          fail_input(source, "a defect's 'box' or 'centre' has the wrong size");
+        dt.x0 = box[0];
+        dt.y0 = box[1];
+        dt.x1 = box[2];
+        dt.y1 = box[3];
+        dt.cx = centre[0];
+        dt.cy = centre[1];
+      } catch (const json::exception& e) {
+        fail_input(source, std::string("malformed defect: ") + e.what());
+      }
+      t.defects.push_back(dt);
+    }
   }
   return t;
 }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "alinify/defects/strip.hpp"
 #include "alinify/job/progress.hpp"
 #include "alinify/job/qa_report.hpp"
 #include "alinify/job/refine.hpp"
@@ -42,7 +43,10 @@ struct WarpJob {
   bool overviews = true;  // internal overviews in the output (--no-overviews)
   bool cog = false;       // Cloud Optimized GeoTIFF as the final step (--cog)
   ProgressMode progress = ProgressMode::kAuto;
-  QaOptions qa;                // metrics.json, QA pictures, report.html (--no-qa)
+  QaOptions qa;               // metrics.json, QA pictures, report.html (--no-qa)
+  bool find_defects = false;  // --defects: the defect stage after the output (docs/defects.md)
+  defects::DefectOptions defect_options;
+  bool defect_map = false;     // --defect-map: <out stem>.defects.tif, Delta E per pixel
   nlohmann::json facts;        // what `run` learnt while registering, for metrics.json
   qa::ResidualGrid residuals;  // `run`, rank 0: the refinement's residual per block, for the report
 };

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "alinify/core/geometry.hpp"
 #include "alinify/synth/truth.hpp"
@@ -29,6 +30,9 @@ struct SynthOptions {
   // The fabric's weave in the scan only: brightness +-this fraction (0.04, the gentle weave every
   // pair has had; e.g. 0.2 for a strong weave that block matching must not lock onto).
   double weave = 0.04;
+  // Print defects drawn into the scan only (ink blots, missing print, streaks, colour shifts),
+  // listed in truth.json; 0 (the default) leaves every pair's bytes as they were.
+  int defects = 0;
 };
 
 // Adds fine waves to a truth (same seed, same waves; the other waves are left as they were):
@@ -45,6 +49,22 @@ class Pattern {
  public:
   virtual ~Pattern() = default;
   virtual void colour(double x, double y, uint8_t rgb[3]) const = 0;
+};
+
+// The design with print defects drawn in, for the camera to sample (design.tif stays clean):
+// `count` shapes placed from the seed, 6..~300 px, away from the design's edges (6 %) and from each
+// other, each with Delta E 1976 >= 15 against the design under most of it (a candidate spot that
+// would not give that is drawn again).
+class DefectedPattern : public Pattern {
+ public:
+  DefectedPattern(const Pattern& base, Size size, int count, uint64_t seed);
+  ~DefectedPattern() override;
+  void colour(double x, double y, uint8_t rgb[3]) const override;
+  const std::vector<DefectTruth>& truth() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Writes out_dir/design.tif, out_dir/scan.tif (tiled RGB uint8 GeoTIFF) and out_dir/truth.json.

@@ -1,5 +1,6 @@
 #pragma once
 // The analytic ground-truth map of a synthetic pair: scan pixel -> design pixel.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,12 +13,22 @@ struct Wave {  // displacement term: amp * sin(kx*x + ky*y + phase), added to on
   double amp, kx, ky, phase;
 };
 
+// A print defect drawn into the scan (synth --defects): where it lies in design pixels.
+struct DefectTruth {
+  int64_t id = 0;
+  std::string shape;                       // blot, missing, streak, shift
+  std::string kind;                        // what a finder should call it: extra_ink, missing_ink, colour_shift
+  int64_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // inclusive box, design pixels
+  double cx = 0, cy = 0;                   // the shape's centre
+};
+
 class Truth {
  public:
   Size design, scan;
   double m[4] = {1, 0, 0, 1};  // design = m * scan + offset + sum(waves(scan))
   double offset[2] = {0, 0};
   std::vector<Wave> waves;
+  std::vector<DefectTruth> defects;  // "defects" in truth.json, only when there are some
 
   Vec2 scan_to_design(Vec2 q) const;
   std::string to_json_text() const;

@@ -1,0 +1,49 @@
+#pragma once
+// The colour model of a print: how a design colour looks in the aligned scan, fitted robustly on
+// pixel pairs so that defects (a small share of the pixels) do not pull it (docs/defects.md).
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+
+namespace alinify::defects {
+
+// One pixel pair: design pixel position and both (pre-smoothed) RGB colours, 0..255.
+struct Sample {
+  float x = 0, y = 0;
+  std::array<float, 3> design{}, scan{};
+};
+
+// scan = g(x, y) * (M * design) + offset, with the illumination gain g = 1 + c . (u, v, u^2, uv, v^2),
+// u and v the design position scaled to -1..1 (g = 1 everywhere when the gain field is off).
+struct ColourModel {
+  std::array<double, 9> m{1, 0, 0, 0, 1, 0, 0, 0, 1};  // row-major 3x3
+  std::array<double, 3> offset{0, 0, 0};
+  std::array<double, 5> gain{0, 0, 0, 0, 0};
+  Size image{1, 1};  // for u, v
+  // Fit quality on the samples: median and RMS of the RGB residual norm over the inliers, and the
+  // inliers' share (weight > 0 at the end of the reweighting).
+  double residual_median = 0, residual_rms = 0, inlier_fraction = 0;
+  int64_t samples = 0;
+
+  double gain_at(double x, double y) const;
+  // The design colour as the scan should show it at (x, y) (not clamped).
+  void apply(double x, double y, const float design[3], double out[3]) const;
+
+  std::string to_json_text() const;
+  static ColourModel from_json_text(const std::string& text);
+};
+
+struct FitOptions {
+  bool gain_field = true;
+  int iterations = 10;  // reweighting rounds
+};
+
+// Iteratively reweighted least squares (Tukey's biweight on the RGB residual norm, cut off at
+// 3 x the median residual + 2 grey levels). Deterministic for a given sample order; the caller sorts.
+// Fewer than 16 samples: the identity model, with samples = their count.
+ColourModel fit_colour_model(const std::vector<Sample>& samples, Size image, const FitOptions& options = {});
+
+}  // namespace alinify::defects

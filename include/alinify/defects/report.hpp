@@ -1,0 +1,27 @@
+#pragma once
+// The defect list beside the aligned image: <out>.defects.csv and <out>.defects.geojson, and the
+// CSV read back (for eval --defects); the mask of design pixels the scan covers.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "alinify/defects/strip.hpp"
+#include "alinify/transform/transform.hpp"
+
+namespace alinify::defects {
+
+std::string csv_text(const std::vector<Defect>& defects);
+// GeoJSON FeatureCollection in design pixel coordinates (x right, y down; no CRS): one Polygon per
+// defect, its box's outer pixel edges, with the CSV's columns as properties.
+std::string geojson_text(const std::vector<Defect>& defects);
+// Reads csv_text's format; bad input naming the file otherwise.
+std::vector<Defect> read_csv(const std::string& path);
+
+// One byte per pixel of rows [y0, y0 + rows) of the design grid: 1 when the pixel lies at least
+// `margin` px inside the design and the transform puts it at least `margin` px inside the scan (near
+// either edge the aligned output mixes in what lies beyond: table, fill). The transform is evaluated on nodes every 16
+// px anchored at global (0, 0) and interpolated bilinearly between them (a smooth map: far below a pixel).
+std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
+                                   double margin);
+
+}  // namespace alinify::defects

@@ -1,0 +1,113 @@
+#pragma once
+// One strip of the design grid: the colour difference of each pixel and the strip's connected
+// components, in a form that rank 0 merges across strips (docs/defects.md). Every value is a
+// function of global pixel coordinates, so the result does not depend on how rows are cut.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+#include "alinify/defects/colour_model.hpp"
+
+namespace alinify::defects {
+
+// How a scan pixel is compared with the mapped design around it (+-radius px):
+// kEnvelope: with the nearest colour (in RGB) inside the neighbourhood's per-channel range (blurred edges,
+// which mix the colours on both sides, are explained); kNearest: with the nearest neighbour's colour.
+enum class Compare { kEnvelope, kNearest };
+
+struct DefectOptions {
+  Compare compare = Compare::kEnvelope;  // --defect-compare
+  int radius = 1;             // --defect-radius: the scan pixel is compared with the mapped design within +-radius px
+  int scale = 1;              // --defect-scale: box pre-smoothing of both images, (2*scale+1)^2 px; 0 none
+  double high = 10, low = 5;  // --defect-high / --defect-low: hysteresis in Delta E 1976
+  int64_t min_area = 16;      // --defect-min-area, px
+  int sample_step = 0;        // colour-fit samples every step px in x and y; 0: from the image size
+  bool gain_field = true;     // --no-defect-gain-field turns it off
+
+  void check() const;  // usage errors naming the option
+  // Rows read beyond a strip on each side.
+  int halo() const { return radius + scale; }
+};
+
+// The sample spacing for an image: ~100 000 samples, at least every 4th pixel.
+int sample_step_for(Size image, const DefectOptions& o);
+
+// Rows [in_y0, in_y0 + in_rows) of both images, full width, pixel-interleaved RGB: a strip and its
+// halo, clipped to the image.
+struct StripPixels {
+  Size image;
+  int64_t in_y0 = 0, in_rows = 0;
+  const uint8_t* design = nullptr;
+  const uint8_t* aligned = nullptr;
+};
+
+// Box average of radius r over the window (clamped at the window's edges: the caller reads a halo
+// of r rows, so only rows it does not use see the clamp).
+std::vector<float> box_smooth(const uint8_t* rgb, int64_t width, int64_t rows, int r);
+
+// The colour-fit samples of rows [y0, y0 + rows) that fall on the sample grid (x and y multiples of
+// step) and are valid (valid: one byte per pixel of those rows, or null for all valid).
+std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t rows, int step, const DefectOptions& o,
+                                    const uint8_t* valid);
+
+// Per pixel of rows [y0, y0 + rows): Delta E 1976 of the scan against the colour-mapped design
+// around it (Compare), and dL = L*(scan) - L*(the design colour it was compared with). Invalid pixels
+// get 0, and so may (envelope) pixels whose difference is certainly below `low`.
+struct DeltaMap {
+  std::vector<float> de, dl;
+};
+DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
+                   const uint8_t* valid);
+
+// A connected component (8-connected, Delta E >= low) of a strip, or several merged.
+struct Blob {
+  int64_t area = 0;
+  int64_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // inclusive box, design pixels
+  int64_t first_x = 0, first_y = 0;        // its first pixel in raster order: the sort key
+  double sum_de = 0, max_de = 0, sum_dl = 0, sum_x = 0, sum_y = 0;
+};
+
+// A run of one label on a strip's top or bottom row: x in [x0, x1).
+struct Run {
+  int32_t x0 = 0, x1 = 0, label = 0;  // label: index into the strip's blobs
+};
+
+struct StripComponents {
+  int64_t y0 = 0, rows = 0;
+  std::vector<Blob> blobs;  // complete defects, and every blob touching an inner strip edge
+  std::vector<Run> top, bottom;
+};
+
+// Labels rows [y0, y0 + rows) of the map (Delta E >= low). A blob that touches the strip's top or
+// bottom row (where that row is not the image's edge) is kept whatever its size: it may continue in
+// the next strip. The others are kept only when they are defects (area >= min_area, max >= high).
+StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, int64_t y0, int64_t rows,
+                            const DefectOptions& o);
+
+std::string encode(const std::vector<StripComponents>& strips);
+std::vector<StripComponents> decode(const std::string& bytes);
+
+enum class Kind { kMissingInk, kExtraInk, kColourShift };
+const char* kind_name(Kind k);
+
+struct Defect {
+  int64_t id = 0;
+  int64_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // inclusive box, design pixels
+  double cx = 0, cy = 0;                   // centroid, design pixels
+  double scan_cx = 0, scan_cy = 0;         // the centroid through the transform
+  int64_t area = 0;
+  double mean_de = 0, max_de = 0, mean_dl = 0;
+  Kind kind = Kind::kColourShift;
+};
+
+// Rank 0: joins blobs across strip boundaries (8-connected), keeps defects (area >= min_area and
+// max >= high), sorts them by their first pixel and numbers them from 1. Any strip order in, any
+// set of strips covering the image in whole (the blobs of each strip in its order).
+std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const DefectOptions& o);
+
+// A coarse kind from the lightness: |mean dL| >= 0.3 x the mean Delta E: missing ink when the scan
+// is lighter, extra ink when darker; else a colour shift.
+Kind classify(double mean_de, double mean_dl);
+
+}  // namespace alinify::defects

@@ -1,0 +1,126 @@
+#include "alinify/defects/report.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
+
+namespace alinify::defects {
+
+namespace {
+constexpr const char* kHeader = "id,x0,y0,x1,y1,cx,cy,scan_cx,scan_cy,area,mean_de,max_de,mean_dl,kind";
+}
+
+std::string csv_text(const std::vector<Defect>& defects) {
+  std::string s = std::string(kHeader) + "\n";
+  for (const Defect& d : defects)
+    s += fmt::format("{},{},{},{},{},{:.2f},{:.2f},{:.2f},{:.2f},{},{:.2f},{:.2f},{:.2f},{}\n", d.id, d.x0, d.y0, d.x1,
+                     d.y1, d.cx, d.cy, d.scan_cx, d.scan_cy, d.area, d.mean_de, d.max_de, d.mean_dl, kind_name(d.kind));
+  return s;
+}
+
+std::string geojson_text(const std::vector<Defect>& defects) {
+  nlohmann::json features = nlohmann::json::array();
+  for (const Defect& d : defects) {
+    const double l = static_cast<double>(d.x0) - 0.5, r = static_cast<double>(d.x1) + 0.5;
+    const double t = static_cast<double>(d.y0) - 0.5, b = static_cast<double>(d.y1) + 0.5;
+    features.push_back(
+        {{"type", "Feature"},
+         {"geometry", {{"type", "Polygon"}, {"coordinates", {{{l, t}, {r, t}, {r, b}, {l, b}, {l, t}}}}}},
+         {"properties",
+          {{"id", d.id},
+           {"bbox", {d.x0, d.y0, d.x1, d.y1}},
+           {"centroid", {std::round(d.cx * 100) / 100, std::round(d.cy * 100) / 100}},
+           {"scan_centroid", {std::round(d.scan_cx * 100) / 100, std::round(d.scan_cy * 100) / 100}},
+           {"area", d.area},
+           {"mean_delta_e", std::round(d.mean_de * 100) / 100},
+           {"max_delta_e", std::round(d.max_de * 100) / 100},
+           {"mean_delta_l", std::round(d.mean_dl * 100) / 100},
+           {"kind", kind_name(d.kind)}}}});
+  }
+  nlohmann::json j{{"type", "FeatureCollection"},
+                   {"name", "defects"},
+                   {"comment", "design pixel coordinates: (0,0) is the centre of the top-left pixel, y down"},
+                   {"features", features}};
+  return j.dump(1) + "\n";
+}
+
+std::vector<Defect> read_csv(const std::string& path) {
+  std::istringstream in(files::read_file(path, "defect list"));
+  std::string line;
+  if (!std::getline(in, line) || line != kHeader) fail_input(path, "not a defect list (header differs)");
+  std::vector<Defect> out;
+  int64_t n = 1;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) f.push_back(cell);
+    if (f.size() != 14) fail_input(path, fmt::format("line {}: {} fields, expected 14", n, f.size()));
+    Defect d;
+    try {
+      d.id = std::stoll(f[0]);
+      d.x0 = std::stoll(f[1]);
+      d.y0 = std::stoll(f[2]);
+      d.x1 = std::stoll(f[3]);
+      d.y1 = std::stoll(f[4]);
+      d.cx = std::stod(f[5]);
+      d.cy = std::stod(f[6]);
+      d.scan_cx = std::stod(f[7]);
+      d.scan_cy = std::stod(f[8]);
+      d.area = std::stoll(f[9]);
+      d.mean_de = std::stod(f[10]);
+      d.max_de = std::stod(f[11]);
+      d.mean_dl = std::stod(f[12]);
+    } catch (const std::exception&) {
+      fail_input(path, fmt::format("line {}: a field is not a number", n));
+    }
+    d.kind = f[13] == "missing_ink" ? Kind::kMissingInk : f[13] == "extra_ink" ? Kind::kExtraInk : Kind::kColourShift;
+    out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
+                                   double margin) {
+  const int64_t width = design.width;
+  constexpr int64_t kCell = 16;
+  std::vector<uint8_t> mask(static_cast<size_t>(width * rows), 0);
+  const int64_t ny0 = y0 / kCell, ny1 = (y0 + rows - 1) / kCell + 1;  // node rows
+  const int64_t nx = (width - 1) / kCell + 2;                         // node columns
+  std::vector<Vec2> nodes(static_cast<size_t>((ny1 - ny0 + 1) * nx));
+  for (int64_t j = ny0; j <= ny1; ++j)
+    for (int64_t i = 0; i < nx; ++i)
+      nodes[static_cast<size_t>((j - ny0) * nx + i)] =
+          t.apply(Vec2{static_cast<double>(i * kCell), static_cast<double>(j * kCell)});
+  const double xmax = static_cast<double>(scan.width - 1) - margin,
+               ymax = static_cast<double>(scan.height - 1) - margin;
+  const auto inside_design = [&](int64_t x, int64_t y) {
+    return x >= margin && y >= margin && x <= static_cast<double>(design.width - 1) - margin &&
+           y <= static_cast<double>(design.height - 1) - margin;
+  };
+  for (int64_t y = y0; y < y0 + rows; ++y) {
+    const int64_t j = y / kCell;
+    const double fy = static_cast<double>(y - j * kCell) / kCell;
+    for (int64_t x = 0; x < width; ++x) {
+      const int64_t i = x / kCell;
+      const double fx = static_cast<double>(x - i * kCell) / kCell;
+      const Vec2 a = nodes[static_cast<size_t>((j - ny0) * nx + i)],
+                 b = nodes[static_cast<size_t>((j - ny0) * nx + i + 1)];
+      const Vec2 c = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i)],
+                 d = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i + 1)];
+      const double qx = (1 - fy) * ((1 - fx) * a.x + fx * b.x) + fy * ((1 - fx) * c.x + fx * d.x);
+      const double qy = (1 - fy) * ((1 - fx) * a.y + fx * b.y) + fy * ((1 - fx) * c.y + fx * d.y);
+      mask[static_cast<size_t>((y - y0) * width + x)] =
+          inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
+    }
+  }
+  return mask;
+}
+
+}  // namespace alinify::defects

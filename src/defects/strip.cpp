@@ -1,0 +1,481 @@
+// One strip's Delta E map and components; rank 0's merge across strips.
+#include "alinify/defects/strip.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "alinify/core/error.hpp"
+#include "alinify/defects/colour.hpp"
+
+namespace alinify::defects {
+
+void DefectOptions::check() const {
+  if (radius < 0 || radius > 8) fail_usage("--defect-radius: must be in 0..8 px");
+  if (scale < 0 || scale > 8) fail_usage("--defect-scale: must be in 0..8 px");
+  if (!(low > 0) || !(high >= low)) fail_usage("--defect-low/--defect-high: need 0 < low <= high");
+  if (min_area < 1) fail_usage("--defect-min-area: must be at least 1 px");
+  if (sample_step < 0) fail_usage("defect sample step: must not be negative");
+}
+
+int sample_step_for(Size image, const DefectOptions& o) {
+  if (o.sample_step > 0) return o.sample_step;
+  const double step = std::sqrt(static_cast<double>(image.pixels()) / 100000.0);
+  return std::max(4, static_cast<int>(std::ceil(step)));
+}
+
+std::vector<float> box_smooth(const uint8_t* rgb, int64_t width, int64_t rows, int r) {
+  std::vector<float> out(static_cast<size_t>(width * rows * 3));
+  if (r == 0) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] = rgb[i];
+    return out;
+  }
+  // Integer sums (exact, so the same whatever window a pixel is computed in), clamped at the edges.
+  std::vector<int32_t> h(static_cast<size_t>(width * rows * 3));
+#pragma omp parallel for schedule(static)
+  for (int64_t y = 0; y < rows; ++y) {
+    const uint8_t* row = rgb + y * width * 3;
+    for (int64_t x = 0; x < width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int32_t s = 0;
+        for (int d = -r; d <= r; ++d) s += row[std::clamp<int64_t>(x + d, 0, width - 1) * 3 + c];
+        h[(y * width + x) * 3 + c] = s;
+      }
+  }
+  const float norm = 1.0f / static_cast<float>((2 * r + 1) * (2 * r + 1));
+#pragma omp parallel for schedule(static)
+  for (int64_t y = 0; y < rows; ++y)
+    for (int64_t i = 0; i < width * 3; ++i) {
+      int32_t s = 0;
+      for (int d = -r; d <= r; ++d) s += h[std::clamp<int64_t>(y + d, 0, rows - 1) * width * 3 + i];
+      out[y * width * 3 + i] = static_cast<float>(s) * norm;
+    }
+  return out;
+}
+
+namespace {
+
+void check_window(const StripPixels& px, int64_t y0, int64_t rows, int halo) {
+  const int64_t need0 = std::max<int64_t>(0, y0 - halo), need1 = std::min(px.image.height, y0 + rows + halo);
+  if (y0 < 0 || rows <= 0 || y0 + rows > px.image.height || px.in_y0 > need0 || px.in_y0 + px.in_rows < need1)
+    fail_runtime("defects: strip rows " + std::to_string(y0) + ".." + std::to_string(y0 + rows) +
+                 " lack their halo in the rows read");
+}
+
+}  // namespace
+
+std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t rows, int step, const DefectOptions& o,
+                                    const uint8_t* valid) {
+  check_window(px, y0, rows, o.scale);
+  const int64_t w = px.image.width;
+  const std::vector<float> d = box_smooth(px.design, w, px.in_rows, o.scale);
+  const std::vector<float> a = box_smooth(px.aligned, w, px.in_rows, o.scale);
+  std::vector<Sample> out;
+  for (int64_t y = (y0 + step - 1) / step * step; y < y0 + rows; y += step)
+    for (int64_t x = 0; x < w; x += step) {
+      if (valid && !valid[(y - y0) * w + x]) continue;
+      const size_t i = static_cast<size_t>(((y - px.in_y0) * w + x) * 3);
+      Sample s;
+      s.x = static_cast<float>(x);
+      s.y = static_cast<float>(y);
+      for (int c = 0; c < 3; ++c) {
+        s.design[c] = d[i + c];
+        s.scan[c] = a[i + c];
+      }
+      out.push_back(s);
+    }
+  return out;
+}
+
+namespace {
+
+// The mapped design's RGB on rows [dy0, dy1) (rows of the window `d`, smoothed).
+std::vector<float> mapped_design(const StripPixels& px, const std::vector<float>& d, int64_t dy0, int64_t dy1,
+                                 const ColourModel& model) {
+  const int64_t w = px.image.width;
+  std::vector<float> out(static_cast<size_t>((dy1 - dy0) * w * 3));
+#pragma omp parallel for schedule(static)
+  for (int64_t y = dy0; y < dy1; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      double rgb[3];
+      model.apply(static_cast<double>(x), static_cast<double>(y), &d[((y - px.in_y0) * w + x) * 3], rgb);
+      for (int c = 0; c < 3; ++c) out[((y - dy0) * w + x) * 3 + c] = static_cast<float>(std::clamp(rgb[c], 0.0, 255.0));
+    }
+  return out;
+}
+
+}  // namespace
+
+DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
+                   const uint8_t* valid) {
+  check_window(px, y0, rows, o.halo());
+  const int64_t w = px.image.width, r = o.radius;
+  const std::vector<float> d = box_smooth(px.design, w, px.in_rows, o.scale);
+  const std::vector<float> a = box_smooth(px.aligned, w, px.in_rows, o.scale);
+  const int64_t dy0 = std::max<int64_t>(0, y0 - r), dy1 = std::min(px.image.height, y0 + rows + r);
+  const std::vector<float> md = mapped_design(px, d, dy0, dy1, model);
+  DeltaMap map;
+  map.de.assign(static_cast<size_t>(rows * w), 0.0f);
+  map.dl.assign(static_cast<size_t>(rows * w), 0.0f);
+  const bool envelope = o.compare == Compare::kEnvelope;
+  const float low2 = static_cast<float>(o.low * o.low);
+  // Nearest: L*a*b* of every mapped design pixel once, compared with each of its neighbours.
+  std::vector<float> dlab;
+  if (!envelope) {
+    dlab.resize(md.size());
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < static_cast<int64_t>(md.size() / 3); ++i) {
+      const Lab l = srgb_to_lab(md[i * 3], md[i * 3 + 1], md[i * 3 + 2]);
+      dlab[i * 3] = static_cast<float>(l.L);
+      dlab[i * 3 + 1] = static_cast<float>(l.a);
+      dlab[i * 3 + 2] = static_cast<float>(l.b);
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t y = y0; y < y0 + rows; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const size_t i = static_cast<size_t>((y - y0) * w + x);
+      if (valid && !valid[i]) continue;
+      const float* s = &a[((y - px.in_y0) * w + x) * 3];
+      const int64_t ny0 = std::max(dy0, y - r), ny1 = std::min(dy1 - 1, y + r);
+      const int64_t nx0 = std::max<int64_t>(0, x - r), nx1 = std::min(w - 1, x + r);
+      if (envelope) {
+        // The nearest colour the neighbourhood can explain: each channel clamped into its range there
+        // (an edge the scan blurs mixes the colours on its two sides, channel by channel).
+        float lo[3] = {255, 255, 255}, hi[3] = {0, 0, 0};
+        for (int64_t ny = ny0; ny <= ny1; ++ny)
+          for (int64_t nx = nx0; nx <= nx1; ++nx) {
+            const float* q = &md[((ny - dy0) * w + nx) * 3];
+            for (int c = 0; c < 3; ++c) {
+              lo[c] = std::min(lo[c], q[c]);
+              hi[c] = std::max(hi[c], q[c]);
+            }
+          }
+        float e[3];
+        bool inside = true;
+        for (int c = 0; c < 3; ++c) {
+          e[c] = std::clamp(s[c], lo[c], hi[c]);
+          inside = inside && e[c] == s[c];
+        }
+        if (inside) continue;
+        // Delta E 1976 changes by at most 1.37 per RGB level of Euclidean step anywhere in sRGB (the
+        // largest Frobenius norm of the sRGB->L*a*b* Jacobian, near black; docs/defects.md): a step
+        // under low / 2 cannot reach low, and such pixels never join a component. Skipping their
+        // L*a*b* (cube roots) halves the map's time; their value stays 0.
+        const float step2 =
+            (s[0] - e[0]) * (s[0] - e[0]) + (s[1] - e[1]) * (s[1] - e[1]) + (s[2] - e[2]) * (s[2] - e[2]);
+        if (4 * step2 < low2) continue;
+        const Lab ls = srgb_to_lab(s[0], s[1], s[2]), le = srgb_to_lab(e[0], e[1], e[2]);
+        map.de[i] = static_cast<float>(delta_e76(ls, le));
+        map.dl[i] = static_cast<float>(ls.L - le.L);
+        continue;
+      }
+      const Lab ls = srgb_to_lab(s[0], s[1], s[2]);
+      float best = 1e30f, best_dl = 0;
+      for (int64_t ny = ny0; ny <= ny1; ++ny)
+        for (int64_t nx = nx0; nx <= nx1; ++nx) {
+          const float* q = &dlab[((ny - dy0) * w + nx) * 3];
+          const float e0 = static_cast<float>(ls.L) - q[0], e1 = static_cast<float>(ls.a) - q[1],
+                      e2 = static_cast<float>(ls.b) - q[2];
+          const float e = e0 * e0 + e1 * e1 + e2 * e2;
+          if (e < best) {
+            best = e;
+            best_dl = e0;
+          }
+        }
+      map.de[i] = std::sqrt(best);
+      map.dl[i] = best_dl;
+    }
+  return map;
+}
+
+namespace {
+
+int32_t find(std::vector<int32_t>& parent, int32_t i) {
+  while (parent[i] != i) {
+    parent[i] = parent[parent[i]];
+    i = parent[i];
+  }
+  return i;
+}
+
+void unite(std::vector<int32_t>& parent, int32_t a, int32_t b) {
+  a = find(parent, a);
+  b = find(parent, b);
+  if (a == b) return;
+  if (a < b)
+    parent[b] = a;
+  else
+    parent[a] = b;
+}
+
+void add_pixel(Blob& b, int64_t x, int64_t y, double de, double dl) {
+  if (b.area == 0) {
+    b.x0 = b.x1 = b.first_x = x;
+    b.y0 = b.y1 = b.first_y = y;
+  }
+  ++b.area;
+  b.x0 = std::min(b.x0, x);
+  b.x1 = std::max(b.x1, x);
+  b.y1 = std::max(b.y1, y);
+  b.sum_de += de;
+  b.max_de = std::max(b.max_de, de);
+  b.sum_dl += dl;
+  b.sum_x += static_cast<double>(x);
+  b.sum_y += static_cast<double>(y);
+}
+
+void add_blob(Blob& into, const Blob& b) {
+  if (into.area == 0) {
+    into = b;
+    return;
+  }
+  into.area += b.area;
+  into.x0 = std::min(into.x0, b.x0);
+  into.y0 = std::min(into.y0, b.y0);
+  into.x1 = std::max(into.x1, b.x1);
+  into.y1 = std::max(into.y1, b.y1);
+  if (b.first_y < into.first_y || (b.first_y == into.first_y && b.first_x < into.first_x)) {
+    into.first_x = b.first_x;
+    into.first_y = b.first_y;
+  }
+  into.sum_de += b.sum_de;
+  into.max_de = std::max(into.max_de, b.max_de);
+  into.sum_dl += b.sum_dl;
+  into.sum_x += b.sum_x;
+  into.sum_y += b.sum_y;
+}
+
+bool is_defect(const Blob& b, const DefectOptions& o) { return b.area >= o.min_area && b.max_de >= o.high; }
+
+std::vector<Run> runs_of(const std::vector<int32_t>& row_labels) {
+  std::vector<Run> runs;
+  for (size_t x = 0; x < row_labels.size(); ++x) {
+    const int32_t l = row_labels[x];
+    if (l < 0) continue;
+    if (!runs.empty() && runs.back().label == l && runs.back().x1 == static_cast<int32_t>(x))
+      ++runs.back().x1;
+    else
+      runs.push_back(Run{static_cast<int32_t>(x), static_cast<int32_t>(x) + 1, l});
+  }
+  return runs;
+}
+
+}  // namespace
+
+StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, int64_t y0, int64_t rows,
+                            const DefectOptions& o) {
+  StripComponents out;
+  out.y0 = y0;
+  out.rows = rows;
+  const float low = static_cast<float>(o.low);
+  std::vector<int32_t> label(static_cast<size_t>(width * rows), -1);
+  std::vector<int32_t> parent;
+  for (int64_t y = 0; y < rows; ++y)
+    for (int64_t x = 0; x < width; ++x) {
+      const size_t i = static_cast<size_t>(y * width + x);
+      if (!(map.de[i] >= low)) continue;
+      int32_t l = -1;
+      const auto join = [&](int64_t nx, int64_t ny) {
+        if (nx < 0 || nx >= width || ny < 0) return;
+        const int32_t n = label[static_cast<size_t>(ny * width + nx)];
+        if (n < 0) return;
+        if (l < 0)
+          l = n;
+        else
+          unite(parent, l, n);
+      };
+      join(x - 1, y);
+      join(x - 1, y - 1);
+      join(x, y - 1);
+      join(x + 1, y - 1);
+      if (l < 0) {
+        l = static_cast<int32_t>(parent.size());
+        parent.push_back(l);
+      }
+      label[i] = l;
+    }
+  // Blobs numbered by their first pixel in raster order.
+  std::vector<int32_t> blob_of(parent.size(), -1);
+  std::vector<Blob> blobs;
+  for (int64_t y = 0; y < rows; ++y)
+    for (int64_t x = 0; x < width; ++x) {
+      const size_t i = static_cast<size_t>(y * width + x);
+      if (label[i] < 0) continue;
+      const int32_t root = find(parent, label[i]);
+      if (blob_of[root] < 0) {
+        blob_of[root] = static_cast<int32_t>(blobs.size());
+        blobs.emplace_back();
+      }
+      label[i] = blob_of[root];
+      add_pixel(blobs[label[i]], x, y0 + y, map.de[i], map.dl[i]);
+    }
+  const bool inner_top = y0 > 0, inner_bottom = y0 + rows < height;
+  std::vector<int32_t> keep_as(blobs.size(), -1);
+  for (size_t b = 0; b < blobs.size(); ++b) {
+    const bool open = (inner_top && blobs[b].y0 == y0) || (inner_bottom && blobs[b].y1 == y0 + rows - 1);
+    if (open || is_defect(blobs[b], o)) {
+      keep_as[b] = static_cast<int32_t>(out.blobs.size());
+      out.blobs.push_back(blobs[b]);
+    }
+  }
+  const auto edge_row = [&](int64_t y) {
+    std::vector<int32_t> row(static_cast<size_t>(width));
+    for (int64_t x = 0; x < width; ++x) {
+      const int32_t l = label[static_cast<size_t>(y * width + x)];
+      row[static_cast<size_t>(x)] = l < 0 ? -1 : keep_as[l];
+    }
+    return runs_of(row);
+  };
+  if (inner_top) out.top = edge_row(0);
+  if (inner_bottom) out.bottom = edge_row(rows - 1);
+  return out;
+}
+
+// ---- the message: counts and plain structs, host byte order (every rank runs the same binary) ----
+
+namespace {
+
+template <typename T>
+void put(std::string& s, const T& v) {
+  s.append(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+
+template <typename T>
+void put_vector(std::string& s, const std::vector<T>& v) {
+  put<uint64_t>(s, v.size());
+  if (!v.empty()) s.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
+struct Reader {
+  const std::string& s;
+  size_t at = 0;
+  template <typename T>
+  T get() {
+    if (s.size() - at < sizeof(T)) fail_runtime("defects: truncated strip message");
+    T v;
+    std::memcpy(&v, s.data() + at, sizeof(T));
+    at += sizeof(T);
+    return v;
+  }
+  template <typename T>
+  std::vector<T> get_vector() {
+    const auto n = get<uint64_t>();
+    if (n > (s.size() - at) / sizeof(T)) fail_runtime("defects: truncated strip message");
+    std::vector<T> v(n);
+    if (n) std::memcpy(v.data(), s.data() + at, n * sizeof(T));
+    at += n * sizeof(T);
+    return v;
+  }
+};
+
+}  // namespace
+
+std::string encode(const std::vector<StripComponents>& strips) {
+  std::string s;
+  put<uint64_t>(s, strips.size());
+  for (const StripComponents& c : strips) {
+    put(s, c.y0);
+    put(s, c.rows);
+    put_vector(s, c.blobs);
+    put_vector(s, c.top);
+    put_vector(s, c.bottom);
+  }
+  return s;
+}
+
+std::vector<StripComponents> decode(const std::string& bytes) {
+  Reader r{bytes};
+  std::vector<StripComponents> out;
+  const auto n = r.get<uint64_t>();
+  if (n > bytes.size()) fail_runtime("defects: malformed strip message");
+  for (uint64_t i = 0; i < n; ++i) {
+    StripComponents c;
+    c.y0 = r.get<int64_t>();
+    c.rows = r.get<int64_t>();
+    c.blobs = r.get_vector<Blob>();
+    c.top = r.get_vector<Run>();
+    c.bottom = r.get_vector<Run>();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kMissingInk:
+      return "missing_ink";
+    case Kind::kExtraInk:
+      return "extra_ink";
+    default:
+      return "colour_shift";
+  }
+}
+
+Kind classify(double mean_de, double mean_dl) {
+  if (mean_dl >= 0.3 * mean_de) return Kind::kMissingInk;
+  if (-mean_dl >= 0.3 * mean_de) return Kind::kExtraInk;
+  return Kind::kColourShift;
+}
+
+std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const DefectOptions& o) {
+  std::sort(strips.begin(), strips.end(),
+            [](const StripComponents& a, const StripComponents& b) { return a.y0 < b.y0; });
+  std::vector<int32_t> first(strips.size() + 1, 0);
+  for (size_t i = 0; i < strips.size(); ++i) first[i + 1] = first[i] + static_cast<int32_t>(strips[i].blobs.size());
+  std::vector<int32_t> parent(static_cast<size_t>(first.back()));
+  std::iota(parent.begin(), parent.end(), 0);
+  for (size_t i = 1; i < strips.size(); ++i) {
+    const StripComponents &up = strips[i - 1], &down = strips[i];
+    if (up.y0 + up.rows != down.y0) continue;
+    // Runs on the two rows touch (8-connected) when their x ranges, widened by one, overlap.
+    size_t a = 0, b = 0;
+    while (a < up.bottom.size() && b < down.top.size()) {
+      const Run &ra = up.bottom[a], &rb = down.top[b];
+      if (ra.x0 <= rb.x1 && rb.x0 <= ra.x1) unite(parent, first[i - 1] + ra.label, first[i] + rb.label);
+      if (ra.x1 < rb.x1)
+        ++a;
+      else
+        ++b;
+    }
+  }
+  std::vector<int32_t> slot(parent.size(), -1);
+  std::vector<Blob> merged;
+  for (size_t i = 0; i < strips.size(); ++i)
+    for (size_t k = 0; k < strips[i].blobs.size(); ++k) {
+      const int32_t root = find(parent, first[i] + static_cast<int32_t>(k));
+      if (slot[root] < 0) {
+        slot[root] = static_cast<int32_t>(merged.size());
+        merged.emplace_back();
+      }
+      add_blob(merged[slot[root]], strips[i].blobs[k]);
+    }
+  std::vector<Blob> kept;
+  for (const Blob& b : merged)
+    if (is_defect(b, o)) kept.push_back(b);
+  std::sort(kept.begin(), kept.end(), [](const Blob& a, const Blob& b) {
+    return a.first_y != b.first_y ? a.first_y < b.first_y : a.first_x < b.first_x;
+  });
+  std::vector<Defect> out;
+  for (const Blob& b : kept) {
+    Defect d;
+    d.id = static_cast<int64_t>(out.size()) + 1;
+    d.x0 = b.x0;
+    d.y0 = b.y0;
+    d.x1 = b.x1;
+    d.y1 = b.y1;
+    const double n = static_cast<double>(b.area);
+    d.cx = b.sum_x / n;
+    d.cy = b.sum_y / n;
+    d.area = b.area;
+    d.mean_de = b.sum_de / n;
+    d.max_de = b.max_de;
+    d.mean_dl = b.sum_dl / n;
+    d.kind = classify(d.mean_de, d.mean_dl);
+    out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace alinify::defects

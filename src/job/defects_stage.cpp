@@ -1,0 +1,229 @@
+#include "defects_stage.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
+#include "alinify/core/resources.hpp"
+#include "alinify/defects/colour_model.hpp"
+#include "alinify/defects/report.hpp"
+#include "alinify/defects/strip.hpp"
+#include "alinify/io/raster.hpp"
+#include "alinify/io/tiled_output.hpp"
+#include "alinify/par/agree.hpp"
+#include "alinify/plan/planner.hpp"
+
+namespace fs = std::filesystem;
+
+namespace alinify::job::detail {
+
+DefectPaths defect_paths_for(const std::string& output) {
+  const fs::path o(output);
+  const fs::path stem = o.parent_path() / o.stem();
+  return {stem.string() + ".defects.csv", stem.string() + ".defects.geojson", stem.string() + ".defects.tif"};
+}
+
+namespace {
+
+using par::on_every_rank;
+using par::on_root_then_broadcast;
+
+// Rows [y0 - halo, y0 + rows + halo) of both images, clipped to the image.
+struct Window2 {
+  std::vector<uint8_t> design, aligned;
+  defects::StripPixels px;
+};
+
+void read_rows(const io::Raster& design, const io::Raster& aligned, int64_t y0, int64_t rows, int halo, Window2& w) {
+  const Size size = design.size();
+  const int64_t in0 = std::max<int64_t>(0, y0 - halo), in1 = std::min(size.height, y0 + rows + halo);
+  const Window win{0, in0, size.width, in1 - in0};
+  const size_t stride = static_cast<size_t>(size.width) * 3;
+  w.design.resize(stride * static_cast<size_t>(win.height));
+  w.aligned.resize(w.design.size());
+  design.read_rgb(win, w.design.data(), stride);
+  aligned.read_rgb(win, w.aligned.data(), stride);
+  w.px = defects::StripPixels{size, in0, win.height, w.design.data(), w.aligned.data()};
+}
+
+std::string bytes_of(const std::vector<defects::Sample>& s) {
+  return std::string(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(defects::Sample));
+}
+
+void append_samples(const std::string& bytes, std::vector<defects::Sample>& into) {
+  if (bytes.size() % sizeof(defects::Sample) != 0) fail_runtime("defects: malformed sample message");
+  const size_t n = bytes.size() / sizeof(defects::Sample);
+  const size_t at = into.size();
+  into.resize(at + n);
+  if (n) std::memcpy(into.data() + at, bytes.data(), bytes.size());
+}
+
+// The map's strip: Delta E rounded to whole units, 255 at and above, grey in all three bands (the
+// tiled writer takes RGB); 0 where nothing was compared.
+void map_strip(const defects::DeltaMap& map, std::vector<uint8_t>& rgb) {
+  rgb.resize(map.de.size() * 3);
+  for (size_t i = 0; i < map.de.size(); ++i) {
+    const auto v = static_cast<uint8_t>(std::min(255.0f, std::round(map.de[i])));
+    rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = v;
+  }
+}
+
+nlohmann::json model_json(const defects::ColourModel& m) {
+  return {{"matrix", m.m},
+          {"offset", m.offset},
+          {"gain_field", m.gain},
+          {"samples", m.samples},
+          {"residual_median_rgb", m.residual_median},
+          {"residual_rms_rgb", m.residual_rms},
+          {"inlier_fraction", m.inlier_fraction}};
+}
+
+}  // namespace
+
+nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const transform::TransformFile& t) {
+  const double t0 = now_seconds();
+  const defects::DefectOptions& o = job.defect_options;
+  std::optional<io::Raster> design, aligned;
+  std::vector<plan::RowRange> mine;
+  Size size;
+  const double margin = o.halo() + 2;  // the smoothing box, the neighbourhood and the warp's taps
+  std::string message;
+  int step = 0;
+  on_every_rank(comm, "defects: colour samples", [&] {
+    design.emplace(io::Raster::open(job.design));
+    aligned.emplace(io::Raster::open(job.out));
+    size = design->size();
+    step = defects::sample_step_for(size, o);
+    mine = plan::strips_for_rank(size.height, kDefectStripRows, comm.rank(), comm.size());
+    std::vector<defects::Sample> samples;
+    Window2 w;
+    for (const plan::RowRange& r : mine)
+      for (int64_t y = (r.y0 + step - 1) / step * step; y < r.y0 + r.rows; y += step) {
+        read_rows(*design, *aligned, y, 1, o.scale, w);
+        const std::vector<uint8_t> valid = defects::coverage_mask(t.transform, size, t.scan, y, 1, margin);
+        const std::vector<defects::Sample> row = defects::collect_samples(w.px, y, 1, step, o, valid.data());
+        samples.insert(samples.end(), row.begin(), row.end());
+      }
+    message = bytes_of(samples);
+  });
+  std::vector<std::string> parts = comm.gather(message, 0);
+  const std::string model_text = on_root_then_broadcast(comm, "defects: colour model", [&] {
+    std::vector<defects::Sample> all;
+    for (const std::string& p : parts) append_samples(p, all);
+    // The same samples in the same order for any rank count: the same fit.
+    std::sort(all.begin(), all.end(),
+              [](const defects::Sample& a, const defects::Sample& b) { return a.y != b.y ? a.y < b.y : a.x < b.x; });
+    defects::FitOptions fo;
+    fo.gain_field = o.gain_field;
+    const defects::ColourModel m = defects::fit_colour_model(all, size, fo);
+    spdlog::info(
+        "defects: colour model from {} samples (every {} px): residual median {:.2f}, rms {:.2f} (RGB levels), "
+        "{:.1f} % inliers",
+        m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction);
+    return m.to_json_text();
+  });
+  parts.clear();
+  const defects::ColourModel model = defects::ColourModel::from_json_text(model_text);
+  const double t_model = now_seconds();
+  const DefectPaths paths = defect_paths_for(job.out);
+  // --defect-map: laid out by rank 0 like the aligned output, tiles of one strip's height, so that
+  // every rank writes its strips' tiles in place.
+  io::OutputSpec map_spec;
+  map_spec.path = paths.map;
+  map_spec.size = size;
+  map_spec.tile = kDefectStripRows;
+  map_spec.overviews = false;
+  map_spec.georef = design->info();
+  const auto discard_map = [&] {
+    if (job.defect_map) io::discard_output(map_spec);
+  };
+  if (job.defect_map)
+    on_every_rank(comm, "defects: creating the map", [&] {
+      if (comm.is_root()) io::create_tiled_output(map_spec);
+    });
+  on_every_rank(
+      comm, "defects: strips",
+      [&] {
+        std::vector<defects::StripComponents> strips;
+        std::unique_ptr<io::LaidOutTileWriter> writer;
+        if (job.defect_map) writer = std::make_unique<io::LaidOutTileWriter>(map_spec);
+        Window2 w;
+        std::vector<uint8_t> rgb;
+        for (const plan::RowRange& r : mine) {
+          read_rows(*design, *aligned, r.y0, r.rows, o.halo(), w);
+          const std::vector<uint8_t> valid = defects::coverage_mask(t.transform, size, t.scan, r.y0, r.rows, margin);
+          const defects::DeltaMap map = defects::delta_map(w.px, r.y0, r.rows, model, o, valid.data());
+          strips.push_back(defects::label_strip(map, size.width, size.height, r.y0, r.rows, o));
+          if (writer) {
+            map_strip(map, rgb);
+            writer->write_strip(r.y0, r.rows, rgb.data(), static_cast<size_t>(size.width) * 3);
+          }
+        }
+        message = defects::encode(strips);
+      },
+      discard_map);
+  parts = comm.gather(message, 0);
+  const double t_strips = now_seconds();
+  const std::string summary = on_root_then_broadcast(comm, "defects: merging and writing", [&] {
+    std::vector<defects::StripComponents> strips;
+    for (const std::string& p : parts) {
+      std::vector<defects::StripComponents> s = defects::decode(p);
+      std::move(s.begin(), s.end(), std::back_inserter(strips));
+    }
+    std::vector<defects::Defect> found = defects::merge_strips(std::move(strips), o);
+    for (defects::Defect& d : found) {
+      const Vec2 q = t.transform.apply(Vec2{d.cx, d.cy});
+      d.scan_cx = q.x;
+      d.scan_cy = q.y;
+    }
+    files::write_atomically(paths.csv, defects::csv_text(found));
+    files::write_atomically(paths.geojson, defects::geojson_text(found));
+    if (job.defect_map) {
+      try {
+        io::finish_output(map_spec);
+      } catch (...) {
+        discard_map();
+        throw;
+      }
+    }
+    nlohmann::json kinds = {{"missing_ink", 0}, {"extra_ink", 0}, {"colour_shift", 0}};
+    for (const defects::Defect& d : found)
+      kinds[defects::kind_name(d.kind)] = kinds[defects::kind_name(d.kind)].get<int>() + 1;
+    const double seconds = now_seconds() - t0;
+    spdlog::info("defects: {} found ({} missing ink, {} extra ink, {} colour shift) in {:.2f} s: {}", found.size(),
+                 kinds["missing_ink"].get<int>(), kinds["extra_ink"].get<int>(), kinds["colour_shift"].get<int>(),
+                 seconds, paths.csv);
+    nlohmann::json j{
+        {"count", found.size()},
+        {"kinds", kinds},
+        {"csv", paths.csv},
+        {"geojson", paths.geojson},
+        {"colour_model", model_json(model)},
+        {"delta_e", "CIE 1976"},
+        {"options",
+         {{"compare", o.compare == defects::Compare::kEnvelope ? "envelope" : "nearest"},
+          {"radius", o.radius},
+          {"scale", o.scale},
+          {"high", o.high},
+          {"low", o.low},
+          {"min_area", o.min_area},
+          {"sample_step", step},
+          {"strip_rows", kDefectStripRows},
+          {"coverage_margin", margin}}},
+        {"stage_seconds", {{"colour_model", t_model - t0}, {"strips", t_strips - t_model}, {"total", seconds}}}};
+    return j.dump();
+  });
+  nlohmann::json facts = nlohmann::json::parse(summary);
+  // The largest peak RSS of any rank by the end of the stage (the process's peak: the warp's too).
+  facts["peak_rss_bytes_max_rank"] = comm.allreduce_max(static_cast<int64_t>(peak_rss_bytes()));
+  return facts;
+}
+
+}  // namespace alinify::job::detail

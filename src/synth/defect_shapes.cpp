@@ -1,0 +1,206 @@
+// Print defects drawn into the pattern the camera samples (synth --defects): the truth knows each
+// box in design pixels because the shapes are drawn in design space, before the scan is rendered.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "alinify/core/error.hpp"
+#include "alinify/defects/colour.hpp"
+#include "alinify/synth/synth.hpp"
+#include "hash.hpp"
+
+namespace alinify::synth {
+
+namespace {
+
+enum class Shape { kBlot, kMissing, kStreak, kShift };
+
+struct Drawn {
+  Shape shape;
+  double cx, cy;
+  double rx, ry;                // blot: radii; missing/shift: half sides; streak: half length, half width
+  double ux = 1, uy = 0;        // streak: direction
+  uint8_t ink[3] = {0, 0, 0};   // blot, missing, streak: the colour drawn
+  double ext_x = 0, ext_y = 0;  // half extent of the box
+
+  bool inside(double x, double y) const {
+    const double dx = x - cx, dy = y - cy;
+    switch (shape) {
+      case Shape::kBlot:
+        return (dx / rx) * (dx / rx) + (dy / ry) * (dy / ry) <= 1;
+      case Shape::kStreak: {
+        const double along = dx * ux + dy * uy, across = -dx * uy + dy * ux;
+        return std::abs(along) <= rx && std::abs(across) <= ry;
+      }
+      default:
+        return std::abs(dx) <= rx && std::abs(dy) <= ry;
+    }
+  }
+  // The colour of the defect over a base colour.
+  void paint(const uint8_t base[3], uint8_t out[3]) const {
+    if (shape != Shape::kShift) {
+      std::copy(ink, ink + 3, out);
+      return;
+    }
+    // A shifted ink: red up, blue down (hue and chroma move, lightness roughly stays).
+    out[0] = static_cast<uint8_t>(std::clamp(base[0] + 55, 0, 255));
+    out[1] = base[1];
+    out[2] = static_cast<uint8_t>(std::clamp(base[2] - 55, 0, 255));
+  }
+};
+
+const char* shape_name(Shape s) {
+  switch (s) {
+    case Shape::kBlot:
+      return "blot";
+    case Shape::kMissing:
+      return "missing";
+    case Shape::kStreak:
+      return "streak";
+    default:
+      return "shift";
+  }
+}
+
+const char* kind_of(Shape s) {
+  switch (s) {
+    case Shape::kMissing:
+      return "missing_ink";
+    case Shape::kShift:
+      return "colour_shift";
+    default:
+      return "extra_ink";
+  }
+}
+
+}  // namespace
+
+struct DefectedPattern::Impl {
+  const Pattern& base;
+  std::vector<Drawn> shapes;
+  std::vector<DefectTruth> truth;
+};
+
+namespace {
+
+// Median Delta E 1976 between the design and the defect over the shape's inside (a 9x9 grid of its box).
+double median_contrast(const Pattern& base, const Drawn& d) {
+  std::vector<double> de;
+  for (int j = 0; j < 9; ++j)
+    for (int i = 0; i < 9; ++i) {
+      const double x = d.cx - d.ext_x + 2 * d.ext_x * i / 8.0, y = d.cy - d.ext_y + 2 * d.ext_y * j / 8.0;
+      if (!d.inside(x, y)) continue;
+      uint8_t b[3], p[3];
+      base.colour(x, y, b);
+      d.paint(b, p);
+      de.push_back(defects::delta_e76(defects::srgb_to_lab(b[0], b[1], b[2]), defects::srgb_to_lab(p[0], p[1], p[2])));
+    }
+  if (de.empty()) return 0;
+  std::nth_element(de.begin(), de.begin() + static_cast<std::ptrdiff_t>(de.size() / 2), de.end());
+  return de[de.size() / 2];
+}
+
+// Sizes: a third small (6..16 px), a third medium (16..60), a third large (60..200); streaks 40..300 long.
+double draw_size(detail::Rng& rng) {
+  const int c = rng.below(3);
+  return c == 0 ? rng.uniform(6, 16) : c == 1 ? rng.uniform(16, 60) : rng.uniform(60, 200);
+}
+
+Drawn candidate(Shape shape, Size size, detail::Rng& rng) {
+  Drawn d{};
+  d.shape = shape;
+  switch (shape) {
+    case Shape::kBlot: {
+      const double s = draw_size(rng);
+      d.rx = s / 2;
+      d.ry = s / 2 * rng.uniform(0.6, 1.0);
+      d.ext_x = d.rx;
+      d.ext_y = d.ry;
+      d.ink[0] = 28, d.ink[1] = 22, d.ink[2] = 35;
+      break;
+    }
+    case Shape::kMissing:
+    case Shape::kShift: {
+      d.rx = draw_size(rng) / 2;
+      d.ry = std::max(3.0, d.rx * rng.uniform(0.5, 1.5));
+      d.ext_x = d.rx;
+      d.ext_y = d.ry;
+      d.ink[0] = 246, d.ink[1] = 244, d.ink[2] = 238;  // the bare fabric
+      break;
+    }
+    case Shape::kStreak: {
+      d.rx = rng.uniform(20, 150);
+      d.ry = rng.uniform(1.5, 2.5);
+      const int dir = rng.below(3);  // along the print direction, across it, or slanted
+      const double a = dir == 0 ? 0.0 : dir == 1 ? M_PI / 2 : rng.uniform(0.2, 1.3);
+      d.ux = std::cos(a);
+      d.uy = std::sin(a);
+      d.ext_x = std::abs(d.rx * d.ux) + std::abs(d.ry * d.uy);
+      d.ext_y = std::abs(d.rx * d.uy) + std::abs(d.ry * d.ux);
+      d.ink[0] = 35, d.ink[1] = 30, d.ink[2] = 45;
+      break;
+    }
+  }
+  const double mx = 0.06 * static_cast<double>(size.width) + d.ext_x,
+               my = 0.06 * static_cast<double>(size.height) + d.ext_y;
+  d.cx = std::floor(rng.uniform(mx, static_cast<double>(size.width) - mx));
+  d.cy = std::floor(rng.uniform(my, static_cast<double>(size.height) - my));
+  return d;
+}
+
+}  // namespace
+
+DefectedPattern::DefectedPattern(const Pattern& base, Size size, int count, uint64_t seed)
+    : impl_(std::make_unique<Impl>(Impl{base, {}, {}})) {
+  if (count < 0 || count > 10000) fail_usage("--defects: must be in 0..10000");
+  detail::Rng rng(detail::mix64(seed) ^ 0x64656665637473ULL);
+  constexpr double kMinContrast = 15;
+  constexpr double kGap = 12;  // px between boxes: two defects never touch, even after smoothing
+  for (int i = 0; i < count; ++i) {
+    const Shape shape = static_cast<Shape>(i % 4);
+    bool placed = false;
+    for (int attempt = 0; attempt < 200 && !placed; ++attempt) {
+      Drawn d = candidate(shape, size, rng);
+      if (2 * d.ext_x + 2 * 0.06 * static_cast<double>(size.width) >= static_cast<double>(size.width) ||
+          2 * d.ext_y + 2 * 0.06 * static_cast<double>(size.height) >= static_cast<double>(size.height))
+        continue;
+      bool clear = true;
+      for (const Drawn& o : impl_->shapes)
+        if (std::abs(o.cx - d.cx) < o.ext_x + d.ext_x + kGap && std::abs(o.cy - d.cy) < o.ext_y + d.ext_y + kGap)
+          clear = false;
+      if (!clear || median_contrast(base, d) < kMinContrast) continue;
+      DefectTruth t;
+      t.id = static_cast<int64_t>(impl_->truth.size()) + 1;
+      t.shape = shape_name(shape);
+      t.kind = kind_of(shape);
+      t.x0 = static_cast<int64_t>(std::floor(d.cx - d.ext_x));
+      t.y0 = static_cast<int64_t>(std::floor(d.cy - d.ext_y));
+      t.x1 = static_cast<int64_t>(std::ceil(d.cx + d.ext_x));
+      t.y1 = static_cast<int64_t>(std::ceil(d.cy + d.ext_y));
+      t.cx = d.cx;
+      t.cy = d.cy;
+      impl_->shapes.push_back(d);
+      impl_->truth.push_back(t);
+      placed = true;
+    }
+    if (!placed)
+      fail_usage("--defects: found room for only " + std::to_string(impl_->truth.size()) + " of " +
+                 std::to_string(count) + " defects on this design");
+  }
+}
+
+DefectedPattern::~DefectedPattern() = default;
+
+void DefectedPattern::colour(double x, double y, uint8_t rgb[3]) const {
+  impl_->base.colour(x, y, rgb);
+  for (const Drawn& d : impl_->shapes) {
+    if (std::abs(x - d.cx) > d.ext_x || std::abs(y - d.cy) > d.ext_y || !d.inside(x, y)) continue;
+    uint8_t base[3] = {rgb[0], rgb[1], rgb[2]};
+    d.paint(base, rgb);
+    return;
+  }
+}
+
+const std::vector<DefectTruth>& DefectedPattern::truth() const { return impl_->truth; }
+
+}  // namespace alinify::synth

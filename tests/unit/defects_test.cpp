@@ -1,0 +1,301 @@
+// The defect finder's pieces: colour conversion and differences against published values, the
+// robust colour fit against a known mapping, components merged across strip boundaries.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "alinify/defects/colour.hpp"
+#include "alinify/defects/colour_model.hpp"
+#include "alinify/defects/report.hpp"
+#include "alinify/defects/strip.hpp"
+
+namespace alinify::defects {
+namespace {
+
+// Sharma, Wu and Dalal (2005), "The CIEDE2000 color-difference formula: implementation notes,
+// supplementary test data, and mathematical observations", Table 1: pairs 1, 2, 3, 4, 7, 8, 9, 17,
+// 18, 19, 20, 25 and 34 (published to four decimals).
+TEST(DefectsColour, DeltaE2000MatchesSharmaWuDalalTable) {
+  struct Row {
+    Lab a, b;
+    double de;
+  };
+  const Row rows[] = {
+      {{50.0000, 2.6772, -79.7751}, {50.0000, 0.0000, -82.7485}, 2.0425},
+      {{50.0000, 3.1571, -77.2803}, {50.0000, 0.0000, -82.7485}, 2.8615},
+      {{50.0000, 2.8361, -74.0200}, {50.0000, 0.0000, -82.7485}, 3.4412},
+      {{50.0000, -1.3802, -84.2814}, {50.0000, 0.0000, -82.7485}, 1.0000},
+      {{50.0000, 0.0000, 0.0000}, {50.0000, -1.0000, 2.0000}, 2.3669},
+      {{50.0000, -1.0000, 2.0000}, {50.0000, 0.0000, 0.0000}, 2.3669},
+      {{50.0000, 2.4900, -0.0010}, {50.0000, -2.4900, 0.0009}, 7.1792},
+      {{50.0000, 2.5000, 0.0000}, {73.0000, 25.0000, -18.0000}, 27.1492},
+      {{50.0000, 2.5000, 0.0000}, {61.0000, -5.0000, 29.0000}, 22.8977},
+      {{50.0000, 2.5000, 0.0000}, {56.0000, -27.0000, -3.0000}, 31.9030},
+      {{50.0000, 2.5000, 0.0000}, {58.0000, 24.0000, 15.0000}, 19.4535},
+      {{60.2574, -34.0099, 36.2677}, {60.4626, -34.1751, 39.4387}, 1.2644},
+      {{2.0776, 0.0795, -1.1350}, {0.9033, -0.0636, -0.5514}, 0.9082},
+  };
+  for (const Row& r : rows) {
+    EXPECT_NEAR(delta_e2000(r.a, r.b), r.de, 5e-5) << r.a.L << " " << r.a.a << " " << r.a.b;
+    EXPECT_NEAR(delta_e2000(r.b, r.a), r.de, 5e-5);
+  }
+}
+
+TEST(DefectsColour, DeltaE76IsTheEuclideanDistance) {
+  EXPECT_DOUBLE_EQ(delta_e76({50, 0, 0}, {53, 4, 0}), 5.0);
+  EXPECT_DOUBLE_EQ(delta_e76({10, -2, 7}, {10, -2, 7}), 0.0);
+  EXPECT_DOUBLE_EQ(delta_e76({0, 0, 0}, {2, 3, 6}), 7.0);
+}
+
+// sRGB primaries and white in L*a*b* (D65), as tabulated by colour-science references (two decimals).
+TEST(DefectsColour, SrgbToLabKnownColours) {
+  const Lab white = srgb_to_lab(255, 255, 255), black = srgb_to_lab(0, 0, 0);
+  EXPECT_NEAR(white.L, 100.0, 0.01);
+  EXPECT_NEAR(white.a, 0.0, 0.01);
+  EXPECT_NEAR(white.b, 0.0, 0.01);
+  EXPECT_NEAR(black.L, 0.0, 1e-9);
+  const Lab red = srgb_to_lab(255, 0, 0), green = srgb_to_lab(0, 255, 0), blue = srgb_to_lab(0, 0, 255);
+  EXPECT_NEAR(red.L, 53.24, 0.02);
+  EXPECT_NEAR(red.a, 80.09, 0.02);
+  EXPECT_NEAR(red.b, 67.20, 0.02);
+  EXPECT_NEAR(green.L, 87.73, 0.02);
+  EXPECT_NEAR(green.a, -86.18, 0.02);
+  EXPECT_NEAR(green.b, 83.18, 0.02);
+  EXPECT_NEAR(blue.L, 32.30, 0.02);
+  EXPECT_NEAR(blue.a, 79.19, 0.02);
+  EXPECT_NEAR(blue.b, -107.86, 0.02);
+  // A grey has no chroma; lighter is higher L*.
+  const Lab grey = srgb_to_lab(119, 119, 119);
+  EXPECT_NEAR(grey.a, 0.0, 0.01);
+  EXPECT_NEAR(grey.b, 0.0, 0.01);
+  EXPECT_LT(grey.L, srgb_to_lab(120, 120, 120).L);
+}
+
+// Greys, fractional levels included (a colour-mapped design is not integral): L* = 116 Y^(1/3) - 16
+// with Y the sRGB decoding of the level, straight from IEC 61966-2-1 (the code uses a table).
+TEST(DefectsColour, GreyLightnessFollowsTheSrgbCurve) {
+  for (double v : {3.3, 10.0, 64.25, 119.5, 200.7, 254.99}) {
+    const double c = v / 255.0;
+    const double y = c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
+    const double l = y > 216.0 / 24389.0 ? 116 * std::cbrt(y) - 16 : 24389.0 / 27.0 * y;
+    EXPECT_NEAR(srgb_to_lab(v, v, v).L, l, 1e-4) << v;
+  }
+}
+
+// Samples from a known model (matrix, offset, gain field) with a share of outliers (defects).
+std::vector<Sample> samples_of(const ColourModel& truth, double outlier_share, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<Sample> out;
+  for (int i = 0; i < 4000; ++i) {
+    Sample s;
+    s.x = static_cast<float>(std::floor(u(rng) * static_cast<double>(truth.image.width)));
+    s.y = static_cast<float>(std::floor(u(rng) * static_cast<double>(truth.image.height)));
+    for (float& c : s.design) c = static_cast<float>(20 + 200 * u(rng));
+    double p[3];
+    truth.apply(s.x, s.y, s.design.data(), p);
+    for (int c = 0; c < 3; ++c) s.scan[c] = static_cast<float>(p[c] + (u(rng) - 0.5));
+    if (u(rng) < outlier_share)
+      for (float& c : s.scan) c = static_cast<float>(255 * u(rng));
+    out.push_back(s);
+  }
+  return out;
+}
+
+TEST(DefectsColourModel, RecoversAKnownMappingDespiteOutliers) {
+  ColourModel truth;
+  truth.image = Size{1000, 800};
+  truth.m = {0.9, 0.05, 0.0, -0.03, 1.05, 0.02, 0.01, 0.0, 0.95};
+  truth.offset = {8, -5, 3};
+  truth.gain = {0.05, -0.04, -0.03, 0.02, -0.05};
+  const ColourModel fit = fit_colour_model(samples_of(truth, 0.15, 7), truth.image);
+  for (int k = 0; k < 9; ++k) EXPECT_NEAR(fit.m[k], truth.m[k], 0.01) << k;
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(fit.offset[k], truth.offset[k], 1.0) << k;
+  for (const auto [x, y] : {std::pair{0.0, 0.0}, {999.0, 0.0}, {500.0, 400.0}, {0.0, 799.0}, {999.0, 799.0}})
+    EXPECT_NEAR(fit.gain_at(x, y), truth.gain_at(x, y), 0.005) << x << "," << y;
+  EXPECT_GT(fit.inlier_fraction, 0.8);
+  EXPECT_LT(fit.inlier_fraction, 0.9);  // most of the 15 % outliers are out
+  EXPECT_LT(fit.residual_rms, 1.0);     // the +-0.5 noise, per channel
+  // A plain least-squares fit (one round, no reweighting) is pulled by the outliers.
+  FitOptions one;
+  one.iterations = 1;
+  const ColourModel plain = fit_colour_model(samples_of(truth, 0.15, 7), truth.image, one);
+  EXPECT_GT(std::abs(plain.m[0] - truth.m[0]) + std::abs(plain.offset[0] - truth.offset[0]) / 100, 0.02);
+}
+
+TEST(DefectsColourModel, JsonRoundTripIsExact) {
+  ColourModel truth;
+  truth.image = Size{640, 480};
+  truth.gain = {0.01, 0, 0, 0, 0};
+  const ColourModel fit = fit_colour_model(samples_of(truth, 0.0, 3), truth.image);
+  const ColourModel back = ColourModel::from_json_text(fit.to_json_text());
+  EXPECT_EQ(back.m, fit.m);
+  EXPECT_EQ(back.offset, fit.offset);
+  EXPECT_EQ(back.gain, fit.gain);
+  EXPECT_EQ(back.samples, fit.samples);
+}
+
+// A Delta E map of a whole image, labelled either as one strip or cut into strips of `cut` rows.
+std::vector<Defect> find(const DeltaMap& map, int64_t w, int64_t h, int64_t cut, const DefectOptions& o) {
+  std::vector<StripComponents> strips;
+  for (int64_t y0 = 0; y0 < h; y0 += cut) {
+    const int64_t rows = std::min(cut, h - y0);
+    DeltaMap part;
+    part.de.assign(map.de.begin() + y0 * w, map.de.begin() + (y0 + rows) * w);
+    part.dl.assign(map.dl.begin() + y0 * w, map.dl.begin() + (y0 + rows) * w);
+    strips.push_back(label_strip(part, w, h, y0, rows, o));
+  }
+  // Through the message, strips in reverse order: what rank 0 gets from several ranks.
+  std::reverse(strips.begin(), strips.end());
+  return merge_strips(decode(encode(strips)), o);
+}
+
+TEST(DefectsComponents, MergedAcrossStripBoundariesWhateverTheCut) {
+  const int64_t w = 60, h = 40;
+  DeltaMap map;
+  map.de.assign(w * h, 0.0f);
+  map.dl.assign(w * h, 0.0f);
+  const auto set = [&](int64_t x, int64_t y, float de, float dl) {
+    map.de[y * w + x] = de;
+    map.dl[y * w + x] = dl;
+  };
+  // A: a diagonal line (8-connected only) from (5, 2) to (30, 27), weak (6) except one strong pixel at its end.
+  for (int64_t k = 0; k <= 25; ++k) set(5 + k, 2 + k, k == 25 ? 12.0f : 6.0f, -6.0f);
+  // B: a 5x5 square of 20, lighter than the design: a missing-ink patch.
+  for (int64_t y = 30; y < 35; ++y)
+    for (int64_t x = 40; x < 45; ++x) set(x, y, 20.0f, 18.0f);
+  // C: weak everywhere (below high): never a defect, however joined.
+  for (int64_t y = 5; y < 20; ++y) set(50, y, 7.0f, 0.0f);
+  // D: strong but 3 px: below the minimum area.
+  for (int64_t x = 10; x < 13; ++x) set(x, 37, 30.0f, 0.0f);
+  DefectOptions o;
+  o.min_area = 16;
+  const std::vector<Defect> whole = find(map, w, h, h, o);
+  ASSERT_EQ(whole.size(), 2u);
+  EXPECT_EQ(whole[0].area, 26);  // A, first pixel (5, 2)
+  EXPECT_EQ(whole[0].x0, 5);
+  EXPECT_EQ(whole[0].y1, 27);
+  EXPECT_EQ(whole[0].max_de, 12.0);
+  EXPECT_NEAR(whole[0].cx, 17.5, 1e-9);
+  EXPECT_EQ(whole[0].kind, Kind::kExtraInk);
+  EXPECT_EQ(whole[1].area, 25);  // B
+  EXPECT_NEAR(whole[1].cx, 42.0, 1e-9);
+  EXPECT_NEAR(whole[1].cy, 32.0, 1e-9);
+  EXPECT_EQ(whole[1].kind, Kind::kMissingInk);
+  for (int64_t cut : {1, 2, 3, 7, 13, 16, 31}) {
+    const std::vector<Defect> cutted = find(map, w, h, cut, o);
+    ASSERT_EQ(cutted.size(), whole.size()) << "cut " << cut;
+    for (size_t i = 0; i < whole.size(); ++i) {
+      EXPECT_EQ(cutted[i].area, whole[i].area) << "cut " << cut;
+      EXPECT_EQ(cutted[i].x0, whole[i].x0);
+      EXPECT_EQ(cutted[i].y0, whole[i].y0);
+      EXPECT_EQ(cutted[i].x1, whole[i].x1);
+      EXPECT_EQ(cutted[i].y1, whole[i].y1);
+      EXPECT_NEAR(cutted[i].cx, whole[i].cx, 1e-9);
+      EXPECT_NEAR(cutted[i].mean_de, whole[i].mean_de, 1e-9);
+      EXPECT_EQ(cutted[i].max_de, whole[i].max_de);
+    }
+  }
+}
+
+// A synthetic texture, the scan = a known colour map of it; one patch painted over in the scan.
+struct Pair {
+  int64_t w = 200, h = 150;
+  std::vector<uint8_t> design, aligned;
+};
+
+Pair textured_pair() {
+  Pair p;
+  p.design.resize(p.w * p.h * 3);
+  p.aligned.resize(p.design.size());
+  for (int64_t y = 0; y < p.h; ++y)
+    for (int64_t x = 0; x < p.w; ++x) {
+      const int64_t i = (y * p.w + x) * 3;
+      // Smooth colour ramps with blocks: many colours, soft edges.
+      const double fx = static_cast<double>(x) / 25.0, fy = static_cast<double>(y) / 19.0;
+      p.design[i] = static_cast<uint8_t>(128 + 90 * std::sin(fx));
+      p.design[i + 1] = static_cast<uint8_t>(128 + 90 * std::cos(fy));
+      p.design[i + 2] = static_cast<uint8_t>(128 + 60 * std::sin(fx + fy));
+      // scan = 0.9 * design + 10 (each channel)
+      for (int c = 0; c < 3; ++c) p.aligned[i + c] = static_cast<uint8_t>(std::lround(0.9 * p.design[i + c] + 10));
+    }
+  return p;
+}
+
+std::vector<Defect> run_on(const Pair& p, const DefectOptions& o) {
+  StripPixels px{Size{p.w, p.h}, 0, p.h, p.design.data(), p.aligned.data()};
+  const std::vector<Sample> samples = collect_samples(px, 0, p.h, 4, o, nullptr);
+  FitOptions fo;
+  fo.gain_field = false;
+  const ColourModel model = fit_colour_model(samples, Size{p.w, p.h}, fo);
+  EXPECT_NEAR(model.m[0], 0.9, 0.02);
+  EXPECT_NEAR(model.offset[1], 10, 2.0);
+  std::vector<StripComponents> strips;
+  for (int64_t y0 = 0; y0 < p.h; y0 += 64) {
+    const int64_t rows = std::min<int64_t>(64, p.h - y0);
+    const DeltaMap map = delta_map(px, y0, rows, model, o, nullptr);
+    strips.push_back(label_strip(map, p.w, p.h, y0, rows, o));
+  }
+  return merge_strips(strips, o);
+}
+
+TEST(DefectsPipeline, NoDefectsOnAFaithfulScan) {
+  const DefectOptions o;
+  EXPECT_TRUE(run_on(textured_pair(), o).empty());
+}
+
+TEST(DefectsPipeline, FindsADarkPatchAcrossAStripBoundary) {
+  Pair p = textured_pair();
+  // A dark 10x12 blot over rows 58..69 (across the strip boundary at row 64), on a light red part of
+  // the design (R ~ 215, G ~ 45, B ~ 70): the blot is much darker than the ink it covers.
+  for (int64_t y = 58; y < 70; ++y)
+    for (int64_t x = 30; x < 40; ++x)
+      for (int c = 0; c < 3; ++c) p.aligned[(y * p.w + x) * 3 + c] = 15;
+  const std::vector<Defect> d = run_on(p, DefectOptions{});
+  ASSERT_EQ(d.size(), 1u);
+  // The box may grow by the smoothing and the neighbourhood (1 + 1 px) but holds the blot.
+  EXPECT_LE(d[0].x0, 30);
+  EXPECT_GE(d[0].x0, 28);
+  EXPECT_GE(d[0].x1, 39);
+  EXPECT_LE(d[0].x1, 41);
+  EXPECT_LE(d[0].y0, 58);
+  EXPECT_GE(d[0].y1, 69);
+  EXPECT_NEAR(d[0].cx, 34.5, 0.5);
+  EXPECT_NEAR(d[0].cy, 63.5, 0.5);
+  EXPECT_EQ(d[0].kind, Kind::kExtraInk) << d[0].mean_de << " " << d[0].mean_dl;
+}
+
+TEST(DefectsReport, CsvRoundTrip) {
+  Defect d;
+  d.id = 3;
+  d.x0 = 1;
+  d.y0 = 2;
+  d.x1 = 10;
+  d.y1 = 20;
+  d.cx = 5.25;
+  d.cy = 11.5;
+  d.area = 77;
+  d.mean_de = 14.5;
+  d.max_de = 30.25;
+  d.mean_dl = -9;
+  d.kind = Kind::kExtraInk;
+  EXPECT_NE(csv_text({d}).find("\n3,1,2,10,20,5.25,11.50,0.00,0.00,77,14.50,30.25,-9.00,extra_ink\n"),
+            std::string::npos);
+  EXPECT_NE(geojson_text({d}).find("\"kind\": \"extra_ink\""), std::string::npos);
+}
+
+TEST(DefectsCoverage, IdentityTransformMasksTheMargin) {
+  transform::Transform t;
+  t.stages.push_back(transform::Stage{});
+  t.stages[0].affine.offset[0] = 10;  // design x maps to scan x + 10
+  const std::vector<uint8_t> m = coverage_mask(t, Size{100, 80}, Size{100, 80}, 40, 3, 2.0);
+  // Valid where 2 <= x (the design's edge) and x + 10 <= 97 (the scan's), i.e. 2 <= x <= 87.
+  for (int64_t x = 0; x < 100; ++x) EXPECT_EQ(m[x], x >= 2 && x <= 87 ? 1 : 0) << x;
+  const std::vector<uint8_t> top = coverage_mask(t, Size{100, 80}, Size{100, 80}, 0, 3, 2.0);
+  EXPECT_EQ(top[5], 0);            // row 0 is within the margin
+  EXPECT_EQ(top[2 * 100 + 5], 1);  // row 2 is not
+}
+
+}  // namespace
+}  // namespace alinify::defects

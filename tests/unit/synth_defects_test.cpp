@@ -1,0 +1,77 @@
+// synth --defects: where the drawn defects lie (the truth boxes) and that they change the print there only.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "alinify/defects/colour.hpp"
+#include "alinify/synth/synth.hpp"
+
+namespace alinify::synth {
+namespace {
+
+double delta_e(const uint8_t a[3], const uint8_t b[3]) {
+  return defects::delta_e76(defects::srgb_to_lab(a[0], a[1], a[2]), defects::srgb_to_lab(b[0], b[1], b[2]));
+}
+
+TEST(SynthDefects, BoxesHoldTheChangesAndNothingChangesOutside) {
+  const Size size{1200, 900};
+  const DesignPattern design(size, 3);
+  const DefectedPattern printed(design, size, 12, 3);
+  const std::vector<DefectTruth>& truth = printed.truth();
+  ASSERT_EQ(truth.size(), 12u);
+  int kinds[3] = {0, 0, 0};
+  for (const DefectTruth& t : truth) {
+    // Inside the design, 6 % away from its edges, centre inside the box.
+    EXPECT_GE(t.x0, 0.06 * 1200 - 1);
+    EXPECT_LE(t.x1, 0.94 * 1200 + 1);
+    EXPECT_GE(t.y0, 0.06 * 900 - 1);
+    EXPECT_LE(t.y1, 0.94 * 900 + 1);
+    EXPECT_TRUE(t.cx >= t.x0 && t.cx <= t.x1 && t.cy >= t.y0 && t.cy <= t.y1);
+    EXPECT_GE(std::max(t.x1 - t.x0, t.y1 - t.y0), 5);  // the smallest are ~6 px
+    kinds[t.kind == "missing_ink" ? 0 : t.kind == "extra_ink" ? 1 : 2]++;
+  }
+  EXPECT_GT(kinds[0], 0);
+  EXPECT_GT(kinds[1], 0);
+  EXPECT_GT(kinds[2], 0);
+  // Every pixel outside all boxes is the design's; inside, the median change is large.
+  for (int64_t y = 0; y < size.height; y += 3)
+    for (int64_t x = 0; x < size.width; x += 3) {
+      bool in_box = false;
+      for (const DefectTruth& t : truth) in_box = in_box || (x >= t.x0 && x <= t.x1 && y >= t.y0 && y <= t.y1);
+      if (in_box) continue;
+      uint8_t a[3], b[3];
+      design.colour(static_cast<double>(x), static_cast<double>(y), a);
+      printed.colour(static_cast<double>(x), static_cast<double>(y), b);
+      ASSERT_TRUE(a[0] == b[0] && a[1] == b[1] && a[2] == b[2]) << x << "," << y;
+    }
+  for (const DefectTruth& t : truth) {
+    uint8_t a[3], b[3];
+    design.colour(t.cx, t.cy, a);
+    printed.colour(t.cx, t.cy, b);
+    EXPECT_GT(delta_e(a, b), 0.0) << "defect " << t.id << " leaves its centre unchanged";
+  }
+}
+
+TEST(SynthDefects, TruthJsonKeepsTheDefects) {
+  Truth t;
+  t.design = t.scan = Size{100, 80};
+  DefectTruth d;
+  d.id = 1;
+  d.shape = "blot";
+  d.kind = "extra_ink";
+  d.x0 = 10, d.y0 = 11, d.x1 = 20, d.y1 = 22;
+  d.cx = 15, d.cy = 16.5;
+  t.defects.push_back(d);
+  const Truth back = Truth::from_json_text(t.to_json_text(), "test");
+  ASSERT_EQ(back.defects.size(), 1u);
+  EXPECT_EQ(back.defects[0].kind, "extra_ink");
+  EXPECT_EQ(back.defects[0].x1, 20);
+  EXPECT_EQ(back.defects[0].cy, 16.5);
+  // No defects: no key (existing truth files keep their bytes).
+  Truth plain;
+  plain.design = plain.scan = Size{100, 80};
+  EXPECT_EQ(plain.to_json_text().find("defects"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace alinify::synth
