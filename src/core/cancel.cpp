@@ -1,6 +1,7 @@
 #include "alinify/core/cancel.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -31,9 +32,15 @@ bool past_deadline() {
   return d > 0 && now_seconds() > d;
 }
 
+// remove_on_stop's file: written only while g_has_path is false, read by the handler when true.
+char g_path[4096];
+std::atomic<bool> g_has_path{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
 void on_stop_signal(int sig) {
   int expected = 0;
   g_signal.compare_exchange_strong(expected, sig);  // the first signal names the stop
+  if (g_has_path.load()) unlink(g_path);
 }
 
 }  // namespace
@@ -77,5 +84,12 @@ void set_deadline(double deadline, double limit_seconds) {
 void clear_deadline() { g_deadline.store(0); }
 
 bool stop_requested() { return g_signal.load() != 0 || past_deadline(); }
+
+void remove_on_stop(const std::string& path) {
+  g_has_path.store(false);
+  if (path.empty() || path.size() >= sizeof g_path) return;
+  std::memcpy(g_path, path.c_str(), path.size() + 1);
+  g_has_path.store(true);
+}
 
 }  // namespace alinify::cancel

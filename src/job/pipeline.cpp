@@ -415,12 +415,25 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
   clock.start = now_seconds();
   const WarpSetup setup = set_up_warp(comm, t, job);
   clock.setup = now_seconds();
+  // Rank 0's temporary output goes the moment a stop signal arrives (core/cancel.hpp), until it
+  // has its final name.
+  struct RemovedOnStop {
+    ~RemovedOnStop() { cancel::remove_on_stop(""); }
+  } removed_on_stop;
   on_every_rank(comm, "creating the output", [&] {
-    if (comm.is_root()) io::create_tiled_output(setup.spec);
+    if (!comm.is_root()) return;
+    io::create_tiled_output(setup.spec);
+    cancel::remove_on_stop(io::partial_path(setup.spec.path));
   });
   const WarpTimes times = warp_my_strips(comm, setup, t.transform, job.progress);
   clock.warped = now_seconds();
-  finish_output(comm, setup.spec);
+  try {
+    finish_output(comm, setup.spec);
+  } catch (...) {
+    cancel::throw_if_requested();  // a stop that removed the temporary output is a stop, not an error
+    throw;
+  }
+  cancel::remove_on_stop("");
   clock.finished = now_seconds();
   nlohmann::json ranks = report_ranks(comm, setup, times, clock.start);
   // Defects from the written output read back by strips: a strip's halo rows may lie in another

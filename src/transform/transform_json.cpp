@@ -1,5 +1,7 @@
 #include "alinify/transform/transform_json.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -30,11 +32,24 @@ void check_finite_for_write(const double* v, size_t n, const char* what) {
     if (!std::isfinite(v[i])) fail_runtime(std::string("transform has a non-finite ") + what + " value");
 }
 
+// A problem quotes values from the file, which may hold control characters ("aff\ne" after JSON
+// unescaping): they are written as \xNN so that the error stays one line (the fuzz target's rule).
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else
+      out += c;
+  }
+  return out;
+}
+
 // Validation helpers: every problem is bad input naming `source`.
 struct Reader {
   const std::string& source;
 
-  [[noreturn]] void bad(const std::string& problem) const { fail_input(source, problem); }
+  [[noreturn]] void bad(const std::string& problem) const { fail_input(source, one_line(problem)); }
 
   const json& member(const json& obj, const char* key, const std::string& where) const {
     if (!obj.is_object()) bad(where + " must be an object");

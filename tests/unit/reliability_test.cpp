@@ -82,6 +82,25 @@ TEST(Reliability, StopThrowsWith128PlusTheSignal) {
   cancel::simulate(0);
 }
 
+// The stop signal's own handler removes the registered temporary output (a rank killed by mpirun
+// right after the signal has no time for its cleanup); no file once the registration is cleared.
+TEST(Reliability, AStopRemovesTheRegisteredTemporaryOutputAtOnce) {
+  test::ScratchDir d("rel-stop-removes");
+  const std::string a = d.file("out.tif.partial"), b = d.file("other.tif.partial");
+  test::write_file(a, "pixels");
+  test::write_file(b, "pixels");
+  cancel::remove_on_stop(a);
+  cancel::request(SIGTERM);  // what the handler runs
+  EXPECT_FALSE(fs::exists(a));
+  cancel::simulate(0);
+  cancel::remove_on_stop(b);
+  cancel::remove_on_stop("");
+  cancel::request(SIGINT);
+  EXPECT_TRUE(fs::exists(b));
+  cancel::simulate(0);
+  EXPECT_EQ(cancel::requested_signal(), 0);
+}
+
 TEST(Reliability, APassedDeadlineStopsWorkAsARuntimeFailure) {
   cancel::set_deadline(now_seconds() + 3600, 3600);
   EXPECT_FALSE(cancel::stop_requested());

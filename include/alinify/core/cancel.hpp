@@ -6,6 +6,8 @@
 // `alinify batch` drains instead of cancelling (batch/drain.hpp: running jobs finish, no new ones
 // start) and does not install these.
 
+#include <string>
+
 namespace alinify::cancel {
 
 // SIGTERM and SIGINT set the flag (no SA_RESTART: a blocking call returns EINTR and its loop looks).
@@ -37,5 +39,12 @@ void clear_deadline();
 
 // A signal was received or the deadline has passed: the work in progress must stop.
 bool stop_requested();
+
+// A file the signal handler itself removes (unlink() is async-signal-safe) as soon as a stop
+// arrives: rank 0's output under its temporary name. Under mpirun the rank that stops first makes
+// mpirun kill the others, and the one holding the file may be killed before its cleanup runs
+// (fault_injection's SIGTERM under mpirun -np 2 left `out.tif.partial` behind at random). Empty:
+// none. Paths longer than 4095 bytes are not registered (the normal cleanup still runs).
+void remove_on_stop(const std::string& path);
 
 }  // namespace alinify::cancel
