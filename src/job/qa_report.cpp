@@ -108,9 +108,9 @@ void add_residual_maps(const qa::ResidualGrid& grid, const std::string& folder, 
   qa::write_png(qa::residual_map(grid, grid.before, top), dir + "residual_before.png");
   qa::write_png(qa::residual_map(grid, grid.after, top), dir + "residual_after.png");
   const std::string scale = fmt::format(
-      "one cell per 64 px block (every 32 px), colour bar from 0 px (bottom) to {:.2f} px (top); grey: the block "
+      "one cell per {} px block (every {} px), colour bar from 0 px (bottom) to {:.2f} px (top); grey: the block "
       "does not count (flat, ambiguous, outside the scan)",
-      top);
+      grid.block_size, grid.block_step, top);
   out.pictures.push_back({"residual before refinement", "displacement measured through elastix's transform, " + scale,
                           dir + "residual_before.png"});
   out.pictures.push_back({"residual after refinement", "displacement measured through the final transform, " + scale,

@@ -279,8 +279,10 @@ std::vector<BlockSite> every_nth(const std::vector<BlockSite>& sites, int cols, 
   return out;
 }
 
-qa::ResidualGrid grid_of(const std::vector<BlockSite>& sites) {
+qa::ResidualGrid grid_of(const std::vector<BlockSite>& sites, Size design) {
   qa::ResidualGrid g;
+  g.block_size = detail::kBlockSize;
+  g.block_step = detail::block_step(design);
   g.cols =
       static_cast<int>(std::count_if(sites.begin(), sites.end(), [](const BlockSite& s) { return s.window.y0 == 0; }));
   g.rows = g.cols > 0 ? static_cast<int>(sites.size()) / g.cols : 0;
@@ -355,7 +357,7 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
   const double t0 = now_seconds();
   const std::vector<BlockSite> sites = detail::block_grid(t.design);
   const std::vector<plan::RowRange> strips = my_strips(comm, job, t.design);
-  qa::ResidualGrid grid = grid_of(sites);
+  qa::ResidualGrid grid = grid_of(sites, t.design);
   const int step = check_step(sites.size());
   double period = 0;
   const double radius = search_radius(t, &period);

@@ -67,7 +67,12 @@ TEST(Refine, LowersTheErrorOfAFineWavePair) {
     EXPECT_TRUE(std::filesystem::exists(d.file(std::string("auto.qa/") + f))) << f;
     EXPECT_FALSE(std::filesystem::exists(d.file(std::string("none.qa/") + f))) << f;
   }
-  EXPECT_NE(read_file(d.file("auto.report.html")).find("residual after refinement"), std::string::npos);
+  const std::string report = read_file(d.file("auto.report.html"));
+  EXPECT_NE(report.find("residual after refinement"), std::string::npos);
+  // The caption gives the grid the refinement used (metrics.json's block_size and block_step).
+  EXPECT_NE(report.find("one cell per " + std::to_string(r["block_size"].get<int>()) + " px block (every " +
+                        std::to_string(r["block_step"].get<int>()) + " px)"),
+            std::string::npos);
 }
 
 // Where elastix already aligns the pair (no fine waves, the bspline preset), `auto` measures,

@@ -45,7 +45,8 @@ RgbImage warped_grid(const Previews& p, const transform::Transform& t, Size desi
 // one value per 32x32 design pixels.
 struct ResidualGrid {
   int cols = 0, rows = 0;
-  std::vector<float> before, after;  // through elastix's transform; through the final one
+  int block_size = 0, block_step = 0;  // design px: the blocks' side and their spacing
+  std::vector<float> before, after;    // through elastix's transform; through the final one
   bool empty() const { return cols == 0 || rows == 0; }
 };
 // One residual map: a cell per block, coloured from 0 px (dark blue) to top_px (pale yellow) as the other
