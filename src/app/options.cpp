@@ -46,9 +46,10 @@ po::options_description register_options() {
       "coarse-debug", po::value<std::string>(),
       "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates")(
       "refine", po::value<std::string>()->default_value("auto"),
-      "auto|none: after elastix, every rank measures the residual of 128 px design blocks at full resolution; "
-      "auto adds one fitted B-spline correction to the transform unless the residual is below 0.25 px median and "
-      "1 px p95 already (docs/registration.md, \"Refinement\"); none: elastix's transform as it is");
+      "auto|none: after elastix, every rank measures the residual of 64 px design blocks at full resolution; "
+      "auto adds one fitted B-spline correction to the transform unless cross-validation on held-out blocks finds "
+      "none that predicts them better than no correction (docs/registration.md, \"Refinement\"); none: elastix's "
+      "transform as it is");
   return d;
 }
 

@@ -40,20 +40,17 @@ double control_spacing(Size design) { return 2.0 * detail::block_step(design); }
 // waves (periods from 256 px, a few px) shear a 128 px block by up to a pixel, and at the
 // measurement's 0.25 px default 135 of 165 blocks of a 2000x1500 fine-wave pair were refused.
 constexpr double kAgreementPx = 1.0;
-// `auto` keeps the elastix transform as it is when the check's residual is below both: the
-// refinement does not do better than elastix there. Calibrated on synth pairs (seed 7, -np 2,
-// docs/registration.md): at 3000x2250 without fine waves the check measures median 0.080 / p95
-// 0.271 px and refining anyway made eval worse (mean 0.062 -> 0.074 px); at 283 MP (18960x14960)
-// the check measured 0.146 / 0.525 px and refining made eval worse again (mean 0.123 -> 0.153 px,
-// p95 0.248 -> 0.412 px) while the measured residual fell (0.151 -> 0.098 px median): at this
-// level the blocks' own bias, which the fit follows, outweighs the misalignment. With fine waves
-// (3000x2250, --fine-waves 3) the check says 1.84 / 3.89 px and refining takes eval's mean from
-// 2.02 to 0.106 px. Between 0.15 and 0.25 px median no pair has been measured.
-constexpr double kKeepMedianPx = 0.25;
-constexpr double kKeepP95Px = 1.0;
-// Rounds of measure-and-fit: the second, measured through the first's correction, takes the
-// measured residual of a 2000x1500 fine-wave pair from 0.46 to 0.32 px median (eval mean 0.84 -> 0.73 px)
-// (docs/registration.md, "Refinement").
+// How smooth the correction is, and whether there is one, is decided by cross-validation on
+// held-out blocks (reg::choose_smoothness): a correction that does not predict blocks it was not
+// fitted to better than no correction is not made. It replaced a fixed gate (keep elastix's
+// transform below 0.25 px median / 1 px p95) and a fixed bending weight, which followed the
+// blocks' noise: on a 3000x2250 synth pair without fine waves the refinement made eval worse
+// (mean 0.062 -> 0.073 px) and at 283 MP as well (0.123 -> 0.153 px) while the blocks' own
+// residual fell.
+// Rounds of measure-and-fit at most: the second, measured through the first's correction, takes
+// the measured residual of a 2000x1500 fine-wave pair from 0.46 to 0.32 px median (eval mean
+// 0.84 -> 0.73 px) (docs/registration.md, "Refinement"). A round whose cross-validation finds
+// nothing to correct ends the refinement.
 constexpr int kRounds = 2;
 
 // The rows the warp gives this rank: the same strip plan the warp agrees on (same budget rule).
@@ -166,9 +163,44 @@ nlohmann::json verdict_counts(const std::vector<BlockRecord>& records) {
   return verdicts;
 }
 
-// Rank 0: the fit of one round and the corrected transform, as the text every rank gets. The
-// first round appends an "Add" B-spline stage; later rounds add their field's coefficients to it
-// (same grid, and Add stages sum), so the transform keeps one correction stage.
+reg::CrossValidation cross_validation() {
+  reg::CrossValidation cv;
+  cv.cell_px = 2.0 * detail::kBlockSize;
+  return cv;
+}
+
+// Rank 0: the cross-validation of the bending weight on `records`, into `out` (metrics.json).
+reg::SmoothnessChoice choose(const transform::TransformFile& t, const std::vector<BlockRecord>& records,
+                             const std::vector<BlockSite>& sites, nlohmann::json& out) {
+  reg::FitOptions options;
+  options.spacing = control_spacing(t.design);
+  const reg::CrossValidation cv = cross_validation();
+  const reg::SmoothnessChoice c =
+      reg::choose_smoothness(fit_points(records, sites, t.transform), t.design, options, cv);
+  nlohmann::json scores = nlohmann::json::array();
+  for (size_t k = 0; k < c.scores.size(); ++k)
+    scores.push_back({{"smoothness", cv.smoothness[k]}, {"rms_px", std::sqrt(c.scores[k])}});
+  double best = c.zero_score;
+  for (size_t k = 0; k < c.scores.size(); ++k)
+    if (c.correct && cv.smoothness[k] == c.smoothness) best = c.scores[k];
+  spdlog::info(
+      "refinement: cross-validation on {} held-out of {} blocks: {} (held-out rms {:.3f} px, {:.3f} px without a "
+      "correction)",
+      c.held_out, c.held_out + c.training,
+      c.correct ? fmt::format("bending weight {:g}", c.smoothness) : std::string("no correction"), std::sqrt(best),
+      std::sqrt(c.zero_score));
+  out["cross_validation"] = {{"held_out", c.held_out},
+                             {"training", c.training},
+                             {"no_correction_rms_px", std::sqrt(c.zero_score)},
+                             {"candidates", scores},
+                             {"chosen", c.correct ? nlohmann::json(c.smoothness) : nlohmann::json("no correction")}};
+  return c;
+}
+
+// Rank 0: the fit of one round and the corrected transform, as the text every rank gets, or ""
+// when the round makes no correction (the reason is in round["skipped"]). The first round appends
+// an "Add" B-spline stage; later rounds add their field's coefficients to it (same grid, and Add
+// stages sum), so the transform keeps one correction stage.
 std::string correct(const transform::TransformFile& t, bool has_correction, const std::vector<BlockRecord>& records,
                     const std::vector<BlockSite>& sites, nlohmann::json& round) {
   const std::vector<reg::FitPoint> points = fit_points(records, sites, t.transform);
@@ -180,10 +212,16 @@ std::string correct(const transform::TransformFile& t, bool has_correction, cons
   if (usable < 4 || (!has_correction && t.transform.stages.size() >= transform::kMaxStages)) {
     round["skipped"] = usable < 4 ? "fewer than 4 usable blocks" : "the transform has no room for a stage";
     spdlog::warn("refinement round skipped: {}", round["skipped"].get<std::string>());
-    return transform::to_json_text(t);
+    return "";
+  }
+  const reg::SmoothnessChoice choice = choose(t, records, sites, round);
+  if (!choice.correct) {
+    round["skipped"] = "no correction predicts the held-out blocks as well (cross-validation)";
+    return "";
   }
   reg::FitOptions options;
   options.spacing = control_spacing(t.design);
+  options.smoothness = choice.smoothness;
   const reg::FitResult fit = reg::fit_bspline(points, t.design, options);
   round["blocks_used"] = fit.used_count;
   round["blocks_rejected"] = fit.rejected;
@@ -303,15 +341,21 @@ std::vector<float> magnitudes(const std::vector<BlockRecord>& records, const qa:
   return m;
 }
 
-// Rank 0: why the elastix transform is kept as it is, or "" when the refinement is to run.
-std::string keep_reason(const nlohmann::json& stats) {
-  const nlohmann::json& b = stats["residual_before"];
-  if (b["blocks"].get<size_t>() == 0) return "no block could be measured";
-  if (b["median_px"].get<double>() < kKeepMedianPx && b["p95_px"].get<double>() < kKeepP95Px)
-    return fmt::format("the residual (median {:.3f} px, p95 {:.3f} px over {} blocks) is below {} / {} px already",
-                       b["median_px"].get<double>(), b["p95_px"].get<double>(), b["blocks"].get<size_t>(),
-                       kKeepMedianPx, kKeepP95Px);
-  return "";
+// Rank 0: why the elastix transform is kept as it is, or "" when the refinement is to run: the
+// check's blocks are cross-validated as the rounds' are, and when no correction predicts their
+// held-out blocks better than none, measuring every block would not change that.
+std::string keep_reason(const transform::TransformFile& t, const std::vector<BlockRecord>& records,
+                        const std::vector<BlockSite>& sites, nlohmann::json& stats) {
+  if (stats["residual_before"]["blocks"].get<size_t>() == 0) return "no block could be measured";
+  nlohmann::json check;
+  const reg::SmoothnessChoice c = choose(t, records, sites, check);
+  stats["check_cross_validation"] = check["cross_validation"];
+  if (c.correct) return "";
+  if (c.held_out < 4 || c.training < 4)
+    return fmt::format("too few blocks to cross-validate a correction ({} usable)", c.held_out + c.training);
+  return fmt::format(
+      "no correction predicts the check's held-out blocks as well as none (rms {:.3f} px without a correction)",
+      std::sqrt(c.zero_score));
 }
 
 // Rank 0, as soon as the check is done: what it measured and what follows (the summary comes only
@@ -339,6 +383,10 @@ transform::TransformFile refine_rounds(par::Communicator& comm, const RefineJob&
     nlohmann::json round;
     const std::string text = par::on_root_then_broadcast(
         comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, round); });
+    if (text.empty()) {  // nothing to correct: `records` already measure `current`
+      stats["per_round"].push_back(round);
+      break;
+    }
     current = transform::from_json_text(text, "broadcast refined transform");
     records = measure_all(comm, job, current.transform, r + 1 < kRounds ? mine : checked,
                           stats["max_shift_px"].get<double>());
@@ -367,7 +415,6 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
                           {"control_spacing", control_spacing(t.design)},
                           {"max_shift_px", radius},
                           {"repeat_period_px", period},
-                          {"keep_below_px", {{"median", kKeepMedianPx}, {"p95", kKeepP95Px}}},
                           {"checked_every", step},
                           {"per_round", nlohmann::json::array()}};
   // The check: every step-th block; the residual before and the decision come from it.
@@ -376,7 +423,7 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
   stats["residual_before"] = residual(records);
   if (comm.is_root()) grid.before = magnitudes(records, grid, step);
   const std::string kept = par::on_root_then_broadcast(comm, "refinement: deciding", [&] {
-    std::string reason = keep_reason(stats);
+    std::string reason = keep_reason(t, records, sites, stats);
     log_check(stats, reason, sites.size(), now_seconds() - t0);
     return reason;
   });

@@ -130,6 +130,50 @@ Vec2 displacement_at(const transform::BSpline& field, double x, double y) {
   return d;
 }
 
+SmoothnessChoice choose_smoothness(const std::vector<FitPoint>& points, Size domain, const FitOptions& options,
+                                   const CrossValidation& cv) {
+  SmoothnessChoice c;
+  std::vector<FitPoint> training;
+  std::vector<const FitPoint*> held;
+  for (const FitPoint& p : points) {
+    if (!(p.weight > 0)) continue;
+    const auto cx = static_cast<int64_t>(std::floor(p.x / cv.cell_px));
+    const auto cy = static_cast<int64_t>(std::floor(p.y / cv.cell_px));
+    if (cx % 2 == 0 && cy % 2 == 0)
+      held.push_back(&p);
+    else
+      training.push_back(p);
+  }
+  c.held_out = static_cast<int>(held.size());
+  c.training = static_cast<int>(training.size());
+  if (held.size() < 4 || training.size() < 4) return c;
+  // Weighted mean of the clipped squared error of a prediction over the held-out points.
+  const auto score = [&](const auto& predict) {
+    double sw = 0, se = 0;
+    for (const FitPoint* p : held) {
+      const Vec2 f = predict(*p);
+      const double e = std::pow(p->dx - f.x, 2) + std::pow(p->dy - f.y, 2);
+      se += p->weight * std::min(e, cv.clip_px * cv.clip_px);
+      sw += p->weight;
+    }
+    return se / sw;
+  };
+  c.zero_score = score([](const FitPoint&) { return Vec2{}; });
+  double best = std::min(c.zero_score * (1 - cv.min_gain), c.zero_score - cv.min_removed_px * cv.min_removed_px);
+  for (const double s : cv.smoothness) {
+    FitOptions o = options;
+    o.smoothness = s;
+    const FitResult fit = fit_bspline(training, domain, o);
+    c.scores.push_back(score([&](const FitPoint& p) { return displacement_at(fit.field, p.x, p.y); }));
+    if (c.scores.back() < best) {
+      best = c.scores.back();
+      c.correct = true;
+      c.smoothness = s;
+    }
+  }
+  return c;
+}
+
 FitResult fit_bspline(const std::vector<FitPoint>& points, Size domain, const FitOptions& o) {
   FitResult r;
   r.field = make_grid(domain, o.spacing);

@@ -83,6 +83,80 @@ TEST(BSplineFit, FieldEvaluatesAsTheTransformStage) {
   }
 }
 
+// Dense measurements (every 32 px, as the refinement's blocks) of `field` with noise of `sigma`.
+template <class Field>
+std::vector<FitPoint> dense(Size domain, double sigma, Field field) {
+  std::vector<FitPoint> points;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> noise(0.0, sigma);
+  for (double y = 32; y < domain.height; y += 32)
+    for (double x = 32; x < domain.width; x += 32) {
+      const Vec2 t = field(x, y);
+      points.push_back({x, y, t.x + noise(rng), t.y + noise(rng), 1.0});
+    }
+  return points;
+}
+
+double rms_error(const transform::BSpline& f, Size domain, Vec2 (*truth)(double, double)) {
+  double s = 0;
+  int n = 0;
+  for (double y = 64; y < domain.height - 64; y += 16)
+    for (double x = 64; x < domain.width - 64; x += 16, ++n) {
+      const Vec2 t = truth(x, y), d = displacement_at(f, x, y);
+      s += std::pow(t.x - d.x, 2) + std::pow(t.y - d.y, 2);
+    }
+  return std::sqrt(s / n);
+}
+
+Vec2 zero_field(double, double) { return {}; }
+
+// Noise alone (no displacement to find): no correction predicts the held-out points better.
+TEST(BSplineFit, CrossValidationMakesNoCorrectionFromNoiseAlone) {
+  const Size domain{1600, 1200};
+  FitOptions o;
+  o.spacing = 64;
+  const SmoothnessChoice c = choose_smoothness(dense(domain, 0.1, zero_field), domain, o);
+  EXPECT_FALSE(c.correct) << c.smoothness;
+  EXPECT_GT(c.held_out, 100);
+  EXPECT_GT(c.training, 3 * c.held_out - 100);  // a quarter held out
+  EXPECT_EQ(c.scores.size(), CrossValidation{}.smoothness.size());
+}
+
+// A smooth field under heavy noise: the chosen weight is a stiff one, and its fit is closer to the
+// truth than the least smooth candidate's, which follows the noise.
+TEST(BSplineFit, CrossValidationChoosesAStiffFieldUnderHeavyNoise) {
+  const Size domain{1600, 1200};
+  FitOptions o;
+  o.spacing = 64;
+  const std::vector<FitPoint> points = dense(domain, 0.3, truth_at);
+  const SmoothnessChoice c = choose_smoothness(points, domain, o);
+  ASSERT_TRUE(c.correct);
+  EXPECT_GT(c.smoothness, CrossValidation{}.smoothness.front());
+  FitOptions chosen = o, loosest = o;
+  chosen.smoothness = c.smoothness;
+  loosest.smoothness = CrossValidation{}.smoothness.front();
+  const double e_chosen = rms_error(fit_bspline(points, domain, chosen).field, domain, truth_at);
+  const double e_loosest = rms_error(fit_bspline(points, domain, loosest).field, domain, truth_at);
+  EXPECT_LT(e_chosen, e_loosest);
+  EXPECT_LT(e_chosen, 0.1) << e_chosen;
+}
+
+// A fine field (period 256 px, 2 px) measured precisely: a stiff field cannot follow it, so the
+// chosen weight is the loosest or next to it, and the fit follows the waves.
+Vec2 fine_waves(double x, double y) { return {2 * std::sin(2 * M_PI * x / 256), 2 * std::cos(2 * M_PI * y / 320)}; }
+
+TEST(BSplineFit, CrossValidationFollowsFineWavesMeasuredPrecisely) {
+  const Size domain{1600, 1200};
+  FitOptions o;
+  o.spacing = 64;
+  const std::vector<FitPoint> points = dense(domain, 0.03, fine_waves);
+  const SmoothnessChoice c = choose_smoothness(points, domain, o);
+  ASSERT_TRUE(c.correct);
+  EXPECT_LE(c.smoothness, CrossValidation{}.smoothness[1]);
+  o.smoothness = c.smoothness;
+  EXPECT_LT(rms_error(fit_bspline(points, domain, o).field, domain, fine_waves), 0.1);
+}
+
 TEST(BSplineFit, NothingToFitIsAnError) {
   std::vector<FitPoint> none(3);
   EXPECT_THROW(fit_bspline(none, Size{100, 100}), std::exception);

@@ -34,6 +34,41 @@ struct FitOptions {
   double reject_floor_px = 0.3;  // ... but never below this (measurement noise is ~0.05 px)
 };
 
+// The bending weight chosen by cross-validation (choose_smoothness): the measurements' noise,
+// not the deformation, decides how smooth the field must be. One fixed weight cannot serve both
+// kinds of pair: on a 3000x2250 synth pair whose residual is noise (elastix eval mean 0.062 px)
+// the weight 0.0005 follows the noise and makes it worse (0.073 px) while x10000 halves it
+// (0.031 px); on the same size with fine waves of a few px, 0.0005 gives 0.106 px and x10000
+// leaves 1.55 px.
+struct CrossValidation {
+  // Candidates, smallest first; the fit options' own smoothness is not used.
+  std::vector<double> smoothness = {5e-4, 5e-3, 5e-2, 5e-1, 5, 50};
+  // Held-out cells: the points in every other cell of this size in both directions (a quarter of
+  // them) are predicted from the fit to the others. Cells twice the block size keep most held-out
+  // blocks from sharing pixels (and so noise) with a training block.
+  double cell_px = 128;
+  // Held-out errors are clipped at this (px), so that a wrong match costs every candidate the
+  // same; above the few px elastix leaves of fine waves, which must count in full. (1 and 3 px
+  // chose the same weights on 3000x2250 pairs with and without fine waves.)
+  double clip_px = 3.0;
+  // A correction is kept only when it predicts the held-out points this much better than no
+  // correction (fraction of the no-correction score): below it the gain is within the noise of
+  // the score itself.
+  double min_gain = 0.05;
+  // ... and when the error it removes, sqrt(no-correction score - its score), is at least this
+  // (px): 1/64 px, the warp's own tolerance (warp/lattice_build.hpp). The design registered to
+  // itself leaves 0.001 px, which a correction would otherwise halve.
+  double min_removed_px = 1.0 / 64;
+};
+
+struct SmoothnessChoice {
+  bool correct = false;        // false: no correction predicts held-out points as well (keep T)
+  double smoothness = 0;       // the chosen weight when `correct`
+  double zero_score = 0;       // held-out mean clipped squared error of no correction, px^2
+  std::vector<double> scores;  // the same for each candidate, in the candidates' order
+  int held_out = 0, training = 0;
+};
+
 struct FitResult {
   transform::BSpline field;  // valid over the whole domain ([0, w-1] x [0, h-1])
   std::vector<bool> used;    // per point: weight > 0 and not rejected in the last round
@@ -47,6 +82,12 @@ transform::BSpline make_grid(Size domain, double spacing);
 
 // Throws alinify::Error (runtime) when there is nothing to fit (no point with weight > 0).
 FitResult fit_bspline(const std::vector<FitPoint>& points, Size domain, const FitOptions& options = {});
+
+// Cross-validation of the bending weight over `cv.smoothness` (and of no correction at all) on
+// held-out cells; `options` gives everything else. Rank-independent like the fit: a pure
+// function of the points. Returns correct = false when there are too few points to hold out.
+SmoothnessChoice choose_smoothness(const std::vector<FitPoint>& points, Size domain, const FitOptions& options,
+                                   const CrossValidation& cv = {});
 
 // The field's displacement at (x, y).
 Vec2 displacement_at(const transform::BSpline& field, double x, double y);
