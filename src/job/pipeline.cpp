@@ -151,8 +151,14 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
     spdlog::info("memory budget {} per rank, from {} ({})", format_bytes(rp.budget.bytes), rp.budget.source,
                  rp.budget.explain);
     const std::string model_preset = job.reg.parameter_files.empty() ? job.reg.preset : "bspline";
-    rp.plan = plan::plan_registration(design.size(), scan.size(), rp.budget.bytes,
-                                      plan::elastix_memory_model(model_preset), job.max_pixels);
+    // With the refinement on, registration at full resolution buys nothing the refinement does not
+    // bring: the size is capped unless the user set one (planner.hpp, kRefinedRegistrationPixels).
+    const bool refined_cap = !job.max_pixels && job.refine == RefineMode::kAuto;
+    rp.plan = plan::plan_registration(
+        design.size(), scan.size(), rp.budget.bytes, plan::elastix_memory_model(model_preset),
+        refined_cap ? std::optional<int64_t>(plan::kRefinedRegistrationPixels) : job.max_pixels,
+        refined_cap ? "the refinement's registration size (--refine auto; --registration-max-pixels overrides)"
+                    : "--registration-max-pixels");
     spdlog::info("plan: {}", rp.plan.reason);
     rp.options = job.reg;
     rp.options.work_dir = elastix_dir_for(job.transform_out);

@@ -26,7 +26,7 @@ ElastixMemoryModel elastix_memory_model(const std::string& preset) {
 }
 
 RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes, const ElastixMemoryModel& model,
-                                   std::optional<int64_t> max_pixels) {
+                                   std::optional<int64_t> max_pixels, const std::string& cap_reason) {
   if (design.pixels() <= 0 || scan.pixels() <= 0) fail_runtime("cannot plan a registration of an empty image");
   if (max_pixels && *max_pixels < kMinRegistrationSide * kMinRegistrationSide)
     fail_usage("--registration-max-pixels: " + std::to_string(*max_pixels) + " is below the minimum " +
@@ -58,7 +58,7 @@ RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes
   why << "register at 1/" << p.factor << " (design " << p.design_reg.width << "x" << p.design_reg.height << ", scan "
       << p.scan_reg.width << "x" << p.scan_reg.height << "), elastix estimate " << format_bytes(p.estimated_bytes)
       << " of budget " << format_bytes(budget_bytes) << "; limited by "
-      << (f_cap > f_mem ? "--registration-max-pixels " + std::to_string(*max_pixels)
+      << (f_cap > f_mem ? cap_reason + " " + std::to_string(*max_pixels)
                         : (p.factor == 1 ? std::string("nothing (full resolution fits)") : std::string("memory")));
   p.reason = why.str();
   return p;

@@ -105,6 +105,21 @@ TEST(Planner, MaxPixelsCapsEachImageButNeverRaisesTheBudget) {
   EXPECT_EQ(q.factor, plan_registration(kBigScan, kBigScan, 2 * GiB, m, std::nullopt).factor);
 }
 
+// With the refinement on, the 283 MP pair registers at the refinement's size on a machine whose
+// memory would allow full resolution, the reason names the cap, and a tight budget still wins.
+TEST(Planner, TheRefinementsSizeCapsTheRegistrationAndSaysSo) {
+  ElastixMemoryModel m = elastix_memory_model("bspline");
+  const std::string why = "the refinement's registration size";
+  RegistrationPlan p = plan_registration(kBigScan, kBigScan, 64 * GiB, m, kRefinedRegistrationPixels, why);
+  EXPECT_EQ(plan_registration(kBigScan, kBigScan, 64 * GiB, m, std::nullopt).factor, 1);
+  EXPECT_GT(p.factor, 1);
+  EXPECT_LE(p.scan_reg.pixels(), kRefinedRegistrationPixels);
+  EXPECT_NE(p.reason.find(why), std::string::npos) << p.reason;
+  RegistrationPlan tight = plan_registration(kBigScan, kBigScan, GiB / 2, m, kRefinedRegistrationPixels, why);
+  EXPECT_GE(tight.factor, p.factor);
+  EXPECT_EQ(tight.factor, plan_registration(kBigScan, kBigScan, GiB / 2, m, std::nullopt).factor);
+}
+
 TEST(Planner, SmallImagesRegisterAtFullResolution) {
   RegistrationPlan p =
       plan_registration({1200, 900}, {1200, 900}, 2 * GiB, elastix_memory_model("affine"), std::nullopt);

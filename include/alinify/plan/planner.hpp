@@ -39,8 +39,19 @@ struct RegistrationPlan {
 // The smallest factor f >= 1 such that (a) the estimated elastix peak fits in the budget share it
 // may use and (b) the larger of the two registration images has at most max_pixels pixels when
 // given. There is no path around this function: every registration goes through it.
+// `cap_reason` names where max_pixels came from, for the plan's reason.
 RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes, const ElastixMemoryModel& model,
-                                   std::optional<int64_t> max_pixels);
+                                   std::optional<int64_t> max_pixels,
+                                   const std::string& cap_reason = "--registration-max-pixels");
+
+// The registration size cap when the refinement runs (`--refine auto`) and no
+// --registration-max-pixels is given: the refinement measures at full resolution and brings the
+// accuracy, so rank 0's memory and elastix's time need not buy it. 16 million pixels: on the 283 MP
+// synth pair (docs/performance.md, "Registration against resolution") elastix takes 26-27 s at
+// 1-11 MP and 35 s at 31 MP, 367 MiB at 11 MP against 7.09 GiB at full resolution, and leaves
+// 0.26 / 0.58 px (mean / p95): within the refinement's 8 px reach and smooth on its 128 px grid.
+// Smaller designs than this are registered at full resolution, as before.
+constexpr int64_t kRefinedRegistrationPixels = 16'000'000;
 
 // Control-point spacing of the B-spline preset, in full-resolution pixels (so it does not depend
 // on the registration factor): one control point every 1/18 of the design's longer side, rounded
