@@ -242,6 +242,12 @@ std::string describe(Verdict v) {
   return "?";
 }
 
+double windowed_texture(const Block& design) {
+  double texture = 0;
+  windowed(design, Part{0, design.size, design.size}, &texture);
+  return texture;
+}
+
 Measurement measure_block(const Block& design, const Block& scan, const MatchOptions& o) {
   const int n = design.size;
   if (n < 16 || scan.size != n || design.px.size() != static_cast<size_t>(n) * n || scan.px.size() != design.px.size())

@@ -49,6 +49,11 @@ struct Measurement {
   bool usable() const { return verdict == Verdict::kOk; }
 };
 
+// The windowed standard deviation of a block (grey levels), as measure_block computes it: below
+// MatchOptions::min_texture the block is flat and measure_block says so without looking at the
+// scan, so a caller may skip reading and resampling the scan for it.
+double windowed_texture(const Block& design);
+
 // Zero-mean, Hann-windowed cross-correlation by FFT (FFTW, the coarse stage's cached plans), the
 // integer peak within the radius, then the peak of the band-limited correlation on an upsampled
 // grid around it (a matrix DFT: no locking to integer shifts), then a parabola through the finest
