@@ -341,6 +341,18 @@ std::vector<float> magnitudes(const std::vector<BlockRecord>& records, const qa:
   return m;
 }
 
+// The first measurement was made through a transform so far off that the blocks themselves were
+// sheared by what is left (median residual above half a pixel): then the second round measures
+// every block again whatever the check's blocks say, since they lie too far apart to see waves
+// shorter than their spacing. On the 283 MP fine-wave pair (check every 320 px, waves from 256 px)
+// their cross-validation found nothing more to correct after a round that left eval at 0.92 px;
+// the pairs without fine waves start at 0.08 px (3000x2250) and 0.23 px (283 MP, registered at
+// f = 5) and need no second pass.
+constexpr double kShearedMedianPx = 0.5;
+bool sheared(const nlohmann::json& stats) {
+  return stats["residual_before"]["median_px"].get<double>() > kShearedMedianPx;
+}
+
 // Rank 0: why the elastix transform is kept as it is, or "" when the refinement is to run: the
 // check's blocks are cross-validated as the rounds' are, and when no correction predicts their
 // held-out blocks better than none, measuring every block would not change that.
@@ -351,6 +363,11 @@ std::string keep_reason(const transform::TransformFile& t, const std::vector<Blo
   const reg::SmoothnessChoice c = choose(t, records, sites, check);
   stats["check_cross_validation"] = check["cross_validation"];
   if (c.correct) return "";
+  // The check's blocks lie every n-th block apart and cannot predict one another across waves
+  // shorter than that: a large residual is measured directly, and every block is then measured
+  // (the 283 MP fine-wave pair: check every 320 px, median 2.6 px, and no correction predicted
+  // the held-out check blocks).
+  if (sheared(stats)) return "";
   if (c.held_out < 4 || c.training < 4)
     return fmt::format("too few blocks to cross-validate a correction ({} usable)", c.held_out + c.training);
   return fmt::format(
@@ -397,7 +414,7 @@ transform::TransformFile refine_rounds(par::Communicator& comm, const RefineJob&
                                            nlohmann::json next;
                                            const bool again = choose(current, records, sites, next).correct;
                                            round["check_after"] = next["cross_validation"];
-                                           return std::string(again ? "1" : "");
+                                           return std::string(again || sheared(stats) ? "1" : "");
                                          }) == "1";
     stats["per_round"].push_back(round);
     if (!more) break;

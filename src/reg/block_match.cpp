@@ -31,9 +31,15 @@ struct Part {
 };
 
 // Hann window that never reaches zero (sampled at pixel centres): every pixel counts a little.
-std::vector<double> hann(int n) {
-  std::vector<double> w(n);
-  for (int i = 0; i < n; ++i) w[i] = 0.5 - 0.5 * std::cos(2 * M_PI * (i + 0.5) / n);
+// Computed once per thread and length: a block takes up to six windowed parts.
+const std::vector<double>& hann(int n) {
+  thread_local std::vector<std::vector<double>> cache;
+  if (cache.size() <= static_cast<size_t>(n)) cache.resize(static_cast<size_t>(n) + 1);
+  std::vector<double>& w = cache[static_cast<size_t>(n)];
+  if (w.empty()) {
+    w.resize(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) w[static_cast<size_t>(i)] = 0.5 - 0.5 * std::cos(2 * M_PI * (i + 0.5) / n);
+  }
   return w;
 }
 
@@ -45,7 +51,7 @@ double weight(const std::vector<double>& wx, const std::vector<double>& wy, cons
 
 // The part, minus its windowed mean, times the window; `std_out` gets the windowed standard deviation.
 std::vector<Complex> windowed(const Block& b, const Part& part, double* std_out) {
-  const std::vector<double> wx = hann(part.w), wy = hann(part.h);
+  const std::vector<double>&wx = hann(part.w), &wy = hann(part.h);
   double sw = 0, swv = 0, swvv = 0;
   for (int y = 0; y < part.h; ++y)
     for (int x = 0; x < part.w; ++x) {
@@ -168,22 +174,21 @@ const std::vector<Complex>& fractional_kernel(int n, int u, int h) {
   return cache.back().second;
 }
 
-// The band-limited correlation on a (2h+1)^2 grid of step 1/u over [peak - h/u, peak + h/u] by a
-// separable matrix DFT (Guizar-Sicairos, Thurman & Fienup 2008), its maximum, and a parabola
-// through the maximum's neighbours on that grid.
-void upsampled_peak(const Correlation& c, int sx, int sy, int u, double* dx, double* dy) {
-  const int h = static_cast<int>(std::ceil(kUpsampleReach * u)), m = 2 * h + 1;
-  const auto kernel = [&](int n, int s0) {  // e^{2 pi i f(k) (s0 + (j - h) / u) / n}, j x k
+// The band-limited correlation on a (2h+1)^2 grid of step 1/u centred on (cx, cy), by a separable
+// matrix DFT (Guizar-Sicairos, Thurman & Fienup 2008), row-major (y then x).
+std::vector<double> upsampled_grid(const Correlation& c, double cx, double cy, int u, int h) {
+  const int m = 2 * h + 1;
+  const auto kernel = [&](int n, double centre) {  // e^{2 pi i f(k) (centre + (j - h) / u) / n}, j x k
     const std::vector<Complex>& frac = fractional_kernel(n, u, h);
     std::vector<Complex> e(frac.size());
     for (int k = 0; k < n; ++k) {
-      const Complex whole = std::polar(1.0, 2 * M_PI * frequency(k, n) * s0 / n);
+      const Complex whole = std::polar(1.0, 2 * M_PI * frequency(k, n) * centre / n);
       for (int j = 0; j < m; ++j)
         e[static_cast<size_t>(j) * n + k] = times(whole, frac[static_cast<size_t>(j) * n + k]);
     }
     return e;
   };
-  const std::vector<Complex> ex = kernel(c.w, sx), ey = kernel(c.h, sy);
+  const std::vector<Complex> ex = kernel(c.w, cx), ey = kernel(c.h, cy);
   std::vector<Complex> rows(static_cast<size_t>(c.h) * m);  // rows[ky][j]
   for (int ky = 0; ky < c.h; ++ky)
     for (int j = 0; j < m; ++j) {
@@ -201,17 +206,43 @@ void upsampled_peak(const Correlation& c, int sx, int sy, int u, double* dx, dou
         acc += times(ey[static_cast<size_t>(i) * c.h + ky], rows[static_cast<size_t>(ky) * m + j]);
       grid[static_cast<size_t>(i) * m + j] = acc.real();
     }
+  return grid;
+}
+
+// Where the maximum of a (2h+1)^2 grid lies, in grid steps from its centre, refined by a parabola
+// through its neighbours (none at the grid's edge).
+void grid_peak(const std::vector<double>& grid, int h, double* ox, double* oy) {
+  const int m = 2 * h + 1;
   size_t best = 0;
   for (size_t k = 1; k < grid.size(); ++k)
     if (grid[k] > grid[best]) best = k;
   const int bi = static_cast<int>(best) / m, bj = static_cast<int>(best) % m;
-  const auto g = [&](int i, int j) {
-    return grid[static_cast<size_t>(std::clamp(i, 0, m - 1)) * m + std::clamp(j, 0, m - 1)];
-  };
-  const double ox = (bj > 0 && bj < m - 1) ? vertex(g(bi, bj - 1), g(bi, bj), g(bi, bj + 1)) : 0.0;
-  const double oy = (bi > 0 && bi < m - 1) ? vertex(g(bi - 1, bj), g(bi, bj), g(bi + 1, bj)) : 0.0;
-  *dx = sx + (bj - h + ox) / u;
-  *dy = sy + (bi - h + oy) / u;
+  const auto g = [&](int i, int j) { return grid[static_cast<size_t>(i) * m + j]; };
+  *ox = bj - h + ((bj > 0 && bj < m - 1) ? vertex(g(bi, bj - 1), g(bi, bj), g(bi, bj + 1)) : 0.0);
+  *oy = bi - h + ((bi > 0 && bi < m - 1) ? vertex(g(bi - 1, bj), g(bi, bj), g(bi + 1, bj)) : 0.0);
+}
+
+// The peak of the band-limited correlation near the integer peak (sx, sy), on a grid of 1/u px.
+// Above 1/4 px it is found in two steps: a 1/4 px grid over +-kUpsampleReach, then a 1/u px grid
+// over +-1/4 px around the best of those (the first step's maximum is within half of its step of
+// the true one); half the products of one 1/u px grid over the whole reach, which was the
+// largest cost of a block.
+void upsampled_peak(const Correlation& c, int sx, int sy, int u, double* dx, double* dy) {
+  constexpr int kCoarse = 4;
+  double cx = sx, cy = sy, ox = 0, oy = 0;
+  if (u > kCoarse) {
+    const int h = static_cast<int>(std::ceil(kUpsampleReach * kCoarse));
+    grid_peak(upsampled_grid(c, cx, cy, kCoarse, h), h, &ox, &oy);
+    cx += std::round(ox) / kCoarse;
+    cy += std::round(oy) / kCoarse;
+    const int h2 = (u + kCoarse - 1) / kCoarse;
+    grid_peak(upsampled_grid(c, cx, cy, u, h2), h2, &ox, &oy);
+  } else {
+    const int h = static_cast<int>(std::ceil(kUpsampleReach * u));
+    grid_peak(upsampled_grid(c, cx, cy, u, h), h, &ox, &oy);
+  }
+  *dx = cx + ox / u;
+  *dy = cy + oy / u;
 }
 
 // One half of the block measured near the whole block's peak: the check that both halves see the
