@@ -14,6 +14,17 @@ double jacobian_determinant(const transform::Transform& t, Vec2 p, double h) {
   return a * d - b * c;
 }
 
+double jacobian_determinant_inside(const transform::Transform& t, Vec2 p, Size design, double h) {
+  const double x0 = std::max(0.0, p.x - h), x1 = std::min(static_cast<double>(design.width - 1), p.x + h);
+  const double y0 = std::max(0.0, p.y - h), y1 = std::min(static_cast<double>(design.height - 1), p.y + h);
+  if (!(x1 > x0 && y1 > y0)) return jacobian_determinant(t, p, h);
+  const Vec2 xp = t.apply({x1, p.y}), xm = t.apply({x0, p.y});
+  const Vec2 yp = t.apply({p.x, y1}), ym = t.apply({p.x, y0});
+  const double a = (xp.x - xm.x) / (x1 - x0), c = (xp.y - xm.y) / (x1 - x0);
+  const double b = (yp.x - ym.x) / (y1 - y0), d = (yp.y - ym.y) / (y1 - y0);
+  return a * d - b * c;
+}
+
 double local_deformation(const transform::Transform& t, const transform::Transform& affine_part, Vec2 p) {
   const Vec2 q = t.apply(p), r = affine_part.apply(p);
   return std::hypot(q.x - r.x, q.y - r.y);
@@ -32,7 +43,7 @@ DeformationStats deformation_stats(const transform::Transform& t, Size design, i
       const Vec2 q = t.apply({x, y});
       const double d = std::hypot(q.x - x, q.y - y);
       const double l = local_deformation(t, affine, {x, y});
-      const double j = jacobian_determinant(t, {x, y});
+      const double j = jacobian_determinant_inside(t, {x, y}, design);
       s.max_displacement = std::max(s.max_displacement, d);
       s.max_local = std::max(s.max_local, l);
       s.jacobian_min = std::min(s.jacobian_min, j);

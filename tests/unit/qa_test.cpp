@@ -22,6 +22,7 @@
 #include "alinify/qa/report_html.hpp"
 #include "alinify/qa/similarity.hpp"
 #include "alinify/qa/verdict.hpp"
+#include "alinify/reg/bspline_fit.hpp"
 #include "alinify/reg/elastix_log.hpp"
 #include "support/files.hpp"
 #include "support/test_transforms.hpp"
@@ -98,6 +99,23 @@ TEST(QaDeformation, RigidMotionHasUnitJacobianAndNoLocalDeformation) {
   EXPECT_FALSE(d.folds());
   EXPECT_LT(d.max_local, 1e-9);
   EXPECT_GT(d.max_displacement, 30);
+}
+
+// The refinement's correction is a B-spline whose valid region starts at pixel 0 (zero outside):
+// a shift of -3 px there is no fold, though a central difference across x = 0 would see one.
+TEST(QaDeformation, AStageThatEndsAtTheDesignsEdgeDoesNotFold) {
+  const Size design{1000, 800};
+  transform::Stage stage;
+  stage.kind = transform::StageKind::kBSpline;
+  stage.bspline = reg::make_grid(design, 64);
+  std::fill(stage.bspline.coef_x.begin(), stage.bspline.coef_x.end(), -3.0);
+  transform::Transform t;
+  t.stages.push_back(stage);
+  EXPECT_LT(qa::jacobian_determinant(t, {0, 400}), 0.0);  // the step at the edge, seen from outside
+  const auto d = qa::deformation_stats(t, design);
+  EXPECT_FALSE(d.folds()) << d.jacobian_min;
+  EXPECT_NEAR(d.jacobian_min, 1.0, 1e-6);
+  EXPECT_NEAR(d.jacobian_max, 1.0, 1e-6);
 }
 
 TEST(QaDeformation, AMirrorFoldsAndIsSuspect) {
