@@ -148,6 +148,7 @@ void apply_defect_options(const po::variables_map& vm, job::WarpJob& w) {
   o.high = vm["defect-high"].as<double>();
   o.low = vm["defect-low"].as<double>();
   o.min_area = vm["defect-min-area"].as<int64_t>();
+  o.join_gap = vm["defect-join-gap"].as<int>();
   o.gain_field = !vm["no-defect-gain-field"].as<bool>();
   const std::string compare = req(vm, "defect-compare");
   if (compare != "envelope" && compare != "nearest")

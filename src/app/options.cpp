@@ -112,6 +112,8 @@ po::options_description defect_options() {
       "defect-low", po::value<double>()->default_value(5.0, "5"),
       "Delta E of the pixels joined to a defect (hysteresis, low)")(
       "defect-min-area", po::value<int64_t>()->default_value(16), "smallest defect in px (8-connected)")(
+      "defect-join-gap", po::value<int>()->default_value(8),
+      "defects with at most this many px between their boxes are reported as one (0..1000; 0: touching boxes)")(
       "defect-map", po::bool_switch(),
       "also write <out stem>.defects.tif: Delta E per pixel rounded (255 and above: 255; 0 where not compared), "
       "grey RGB, tiles of 128 px")(

@@ -16,6 +16,7 @@ void DefectOptions::check() const {
   if (scale < 0 || scale > 8) fail_usage("--defect-scale: must be in 0..8 px");
   if (!(low > 0) || !(high >= low)) fail_usage("--defect-low/--defect-high: need 0 < low <= high");
   if (min_area < 1) fail_usage("--defect-min-area: must be at least 1 px");
+  if (join_gap < 0 || join_gap > 1000) fail_usage("--defect-join-gap: must be in 0..1000 px");
   if (sample_step < 0) fail_usage("defect sample step: must not be negative");
 }
 
@@ -110,15 +111,19 @@ std::vector<float> mapped_design(const StripPixels& px, const std::vector<float>
 DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
                    const uint8_t* valid) {
   check_window(px, y0, rows, o.halo());
-  const int64_t w = px.image.width, r = o.radius;
-  const std::vector<float> d = box_smooth(px.design, w, px.in_rows, o.scale);
+  // Envelope: the range of the design itself (not smoothed) over the neighbourhood widened by the
+  // smoothing: a smoothed scan pixel mixes design colours within radius + scale px. The smoothed
+  // design's range is narrower where a thin line is one pixel wide in the design raster and wider
+  // in the print: such lines made most false defects of the first version.
+  const bool envelope = o.compare == Compare::kEnvelope;
+  const int64_t w = px.image.width, r = envelope ? o.radius + o.scale : o.radius;
+  const std::vector<float> d = box_smooth(px.design, w, px.in_rows, envelope ? 0 : o.scale);
   const std::vector<float> a = box_smooth(px.aligned, w, px.in_rows, o.scale);
   const int64_t dy0 = std::max<int64_t>(0, y0 - r), dy1 = std::min(px.image.height, y0 + rows + r);
   const std::vector<float> md = mapped_design(px, d, dy0, dy1, model);
   DeltaMap map;
   map.de.assign(static_cast<size_t>(rows * w), 0.0f);
   map.dl.assign(static_cast<size_t>(rows * w), 0.0f);
-  const bool envelope = o.compare == Compare::kEnvelope;
   const float low2 = static_cast<float>(o.low * o.low);
   // Nearest: L*a*b* of every mapped design pixel once, compared with each of its neighbours.
   std::vector<float> dlab;
@@ -419,6 +424,45 @@ Kind classify(double mean_de, double mean_dl) {
   return Kind::kColourShift;
 }
 
+namespace {
+
+// Single linkage of boxes with at most `gap` empty px between them in x and in y (0: boxes that
+// touch or overlap); the result
+// does not depend on the input order (union-find, then the groups in the order of their first member
+// after a sort by box, which is unique for disjoint components).
+std::vector<Blob> join_nearby(std::vector<Blob> blobs, int gap) {
+  std::sort(blobs.begin(), blobs.end(), [](const Blob& a, const Blob& b) {
+    return a.first_y != b.first_y ? a.first_y < b.first_y : a.first_x < b.first_x;
+  });
+  std::vector<size_t> by_y0(blobs.size());
+  std::iota(by_y0.begin(), by_y0.end(), 0);
+  std::stable_sort(by_y0.begin(), by_y0.end(), [&](size_t a, size_t b) { return blobs[a].y0 < blobs[b].y0; });
+  std::vector<int32_t> parent(blobs.size());
+  std::iota(parent.begin(), parent.end(), 0);
+  for (size_t i = 0; i < by_y0.size(); ++i) {
+    const Blob& a = blobs[by_y0[i]];
+    // Sorted by y0: once a box starts more than gap + 1 rows below a's bottom, so do all later ones.
+    for (size_t j = i + 1; j < by_y0.size() && blobs[by_y0[j]].y0 <= a.y1 + gap + 1; ++j) {
+      const Blob& b = blobs[by_y0[j]];
+      if (b.x0 <= a.x1 + gap + 1 && a.x0 <= b.x1 + gap + 1)
+        unite(parent, static_cast<int32_t>(by_y0[i]), static_cast<int32_t>(by_y0[j]));
+    }
+  }
+  std::vector<int32_t> slot(blobs.size(), -1);
+  std::vector<Blob> out;
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    const int32_t root = find(parent, static_cast<int32_t>(i));
+    if (slot[root] < 0) {
+      slot[root] = static_cast<int32_t>(out.size());
+      out.emplace_back();
+    }
+    add_blob(out[slot[root]], blobs[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const DefectOptions& o) {
   std::sort(strips.begin(), strips.end(),
             [](const StripComponents& a, const StripComponents& b) { return a.y0 < b.y0; });
@@ -454,6 +498,7 @@ std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const Defe
   std::vector<Blob> kept;
   for (const Blob& b : merged)
     if (is_defect(b, o)) kept.push_back(b);
+  kept = join_nearby(std::move(kept), o.join_gap);
   std::sort(kept.begin(), kept.end(), [](const Blob& a, const Blob& b) {
     return a.first_y != b.first_y ? a.first_y < b.first_y : a.first_x < b.first_x;
   });

@@ -214,6 +214,7 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
           {"high", o.high},
           {"low", o.low},
           {"min_area", o.min_area},
+          {"join_gap", o.join_gap},
           {"sample_step", step},
           {"strip_rows", kDefectStripRows},
           {"coverage_margin", margin}}},
