@@ -123,4 +123,39 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
   return mask;
 }
 
+void mask_fill(const StripPixels& px, int64_t y0, int64_t rows, int fill, int64_t margin, uint8_t* valid) {
+  const int64_t w = px.image.width, n = px.in_rows;
+  const auto is_fill = [&](int64_t x, int64_t wy) {
+    const uint8_t* q = px.aligned + (wy * w + x) * 3;
+    return q[0] == fill && q[1] == fill && q[2] == fill;
+  };
+  // Per window row: 1 where the pixel and its 3 neighbours in x are fill (clamped), then the 3x3 core.
+  std::vector<uint8_t> row3(static_cast<size_t>(w * n)), core(static_cast<size_t>(w * n), 0);
+  for (int64_t wy = 0; wy < n; ++wy)
+    for (int64_t x = 0; x < w; ++x)
+      row3[wy * w + x] =
+          is_fill(std::max<int64_t>(0, x - 1), wy) && is_fill(x, wy) && is_fill(std::min(w - 1, x + 1), wy);
+  for (int64_t wy = 0; wy < n; ++wy)
+    for (int64_t x = 0; x < w; ++x)
+      core[wy * w + x] =
+          row3[std::max<int64_t>(0, wy - 1) * w + x] && row3[wy * w + x] && row3[std::min(n - 1, wy + 1) * w + x];
+  // Dilated by margin: first along x (prefix counts), then along y.
+  std::vector<int32_t> near_x(static_cast<size_t>(w * n));
+  std::vector<int32_t> prefix(static_cast<size_t>(w + 1));
+  for (int64_t wy = 0; wy < n; ++wy) {
+    prefix[0] = 0;
+    for (int64_t x = 0; x < w; ++x) prefix[x + 1] = prefix[x] + core[wy * w + x];
+    for (int64_t x = 0; x < w; ++x)
+      near_x[wy * w + x] = prefix[std::min(w, x + margin + 1)] - prefix[std::max<int64_t>(0, x - margin)];
+  }
+  for (int64_t y = y0; y < y0 + rows; ++y) {
+    const int64_t a = std::max<int64_t>(0, y - margin - px.in_y0), b = std::min(n - 1, y + margin - px.in_y0);
+    for (int64_t x = 0; x < w; ++x) {
+      bool near = false;
+      for (int64_t wy = a; wy <= b && !near; ++wy) near = near_x[wy * w + x] > 0;
+      if (near) valid[(y - y0) * w + x] = 0;
+    }
+  }
+}
+
 }  // namespace alinify::defects
