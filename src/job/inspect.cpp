@@ -38,8 +38,8 @@ std::string check_inputs(const InspectJob& job, const detail::DefectPaths& out) 
   if (!job.transform_path.empty()) {
     const transform::TransformFile t = transform::read_transform_json(job.transform_path);
     if (!(t.design == design))
-      fail_input(job.transform_path, "was made for a " + size_text(t.design) + " design, " + job.design + " is " +
-                                         size_text(design));
+      fail_input(job.transform_path,
+                 "was made for a " + size_text(t.design) + " design, " + job.design + " is " + size_text(design));
     transform_text = transform::to_json_text(t);
   }
   const std::vector<paths::Named> outputs{{"--out", out.csv}, {"--out", out.geojson}, {"--out", out.map}};
@@ -55,8 +55,8 @@ std::string check_inputs(const InspectJob& job, const detail::DefectPaths& out) 
 nlohmann::json run_inspect(par::Communicator& comm, const InspectJob& job) {
   job.defect_options.check();
   const detail::DefectPaths out = inspect_paths(job.out_prefix);
-  const std::string text = par::on_root_then_broadcast(comm, "inspect: checking the inputs",
-                                                       [&] { return check_inputs(job, out); });
+  const std::string text =
+      par::on_root_then_broadcast(comm, "inspect: checking the inputs", [&] { return check_inputs(job, out); });
   transform::TransformFile t;
   if (text.empty()) {
     // No transform: the aligned image is its own scan (an empty transform is the identity).
