@@ -119,7 +119,7 @@ void add_defect_tuning(po::options_description& d, const std::string& stem) {
       "Delta E a defect must reach somewhere (hysteresis, high)")(
       "defect-low", po::value<double>()->default_value(5.0, "5"),
       "Delta E of the pixels joined to a defect (hysteresis, low)")(
-      "defect-min-area", po::value<int64_t>()->default_value(16), "smallest defect in px (8-connected)")(
+      "defect-min-area", po::value<int64_t>()->default_value(24), "smallest defect in px (8-connected)")(
       "defect-join-gap", po::value<int>()->default_value(8),
       "defects with at most this many px between their boxes are reported as one (0..1000; 0: touching boxes)")(
       "defect-map", po::bool_switch(),

@@ -67,7 +67,7 @@ TEST(Defects, FoundAtMeasuredRecallAndPrecisionTheSameAtOneAndTwoRanks) {
   }
 
   // Scored against the truth. Measured on this pair (docs/defects.md): recall 1.0, precision 1.0
-  // (14 detections for 12 drawn: a streak over print of its own colour still comes out in pieces).
+  // (15 detections for 12 drawn: a streak over print of its own colour still comes out in pieces).
   auto e = cli("eval --defects " + quote(d.file("two/O.defects.csv")) + " --truth " + quote(d.file("pair/truth.json")));
   ASSERT_EQ(e.exit_code, 0) << e.output;
   const nlohmann::json score = nlohmann::json::parse(e.output.substr(e.output.find('{')));
