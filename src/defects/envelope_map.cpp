@@ -50,7 +50,19 @@ void row_ranges(const std::vector<float>& md, int64_t w, int64_t rows, int64_t r
     const float* q = md.data() + y * w * 3;
     float* l = lo.data() + y * w * 3;
     float* h = hi.data() + y * w * 3;
+    // Inside, where the window needs no clamp: one pass per offset over the interleaved row, in
+    // the channel-interleaved index (vectorised); near the sides, the clamped window.
+    const int64_t in0 = std::min(r, w), in1 = std::max(in0, w - r);
+    std::copy(q + 3 * in0, q + 3 * in1, l + 3 * in0);
+    std::copy(q + 3 * in0, q + 3 * in1, h + 3 * in0);
+    for (int64_t k = 1; k <= r; ++k)
+      for (int64_t i = 3 * in0; i < 3 * in1; ++i) {
+        l[i] = std::min(l[i], std::min(q[i - 3 * k], q[i + 3 * k]));
+        h[i] = std::max(h[i], std::max(q[i - 3 * k], q[i + 3 * k]));
+      }
     for (int64_t x = 0; x < w; ++x) {
+      if (x == in0 && in1 > in0) x = in1;
+      if (x >= w) break;
       const int64_t x0 = std::max<int64_t>(0, x - r), x1 = std::min(w - 1, x + r);
       for (int c = 0; c < 3; ++c) {
         float a = q[3 * x0 + c], b = a;
@@ -80,12 +92,22 @@ void smoothed_row(const StripPixels& px, int64_t y, int s, std::vector<int32_t>&
     for (int64_t i = 0; i < w * 3; ++i) cols[i] += a[i];
   }
   const float norm = 1.0f / static_cast<float>((2 * s + 1) * (2 * s + 1));
-  for (int64_t x = 0; x < w; ++x)
+  // Inside, the row's sums in the channel-interleaved index (vectorised); near the sides, clamped.
+  const int64_t in0 = std::min<int64_t>(s, w), in1 = std::max(in0, w - s);
+  for (int64_t i = 3 * in0; i < 3 * in1; ++i) {
+    int32_t sum = cols[i];
+    for (int d = 1; d <= s; ++d) sum += cols[i - 3 * d] + cols[i + 3 * d];
+    out[i] = static_cast<float>(sum) * norm;
+  }
+  for (int64_t x = 0; x < w; ++x) {
+    if (x == in0 && in1 > in0) x = in1;
+    if (x >= w) break;
     for (int c = 0; c < 3; ++c) {
       int32_t sum = 0;
       for (int d = -s; d <= s; ++d) sum += cols[std::clamp<int64_t>(x + d, 0, w - 1) * 3 + c];
       out[3 * x + c] = static_cast<float>(sum) * norm;
     }
+  }
 }
 
 }  // namespace
@@ -128,18 +150,18 @@ DeltaMap envelope_delta_map(const StripPixels& px, int64_t y0, int64_t rows, con
           rhi[i] = std::max(rhi[i], h[i]);
         }
       }
+      // The nearest colour the neighbourhood can explain: each channel clamped into its range there
+      // (a mixture of the design's colours lies channel by channel between them); over the whole row
+      // first (vectorised), into rlo.
+      for (int64_t i = 0; i < w * 3; ++i) rlo[i] = std::clamp(scan[i], rlo[i], rhi[i]);
       float* de = map.de.data() + (y - y0) * w;
       float* dl = map.dl.data() + (y - y0) * w;
       for (int64_t x = 0; x < w; ++x) {
         if (ok && !ok[x]) continue;
         const float* s = &scan[3 * x];
-        float e[3], step2 = 0;
-        for (int c = 0; c < 3; ++c) {
-          // The nearest colour the neighbourhood can explain: each channel clamped into its range
-          // there (a mixture of the design's colours lies channel by channel between them).
-          e[c] = std::clamp(s[c], rlo[3 * x + c], rhi[3 * x + c]);
-          step2 += (s[c] - e[c]) * (s[c] - e[c]);
-        }
+        const float* e = &rlo[3 * x];
+        const float step2 =
+            (s[0] - e[0]) * (s[0] - e[0]) + (s[1] - e[1]) * (s[1] - e[1]) + (s[2] - e[2]) * (s[2] - e[2]);
         // Delta E 1976 changes by at most 1.37 per RGB level of Euclidean step anywhere in sRGB (the
         // largest Frobenius norm of the sRGB->L*a*b* Jacobian, near black; docs/defects.md): a step
         // under low / 1.5 cannot reach low, and such pixels never join a component. Their value stays 0.

@@ -104,20 +104,25 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
     return x >= margin && y >= margin && x <= static_cast<double>(design.width - 1) - margin &&
            y <= static_cast<double>(design.height - 1) - margin;
   };
+  // Per row: the node rows interpolated in y once, then each pixel between two of them in x.
+  std::vector<Vec2> row(static_cast<size_t>(nx));
   for (int64_t y = y0; y < y0 + rows; ++y) {
     const int64_t j = y / kCell;
     const double fy = static_cast<double>(y - j * kCell) / kCell;
+    for (int64_t i = 0; i < nx; ++i) {
+      const Vec2 a = nodes[static_cast<size_t>((j - ny0) * nx + i)],
+                 c = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i)];
+      row[static_cast<size_t>(i)] = Vec2{(1 - fy) * a.x + fy * c.x, (1 - fy) * a.y + fy * c.y};
+    }
+    const bool row_inside = y >= margin && y <= static_cast<double>(design.height - 1) - margin;
+    uint8_t* m = mask.data() + (y - y0) * width;
+    if (!row_inside) continue;
     for (int64_t x = 0; x < width; ++x) {
       const int64_t i = x / kCell;
       const double fx = static_cast<double>(x - i * kCell) / kCell;
-      const Vec2 a = nodes[static_cast<size_t>((j - ny0) * nx + i)],
-                 b = nodes[static_cast<size_t>((j - ny0) * nx + i + 1)];
-      const Vec2 c = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i)],
-                 d = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i + 1)];
-      const double qx = (1 - fy) * ((1 - fx) * a.x + fx * b.x) + fy * ((1 - fx) * c.x + fx * d.x);
-      const double qy = (1 - fy) * ((1 - fx) * a.y + fx * b.y) + fy * ((1 - fx) * c.y + fx * d.y);
-      mask[static_cast<size_t>((y - y0) * width + x)] =
-          inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
+      const Vec2 a = row[static_cast<size_t>(i)], b = row[static_cast<size_t>(i + 1)];
+      const double qx = (1 - fx) * a.x + fx * b.x, qy = (1 - fx) * a.y + fx * b.y;
+      m[x] = inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
     }
   }
   return mask;
