@@ -138,22 +138,28 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   return w;
 }
 
-void apply_defect_options(const po::variables_map& vm, job::WarpJob& w) {
-  w.find_defects = vm["defects"].as<bool>();
-  w.defect_map = vm["defect-map"].as<bool>();
-  if (w.defect_map && !w.find_defects) fail_usage("--defect-map: only with --defects");
-  defects::DefectOptions& o = w.defect_options;
+defects::DefectOptions defect_tuning(const po::variables_map& vm) {
+  defects::DefectOptions o;
   o.scale = vm["defect-scale"].as<int>();
   o.radius = vm["defect-radius"].as<int>();
   o.high = vm["defect-high"].as<double>();
   o.low = vm["defect-low"].as<double>();
   o.min_area = vm["defect-min-area"].as<int64_t>();
+  o.join_gap = vm["defect-join-gap"].as<int>();
   o.gain_field = !vm["no-defect-gain-field"].as<bool>();
   const std::string compare = req(vm, "defect-compare");
   if (compare != "envelope" && compare != "nearest")
     fail_usage("--defect-compare: '" + compare + "' is not one of envelope, nearest");
   o.compare = compare == "envelope" ? defects::Compare::kEnvelope : defects::Compare::kNearest;
   o.check();
+  return o;
+}
+
+void apply_defect_options(const po::variables_map& vm, job::WarpJob& w) {
+  w.find_defects = vm["defects"].as<bool>();
+  w.defect_map = vm["defect-map"].as<bool>();
+  if (w.defect_map && !w.find_defects) fail_usage("--defect-map: only with --defects");
+  w.defect_options = defect_tuning(vm);
 }
 
 std::pair<job::RegisterJob, job::WarpJob> run_jobs(const po::variables_map& vm, const std::string& transform_out) {
@@ -175,6 +181,7 @@ constexpr const char* kUsage =
     "  warp        warp the scan onto the design's grid with a transform.json\n"
     "  synth       write a synthetic design/scan pair with exact ground truth\n"
     "  eval        error of a transform against a synthetic pair's truth.json (JSON on stdout)\n"
+    "  inspect     print defects of an image already aligned to its design (defect stage only)\n"
     "  map-points  map design pixel positions (CSV x,y) to scan positions\n"
     "  batch       many pairs from a manifest: groups of ranks, journal, --resume, summary\n"
     "\n"
@@ -291,6 +298,38 @@ int cmd_run(par::Communicator& comm, int argc, char** argv) {
   return 0;
 }
 
+int cmd_inspect(par::Communicator& comm, int argc, char** argv) {
+  po::options_description d("inspect options");
+  d.add_options()("design", po::value<std::string>()->required(), "design image (RGB GeoTIFF or any GDAL raster)")(
+      "aligned", po::value<std::string>()->required(),
+      "the scan already on the design's grid (the output of run or warp, or another tool's): same size as the design")(
+      "out", po::value<std::string>()->required(),
+      "output prefix: writes PREFIX.defects.csv and PREFIX.defects.geojson (folder must exist)")(
+      "transform", po::value<std::string>(),
+      "the transform.json the aligned image was made with (optional): the compared area is where the scan covers "
+      "the design, and scan_cx/scan_cy are scan pixels; without it the image is compared except near its edges and "
+      "its fill (--fill), and scan_cx/scan_cy are design pixels")(
+      "fill", po::value<int>()->default_value(0),
+      "without --transform: the grey level the warp wrote where the scan did not reach (its --fill, 0..255); "
+      "3x3 blocks of exactly that colour and a margin around them are not compared");
+  po::options_description t("Defect options (docs/defects.md)");
+  add_defect_tuning(t, "PREFIX");
+  d.add(t);
+  Parsed p = parse("inspect", d, argc, argv, comm, "--design D --aligned A.tif --out PREFIX [options]");
+  if (p.help) return 0;
+  job::InspectJob j;
+  j.design = req(p.vm, "design");
+  j.aligned = req(p.vm, "aligned");
+  j.out_prefix = req(p.vm, "out");
+  if (p.vm.count("transform")) j.transform_path = req(p.vm, "transform");
+  j.defect_options = defect_tuning(p.vm);
+  j.defect_map = p.vm["defect-map"].as<bool>();
+  j.fill = p.vm["fill"].as<int>();
+  if (j.fill < 0 || j.fill > 255) fail_usage("--fill: must be in 0..255");
+  job::run_inspect(comm, j);
+  return 0;
+}
+
 int cmd_map_points(par::Communicator& comm, int argc, char** argv) {
   po::options_description d("map-points options");
   d.add_options()("transform", po::value<std::string>()->required(), "transform.json")(
@@ -360,8 +399,8 @@ int run_cli(par::Communicator& comm, int argc, char** argv) {
   }
   using Cmd = int (*)(par::Communicator&, int, char**);
   static const std::map<std::string, Cmd> kCommands{
-      {"synth", cmd_synth}, {"register", cmd_register},     {"warp", cmd_warp},  {"run", cmd_run},
-      {"eval", cmd_eval},   {"map-points", cmd_map_points}, {"batch", cmd_batch}};
+      {"synth", cmd_synth}, {"register", cmd_register},     {"warp", cmd_warp},   {"run", cmd_run},
+      {"eval", cmd_eval},   {"map-points", cmd_map_points}, {"batch", cmd_batch}, {"inspect", cmd_inspect}};
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) fail_usage(std::string("unknown command '") + argv[1] + "' (see alinify --help)");
   // A single job stops cleanly on SIGTERM/SIGINT (exit 128 + signal); batch has its own handling.

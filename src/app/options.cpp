@@ -101,25 +101,34 @@ po::options_description defect_options() {
   po::options_description d("Print defects (docs/defects.md)");
   d.add_options()("defects", po::bool_switch(),
                   "after the output: fit the colour model, compare scan and design per pixel (Delta E 1976) and "
-                  "write <out stem>.defects.csv and .defects.geojson; defects found do not change the exit code")(
+                  "write <out stem>.defects.csv and .defects.geojson; defects found do not change the exit code");
+  add_defect_tuning(d, "<out stem>");
+  return d;
+}
+
+void add_defect_tuning(po::options_description& d, const std::string& stem) {
+  d.add_options()(
       "defect-scale", po::value<int>()->default_value(1),
-      "box pre-smoothing radius of both images in px (0..8; 1: 3x3), against weave and noise")(
+      "box pre-smoothing radius of the scan (and, with nearest, the design) in px (0..8; 1: 3x3), against weave "
+      "and noise")(
       "defect-radius", po::value<int>()->default_value(1),
-      "a scan pixel is compared with the mapped design within +-radius px (0..8), against residual misregistration")(
+      "a scan pixel is compared with the mapped design within +-(radius + scale) px (0..8), against residual "
+      "misregistration")(
       "defect-compare", po::value<std::string>()->default_value("envelope"),
       "envelope|nearest: a scan pixel against the nearest colour in the per-channel range of the mapped design "
-      "within the radius (envelope), or against the nearest of those design pixels (nearest)")(
+      "within the reach (envelope), or against the nearest of the smoothed design pixels within the radius (nearest)")(
       "defect-high", po::value<double>()->default_value(10.0, "10"),
       "Delta E a defect must reach somewhere (hysteresis, high)")(
       "defect-low", po::value<double>()->default_value(5.0, "5"),
       "Delta E of the pixels joined to a defect (hysteresis, low)")(
-      "defect-min-area", po::value<int64_t>()->default_value(16), "smallest defect in px (8-connected)")(
+      "defect-min-area", po::value<int64_t>()->default_value(24), "smallest defect in px (8-connected)")(
+      "defect-join-gap", po::value<int>()->default_value(8),
+      "defects with at most this many px between their boxes are reported as one (0..1000; 0: touching boxes)")(
       "defect-map", po::bool_switch(),
-      "also write <out stem>.defects.tif: Delta E per pixel rounded (255 and above: 255; 0 where not compared), "
-      "grey RGB, tiles of 128 px")(
-      "no-defect-gain-field", po::bool_switch(),
-      "fit the colour model without the illumination gain field (a quadratic across the image)");
-  return d;
+      ("also write " + stem +
+       ".defects.tif: Delta E per pixel rounded (255 and above: 255; 0 where not compared), grey RGB, tiles of 128 px")
+          .c_str())("no-defect-gain-field", po::bool_switch(),
+                    "fit the colour model without the illumination gain field (a quadratic across the image)");
 }
 
 void add_pair(po::options_description& d) {

@@ -16,6 +16,9 @@ po::options_description register_options();
 po::options_description warp_options();
 po::options_description qa_options();
 po::options_description defect_options();
+// The defect stage's tuning options (all of defect_options but --defects); `stem` names the
+// outputs in --defect-map's help (<out stem>, PREFIX).
+void add_defect_tuning(po::options_description& d, const std::string& stem);
 void add_pair(po::options_description& d);
 
 // Position of the first "%name%" sequence in s (npos if none). Boost.Program_options loops forever

@@ -33,6 +33,7 @@ std::string num(double v) { return fmt::format("{:.3f}", v); }
 // resumed batch still shows the verdicts of jobs done by an earlier run).
 struct JobQa {
   bool present = false, suspect = false;
+  int64_t defects = -1;  // print defects found; -1: the job did not look (no --defects)
   std::string reasons, report, thumbnail;
   std::vector<std::pair<std::string, nlohmann::json>> key;  // in the index page's column order
   nlohmann::json value(const std::string& name) const {
@@ -42,10 +43,23 @@ struct JobQa {
   }
 };
 
+// Rows of <out stem>.defects.csv (its header aside), or -1 without the file: the count of a job run
+// with --defects --no-qa, which writes no metrics.json.
+int64_t defect_rows(const std::string& out) {
+  const fs::path o(out);
+  std::ifstream in(o.parent_path() / (o.stem().string() + ".defects.csv"));
+  if (!in) return -1;
+  int64_t n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return std::max<int64_t>(0, n - 1);
+}
+
 JobQa job_qa(const JobRecord& r) {
   JobQa q;
   if (r.status != JobStatus::kDone && r.status != JobStatus::kSkipped) return q;
   const nlohmann::json m = qa::read_job_metrics(r.job.out);
+  const nlohmann::json* count = m.is_object() && m.contains("defects") ? &m["defects"] : nullptr;
+  q.defects = count && count->contains("count") ? (*count)["count"].get<int64_t>() : defect_rows(r.job.out);
   if (!m.is_object()) return q;
   q.present = true;
   const nlohmann::json& v = m.value("verdict", nlohmann::json::object());
@@ -67,6 +81,7 @@ JobQa job_qa(const JobRecord& r) {
   q.key = {{"NCC before", get("similarity", "before", "ncc")}, {"NCC after", get("similarity", "after", "ncc")},
            {"MI after", get("similarity", "after", "mi")},     {"Jacobian min", get("deformation", "jacobian_min")},
            {"max local px", get("deformation", "max_local")},  {"seconds", r.result.seconds}};
+  if (q.defects >= 0) q.key.emplace_back("defects", q.defects);
   return q;
 }
 
@@ -108,6 +123,7 @@ nlohmann::json job_summary_json(const JobRecord& r) {
   for (const auto& [k, v] : q.key) key[k] = v;
   j["qa"] = q.present ? key : nlohmann::json();
   j["report"] = q.report;
+  j["defects"] = q.defects >= 0 ? nlohmann::json(q.defects) : nlohmann::json();
   return j;
 }
 
@@ -145,7 +161,7 @@ nlohmann::json summary_json(const SummaryTotals& t, const std::vector<JobRecord>
 std::string summary_csv(const std::vector<JobRecord>& records) {
   std::ostringstream o;
   o << "id,status,exit_code,attempts,group,started,finished,seconds,register_seconds,warp_seconds,"
-       "registration_factor,output,output_bytes,xxh64,error,note,suspect,ncc_after,jacobian_min,report\n";
+       "registration_factor,output,output_bytes,xxh64,error,note,suspect,ncc_after,jacobian_min,report,defects\n";
   for (const JobRecord& r : records) {
     const bool failed = r.status == JobStatus::kFailed;
     o << csv_field(r.job.id) << ',' << status_name(r.status) << ',' << (failed ? r.result.exit_code : 0) << ','
@@ -156,7 +172,8 @@ std::string summary_csv(const std::vector<JobRecord>& records) {
     const JobQa q = job_qa(r);
     auto val = [](const nlohmann::json& v) { return v.is_number() ? num(v.get<double>()) : std::string(); };
     o << ',' << (q.present ? (q.suspect ? "yes" : "no") : "") << ',' << val(q.value("NCC after")) << ','
-      << val(q.value("Jacobian min")) << ',' << csv_field(q.report) << '\n';
+      << val(q.value("Jacobian min")) << ',' << csv_field(q.report) << ','
+      << (q.defects >= 0 ? std::to_string(q.defects) : std::string()) << '\n';
   }
   return o.str();
 }
@@ -175,6 +192,7 @@ std::string batch_index_html(const std::string& base, const std::vector<JobRecor
     // Relative, so the folder of reports can be moved or served as a whole.
     if (!q.report.empty()) row.report_href = fs::absolute(q.report).lexically_relative(dir).string();
     row.key_metrics = q.key;
+    row.defects = q.defects;
     rows.push_back(std::move(row));
   }
   return qa::batch_index_html("alinify batch " + fs::path(base).filename().string(), rows, missing_inputs(records));

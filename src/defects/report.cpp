@@ -104,23 +104,63 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
     return x >= margin && y >= margin && x <= static_cast<double>(design.width - 1) - margin &&
            y <= static_cast<double>(design.height - 1) - margin;
   };
+  // Per row: the node rows interpolated in y once, then each pixel between two of them in x.
+  std::vector<Vec2> row(static_cast<size_t>(nx));
   for (int64_t y = y0; y < y0 + rows; ++y) {
     const int64_t j = y / kCell;
     const double fy = static_cast<double>(y - j * kCell) / kCell;
+    for (int64_t i = 0; i < nx; ++i) {
+      const Vec2 a = nodes[static_cast<size_t>((j - ny0) * nx + i)],
+                 c = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i)];
+      row[static_cast<size_t>(i)] = Vec2{(1 - fy) * a.x + fy * c.x, (1 - fy) * a.y + fy * c.y};
+    }
+    const bool row_inside = y >= margin && y <= static_cast<double>(design.height - 1) - margin;
+    uint8_t* m = mask.data() + (y - y0) * width;
+    if (!row_inside) continue;
     for (int64_t x = 0; x < width; ++x) {
       const int64_t i = x / kCell;
       const double fx = static_cast<double>(x - i * kCell) / kCell;
-      const Vec2 a = nodes[static_cast<size_t>((j - ny0) * nx + i)],
-                 b = nodes[static_cast<size_t>((j - ny0) * nx + i + 1)];
-      const Vec2 c = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i)],
-                 d = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i + 1)];
-      const double qx = (1 - fy) * ((1 - fx) * a.x + fx * b.x) + fy * ((1 - fx) * c.x + fx * d.x);
-      const double qy = (1 - fy) * ((1 - fx) * a.y + fx * b.y) + fy * ((1 - fx) * c.y + fx * d.y);
-      mask[static_cast<size_t>((y - y0) * width + x)] =
-          inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
+      const Vec2 a = row[static_cast<size_t>(i)], b = row[static_cast<size_t>(i + 1)];
+      const double qx = (1 - fx) * a.x + fx * b.x, qy = (1 - fx) * a.y + fx * b.y;
+      m[x] = inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
     }
   }
   return mask;
+}
+
+void mask_fill(const StripPixels& px, int64_t y0, int64_t rows, int fill, int64_t margin, uint8_t* valid) {
+  const int64_t w = px.image.width, n = px.in_rows;
+  const auto is_fill = [&](int64_t x, int64_t wy) {
+    const uint8_t* q = px.aligned + (wy * w + x) * 3;
+    return q[0] == fill && q[1] == fill && q[2] == fill;
+  };
+  // Per window row: 1 where the pixel and its 3 neighbours in x are fill (clamped), then the 3x3 core.
+  std::vector<uint8_t> row3(static_cast<size_t>(w * n)), core(static_cast<size_t>(w * n), 0);
+  for (int64_t wy = 0; wy < n; ++wy)
+    for (int64_t x = 0; x < w; ++x)
+      row3[wy * w + x] =
+          is_fill(std::max<int64_t>(0, x - 1), wy) && is_fill(x, wy) && is_fill(std::min(w - 1, x + 1), wy);
+  for (int64_t wy = 0; wy < n; ++wy)
+    for (int64_t x = 0; x < w; ++x)
+      core[wy * w + x] =
+          row3[std::max<int64_t>(0, wy - 1) * w + x] && row3[wy * w + x] && row3[std::min(n - 1, wy + 1) * w + x];
+  // Dilated by margin: first along x (prefix counts), then along y.
+  std::vector<int32_t> near_x(static_cast<size_t>(w * n));
+  std::vector<int32_t> prefix(static_cast<size_t>(w + 1));
+  for (int64_t wy = 0; wy < n; ++wy) {
+    prefix[0] = 0;
+    for (int64_t x = 0; x < w; ++x) prefix[x + 1] = prefix[x] + core[wy * w + x];
+    for (int64_t x = 0; x < w; ++x)
+      near_x[wy * w + x] = prefix[std::min(w, x + margin + 1)] - prefix[std::max<int64_t>(0, x - margin)];
+  }
+  for (int64_t y = y0; y < y0 + rows; ++y) {
+    const int64_t a = std::max<int64_t>(0, y - margin - px.in_y0), b = std::min(n - 1, y + margin - px.in_y0);
+    for (int64_t x = 0; x < w; ++x) {
+      bool near = false;
+      for (int64_t wy = a; wy <= b && !near; ++wy) near = near_x[wy * w + x] > 0;
+      if (near) valid[(y - y0) * w + x] = 0;
+    }
+  }
 }
 
 }  // namespace alinify::defects

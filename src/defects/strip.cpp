@@ -8,6 +8,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/defects/colour.hpp"
+#include "envelope_map.hpp"
 
 namespace alinify::defects {
 
@@ -16,6 +17,7 @@ void DefectOptions::check() const {
   if (scale < 0 || scale > 8) fail_usage("--defect-scale: must be in 0..8 px");
   if (!(low > 0) || !(high >= low)) fail_usage("--defect-low/--defect-high: need 0 < low <= high");
   if (min_area < 1) fail_usage("--defect-min-area: must be at least 1 px");
+  if (join_gap < 0 || join_gap > 1000) fail_usage("--defect-join-gap: must be in 0..1000 px");
   if (sample_step < 0) fail_usage("defect sample step: must not be negative");
 }
 
@@ -68,22 +70,31 @@ void check_window(const StripPixels& px, int64_t y0, int64_t rows, int halo) {
 std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t rows, int step, const DefectOptions& o,
                                     const uint8_t* valid) {
   check_window(px, y0, rows, o.scale);
-  const int64_t w = px.image.width;
-  const std::vector<float> d = box_smooth(px.design, w, px.in_rows, o.scale);
-  const std::vector<float> a = box_smooth(px.aligned, w, px.in_rows, o.scale);
+  const int64_t w = px.image.width, s = o.scale;
+  const float norm = 1.0f / static_cast<float>((2 * s + 1) * (2 * s + 1));
+  // The box mean at a sample only (box_smooth's sums, clamped the same way): a sample every
+  // `step` px needs no smoothed rows.
+  const auto mean_at = [&](const uint8_t* rgb, int64_t x, int64_t y, float out[3]) {
+    int32_t sum[3] = {0, 0, 0};
+    for (int64_t dy = -s; dy <= s; ++dy) {
+      const uint8_t* row = rgb + std::clamp<int64_t>(y - px.in_y0 + dy, 0, px.in_rows - 1) * w * 3;
+      for (int64_t dx = -s; dx <= s; ++dx) {
+        const uint8_t* q = row + std::clamp<int64_t>(x + dx, 0, w - 1) * 3;
+        for (int c = 0; c < 3; ++c) sum[c] += q[c];
+      }
+    }
+    for (int c = 0; c < 3; ++c) out[c] = static_cast<float>(sum[c]) * norm;
+  };
   std::vector<Sample> out;
   for (int64_t y = (y0 + step - 1) / step * step; y < y0 + rows; y += step)
     for (int64_t x = 0; x < w; x += step) {
       if (valid && !valid[(y - y0) * w + x]) continue;
-      const size_t i = static_cast<size_t>(((y - px.in_y0) * w + x) * 3);
-      Sample s;
-      s.x = static_cast<float>(x);
-      s.y = static_cast<float>(y);
-      for (int c = 0; c < 3; ++c) {
-        s.design[c] = d[i + c];
-        s.scan[c] = a[i + c];
-      }
-      out.push_back(s);
+      Sample smp;
+      smp.x = static_cast<float>(x);
+      smp.y = static_cast<float>(y);
+      mean_at(px.design, x, y, smp.design.data());
+      mean_at(px.aligned, x, y, smp.scan.data());
+      out.push_back(smp);
     }
   return out;
 }
@@ -110,6 +121,7 @@ std::vector<float> mapped_design(const StripPixels& px, const std::vector<float>
 DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
                    const uint8_t* valid) {
   check_window(px, y0, rows, o.halo());
+  if (o.compare == Compare::kEnvelope) return detail::envelope_delta_map(px, y0, rows, model, o, valid);
   const int64_t w = px.image.width, r = o.radius;
   const std::vector<float> d = box_smooth(px.design, w, px.in_rows, o.scale);
   const std::vector<float> a = box_smooth(px.aligned, w, px.in_rows, o.scale);
@@ -118,19 +130,14 @@ DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const Colour
   DeltaMap map;
   map.de.assign(static_cast<size_t>(rows * w), 0.0f);
   map.dl.assign(static_cast<size_t>(rows * w), 0.0f);
-  const bool envelope = o.compare == Compare::kEnvelope;
-  const float low2 = static_cast<float>(o.low * o.low);
-  // Nearest: L*a*b* of every mapped design pixel once, compared with each of its neighbours.
-  std::vector<float> dlab;
-  if (!envelope) {
-    dlab.resize(md.size());
+  // L*a*b* of every mapped design pixel once, compared with each of its neighbours.
+  std::vector<float> dlab(md.size());
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < static_cast<int64_t>(md.size() / 3); ++i) {
-      const Lab l = srgb_to_lab(md[i * 3], md[i * 3 + 1], md[i * 3 + 2]);
-      dlab[i * 3] = static_cast<float>(l.L);
-      dlab[i * 3 + 1] = static_cast<float>(l.a);
-      dlab[i * 3 + 2] = static_cast<float>(l.b);
-    }
+  for (int64_t i = 0; i < static_cast<int64_t>(md.size() / 3); ++i) {
+    const Lab l = srgb_to_lab(md[i * 3], md[i * 3 + 1], md[i * 3 + 2]);
+    dlab[i * 3] = static_cast<float>(l.L);
+    dlab[i * 3 + 1] = static_cast<float>(l.a);
+    dlab[i * 3 + 2] = static_cast<float>(l.b);
   }
 #pragma omp parallel for schedule(static)
   for (int64_t y = y0; y < y0 + rows; ++y)
@@ -140,37 +147,6 @@ DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const Colour
       const float* s = &a[((y - px.in_y0) * w + x) * 3];
       const int64_t ny0 = std::max(dy0, y - r), ny1 = std::min(dy1 - 1, y + r);
       const int64_t nx0 = std::max<int64_t>(0, x - r), nx1 = std::min(w - 1, x + r);
-      if (envelope) {
-        // The nearest colour the neighbourhood can explain: each channel clamped into its range there
-        // (an edge the scan blurs mixes the colours on its two sides, channel by channel).
-        float lo[3] = {255, 255, 255}, hi[3] = {0, 0, 0};
-        for (int64_t ny = ny0; ny <= ny1; ++ny)
-          for (int64_t nx = nx0; nx <= nx1; ++nx) {
-            const float* q = &md[((ny - dy0) * w + nx) * 3];
-            for (int c = 0; c < 3; ++c) {
-              lo[c] = std::min(lo[c], q[c]);
-              hi[c] = std::max(hi[c], q[c]);
-            }
-          }
-        float e[3];
-        bool inside = true;
-        for (int c = 0; c < 3; ++c) {
-          e[c] = std::clamp(s[c], lo[c], hi[c]);
-          inside = inside && e[c] == s[c];
-        }
-        if (inside) continue;
-        // Delta E 1976 changes by at most 1.37 per RGB level of Euclidean step anywhere in sRGB (the
-        // largest Frobenius norm of the sRGB->L*a*b* Jacobian, near black; docs/defects.md): a step
-        // under low / 2 cannot reach low, and such pixels never join a component. Skipping their
-        // L*a*b* (cube roots) halves the map's time; their value stays 0.
-        const float step2 =
-            (s[0] - e[0]) * (s[0] - e[0]) + (s[1] - e[1]) * (s[1] - e[1]) + (s[2] - e[2]) * (s[2] - e[2]);
-        if (4 * step2 < low2) continue;
-        const Lab ls = srgb_to_lab(s[0], s[1], s[2]), le = srgb_to_lab(e[0], e[1], e[2]);
-        map.de[i] = static_cast<float>(delta_e76(ls, le));
-        map.dl[i] = static_cast<float>(ls.L - le.L);
-        continue;
-      }
       const Lab ls = srgb_to_lab(s[0], s[1], s[2]);
       float best = 1e30f, best_dl = 0;
       for (int64_t ny = ny0; ny <= ny1; ++ny)
@@ -419,6 +395,45 @@ Kind classify(double mean_de, double mean_dl) {
   return Kind::kColourShift;
 }
 
+namespace {
+
+// Single linkage of boxes with at most `gap` empty px between them in x and in y (0: boxes that
+// touch or overlap); the result
+// does not depend on the input order (union-find, then the groups in the order of their first member
+// after a sort by box, which is unique for disjoint components).
+std::vector<Blob> join_nearby(std::vector<Blob> blobs, int gap) {
+  std::sort(blobs.begin(), blobs.end(), [](const Blob& a, const Blob& b) {
+    return a.first_y != b.first_y ? a.first_y < b.first_y : a.first_x < b.first_x;
+  });
+  std::vector<size_t> by_y0(blobs.size());
+  std::iota(by_y0.begin(), by_y0.end(), 0);
+  std::stable_sort(by_y0.begin(), by_y0.end(), [&](size_t a, size_t b) { return blobs[a].y0 < blobs[b].y0; });
+  std::vector<int32_t> parent(blobs.size());
+  std::iota(parent.begin(), parent.end(), 0);
+  for (size_t i = 0; i < by_y0.size(); ++i) {
+    const Blob& a = blobs[by_y0[i]];
+    // Sorted by y0: once a box starts more than gap + 1 rows below a's bottom, so do all later ones.
+    for (size_t j = i + 1; j < by_y0.size() && blobs[by_y0[j]].y0 <= a.y1 + gap + 1; ++j) {
+      const Blob& b = blobs[by_y0[j]];
+      if (b.x0 <= a.x1 + gap + 1 && a.x0 <= b.x1 + gap + 1)
+        unite(parent, static_cast<int32_t>(by_y0[i]), static_cast<int32_t>(by_y0[j]));
+    }
+  }
+  std::vector<int32_t> slot(blobs.size(), -1);
+  std::vector<Blob> out;
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    const int32_t root = find(parent, static_cast<int32_t>(i));
+    if (slot[root] < 0) {
+      slot[root] = static_cast<int32_t>(out.size());
+      out.emplace_back();
+    }
+    add_blob(out[slot[root]], blobs[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const DefectOptions& o) {
   std::sort(strips.begin(), strips.end(),
             [](const StripComponents& a, const StripComponents& b) { return a.y0 < b.y0; });
@@ -454,6 +469,7 @@ std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const Defe
   std::vector<Blob> kept;
   for (const Blob& b : merged)
     if (is_defect(b, o)) kept.push_back(b);
+  kept = join_nearby(std::move(kept), o.join_gap);
   std::sort(kept.begin(), kept.end(), [](const Blob& a, const Blob& b) {
     return a.first_y != b.first_y ? a.first_y < b.first_y : a.first_x < b.first_x;
   });

@@ -88,17 +88,29 @@ nlohmann::json model_json(const defects::ColourModel& m) {
 }  // namespace
 
 nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const transform::TransformFile& t) {
+  return find_defects(
+      comm, DefectInputs{job.design, job.out, defect_paths_for(job.out), job.defect_options, job.defect_map}, t);
+}
+
+nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, const transform::TransformFile& t) {
   const double t0 = now_seconds();
-  const defects::DefectOptions& o = job.defect_options;
+  const defects::DefectOptions& o = job.options;
   std::optional<io::Raster> design, aligned;
   std::vector<plan::RowRange> mine;
   Size size;
   const double margin = o.halo() + 2;  // the smoothing box, the neighbourhood and the warp's taps
+  // Rows read beyond a strip: the comparison's halo, and what mask_fill needs to see the fill.
+  const int fill_halo = static_cast<int>(margin) + 1;
+  const auto mask = [&](const Window2& w, int64_t y0, int64_t rows) {
+    std::vector<uint8_t> valid = defects::coverage_mask(t.transform, size, t.scan, y0, rows, margin);
+    if (job.fill >= 0) defects::mask_fill(w.px, y0, rows, job.fill, static_cast<int64_t>(margin), valid.data());
+    return valid;
+  };
   std::string message;
   int step = 0;
   on_every_rank(comm, "defects: colour samples", [&] {
     design.emplace(io::Raster::open(job.design));
-    aligned.emplace(io::Raster::open(job.out));
+    aligned.emplace(io::Raster::open(job.aligned));
     size = design->size();
     step = defects::sample_step_for(size, o);
     mine = plan::strips_for_rank(size.height, kDefectStripRows, comm.rank(), comm.size());
@@ -106,8 +118,8 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
     Window2 w;
     for (const plan::RowRange& r : mine)
       for (int64_t y = (r.y0 + step - 1) / step * step; y < r.y0 + r.rows; y += step) {
-        read_rows(*design, *aligned, y, 1, o.scale, w);
-        const std::vector<uint8_t> valid = defects::coverage_mask(t.transform, size, t.scan, y, 1, margin);
+        read_rows(*design, *aligned, y, 1, job.fill >= 0 ? std::max(o.scale, fill_halo) : o.scale, w);
+        const std::vector<uint8_t> valid = mask(w, y, 1);
         const std::vector<defects::Sample> row = defects::collect_samples(w.px, y, 1, step, o, valid.data());
         samples.insert(samples.end(), row.begin(), row.end());
       }
@@ -132,7 +144,7 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
   parts.clear();
   const defects::ColourModel model = defects::ColourModel::from_json_text(model_text);
   const double t_model = now_seconds();
-  const DefectPaths paths = defect_paths_for(job.out);
+  const DefectPaths& paths = job.paths;
   // --defect-map: laid out by rank 0 like the aligned output, tiles of one strip's height, so that
   // every rank writes its strips' tiles in place.
   io::OutputSpec map_spec;
@@ -142,9 +154,9 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
   map_spec.overviews = false;
   map_spec.georef = design->info();
   const auto discard_map = [&] {
-    if (job.defect_map) io::discard_output(map_spec);
+    if (job.map) io::discard_output(map_spec);
   };
-  if (job.defect_map)
+  if (job.map)
     on_every_rank(comm, "defects: creating the map", [&] {
       if (comm.is_root()) io::create_tiled_output(map_spec);
     });
@@ -153,12 +165,12 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
       [&] {
         std::vector<defects::StripComponents> strips;
         std::unique_ptr<io::LaidOutTileWriter> writer;
-        if (job.defect_map) writer = std::make_unique<io::LaidOutTileWriter>(map_spec);
+        if (job.map) writer = std::make_unique<io::LaidOutTileWriter>(map_spec);
         Window2 w;
         std::vector<uint8_t> rgb;
         for (const plan::RowRange& r : mine) {
-          read_rows(*design, *aligned, r.y0, r.rows, o.halo(), w);
-          const std::vector<uint8_t> valid = defects::coverage_mask(t.transform, size, t.scan, r.y0, r.rows, margin);
+          read_rows(*design, *aligned, r.y0, r.rows, job.fill >= 0 ? std::max(o.halo(), fill_halo) : o.halo(), w);
+          const std::vector<uint8_t> valid = mask(w, r.y0, r.rows);
           const defects::DeltaMap map = defects::delta_map(w.px, r.y0, r.rows, model, o, valid.data());
           strips.push_back(defects::label_strip(map, size.width, size.height, r.y0, r.rows, o));
           if (writer) {
@@ -185,7 +197,7 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
     }
     files::write_atomically(paths.csv, defects::csv_text(found));
     files::write_atomically(paths.geojson, defects::geojson_text(found));
-    if (job.defect_map) {
+    if (job.map) {
       try {
         io::finish_output(map_spec);
       } catch (...) {
@@ -214,6 +226,7 @@ nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const t
           {"high", o.high},
           {"low", o.low},
           {"min_area", o.min_area},
+          {"join_gap", o.join_gap},
           {"sample_step", step},
           {"strip_rows", kDefectStripRows},
           {"coverage_margin", margin}}},

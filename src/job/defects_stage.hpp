@@ -22,7 +22,22 @@ struct DefectPaths {
 };
 DefectPaths defect_paths_for(const std::string& output);
 
+// What the stage compares and where it writes: `run`/`warp` (the aligned output beside its defect
+// files) and `inspect` (an image already aligned, files under a prefix).
+struct DefectInputs {
+  std::string design, aligned;
+  DefectPaths paths;
+  defects::DefectOptions options;
+  bool map = false;  // --defect-map
+  // >= 0 (`inspect` without a transform): pixels near the aligned image's fill of this grey level
+  // are not compared (defects::mask_fill).
+  int fill = -1;
+};
+
 // Collective. Returns metrics.json's "defects" on every rank (count, kinds, colour model, times).
+// `t` maps design pixels into the scan the aligned image was made from: the covered area and the
+// centroids in scan pixels (an empty transform with t.scan = t.design: the aligned image itself).
+nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& in, const transform::TransformFile& t);
 nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const transform::TransformFile& t);
 
 }  // namespace alinify::job::detail

@@ -202,9 +202,12 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
 
 std::string batch_index_html(const std::string& title, std::vector<IndexRow> rows,
                              const std::vector<std::string>& missing_inputs) {
-  // Flagged first: failed, then suspect, then the rest, each in manifest order.
+  // Flagged first: failed, then suspect, then the rest; in each, the most print defects first (the
+  // prints to look at), then manifest order.
   auto rank = [](const IndexRow& r) { return r.status == "failed" ? 0 : r.suspect ? 1 : 2; };
-  std::stable_sort(rows.begin(), rows.end(), [&](const IndexRow& a, const IndexRow& b) { return rank(a) < rank(b); });
+  std::stable_sort(rows.begin(), rows.end(), [&](const IndexRow& a, const IndexRow& b) {
+    return rank(a) != rank(b) ? rank(a) < rank(b) : a.defects > b.defects;
+  });
   std::vector<std::string> columns;
   for (const IndexRow& r : rows)
     for (const auto& [k, v] : r.key_metrics)

@@ -105,12 +105,15 @@ TEST(Cli, CompressedOutputKeepsThePixels) {
 }
 
 TEST(Cli, HelpForEveryCommandAndUsageErrors) {
-  for (const char* cmd : {"run", "register", "warp", "synth", "eval", "map-points"}) {
+  for (const char* cmd : {"run", "register", "warp", "synth", "eval", "map-points", "inspect"}) {
     auto r = cli(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd << r.output;
     EXPECT_NE(r.output.find("usage: alinify " + std::string(cmd)), std::string::npos) << r.output;
   }
   EXPECT_EQ(cli("").exit_code, 1);
+  EXPECT_NE(cli("--help").output.find("  inspect "), std::string::npos);
+  // inspect compares an image already aligned: no --defects switch to turn it on.
+  EXPECT_EQ(cli("inspect --help").output.find("--defects "), std::string::npos);
   auto bad = cli("warp --design a.tif --bogus 1");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("bogus"), std::string::npos) << bad.output;

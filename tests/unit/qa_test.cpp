@@ -299,8 +299,42 @@ TEST(QaBatchIndex, FlaggedJobsComeFirstAndTheSummaryCarriesTheVerdict) {
   EXPECT_TRUE(s["job_results"][1]["suspect"].get<bool>());
   EXPECT_DOUBLE_EQ(s["job_results"][0]["qa"]["NCC after"].get<double>(), 0.95);
   const std::string csv = batch::summary_csv(records);
-  EXPECT_NE(csv.find(",suspect,ncc_after,jacobian_min,report\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",suspect,ncc_after,jacobian_min,report,defects\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",yes,0.100,"), std::string::npos) << csv;
+}
+
+TEST(QaBatchIndex, JobsWithMorePrintDefectsComeFirstAndTheSummaryCountsThem) {
+  ScratchDir d("qa-index-defects");
+  // Four jobs done and not suspect: 2 defects (metrics.json), 7 (metrics.json), none looked for,
+  // 3 (--no-qa: the defect list alone).
+  std::vector<batch::JobRecord> records(4);
+  const char* ids[4] = {"two", "seven", "unchecked", "three"};
+  for (int i = 0; i < 4; ++i) {
+    records[i].job.id = ids[i];
+    records[i].job.out = d.file(std::string(ids[i]) + ".tif");
+    records[i].status = batch::JobStatus::kDone;
+  }
+  for (int i : {0, 1, 2}) {
+    nlohmann::json m = {{"verdict", {{"suspect", false}}}};
+    if (i < 2) m["defects"] = {{"count", i == 0 ? 2 : 7}};
+    std::ofstream(qa::qa_paths_for(records[i].job.out).metrics) << m.dump();
+  }
+  std::ofstream(d.file("three.defects.csv")) << "id,x0\n1,5\n2,6\n3,7\n";
+  const std::string html = batch::batch_index_html(d.file("b"), records);
+  const size_t seven = html.find(">seven<"), three = html.find(">three<"), two = html.find(">two<"),
+               unchecked = html.find(">unchecked<");
+  ASSERT_NE(unchecked, std::string::npos) << html;
+  EXPECT_LT(seven, three);
+  EXPECT_LT(three, two);
+  EXPECT_LT(two, unchecked);
+  EXPECT_NE(html.find("<th>defects</th>"), std::string::npos) << html;
+  const nlohmann::json s = batch::summary_json(batch::SummaryTotals{}, records);
+  EXPECT_EQ(s["job_results"][1]["defects"].get<int>(), 7);
+  EXPECT_EQ(s["job_results"][3]["defects"].get<int>(), 3);
+  EXPECT_TRUE(s["job_results"][2]["defects"].is_null());
+  const std::string csv = batch::summary_csv(records);
+  EXPECT_NE(csv.find("report,defects\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",7\n"), std::string::npos) << csv;
 }
 
 TEST(QaProgress, RegistrationTickerShowsElastixStateFromItsLog) {

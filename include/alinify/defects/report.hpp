@@ -24,4 +24,11 @@ std::vector<Defect> read_csv(const std::string& path);
 std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
                                    double margin);
 
+// `inspect` without a transform: clears `valid` (one byte per pixel of rows [y0, y0 + rows)) within
+// `margin` px of the aligned image's fill, the pixels whose 3x3 block (clamped to the window) is
+// exactly (fill, fill, fill): what a warp writes where the scan does not reach. A scan's noise makes
+// such a block unlikely in print (a print saturated to the fill colour over 3x3 px is masked too).
+// The window must hold `margin + 1` rows beyond the strip where the image has them.
+void mask_fill(const StripPixels& px, int64_t y0, int64_t rows, int fill, int64_t margin, uint8_t* valid);
+
 }  // namespace alinify::defects

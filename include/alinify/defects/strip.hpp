@@ -11,9 +11,12 @@
 
 namespace alinify::defects {
 
-// How a scan pixel is compared with the mapped design around it (+-radius px):
-// kEnvelope: with the nearest colour (in RGB) inside the neighbourhood's per-channel range (blurred edges,
-// which mix the colours on both sides, are explained); kNearest: with the nearest neighbour's colour.
+// How a scan pixel is compared with the mapped design around it:
+// kEnvelope: the smoothed scan pixel with the nearest colour (in RGB) inside the per-channel range of the
+// unsmoothed mapped design within +-(radius + scale) px: the smoothed scan is a mixture of design
+// colours within that reach, whatever the camera's blur or the design raster's rendering of a thin
+// line (docs/defects.md); kNearest: the smoothed scan with the nearest smoothed design pixel's colour
+// within +-radius.
 enum class Compare { kEnvelope, kNearest };
 
 struct DefectOptions {
@@ -21,7 +24,8 @@ struct DefectOptions {
   int radius = 1;             // --defect-radius: the scan pixel is compared with the mapped design within +-radius px
   int scale = 1;              // --defect-scale: box pre-smoothing of both images, (2*scale+1)^2 px; 0 none
   double high = 10, low = 5;  // --defect-high / --defect-low: hysteresis in Delta E 1976
-  int64_t min_area = 16;      // --defect-min-area, px
+  int64_t min_area = 24;      // --defect-min-area, px (docs/defects.md)
+  int join_gap = 8;           // --defect-join-gap: defects with at most this many px between their boxes are one
   int sample_step = 0;        // colour-fit samples every step px in x and y; 0: from the image size
   bool gain_field = true;     // --no-defect-gain-field turns it off
 
@@ -102,7 +106,9 @@ struct Defect {
 };
 
 // Rank 0: joins blobs across strip boundaries (8-connected), keeps defects (area >= min_area and
-// max >= high), sorts them by their first pixel and numbers them from 1. Any strip order in, any
+// max >= high), joins defects with at most join_gap px between their boxes (one streak or colour shift
+// broken where it crosses print of nearly its own colour is one defect), sorts them by their first
+// pixel and numbers them from 1. Any strip order in, any
 // set of strips covering the image in whole (the blobs of each strip in its order).
 std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const DefectOptions& o);
 

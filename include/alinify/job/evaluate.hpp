@@ -24,11 +24,12 @@ EvalResult evaluate(const transform::Transform& t, const synth::Truth& truth, in
 // its box overlaps the truth box widened by `tolerance` px on each side. Recall: the share of truth
 // defects matched by at least one detection; precision: the share of detections matching one;
 // centroid error: for each matched truth defect, the distance from its centre to the nearest
-// matching detection's centroid (px).
+// matching detection's centroid (px): mean, max, median and the share of matched truth defects
+// within 2 px.
 struct DefectEvalResult {
   int64_t truth = 0, found = 0, matched_truth = 0, matched_found = 0;
   double recall = 0, precision = 0;
-  double centroid_mean = 0, centroid_max = 0;
+  double centroid_mean = 0, centroid_max = 0, centroid_median = 0, centroid_within_2px = 0;
   std::vector<int64_t> missed;    // truth ids
   std::vector<int64_t> spurious;  // detection ids
   std::string to_json_text() const;

@@ -77,6 +77,22 @@ struct RunReport {
 // register + broadcast + warp.
 RunReport run_pipeline(par::Communicator& comm, const RegisterJob& reg, const WarpJob& warp);
 
+// `alinify inspect`: the defect stage on an image already on the design's grid (no registration, no
+// warp): <out_prefix>.defects.csv, .defects.geojson (and .defects.tif with defect_map). With a
+// transform_path (the T.json the image was warped with) the scan's coverage and the centroids in
+// scan pixels come from it; without, the image is compared except near its edges and near the
+// fill (3x3 blocks of exactly (fill, fill, fill): where the warp found no scan), and scan_cx/cy are
+// design pixels. Bad input fails on rank 0 with one line naming the file, before any output.
+struct InspectJob {
+  std::string design, aligned, out_prefix;
+  std::string transform_path;  // optional
+  int fill = 0;                // the warp's --fill, used without a transform
+  defects::DefectOptions defect_options;
+  bool defect_map = false;
+};
+// Returns the stage's facts (metrics.json's "defects") on every rank.
+nlohmann::json run_inspect(par::Communicator& comm, const InspectJob& job);
+
 // `alinify warp`: rank 0 reads T.json and broadcasts it.
 transform::TransformFile load_and_broadcast(par::Communicator& comm, const std::string& path);
 

@@ -25,9 +25,11 @@ struct IndexRow {
   std::string thumbnail_png;  // empty when the job has none
   std::string report_href;    // relative link to the job's report.html (empty: none)
   std::vector<std::pair<std::string, nlohmann::json>> key_metrics;  // shown in this order
+  int64_t defects = -1;  // print defects found (--defects); -1: not looked for
 };
 
-// Failed and suspect jobs first, then the rest in the given order. `missing_inputs` (one line per
+// Failed and suspect jobs first, then the rest; within each, the jobs with the most print defects
+// first, then the given order. `missing_inputs` (one line per
 // job whose input is missing: "id: file: no such file") are listed together above the table.
 std::string batch_index_html(const std::string& title, std::vector<IndexRow> rows,
                              const std::vector<std::string>& missing_inputs = {});
