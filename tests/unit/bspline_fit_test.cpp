@@ -110,12 +110,17 @@ double rms_error(const transform::BSpline& f, Size domain, Vec2 (*truth)(double,
 
 Vec2 zero_field(double, double) { return {}; }
 
-// Noise alone (no displacement to find): no correction predicts the held-out points better.
-TEST(BSplineFit, CrossValidationMakesNoCorrectionFromNoiseAlone) {
-  const Size domain{1600, 1200};
+// The cross-validation tests' domain and control grid (the refinement's 64 px).
+const Size kCvDomain{1600, 1200};
+FitOptions cv_options() {
   FitOptions o;
   o.spacing = 64;
-  const SmoothnessChoice c = choose_smoothness(dense(domain, 0.1, zero_field), domain, o);
+  return o;
+}
+
+// Noise alone (no displacement to find): no correction predicts the held-out points better.
+TEST(BSplineFit, CrossValidationMakesNoCorrectionFromNoiseAlone) {
+  const SmoothnessChoice c = choose_smoothness(dense(kCvDomain, 0.1, zero_field), kCvDomain, cv_options());
   EXPECT_FALSE(c.correct) << c.smoothness;
   EXPECT_GT(c.held_out, 100);
   EXPECT_GT(c.training, 3 * c.held_out - 100);  // a quarter held out
@@ -125,9 +130,8 @@ TEST(BSplineFit, CrossValidationMakesNoCorrectionFromNoiseAlone) {
 // A smooth field under heavy noise: the chosen weight is a stiff one, and its fit is closer to the
 // truth than the least smooth candidate's, which follows the noise.
 TEST(BSplineFit, CrossValidationChoosesAStiffFieldUnderHeavyNoise) {
-  const Size domain{1600, 1200};
-  FitOptions o;
-  o.spacing = 64;
+  const Size domain = kCvDomain;
+  const FitOptions o = cv_options();
   const std::vector<FitPoint> points = dense(domain, 0.3, truth_at);
   const SmoothnessChoice c = choose_smoothness(points, domain, o);
   ASSERT_TRUE(c.correct);
@@ -146,15 +150,13 @@ TEST(BSplineFit, CrossValidationChoosesAStiffFieldUnderHeavyNoise) {
 Vec2 fine_waves(double x, double y) { return {2 * std::sin(2 * M_PI * x / 256), 2 * std::cos(2 * M_PI * y / 320)}; }
 
 TEST(BSplineFit, CrossValidationFollowsFineWavesMeasuredPrecisely) {
-  const Size domain{1600, 1200};
-  FitOptions o;
-  o.spacing = 64;
-  const std::vector<FitPoint> points = dense(domain, 0.03, fine_waves);
-  const SmoothnessChoice c = choose_smoothness(points, domain, o);
+  const std::vector<FitPoint> points = dense(kCvDomain, 0.03, fine_waves);
+  FitOptions o = cv_options();
+  const SmoothnessChoice c = choose_smoothness(points, kCvDomain, o);
   ASSERT_TRUE(c.correct);
   EXPECT_LE(c.smoothness, CrossValidation{}.smoothness[1]);
   o.smoothness = c.smoothness;
-  EXPECT_LT(rms_error(fit_bspline(points, domain, o).field, domain, fine_waves), 0.1);
+  EXPECT_LT(rms_error(fit_bspline(points, kCvDomain, o).field, kCvDomain, fine_waves), 0.1);
 }
 
 TEST(BSplineFit, NothingToFitIsAnError) {
