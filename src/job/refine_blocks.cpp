@@ -69,15 +69,28 @@ int block_step(Size design) {
   return dense <= kMaxDenseBlocks ? kDenseBlockStep : kSparseBlockStep;
 }
 
+namespace {
+
+// Block origins along one side: every `step` px from 0, and one more flush with the far edge
+// where the last of those stops short of it. Without it up to step + half a block at the right
+// and bottom edges lay beyond the last block centre, where the fit extrapolates toward zero: the
+// 283 MP periodic pair's largest error (1.48 px, eval max) was in the last 16 px column.
+std::vector<int64_t> origins(int64_t side, int step) {
+  std::vector<int64_t> o;
+  for (int64_t x = 0; x + kBlockSize <= side; x += step) o.push_back(x);
+  if (!o.empty() && o.back() + kBlockSize < side) o.push_back(side - kBlockSize);
+  return o;
+}
+
+}  // namespace
+
 std::vector<BlockSite> block_grid(Size design) {
   std::vector<BlockSite> sites;
   if (design.width < kBlockSize || design.height < kBlockSize) return sites;
   const int step = block_step(design);
-  const int64_t cols = (design.width - kBlockSize) / step + 1;
-  const int64_t rows = (design.height - kBlockSize) / step + 1;
-  for (int64_t j = 0; j < rows; ++j)
-    for (int64_t i = 0; i < cols; ++i)
-      sites.push_back({static_cast<int>(sites.size()), Window{i * step, j * step, kBlockSize, kBlockSize}});
+  const std::vector<int64_t> xs = origins(design.width, step), ys = origins(design.height, step);
+  for (const int64_t y : ys)
+    for (const int64_t x : xs) sites.push_back({static_cast<int>(sites.size()), Window{x, y, kBlockSize, kBlockSize}});
   return sites;
 }
 
