@@ -7,7 +7,8 @@
 # reference outputs of one process without Slurm:
 #   (a) srun and mpirun inside `sbatch -N 2` start ranks on both hostnames; `alinify run` with one
 #       rank a node (pair.sbatch, and mpirun) reports rank 0 on node1 and rank 1 on node2, each
-#       local rank 0 of 1 with its own memory budget (metrics.json "ranks", the rank log line);
+#       local rank 0 of 1 (metrics.json "ranks", the rank log line); 3 ranks with `--mem=1200M`
+#       and no --mem-budget: node1's 2 ranks plan with 600 MiB each, node2's one with 1200 MiB;
 #   (b) those runs' outputs are byte-identical (cmp) to the reference;
 #   (c) `alinify batch` with one group per node (2 ranks a node): 2 groups of 2, every job's ranks
 #       on one node, both nodes run jobs, outputs identical to the reference;
@@ -243,6 +244,22 @@ echo "ok (a) alinify run under srun and under mpirun: rank 0 on node1, rank 1 on
 cmp "$T/a/p1.tif" "$T/ref/p1.tif" || fail "(b) two nodes (srun) and one process wrote different bytes"
 cmp "$T/a/p1-mpirun.tif" "$T/ref/p1.tif" || fail "(b) two nodes (mpirun) and one process wrote different bytes"
 echo "ok (b) alinify run across two nodes: output identical (cmp) to one process on one node"
+
+# (a2) 3 ranks over 2 nodes (2 on node1, 1 on node2), no --mem-budget, the job's memory from Slurm
+# (--mem: SLURM_MEM_PER_NODE on every node): each node shares it among its own ranks, so the budget
+# is a half on node1 and the whole on node2; the output still equals one process's.
+OPTS2=(--params "$SRC/tests/slurm/fast_affine.txt" --elastix-threads 1 --backend cpu)
+j=$(sbatch --parsable -N 2 -n 3 --ntasks-per-node=2 --mem=1200M -o "$T/a/uneven.log" "$SRC/slurm/pair.sbatch" \
+    "$T/data/p2/design.tif" "$T/data/p2/scan.tif" "$T/a/p2.tif" "${OPTS2[@]}") || fail "sbatch (a2)"
+wait_job "$j" 240
+[ "$ST" = COMPLETED ] || { cat "$T/a/uneven.log"; fail "(a2) ended $ST"; }
+ranks "$T/a/p2.metrics.json" > "$T/a/uneven.ranks" || fail "(a2) metrics.json without the rank map"
+sed "s/^/(a2) rank host local_rank local_size budget: /" "$T/a/uneven.ranks"
+mib=$((1024 * 1024))
+[ "$(tr '\n' ' ' < "$T/a/uneven.ranks")" = "0 node1 0 2 $((600 * mib)) 1 node1 1 2 $((600 * mib)) 2 node2 0 1 $((1200 * mib)) " ] ||
+  fail "(a2) not ranks 0, 1 on node1 with 600 MiB each and rank 2 on node2 with 1200 MiB"
+cmp "$T/a/p2.tif" "$T/ref/p2.tif" || fail "(a2) 3 ranks on two nodes and one process wrote different bytes"
+echo "ok (a2) 3 ranks on two nodes: node1's 2 ranks 600 MiB each, node2's rank 1200 MiB (--mem 1200M), output identical"
 
 # (c) a batch, one group per node (2 ranks a node): each job's ranks share a node, both nodes work
 manifest() {  # folder copies: a manifest there (absolute inputs, outputs relative to it)
