@@ -120,6 +120,18 @@ HOST=$(hostname -s)
 CPUS=$(nproc)
 MEM=$(( ($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024) / 2 ))
 mkdir -p "$T/state" "$T/spool"
+# Every task (and batch script) gets a TMPDIR of its node's own in this run's folder, and Open MPI's
+# shared-memory files go there too instead of /dev/shm: their names (node name, a hash of the
+# job id) repeat from run to run and between two runs of this test at once, a rank killed with
+# kill -9 (in (d)) leaves its file behind, and a later rank of the same name then fails in
+# "shared memory initialization" (seen once in 30 runs). Real nodes each have their own /dev/shm.
+cat > "$T/task_prolog.sh" <<PROLOG
+#!/bin/sh
+mkdir -p "$TS/\$SLURMD_NODENAME/tmpdir"
+echo "export TMPDIR=$TS/\$SLURMD_NODENAME/tmpdir"
+echo "export OMPI_MCA_btl_vader_backing_directory=$TS/\$SLURMD_NODENAME/tmpdir"
+PROLOG
+chmod +x "$T/task_prolog.sh"
 cat > "$T/slurm.conf" <<CONF
 ClusterName=alinifytest2
 SlurmctldHost=${HOST}(${NET}.1)
@@ -137,6 +149,7 @@ MpiDefault=none
 StateSaveLocation=$T/state
 SlurmdSpoolDir=$T/spool/%n
 TmpFS=$TS/%n
+TaskProlog=$T/task_prolog.sh
 SlurmctldPidFile=$T/slurmctld.pid
 SlurmdPidFile=$T/slurmd-%n.pid
 SlurmctldLogFile=$T/slurmctld.log
