@@ -15,7 +15,9 @@
 #   (d) a 2-task job array, one task per node; every process of task 1's node (slurmd, slurmstepd,
 #       the rank, elastix) killed once its shard has finished a job: that task ends NODE_FAIL, the
 #       other task finishes its jobs, and the same submission once the node is back resumes
-#       without redoing a finished job, to outputs identical to the reference.
+#       without redoing a finished job, to outputs identical to the reference;
+#   (e) one batch job over both nodes (a 1-rank group on each): node2 killed once a job is done;
+#       node1's group goes on, the job ends NODE_FAIL, the same submission redoes only the rest.
 # Exit 77 (CTest: skipped) with the reason where Slurm, munge, root or namespaces are missing.
 # The namespaces, bridge and veths are named after this shell's pid, daemons are stopped by pid,
 # and whatever is left in the test's namespaces is killed before they are deleted; nothing outside
@@ -366,4 +368,43 @@ done
 [ "$(grep '"event":"done"' "$J1" | grep -oP '"id":"\K[^"]+' | sort -u | wc -l)" = 4 ] || fail "(d) shard 1 not 4 jobs done"
 same_as_ref "$T/d" 2 || fail "(d) outputs after the node loss and resume differ from one process's"
 echo "ok (d) resubmitted: shard 1 resumed $(grep -c '"event":"started"' "$T/d/resumed1.jsonl") job(s), none redone; all 8 outputs identical to one process's"
+# (e) one batch job over both nodes (a group of 1 rank on each, --no-requeue so that it stays
+# failed; Slurm would otherwise requeue it by itself); node2 and all its processes killed once a
+# job is done: node1's group goes on with the manifest, the job ends NODE_FAIL when Slurm notices,
+# and the same submission once node2 is back redoes only the jobs not done.
+manifest "$T/e" 3
+J=$T/e/jobs.journal.jsonl
+BATCH2=(--no-requeue -N 2 --ntasks-per-node=1 "$SRC/slurm/batch.sbatch" "$T/e/jobs.csv" "${OPTS[@]}")
+je=$(sbatch --parsable -o "$T/e/slurm-1.log" "${BATCH2[@]}") || fail "sbatch (e)"
+for _ in $(seq 1800); do
+  grep -q '"event":"done"' "$J" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q '"event":"done"' "$J" 2>/dev/null || fail "(e) no job finished"
+for p in $(ip netns pids "${NS[1]}"); do kill -9 "$p" 2>/dev/null; done
+t_kill=$SECONDS
+lines_kill=$(wc -l < "$J")
+wait_job "$je" 180
+[ "$ST" = NODE_FAIL ] || { cat "$T/e/slurm-1.log"; fail "(e) the job ended $ST, expected NODE_FAIL"; }
+after=$(tail -n +"$((lines_kill + 1))" "$J" | grep '"event":"done"' | grep -c '"group":0')
+[ "$after" -ge 1 ] || fail "(e) node1's group finished no job after node2 was lost"
+done_before=$(grep '"event":"done"' "$J" | grep -oP '"id":"\K[^"]+' | sort)
+echo "ok (e) node2 lost during a 2-node batch: node1's group finished $after more job(s), the job ended NODE_FAIL $((SECONDS - t_kill)) s after the kill, $(echo $done_before | wc -w) of 12 done"
+start_node 1
+for _ in $(seq 120); do
+  [ "$(nodes_up)" = 2 ] && break
+  sleep 0.5
+done
+[ "$(nodes_up)" = 2 ] || { sinfo -N; fail "(e) node2 did not come back"; }
+lines=$(wc -l < "$J")
+je2=$(sbatch --parsable -o "$T/e/slurm-2.log" "${BATCH2[@]}") || fail "sbatch (e) again"
+wait_job "$je2" 300
+[ "$ST" = COMPLETED ] && [ "$(exitcode "$je2")" = 0 ] || { cat "$T/e/slurm-2.log"; fail "(e) resubmitted batch ended $ST"; }
+tail -n +"$((lines + 1))" "$J" > "$T/e/resumed.jsonl"
+for id in $done_before; do
+  grep -q "\"event\":\"started\".*\"id\":\"$id\"" "$T/e/resumed.jsonl" && fail "(e) $id was done before the loss and was started again"
+done
+[ "$(grep '"event":"done"' "$J" | grep -oP '"id":"\K[^"]+' | sort -u | wc -l)" = 12 ] || fail "(e) not 12 jobs done"
+same_as_ref "$T/e" 3 || fail "(e) outputs after the node loss and resume differ from one process's"
+echo "ok (e) resubmitted: $(grep -c '"event":"started"' "$T/e/resumed.jsonl") job(s) redone, none of the done ones; all 12 outputs identical to one process's"
 echo "PASS (${SECONDS} s)"
