@@ -312,7 +312,7 @@ sed 's/^/(c) job /' "$T/c/job-hosts"
 [ "$(cut -d' ' -f4 "$T/c/job-hosts" | sort -u | tr '\n' ' ')" = "node1 node2 " ] || fail "(c) the jobs did not run on both nodes"
 [ "$(cut -d' ' -f3,4 "$T/c/job-hosts" | sort -u | wc -l)" = 2 ] || fail "(c) a group's jobs ran on two nodes"
 same_as_ref "$T/c" 1 || fail "(c) batch outputs differ from one process's"
-echo "ok (c) batch: group 0 on node1, group 2 on node2, outputs identical to one process's"
+echo "ok (c) batch: 2 groups of 2 ranks, $(cut -d' ' -f3,4 "$T/c/job-hosts" | sort -u | sed 's/^/group /; s/ node/ on node/' | paste -sd, | sed 's/,/, /'), outputs identical to one process's"
 
 # (d) a 2-task job array, one task per node (--exclusive; --no-requeue so that the lost task stays
 # failed); every process of task 1's node (its slurmd, slurmstepd, the rank, elastix) killed once
