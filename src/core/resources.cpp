@@ -2,6 +2,7 @@
 
 #include <spdlog/fmt/fmt.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -20,6 +21,12 @@ uint64_t peak_child_rss_bytes() {
   rusage u{};
   getrusage(RUSAGE_CHILDREN, &u);
   return static_cast<uint64_t>(u.ru_maxrss) * 1024;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
 }
 
 uint64_t parse_bytes(const std::string& text, const std::string& option) {

@@ -353,6 +353,10 @@ void finish_output(par::Communicator& comm, const io::OutputSpec& spec) {
 nlohmann::json report_ranks(par::Communicator& comm, const WarpSetup& s, const WarpTimes& times, double t_start) {
   RankReport mine;
   mine.rank = comm.rank();
+  mine.host = host_name();
+  mine.local_rank = comm.local_rank();
+  mine.local_size = comm.local_size();
+  mine.budget_bytes = s.budget.bytes;
   mine.strips = times.strips;
   mine.read_seconds = times.read;
   mine.warp_seconds = times.warp;

@@ -10,6 +10,10 @@ std::string to_message(const RankReport& r) {
   const nlohmann::json device = {
       {"measured", r.device.measured}, {"h2d", r.device.h2d}, {"kernel", r.device.kernel}, {"d2h", r.device.d2h}};
   const nlohmann::json m = {{"rank", r.rank},
+                            {"host", r.host},
+                            {"local_rank", r.local_rank},
+                            {"local_size", r.local_size},
+                            {"budget_bytes", r.budget_bytes},
                             {"strips", r.strips},
                             {"read_seconds", r.read_seconds},
                             {"warp_seconds", r.warp_seconds},
@@ -24,6 +28,10 @@ RankReport rank_report_from_message(const std::string& message) {
   const nlohmann::json m = nlohmann::json::parse(message);
   RankReport r;
   m.at("rank").get_to(r.rank);
+  m.at("host").get_to(r.host);
+  m.at("local_rank").get_to(r.local_rank);
+  m.at("local_size").get_to(r.local_size);
+  m.at("budget_bytes").get_to(r.budget_bytes);
   m.at("strips").get_to(r.strips);
   m.at("read_seconds").get_to(r.read_seconds);
   m.at("warp_seconds").get_to(r.warp_seconds);
@@ -40,6 +48,10 @@ RankReport rank_report_from_message(const std::string& message) {
 
 nlohmann::json to_metrics(const RankReport& r) {
   nlohmann::json entry = {{"rank", r.rank},
+                          {"host", r.host},
+                          {"local_rank", r.local_rank},
+                          {"local_size", r.local_size},
+                          {"budget_bytes", r.budget_bytes},
                           {"strips", r.strips},
                           {"read_seconds", r.read_seconds},
                           {"warp_seconds", r.warp_seconds},
@@ -58,8 +70,11 @@ void log_rank_report(const RankReport& r) {
                                                : std::string();
   const std::string child =
       r.elastix_peak_rss_bytes ? " (elastix child " + format_bytes(r.elastix_peak_rss_bytes) + ")" : std::string();
-  spdlog::info("rank {}: {} strips, read {:.2f} s, warp {:.2f} s{}, write {:.2f} s, peak RSS {}{}", r.rank, r.strips,
-               r.read_seconds, r.warp_seconds, device, r.write_seconds, format_bytes(r.peak_rss_bytes), child);
+  spdlog::info(
+      "rank {} on {} (local rank {} of {}, budget {}): {} strips, read {:.2f} s, warp {:.2f} s{}, write {:.2f} "
+      "s, peak RSS {}{}",
+      r.rank, r.host, r.local_rank, r.local_size, format_bytes(r.budget_bytes), r.strips, r.read_seconds,
+      r.warp_seconds, device, r.write_seconds, format_bytes(r.peak_rss_bytes), child);
 }
 
 }  // namespace alinify::job

@@ -159,15 +159,21 @@ void stage_times_section(std::ostringstream& o, const nlohmann::json& m) {
 void ranks_section(std::ostringstream& o, const nlohmann::json& m) {
   const nlohmann::json& ranks = at(m, {"ranks"});
   if (!ranks.is_array() || ranks.empty()) return;
-  o << "<h2>Ranks</h2>\n<table><tr><th>rank</th><th>strips</th><th>read s</th><th>warp s</th><th>write s</th>"
-       "<th>peak RSS MiB</th></tr>\n";
-  for (const auto& r : ranks)
-    o << "<tr><td>" << number(r.value("rank", nlohmann::json())) << "</td><td>"
+  o << "<h2>Ranks</h2>\n<table><tr><th>rank</th><th class=l>host</th><th>local rank</th><th>budget MiB</th>"
+       "<th>strips</th><th>read s</th><th>warp s</th><th>write s</th><th>peak RSS MiB</th></tr>\n";
+  for (const auto& r : ranks) {
+    // Where the rank ran (metrics of older runs lack these: a dash).
+    const nlohmann::json budget_mib =
+        r.contains("budget_bytes") ? nlohmann::json(r["budget_bytes"].get<double>() / 1048576.0) : nlohmann::json();
+    o << "<tr><td>" << number(r.value("rank", nlohmann::json())) << "</td><td class=l>"
+      << html_escape(r.value("host", "")) << "</td><td>" << number(r.value("local_rank", nlohmann::json())) << " of "
+      << number(r.value("local_size", nlohmann::json())) << "</td><td>" << number(budget_mib, 0) << "</td><td>"
       << number(r.value("strips", nlohmann::json())) << "</td><td>"
       << number(r.value("read_seconds", nlohmann::json()), 2) << "</td><td>"
       << number(r.value("warp_seconds", nlohmann::json()), 2) << "</td><td>"
       << number(r.value("write_seconds", nlohmann::json()), 2) << "</td><td>"
       << number(nlohmann::json(r.value("peak_rss_bytes", 0.0) / 1048576.0), 1) << "</td></tr>\n";
+  }
   o << "</table>\n";
 }
 

@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/resources.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
 #include "alinify/job/pipeline.hpp"
@@ -126,10 +128,18 @@ TEST(PipelineMpi, OutputIsIdenticalForAnyRankCountAndStripHeight) {
     ASSERT_TRUE(m.is_object());
     ASSERT_EQ(static_cast<int>(m["ranks"].size()), world().size());
     int64_t strips = 0;
+    std::set<int> local_ranks;
     for (const auto& r : m["ranks"]) {
       strips += r["strips"].get<int64_t>();
       EXPECT_GT(r["peak_rss_bytes"].get<uint64_t>(), 0u);
+      // The rank->node map: mpirun on one machine puts every rank on this node (two nodes:
+      // tests/slurm/slurm_two_nodes_test.sh).
+      EXPECT_EQ(r["host"].get<std::string>(), host_name());
+      EXPECT_EQ(r["local_size"].get<int>(), world().size());
+      local_ranks.insert(r["local_rank"].get<int>());
+      EXPECT_GT(r["budget_bytes"].get<uint64_t>(), 0u);
     }
+    EXPECT_EQ(static_cast<int>(local_ranks.size()), world().size());
     EXPECT_EQ(strips, m["warp"]["plan"]["strips"].get<int64_t>());
     EXPECT_EQ(m["job"]["ranks"].get<int>(), world().size());
   }

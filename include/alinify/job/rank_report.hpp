@@ -1,5 +1,6 @@
 #pragma once
-// What each rank tells rank 0 after the warp: its strips, where its time went, its peak memory.
+// What each rank tells rank 0 after the warp: where it ran (host, place on its node, the memory
+// budget it planned with there), its strips, where its time went, its peak memory.
 // One writer and one reader of the message a rank sends, so the two cannot drift apart.
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,10 @@ namespace alinify::job {
 
 struct RankReport {
   int rank = 0;
+  std::string host;           // gethostname() of the rank's node
+  int local_rank = 0;         // its place among the ranks of its node (MPI shared memory)
+  int local_size = 1;         // the ranks of its node
+  uint64_t budget_bytes = 0;  // its memory budget, from what its own node has (plan/memory_budget)
   int64_t strips = 0;
   double read_seconds = 0, warp_seconds = 0, write_seconds = 0;
   uint64_t peak_rss_bytes = 0;
