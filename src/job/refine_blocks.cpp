@@ -104,15 +104,9 @@ BlockRecord measure_site(const BlockSite& site, const io::Raster& design, const 
   }
   std::vector<uint8_t> rgb(static_cast<size_t>(kBlockSize) * kBlockSize * 3);
   design.read_rgb(site.window, rgb.data(), static_cast<size_t>(kBlockSize) * 3);
-  const reg::block::Block d = grey_block(rgb, kBlockSize);
-  // A flat block (a quarter of the 283 MP synth pair's) is decided by the design alone: the scan
-  // is neither read nor resampled for it. The record is measure_block's for a flat block.
-  if (const double texture = reg::block::windowed_texture(d); texture < options.min_texture) {
-    r.m.texture = texture;
-    r.m.verdict = reg::block::Verdict::kFlat;
-    return r;
-  }
-  r.m = reg::block::measure_block(d, resampled_scan(site.window, scan, t), options);
+  // The scan is read and resampled only for a block with texture (measure_block decides).
+  r.m = reg::block::measure_block(
+      grey_block(rgb, kBlockSize), [&] { return resampled_scan(site.window, scan, t); }, options);
   return r;
 }
 

@@ -273,16 +273,26 @@ std::string describe(Verdict v) {
   return "?";
 }
 
-double windowed_texture(const Block& design) {
-  double texture = 0;
-  windowed(design, Part{0, design.size, design.size}, &texture);
-  return texture;
-}
+namespace {
 
-Measurement measure_block(const Block& design, const Block& scan, const MatchOptions& o) {
+void check_sizes(const Block& design, const Block& scan) {
   const int n = design.size;
   if (n < 16 || scan.size != n || design.px.size() != static_cast<size_t>(n) * n || scan.px.size() != design.px.size())
     fail_runtime("block measurement: the design and scan blocks must be the same square size, at least 16 px");
+}
+
+}  // namespace
+
+Measurement measure_block(const Block& design, const Block& scan, const MatchOptions& o) {
+  check_sizes(design, scan);
+  return measure_block(
+      design, [&scan] { return scan; }, o);
+}
+
+Measurement measure_block(const Block& design, const std::function<Block()>& make_scan, const MatchOptions& o) {
+  const int n = design.size;
+  if (n < 16 || design.px.size() != static_cast<size_t>(n) * n)
+    fail_runtime("block measurement: the design block must be square, at least 16 px");
   Measurement m;
   const Part all{0, n, n};
   const Spectrum d = spectrum_of(design, all);
@@ -291,6 +301,8 @@ Measurement measure_block(const Block& design, const Block& scan, const MatchOpt
     m.verdict = Verdict::kFlat;
     return m;
   }
+  const Block scan = make_scan();
+  check_sizes(design, scan);
   const Correlation whole = correlate(d, spectrum_of(scan, all), all);
   const int radius = std::max(1, std::min(static_cast<int>(std::floor(o.max_shift)), n / 4));
   const IntegerPeak p = integer_peak(whole, radius);
