@@ -180,14 +180,11 @@ reg::SmoothnessChoice choose(const transform::TransformFile& t, const std::vecto
   nlohmann::json scores = nlohmann::json::array();
   for (size_t k = 0; k < c.scores.size(); ++k)
     scores.push_back({{"smoothness", cv.smoothness[k]}, {"rms_px", std::sqrt(c.scores[k])}});
-  double best = c.zero_score;
-  for (size_t k = 0; k < c.scores.size(); ++k)
-    if (c.correct && cv.smoothness[k] == c.smoothness) best = c.scores[k];
   spdlog::info(
       "refinement: cross-validation on {} held-out of {} blocks: {} (held-out rms {:.3f} px, {:.3f} px without a "
       "correction)",
       c.held_out, c.held_out + c.training,
-      c.correct ? fmt::format("bending weight {:g}", c.smoothness) : std::string("no correction"), std::sqrt(best),
+      c.correct ? fmt::format("bending weight {:g}", c.smoothness) : std::string("no correction"), std::sqrt(c.score),
       std::sqrt(c.zero_score));
   out["cross_validation"] = {{"held_out", c.held_out},
                              {"training", c.training},

@@ -159,6 +159,7 @@ SmoothnessChoice choose_smoothness(const std::vector<FitPoint>& points, Size dom
     return se / sw;
   };
   c.zero_score = score([](const FitPoint&) { return Vec2{}; });
+  c.score = c.zero_score;
   double best = std::min(c.zero_score * (1 - cv.min_gain), c.zero_score - cv.min_removed_px * cv.min_removed_px);
   for (const double s : cv.smoothness) {
     FitOptions o = options;
@@ -169,6 +170,7 @@ SmoothnessChoice choose_smoothness(const std::vector<FitPoint>& points, Size dom
       best = c.scores.back();
       c.correct = true;
       c.smoothness = s;
+      c.score = best;
     }
   }
   return c;

@@ -136,6 +136,7 @@ TEST(BSplineFit, CrossValidationChoosesAStiffFieldUnderHeavyNoise) {
   const SmoothnessChoice c = choose_smoothness(points, domain, o);
   ASSERT_TRUE(c.correct);
   EXPECT_GT(c.smoothness, CrossValidation{}.smoothness.front());
+  EXPECT_LT(c.score, c.zero_score);
   FitOptions chosen = o, loosest = o;
   chosen.smoothness = c.smoothness;
   loosest.smoothness = CrossValidation{}.smoothness.front();

@@ -66,6 +66,7 @@ struct SmoothnessChoice {
   bool correct = false;        // false: no correction predicts held-out points as well (keep T)
   double smoothness = 0;       // the chosen weight when `correct`
   double zero_score = 0;       // held-out mean clipped squared error of no correction, px^2
+  double score = 0;            // the same of the choice (zero_score when not `correct`)
   std::vector<double> scores;  // the same for each candidate, in the candidates' order
   int held_out = 0, training = 0;
 };
