@@ -190,6 +190,15 @@ start_node 1
 nodes_up() {  # count of nodes idle or mixed
   sinfo -h -N -o '%N %T' 2>/dev/null | grep -cE ' (idle|mixed|allocated)$'
 }
+bring_back() {  # index, label: a lost node's slurmd started again, and both nodes up within 60 s
+  start_node "$1"
+  for _ in $(seq 120); do
+    [ "$(nodes_up)" = 2 ] && return
+    sleep 0.5
+  done
+  sinfo -N
+  fail "($2) node$(($1 + 1)) did not come back"
+}
 up=0
 for _ in $(seq 90); do
   [ "$(nodes_up)" = 2 ] && { up=1; break; }
@@ -344,12 +353,7 @@ wait_job "${jd}_1" 180; s1=$ST
 case "$s1" in NODE_FAIL|FAILED|CANCELLED) ;; *) fail "(d) task 1 on the lost node ended $s1";; esac
 [ "$(grep -c '"event":"done"' "$J1")" -lt 4 ] || fail "(d) the node was lost after shard 1 had finished"
 echo "ok (d) node $lost lost: its task ended $s1 $((SECONDS - t_kill)) s after the kill; task 0 on $kept finished its 4 jobs"
-start_node "$i"
-for _ in $(seq 120); do
-  [ "$(nodes_up)" = 2 ] && break
-  sleep 0.5
-done
-[ "$(nodes_up)" = 2 ] || { sinfo -N; fail "(d) $lost did not come back"; }
+bring_back "$i" d
 lines0=$(wc -l < "$J0")
 lines1=$(wc -l < "$J1")
 jd2=$(sbatch --parsable "${ARRAY[@]}") || fail "sbatch (d) again"
@@ -390,12 +394,7 @@ after=$(tail -n +"$((lines_kill + 1))" "$J" | grep '"event":"done"' | grep -c '"
 [ "$after" -ge 1 ] || fail "(e) node1's group finished no job after node2 was lost"
 done_before=$(grep '"event":"done"' "$J" | grep -oP '"id":"\K[^"]+' | sort)
 echo "ok (e) node2 lost during a 2-node batch: node1's group finished $after more job(s), the job ended NODE_FAIL $((SECONDS - t_kill)) s after the kill, $(echo $done_before | wc -w) of 12 done"
-start_node 1
-for _ in $(seq 120); do
-  [ "$(nodes_up)" = 2 ] && break
-  sleep 0.5
-done
-[ "$(nodes_up)" = 2 ] || { sinfo -N; fail "(e) node2 did not come back"; }
+bring_back 1 e
 lines=$(wc -l < "$J")
 je2=$(sbatch --parsable -o "$T/e/slurm-2.log" "${BATCH2[@]}") || fail "sbatch (e) again"
 wait_job "$je2" 300
