@@ -126,7 +126,8 @@ void add_defect_tuning(po::options_description& d, const std::string& stem) {
       "defects with at most this many px between their boxes are reported as one (0..1000; 0: touching boxes)")(
       "defect-map", po::bool_switch(),
       ("also write " + stem +
-       ".defects.tif: Delta E per pixel rounded (255 and above: 255; 0 where not compared), grey RGB, tiles of 128 px")
+       ".defects.tif: Delta E per pixel rounded (255 and above: 255; 0 where not compared), one grey band, tiles of "
+       "128 px, overviews")
           .c_str())("no-defect-gain-field", po::bool_switch(),
                     "fit the colour model without the illumination gain field (a quadratic across the image)");
 }

@@ -90,14 +90,14 @@ size_t TileEncoder::encode(const uint8_t* data, size_t bytes, std::string& out) 
 }
 
 void copy_tile(const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end, int64_t tx, int64_t ty, int tile,
-               int64_t image_width, uint8_t* tile_buf) {
-  const size_t row_bytes = static_cast<size_t>(tile) * 3;
+               int64_t image_width, uint8_t* tile_buf, int bands) {
+  const size_t row_bytes = static_cast<size_t>(tile) * bands;
   std::memset(tile_buf, 0, row_bytes * tile);
   const int64_t x0 = tx * tile;
   const int64_t w = std::min<int64_t>(tile, image_width - x0);
   const int64_t h = std::min<int64_t>(tile, strip_end - ty * tile);
   for (int64_t r = 0; r < h; ++r)
-    std::memcpy(tile_buf + r * row_bytes, strip + (ty * tile - y0 + r) * stride + x0 * 3, w * 3);
+    std::memcpy(tile_buf + r * row_bytes, strip + (ty * tile - y0 + r) * stride + x0 * bands, w * bands);
 }
 
 EncodedRow encode_tile_row(TileEncoder& encoder, const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end,

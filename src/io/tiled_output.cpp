@@ -57,7 +57,10 @@ void create_tiled_output(const OutputSpec& spec) {
   opts = CSLSetNameValue(opts, "BLOCKYSIZE", std::to_string(spec.tile).c_str());
   opts = CSLSetNameValue(opts, "INTERLEAVE", "PIXEL");
   opts = CSLSetNameValue(opts, "BIGTIFF", "YES");
-  opts = CSLSetNameValue(opts, "PHOTOMETRIC", "RGB");
+  opts = CSLSetNameValue(opts, "PHOTOMETRIC", spec.bands == 3 ? "RGB" : "MINISBLACK");
+  if (spec.bands != 3 && spec.bands != 1) fail_runtime("an output has 1 or 3 bands, not " + std::to_string(spec.bands));
+  // The ranks' tile encoder (tile_codec.hpp) takes RGB tiles; a grey output is written laid out.
+  if (spec.bands != 3 && compressed_by_ranks(spec)) fail_runtime("a grey output is written uncompressed");
   if (compressed_by_ranks(spec)) {
     // Sparse: no tile is written now; rank 0 appends the ranks' encoded tiles (raw_tiff.hpp). GDAL
     // still writes the tags a reader needs, the Compression tag among them (no predictor).
@@ -70,7 +73,7 @@ void create_tiled_output(const OutputSpec& spec) {
   const std::string tmp = partial_path(spec.path);
   CPLErrorReset();
   GDALDatasetH ds = GDALCreate(drv, tmp.c_str(), static_cast<int>(spec.size.width), static_cast<int>(spec.size.height),
-                               3, GDT_Byte, opts);
+                               spec.bands, GDT_Byte, opts);
   CSLDestroy(opts);
   if (!ds) fail_runtime("cannot create " + tmp + ": " + CPLGetLastErrorMsg());
   if (spec.georef.has_geotransform) GDALSetGeoTransform(ds, const_cast<double*>(spec.georef.geotransform.data()));
@@ -102,7 +105,7 @@ LaidOutTileWriter::LaidOutTileWriter(const OutputSpec& spec) : spec_(spec) {
   }
   fd_ = ::open(tmp.c_str(), O_WRONLY);
   if (fd_ < 0) fail_runtime("cannot open " + tmp + " for writing: " + std::strerror(errno));
-  tile_buf_.resize(static_cast<size_t>(spec.tile) * spec.tile * 3);
+  tile_buf_.resize(static_cast<size_t>(spec.tile) * spec.tile * spec.bands);
 }
 
 LaidOutTileWriter::~LaidOutTileWriter() {
@@ -116,7 +119,7 @@ void LaidOutTileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* rgb
   const int64_t end = std::min(y0 + rows, spec_.size.height);
   for (int64_t ty = y0 / t; ty * t < y0 + rows; ++ty) {
     for (int64_t tx = 0; tx < tiles_x_; ++tx) {
-      copy_tile(rgb, stride, y0, end, tx, ty, t, spec_.size.width, tile_buf_.data());
+      copy_tile(rgb, stride, y0, end, tx, ty, t, spec_.size.width, tile_buf_.data(), spec_.bands);
       const uint64_t off = offsets_[ty * tiles_x_ + tx];
       size_t done = 0;
       while (done < tile_buf_.size()) {
@@ -153,9 +156,9 @@ void build_overviews(const std::string& path, const OutputSpec& spec) {
   GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr, open_options, nullptr);
   if (!ds) fail_runtime("cannot open " + path + " to add overviews: " + CPLGetLastErrorMsg());
   CPLErrorReset();
-  // Averaging: the overview a viewer shows is the mean colour of the fabric it covers.
-  CPLErr e =
-      GDALBuildOverviews(ds, "AVERAGE", static_cast<int>(factors.size()), factors.data(), 0, nullptr, nullptr, nullptr);
+  // The spec's resampling (AVERAGE for the scan: the mean colour of the fabric a viewer pixel covers).
+  CPLErr e = GDALBuildOverviews(ds, spec.overview_resampling.c_str(), static_cast<int>(factors.size()),
+                                factors.data(), 0, nullptr, nullptr, nullptr);
   GDALClose(ds);
   CPLSetThreadLocalConfigOption("ZSTD_LEVEL_OVERVIEW", nullptr);
   CPLSetThreadLocalConfigOption("ZLEVEL_OVERVIEW", nullptr);

@@ -10,6 +10,7 @@
 
 #include "alinify/defects/report.hpp"
 #include "alinify/io/raster.hpp"
+#include "alinify/io/tiled_output.hpp"
 #include "support/cli.hpp"
 #include "support/files.hpp"
 
@@ -56,6 +57,10 @@ TEST(Defects, FoundAtMeasuredRecallAndPrecisionTheSameAtOneAndTwoRanks) {
   EXPECT_EQ(gdal_checksums(d.file("one/O.defects.tif")), gdal_checksums(d.file("two/O.defects.tif")));
   // The map holds the Delta E the list was made from: every defect reaches --defect-high (10) in its box.
   const alinify::io::Raster map = alinify::io::Raster::open(d.file("two/O.defects.tif"));
+  // One grey band on the design's grid, with overviews for a viewer (x2 .. down to one 128 px tile).
+  EXPECT_EQ(map.info().bands, 1);
+  EXPECT_EQ(map.size().width, 1200);
+  EXPECT_EQ(map.info().overviews, static_cast<int>(alinify::io::overview_factors(map.size(), 128).size()));
   for (const alinify::defects::Defect& f : alinify::defects::read_csv(d.file("two/O.defects.csv"))) {
     const alinify::Window box{f.x0, f.y0, f.x1 - f.x0 + 1, f.y1 - f.y0 + 1};
     std::vector<uint8_t> px(static_cast<size_t>(box.width * box.height * 3));

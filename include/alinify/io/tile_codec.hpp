@@ -44,9 +44,10 @@ class TileEncoder {
 };
 
 // Copies tile (tx, row of the strip) out of a strip buffer whose first row is output row y0,
-// padding past the image's right and bottom edges with zeros (as a TIFF tile must be whole).
+// padding past the image's right and bottom edges with zeros (as a TIFF tile must be whole);
+// `bands` bytes a pixel.
 void copy_tile(const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end, int64_t tx, int64_t ty, int tile,
-               int64_t image_width, uint8_t* tile_buf);
+               int64_t image_width, uint8_t* tile_buf, int bands = 3);
 
 // One row of encoded tiles: tile row `row` of the output, tile sizes left to right, bytes concatenated.
 struct EncodedRow {

@@ -22,6 +22,10 @@ struct OutputSpec {
   std::string compress = "none";  // none|deflate|zstd
   int compress_level = 0;         // 0: the codec's default (io/tile_codec.hpp)
   bool overviews = true;          // internal overviews (x2, x4, ... down to one tile), for viewers
+  // GDAL's resampling for the overviews: AVERAGE for the aligned scan (the mean colour of the fabric a
+  // viewer pixel covers); RMS for the defect map, where an average would dilute a small defect away.
+  std::string overview_resampling = "AVERAGE";
+  int bands = 3;  // 3: RGB (the aligned output); 1: grey (the defect map; uncompressed only)
   bool cog = false;               // rewrite as a Cloud Optimized GeoTIFF (GDAL's COG driver) at the end
   RasterInfo georef;              // geotransform and projection copied from the design
 };
@@ -37,7 +41,7 @@ void create_tiled_output(const OutputSpec& spec);
 class TileWriter {
  public:
   virtual ~TileWriter() = default;
-  // rows [y0, y0+rows) of the output, pixel-interleaved RGB with `stride` bytes per row;
+  // rows [y0, y0+rows) of the output, pixel-interleaved (spec.bands bytes a pixel) with `stride` bytes per row;
   // y0 must be tile-aligned and rows a multiple of the tile height unless the strip ends the image.
   virtual void write_strip(int64_t y0, int64_t rows, const uint8_t* rgb, size_t stride) = 0;
 };
