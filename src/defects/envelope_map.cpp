@@ -29,7 +29,7 @@ void map_design_rows(const StripPixels& px, int64_t dy0, int64_t dy1, const Colo
     const uint8_t* d = px.design + (y - px.in_y0) * w * 3;
     float* o = out.data() + (y - dy0) * w * 3;
     for (int64_t x = 0; x < w; ++x) {
-      const double u = m.image.width > 1 ? static_cast<double>(x) * su - 1 : 0.0;
+      const double u = m.image.width > 1 ? static_cast<double>(x + px.x0) * su - 1 : 0.0;
       const double g = row_g + (m.gain[0] + m.gain[3] * v) * u + m.gain[2] * u * u;
       const double r = d[3 * x], gr = d[3 * x + 1], b = d[3 * x + 2];
       for (int c = 0; c < 3; ++c) {

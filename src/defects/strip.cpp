@@ -70,6 +70,7 @@ void check_window(const StripPixels& px, int64_t y0, int64_t rows, int halo) {
 std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t rows, int step, const DefectOptions& o,
                                     const uint8_t* valid) {
   check_window(px, y0, rows, o.scale);
+  if (px.x0 != 0) fail_runtime("defects: colour samples are taken from full-width strips");
   const int64_t w = px.image.width, s = o.scale;
   const float norm = 1.0f / static_cast<float>((2 * s + 1) * (2 * s + 1));
   // The box mean at a sample only (box_smooth's sums, clamped the same way): a sample every
@@ -110,7 +111,7 @@ std::vector<float> mapped_design(const StripPixels& px, const std::vector<float>
   for (int64_t y = dy0; y < dy1; ++y)
     for (int64_t x = 0; x < w; ++x) {
       double rgb[3];
-      model.apply(static_cast<double>(x), static_cast<double>(y), &d[((y - px.in_y0) * w + x) * 3], rgb);
+      model.apply(static_cast<double>(x + px.x0), static_cast<double>(y), &d[((y - px.in_y0) * w + x) * 3], rgb);
       for (int c = 0; c < 3; ++c) out[((y - dy0) * w + x) * 3 + c] = static_cast<float>(std::clamp(rgb[c], 0.0, 255.0));
     }
   return out;

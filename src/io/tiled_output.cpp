@@ -157,8 +157,8 @@ void build_overviews(const std::string& path, const OutputSpec& spec) {
   if (!ds) fail_runtime("cannot open " + path + " to add overviews: " + CPLGetLastErrorMsg());
   CPLErrorReset();
   // The spec's resampling (AVERAGE for the scan: the mean colour of the fabric a viewer pixel covers).
-  CPLErr e = GDALBuildOverviews(ds, spec.overview_resampling.c_str(), static_cast<int>(factors.size()),
-                                factors.data(), 0, nullptr, nullptr, nullptr);
+  CPLErr e = GDALBuildOverviews(ds, spec.overview_resampling.c_str(), static_cast<int>(factors.size()), factors.data(),
+                                0, nullptr, nullptr, nullptr);
   GDALClose(ds);
   CPLSetThreadLocalConfigOption("ZSTD_LEVEL_OVERVIEW", nullptr);
   CPLSetThreadLocalConfigOption("ZLEVEL_OVERVIEW", nullptr);

@@ -19,6 +19,8 @@
 #include "alinify/io/tiled_output.hpp"
 #include "alinify/par/agree.hpp"
 #include "alinify/plan/planner.hpp"
+#include "alinify/qa/job_files.hpp"
+#include "defect_crops.hpp"
 
 namespace fs = std::filesystem;
 
@@ -85,8 +87,9 @@ nlohmann::json model_json(const defects::ColourModel& m) {
 }  // namespace
 
 nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const transform::TransformFile& t) {
-  return find_defects(
-      comm, DefectInputs{job.design, job.out, defect_paths_for(job.out), job.defect_options, job.defect_map}, t);
+  DefectInputs in{job.design, job.out, defect_paths_for(job.out), job.defect_options, job.defect_map};
+  if (job.qa.enabled) in.crops_folder = qa::qa_paths_for(job.out).pictures;
+  return find_defects(comm, in, t);
 }
 
 nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, const transform::TransformFile& t) {
@@ -197,6 +200,10 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     }
     files::write_atomically(paths.csv, defects::csv_text(found));
     files::write_atomically(paths.geojson, defects::geojson_text(found));
+    nlohmann::json crops = nlohmann::json::array();
+    if (!job.crops_folder.empty())
+      crops =
+          write_defect_crops(found, CropSource{&*design, &*aligned, &t, &model, o, margin, job.fill}, job.crops_folder);
     if (job.map) {
       try {
         io::finish_output(map_spec);
@@ -219,6 +226,7 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
         {"geojson", paths.geojson},
         {"colour_model", model_json(model)},
         {"delta_e", "CIE 1976"},
+        {"crops", crops},
         {"options",
          {{"compare", o.compare == defects::Compare::kEnvelope ? "envelope" : "nearest"},
           {"radius", o.radius},

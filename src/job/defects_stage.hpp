@@ -32,6 +32,8 @@ struct DefectInputs {
   // >= 0 (`inspect` without a transform): pixels near the aligned image's fill of this grey level
   // are not compared (defects::mask_fill).
   int fill = -1;
+  // Where the report's crops of the largest defects go (the QA pictures folder); empty: none (--no-qa).
+  std::string crops_folder;
 };
 
 // Collective. Returns metrics.json's "defects" on every rank (count, kinds, colour model, times).

@@ -134,6 +134,33 @@ void pictures_section(std::ostringstream& o, const std::vector<Picture>& picture
   o << "</div>\n";
 }
 
+// --defects: the count by kind, and the largest defects as crops (design | aligned scan | Delta E),
+// written by the defect stage into the pictures folder (job/defect_crops.hpp).
+void defects_section(std::ostringstream& o, const nlohmann::json& m) {
+  const nlohmann::json& d = at(m, {"defects"});
+  if (!d.is_object()) return;
+  o << "<h2>Defects: " << number(d.value("count", nlohmann::json())) << " found</h2>\n<table>\n";
+  for (const char* k : {"missing_ink", "extra_ink", "colour_shift"}) row(o, k, number(at(d, {"kinds", k})));
+  row(o, "list", html_escape(d.value("csv", "")));
+  o << "</table>\n";
+  const nlohmann::json& crops = at(d, {"crops"});
+  const nlohmann::json& folder = at(m, {"pictures", "folder"});
+  if (!crops.is_array() || crops.empty() || !folder.is_string()) return;
+  o << "<p>The largest " << crops.size() << ", each design | aligned scan | &Delta;E 1976 (0 to "
+    << number(crops[0]["delta_e_scale_max"], 0)
+    << " on the heat scale; the defect's box in magenta):</p>\n<div class=pics>\n";
+  for (const auto& c : crops) {
+    const std::string title = "defect " + std::to_string(c.value("id", 0));
+    const auto& b = c["box"];
+    o << "<figure><img alt=\"" << html_escape(title) << "\" src=\""
+      << png_data_uri(folder.get<std::string>() + "/" + c.value("file", "")) << "\"><figcaption><b>"
+      << html_escape(title) << "</b>: " << html_escape(c.value("kind", "")) << ", " << number(c["area"])
+      << " px, max &Delta;E " << number(c["max_de"], 1) << ", box (" << number(b[0]) << ", " << number(b[1])
+      << ")&ndash;(" << number(b[2]) << ", " << number(b[3]) << ")</figcaption></figure>\n";
+  }
+  o << "</div>\n";
+}
+
 void stage_times_section(std::ostringstream& o, const nlohmann::json& m) {
   o << "<h2>Stage times (s)</h2>\n<table>\n";
   // Name, then where in metrics.json (a path of up to three keys).
@@ -147,6 +174,7 @@ void stage_times_section(std::ostringstream& o, const nlohmann::json& m) {
                              {"warp: setup", "warp", "stage_seconds", "setup"},
                              {"warp: all ranks", "warp", "stage_seconds", "warp"},
                              {"finish: overviews, compression, COG", "warp", "stage_seconds", "finish"},
+                             {"defects (--defects)", "defects", "stage_seconds", "total"},
                              {"QA: similarity and deformation", "qa", "measure_seconds", nullptr},
                              {"QA: pictures", "qa", "pictures_seconds", nullptr}};
   for (const StageRow& st : stages) {
@@ -197,6 +225,7 @@ std::string report_html(const nlohmann::json& m, const std::vector<Picture>& pic
   similarity_section(o, m);
   deformation_section(o, m);
   pictures_section(o, pictures);
+  defects_section(o, m);
   stage_times_section(o, m);
   ranks_section(o, m);
   elastix_section(o, m);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "alinify/defects/report.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
+#include "alinify/qa/image.hpp"
 #include "support/cli.hpp"
 #include "support/files.hpp"
 
@@ -89,6 +91,29 @@ TEST(Defects, FoundAtMeasuredRecallAndPrecisionTheSameAtOneAndTwoRanks) {
   EXPECT_EQ(m["defects"]["colour_model"]["matrix"].size(), 9u);
   EXPECT_GT(m["defects"]["colour_model"]["inlier_fraction"].get<double>(), 0.5);
   EXPECT_EQ(m["defects"]["options"]["radius"], 1);
+
+  // The report shows the largest defects (up to 6) as crops: design | aligned scan | Delta E.
+  std::vector<alinify::defects::Defect> listed = alinify::defects::read_csv(d.file("two/O.defects.csv"));
+  std::stable_sort(listed.begin(), listed.end(), [](const auto& a, const auto& b) { return a.area > b.area; });
+  const nlohmann::json& crops = m["defects"]["crops"];
+  ASSERT_EQ(crops.size(), std::min<size_t>(6, listed.size())) << m["defects"].dump();
+  const std::string report = read_file(d.file("two/O.report.html"));
+  for (size_t i = 0; i < crops.size(); ++i) {
+    const nlohmann::json& c = crops[i];
+    EXPECT_EQ(c["area"].get<int64_t>(), listed[i].area) << "crop " << i << " is not the next largest";
+    // The window holds the defect's box.
+    const auto& w = c["window"];
+    EXPECT_LE(w[0].get<int64_t>(), c["box"][0].get<int64_t>());
+    EXPECT_LE(w[1].get<int64_t>(), c["box"][1].get<int64_t>());
+    EXPECT_GE(w[0].get<int64_t>() + w[2].get<int64_t>(), c["box"][2].get<int64_t>() + 1);
+    EXPECT_GE(w[1].get<int64_t>() + w[3].get<int64_t>(), c["box"][3].get<int64_t>() + 1);
+    const alinify::qa::RgbImage pic = alinify::qa::read_png(d.file("two/O.qa/" + c["file"].get<std::string>()));
+    // Three panels side by side, 4 px apart, each the window at the picture's scale.
+    const double scale = c["picture_px_per_design_px"].get<double>();
+    EXPECT_NEAR((pic.width - 8) / 3.0, std::ceil(w[2].get<double>() * scale), 1.0) << c.dump();
+    EXPECT_NEAR(pic.height, std::ceil(w[3].get<double>() * scale), 1.0) << c.dump();
+    EXPECT_NE(report.find("alt=\"defect " + std::to_string(c["id"].get<int64_t>()) + "\""), std::string::npos);
+  }
 
   // The same print without defects (same seed: same geometry, so the transform fits it): measured
   // no false defect at the defaults (1 with the first version's envelope of the smoothed design).

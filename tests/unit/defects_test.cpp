@@ -266,6 +266,45 @@ TEST(DefectsPipeline, FindsADarkPatchAcrossAStripBoundary) {
   EXPECT_EQ(d[0].kind, Kind::kExtraInk) << d[0].mean_de << " " << d[0].mean_dl;
 }
 
+// The report's crops compute Delta E on a window of columns (StripPixels::x0): inside the window,
+// beyond the halo of its sides, the same values as the full-width strip, gain field included.
+TEST(DefectsPipeline, AWindowOfColumnsGivesTheFullStripsDeltaEInside) {
+  Pair p = textured_pair();
+  for (int64_t y = 40; y < 52; ++y)
+    for (int64_t x = 90; x < 104; ++x)
+      for (int c = 0; c < 3; ++c) p.aligned[(y * p.w + x) * 3 + c] = 20;
+  ColourModel model;
+  model.image = Size{p.w, p.h};
+  model.m = {0.9, 0, 0, 0, 0.9, 0, 0, 0, 0.9};
+  model.offset = {10, 10, 10};
+  model.gain = {0.05, -0.04, 0.02, 0.01, 0.03};  // varies with x: a wrong column origin shows
+  for (const Compare how : {Compare::kEnvelope, Compare::kNearest}) {
+    DefectOptions o;
+    o.compare = how;
+    const StripPixels full{Size{p.w, p.h}, 0, p.h, p.design.data(), p.aligned.data()};
+    const DeltaMap whole = delta_map(full, 30, 40, model, o, nullptr);
+    // Columns 70..129 copied out, rows 0..h (the halo of rows 30..69 and more).
+    const int64_t x0 = 70, cw = 60;
+    std::vector<uint8_t> d(static_cast<size_t>(cw * p.h * 3)), a(d.size());
+    for (int64_t y = 0; y < p.h; ++y) {
+      std::copy_n(&p.design[(y * p.w + x0) * 3], cw * 3, &d[y * cw * 3]);
+      std::copy_n(&p.aligned[(y * p.w + x0) * 3], cw * 3, &a[y * cw * 3]);
+    }
+    StripPixels win{Size{cw, p.h}, 0, p.h, d.data(), a.data()};
+    win.x0 = x0;
+    const DeltaMap part = delta_map(win, 30, 40, model, o, nullptr);
+    double top = 0;
+    for (int64_t y = 0; y < 40; ++y)
+      for (int64_t x = o.halo(); x < cw - o.halo(); ++x) {
+        EXPECT_FLOAT_EQ(part.de[y * cw + x], whole.de[y * p.w + x0 + x]) << y << "," << x;
+        top = std::max<double>(top, part.de[y * cw + x]);
+      }
+    EXPECT_GT(top, 10);  // the blot is inside the window
+    // The colour samples come from full-width strips only.
+    EXPECT_THROW(collect_samples(win, 30, 40, 4, o, nullptr), std::exception);
+  }
+}
+
 TEST(DefectsComponents, PiecesWithinTheJoinGapAreOneDefect) {
   // A streak broken where it crosses print of its own colour: two strong pieces 6 px apart on one
   // row band, and a third piece 20 px further on.

@@ -37,13 +37,16 @@ struct DefectOptions {
 // The sample spacing for an image: ~100 000 samples, at least every 4th pixel.
 int sample_step_for(Size image, const DefectOptions& o);
 
-// Rows [in_y0, in_y0 + in_rows) of both images, full width, pixel-interleaved RGB: a strip and its
-// halo, clipped to the image.
+// Rows [in_y0, in_y0 + in_rows) of both images, pixel-interleaved RGB: a strip and its halo, clipped
+// to the image. Full width (x0 = 0, image the design's size), or for delta_map alone a window of
+// columns [x0, x0 + image.width) (a report's crop: image.height stays the design's; the colour
+// model's gain field sees global columns; pixels within the halo of the window's sides are clamped).
 struct StripPixels {
   Size image;
   int64_t in_y0 = 0, in_rows = 0;
   const uint8_t* design = nullptr;
   const uint8_t* aligned = nullptr;
+  int64_t x0 = 0;
 };
 
 // Box average of radius r over the window (clamped at the window's edges: the caller reads a halo

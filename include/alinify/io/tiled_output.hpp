@@ -25,9 +25,9 @@ struct OutputSpec {
   // GDAL's resampling for the overviews: AVERAGE for the aligned scan (the mean colour of the fabric a
   // viewer pixel covers); RMS for the defect map, where an average would dilute a small defect away.
   std::string overview_resampling = "AVERAGE";
-  int bands = 3;  // 3: RGB (the aligned output); 1: grey (the defect map; uncompressed only)
-  bool cog = false;               // rewrite as a Cloud Optimized GeoTIFF (GDAL's COG driver) at the end
-  RasterInfo georef;              // geotransform and projection copied from the design
+  int bands = 3;      // 3: RGB (the aligned output); 1: grey (the defect map; uncompressed only)
+  bool cog = false;   // rewrite as a Cloud Optimized GeoTIFF (GDAL's COG driver) at the end
+  RasterInfo georef;  // geotransform and projection copied from the design
 };
 
 std::string partial_path(const std::string& final_path);
