@@ -5,8 +5,10 @@
 # of --repeats runs with its peak RSS (largest single process, /usr/bin/time).
 #
 #   bench/run.sh [--size 18960x14960] [--cache DIR] [--repeats 3] [--no-registration-table]
-#                [--json FILE] [--doc docs/performance.md] [--quick] [--python-route] [--finish]
+#                [--json FILE] [--doc docs/performance.md] [--previous FILE] [--quick] [--python-route] [--finish]
 #
+# --previous FILE: an earlier run's JSON (e.g. a copy of the committed bench/results one); the report
+# shows its medians beside this run's, row by row.
 # --finish: only the JSON and the report, from the rows an earlier run left in the cache folder.
 #
 # Rows that run a whole registration (alinify run, transformix, the Python route) are measured
@@ -33,11 +35,13 @@ FINISH=0
 REG_TABLE=1
 QUICK=0
 JSON=
+PREVIOUS=
 while (($#)); do
   case $1 in
     --quick) QUICK=1; SIZE=2000x1500; REPEATS=1; shift ;;
     --json) JSON=$2; shift 2 ;;
     --doc) DOC=$2; shift 2 ;;
+    --previous) PREVIOUS=$(realpath "$2"); shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
     --cache) CACHE=$2; shift 2 ;;
     --repeats) REPEATS=$2; shift 2 ;;
@@ -90,6 +94,7 @@ measure() {
       return 0; }
     read -r t m <"$D/time.txt"
     times+=("$t"); ((m > rss)) && rss=$m
+    ${AFTER_EACH:-true} || log "$label: ${AFTER_EACH:-} failed"  # AFTER_EACH=FUNCTION measure ...: after every successful run
   done
   local med
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
@@ -128,8 +133,8 @@ with open(out, "w") as f:
 json.load(open(out))
 print(f"[bench] {len(doc['rows'])} rows -> {out}", file=sys.stderr)
 PY
-  python3 "$ROOT/bench/report.py" "$JSON" "$D/performance.md"
-  ((QUICK)) || [ -z "${DOC:-}" ] || python3 "$ROOT/bench/report.py" "$JSON" "$DOC"  # plots go to images/ beside it
+  python3 "$ROOT/bench/report.py" "$JSON" "$D/performance.md" ${PREVIOUS:+"$PREVIOUS"}
+  ((QUICK)) || [ -z "${DOC:-}" ] || python3 "$ROOT/bench/report.py" "$JSON" "$DOC" ${PREVIOUS:+"$PREVIOUS"}  # plots go to images/ beside it
 }
 if ((FINISH)); then
   [ -s "$ROWS" ] || { echo "--finish: no rows in $ROWS" >&2; exit 1; }
@@ -202,6 +207,33 @@ else
   python3 -c 'import json,sys; open(sys.argv[1],"a").write(json.dumps({"label":"alinify warp, CUDA","not_run":"no GPU visible on this machine (nvidia-smi -L failed)"})+"\n")' "$ROWS"
   echo "| alinify warp, CUDA | not run: no GPU visible | | |" >>"$OUT"
 fi
+# 9. The defect stage (issue 18): warp --defects with QA on (its metrics.json holds the defect and
+#    warp stage times), 1 and 2 ranks; the pair has no drawn defect, so every defect found is false.
+defect_times() {  # after each run: the stage times and the count, one JSON line
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); d=m["defects"]
+print(json.dumps({"defect_stage_s": d["stage_seconds"]["total"], "warp_stage_s": m["warp"]["stage_seconds"]["warp"],
+                  "found": d["count"], "rss_mib": d["peak_rss_bytes_max_rank"] / 2**20}))' \
+    "$D/out/defects.metrics.json" >>"$D/defect_times.jsonl"
+}
+defect_ranks=(1 2)
+((QUICK)) && defect_ranks=(2)
+for np in "${defect_ranks[@]}"; do
+  : >"$D/defect_times.jsonl"
+  AFTER_EACH=defect_times measure "alinify warp --defects (warp, defects, QA), bilinear, -np $np" \
+    mpirun "${NP_FLAGS[@]}" -np $np "$A" warp --design "$D/pair/design.tif" --scan "$D/pair/scan.tif" \
+    --transform "$D/t.json" --out "$D/out/defects.tif" --no-overviews --defects --progress off
+  python3 - "$D/defect_times.jsonl" "$np" "$W" "$H" "$ROWS" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+if runs:
+    med = lambda k: statistics.median(r[k] for r in runs)
+    with open(sys.argv[5], "a") as f:
+        f.write(json.dumps({"label": f"defect stage, -np {sys.argv[2]}", "kind": "defects", "ranks": int(sys.argv[2]),
+                            "defect_stage_s": med("defect_stage_s"), "warp_stage_s": med("warp_stage_s"),
+                            "defects_found": max(r["found"] for r in runs), "peak_rss_mib": max(r["rss_mib"] for r in runs),
+                            "megapixels": int(sys.argv[3]) * int(sys.argv[4]) / 1e6, "runs": len(runs)}) + "\n")
+PY
+done
 # 8. Scaling: the whole job (register + warp + QA) with 1 and 2 ranks.
 run_ranks=(1 2)
 ((QUICK)) && run_ranks=(2)  # --quick: one whole job is enough to prove the row works

@@ -20,7 +20,8 @@ def main(json_path, md_path):
         if r["peak_rss_mib"] <= 0 or not r["command"]:
             problems.append(f"{r['label']}: no peak RSS or no command")
     for prefix in ("I/O floor", "alinify warp, bilinear, -np 1", "alinify warp, bicubic, -np 2", "gdalwarp, affine",
-                   "alinify warp, affine only", "alinify warp, bilinear, --compress zstd", "transformix", "alinify run"):
+                   "alinify warp, affine only", "alinify warp, bilinear, --compress zstd", "transformix", "alinify run",
+                   "alinify warp --defects"):
         if not any(r["label"].startswith(prefix) for r in measured):
             problems.append(f"no measured row '{prefix}...'")
     if not any(r["label"].startswith("alinify warp, CUDA") for r in rows):
@@ -28,11 +29,17 @@ def main(json_path, md_path):
     reg = [r for r in rows if r.get("kind") == "registration"]
     if not reg or any(not (0 <= r["mean_px"] <= r["p95_px"]) or r["elastix_s"] <= 0 for r in reg):
         problems.append(f"registration rows missing or not sane: {reg}")
+    defects = [r for r in rows if r.get("kind") == "defects"]
+    if not defects or any(r["defect_stage_s"] <= 0 or r["warp_stage_s"] <= 0 or r["defects_found"] < 0
+                          or r["peak_rss_mib"] <= 0 for r in defects):
+        problems.append(f"defect stage rows missing or not sane: {defects}")
     if any(r.get("failed") for r in rows):
         problems.append("failed rows: " + ", ".join(r["label"] for r in rows if r.get("failed")))
     md = open(md_path).read()
     if "## Targets" not in md or "× floor" not in md:
         problems.append(f"{md_path}: no targets table or no ratio column")
+    if "## The defect stage" not in md:
+        problems.append(f"{md_path}: no defect stage table")
     images = os.path.join(os.path.dirname(md_path), "images")
     for png in ("perf-registration.png", "perf-ranks.png"):
         path = os.path.join(images, png)
