@@ -12,6 +12,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/files.hpp"
+#include "alinify/core/quantile.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/qa/deformation.hpp"
@@ -97,13 +98,7 @@ ReportPictures write_pictures(const io::Raster& design, const io::Raster& scan, 
 // The refinement's residual per block before and after, on one colour scale (0 to the larger p95
 // of the two, at least 0.5 px) so that the two maps compare at a glance.
 void add_residual_maps(const qa::ResidualGrid& grid, const std::string& folder, ReportPictures& out) {
-  auto p95 = [](std::vector<float> v) {
-    v.erase(std::remove_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); }), v.end());
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    return static_cast<double>(v[static_cast<size_t>(0.95 * static_cast<double>(v.size() - 1))]);
-  };
-  const double top = std::max({0.5, p95(grid.before), p95(grid.after)});
+  const double top = std::max({0.5, lower_quantile(grid.before, 0.95), lower_quantile(grid.after, 0.95)});
   const std::string dir = folder + "/";
   qa::write_png(qa::residual_map(grid, grid.before, top), dir + "residual_before.png");
   qa::write_png(qa::residual_map(grid, grid.after, top), dir + "residual_after.png");

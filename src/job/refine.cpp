@@ -13,6 +13,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/files.hpp"
+#include "alinify/core/quantile.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/par/agree.hpp"
 #include "alinify/plan/memory_budget.hpp"
@@ -122,18 +123,12 @@ std::vector<BlockRecord> measure_all(par::Communicator& comm, const RefineJob& j
   return all;
 }
 
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(std::floor(q * static_cast<double>(v.size() - 1)))];
-}
-
 // Median and p95 of the measured displacement magnitude over the blocks the fit may use.
 nlohmann::json residual(const std::vector<BlockRecord>& records) {
   std::vector<double> m;
   for (const BlockRecord& r : records)
     if (detail::counted(r)) m.push_back(std::hypot(r.m.dx, r.m.dy));
-  return {{"blocks", m.size()}, {"median_px", quantile(m, 0.5)}, {"p95_px", quantile(m, 0.95)}};
+  return {{"blocks", m.size()}, {"median_px", lower_quantile(m, 0.5)}, {"p95_px", lower_quantile(m, 0.95)}};
 }
 
 // The fit's data: the measured design-space shift d at a block's centre c becomes the scan-space

@@ -10,6 +10,7 @@ set -uo pipefail
 BIN=${1:?alinify binary}
 SRC=${2:?source dir}
 skip() { echo "SKIP: $*"; exit 77; }
+source "$(dirname "$0")/slurm_conf.sh"
 fail() { echo "FAIL: $*"; [ -n "${T:-}" ] && tail -n 30 "$T"/*.log 2>/dev/null; exit 1; }
 
 for exe in slurmctld slurmd sbatch squeue scontrol scancel sinfo munged munge mpirun; do
@@ -47,34 +48,11 @@ HOST=$(hostname -s)
 CPUS=$(nproc)
 MEM=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))
 mkdir -p "$T/state" "$T/spool"
-cat > "$T/slurm.conf" <<CONF
-ClusterName=alinifytest
-SlurmctldHost=${HOST}(127.0.0.1)
-SlurmctldPort=16817
-SlurmdPort=16818
-AuthType=auth/munge
-SlurmUser=root
-SlurmdUser=root
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-StateSaveLocation=$T/state
+write_slurm_conf "$T/slurm.conf" alinifytest "${HOST}(127.0.0.1)" 16817 16818 "$T" <<CONF
 SlurmdSpoolDir=$T/spool
-SlurmctldPidFile=$T/slurmctld.pid
 SlurmdPidFile=$T/slurmd.pid
-SlurmctldLogFile=$T/slurmctld.log
 SlurmdLogFile=$T/slurmd.log
-ReturnToService=2
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-KillWait=5
-MinJobAge=600
-SchedulerParameters=sched_interval=2
 NodeName=${HOST} NodeAddr=127.0.0.1 CPUs=${CPUS} RealMemory=${MEM} State=UNKNOWN
-PartitionName=test Nodes=ALL Default=YES State=UP MaxTime=INFINITE OverSubscribe=FORCE:4
 CONF
 export SLURM_CONF=$T/slurm.conf
 slurmctld -D -f "$SLURM_CONF" >"$T/slurmctld.out" 2>&1 &

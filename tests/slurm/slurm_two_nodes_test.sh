@@ -27,6 +27,7 @@ set -uo pipefail
 BIN=${1:?alinify binary}
 SRC=${2:?source dir}
 skip() { echo "SKIP: $*"; exit 77; }
+source "$(dirname "$0")/slurm_conf.sh"
 fail() {
   echo "FAIL: $*"
   [ -n "${T:-}" ] && for f in "$T"/*.log "$T"/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
@@ -136,39 +137,16 @@ echo "export TMPDIR=$TS/\$SLURMD_NODENAME/tmpdir"
 echo "export OMPI_MCA_btl_vader_backing_directory=$TS/\$SLURMD_NODENAME/tmpdir"
 PROLOG
 chmod +x "$T/task_prolog.sh"
-cat > "$T/slurm.conf" <<CONF
-ClusterName=alinifytest2
-SlurmctldHost=${HOST}(${NET}.1)
-SlurmctldPort=${CTL_PORT}
-SlurmdPort=${SLURMD_PORT}
-AuthType=auth/munge
+write_slurm_conf "$T/slurm.conf" alinifytest2 "${HOST}(${NET}.1)" "${CTL_PORT}" "${SLURMD_PORT}" "$T" <<CONF
 AuthInfo=socket=${MUNGE_SOCKET}
-SlurmUser=root
-SlurmdUser=root
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-StateSaveLocation=$T/state
 SlurmdSpoolDir=$T/spool/%n
 TmpFS=$TS/%n
 TaskProlog=$T/task_prolog.sh
-SlurmctldPidFile=$T/slurmctld.pid
 SlurmdPidFile=$T/slurmd-%n.pid
-SlurmctldLogFile=$T/slurmctld.log
 SlurmdLogFile=$T/slurmd-%n.log
-ReturnToService=2
 SlurmdTimeout=10
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-KillWait=5
-MinJobAge=600
-SchedulerParameters=sched_interval=2
 NodeName=node1 NodeAddr=${NET}.2 NodeHostname=node1 CPUs=${CPUS} RealMemory=${MEM} State=UNKNOWN
 NodeName=node2 NodeAddr=${NET}.3 NodeHostname=node2 CPUs=${CPUS} RealMemory=${MEM} State=UNKNOWN
-PartitionName=test Nodes=ALL Default=YES State=UP MaxTime=INFINITE OverSubscribe=FORCE:4
 CONF
 export SLURM_CONF=$T/slurm.conf
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
