@@ -204,6 +204,8 @@ def main(src, out, previous=None):
                      f"{len(r['runs_s'])} | {r['peak_rss_mib']:.0f} | {ratio} |{was}")
     if reg:
         lines += ["", "## Registration against resolution (preset bspline)", "",
+                  "`alinify register --registration-max-pixels N` with its other defaults: since the refinement",
+                  "(`--refine auto`) is the default, the error columns are the final transform's, not elastix's alone.", "",
                   "| registration pixels (each image) | factor | elastix s | elastix peak RSS | mean px | p95 px |",
                   "|---|---|---|---|---|---|"]
         for r in reg:
