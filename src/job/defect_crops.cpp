@@ -66,8 +66,10 @@ void draw_panel(qa::RgbImage& pic, int k, const Rect& win, const PanelScale& s, 
 void outline(qa::RgbImage& pic, int k, const Rect& win, const PanelScale& s, const defects::Defect& d) {
   const uint8_t magenta[3] = {255, 0, 255};
   const int left = k * (s.pw + kGapPx);
-  const int x0 = static_cast<int>((d.x0 - win.x0) / s.f) * s.up - 1, x1 = static_cast<int>((d.x1 - win.x0) / s.f + 1) * s.up;
-  const int y0 = static_cast<int>((d.y0 - win.y0) / s.f) * s.up - 1, y1 = static_cast<int>((d.y1 - win.y0) / s.f + 1) * s.up;
+  const int x0 = static_cast<int>((d.x0 - win.x0) / s.f) * s.up - 1,
+            x1 = static_cast<int>((d.x1 - win.x0) / s.f + 1) * s.up;
+  const int y0 = static_cast<int>((d.y0 - win.y0) / s.f) * s.up - 1,
+            y1 = static_cast<int>((d.y1 - win.y0) / s.f + 1) * s.up;
   for (int x = std::max(x0, 0); x <= std::min(x1, s.pw - 1); ++x) {
     pic.set(left + x, y0, magenta);
     pic.set(left + x, y1, magenta);

@@ -87,7 +87,7 @@ nlohmann::json model_json(const defects::ColourModel& m) {
 }  // namespace
 
 nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const transform::TransformFile& t) {
-  DefectInputs in{job.design, job.out, defect_paths_for(job.out), job.defect_options, job.defect_map};
+  DefectInputs in{job.design, job.out, defect_paths_for(job.out), job.defect_options, job.defect_map, -1, ""};
   if (job.qa.enabled) in.crops_folder = qa::qa_paths_for(job.out).pictures;
   return find_defects(comm, in, t);
 }

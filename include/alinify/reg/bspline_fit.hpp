@@ -91,6 +91,20 @@ FitResult fit_bspline(const std::vector<FitPoint>& points, Size domain, const Fi
 SmoothnessChoice choose_smoothness(const std::vector<FitPoint>& points, Size domain, const FitOptions& options,
                                    const CrossValidation& cv = {});
 
+// choose_smoothness in parts, so that the candidates can be fitted on different ranks:
+// the points split into training and held-out (every other cell in both directions), ...
+struct CrossValidationSplit {
+  std::vector<FitPoint> training, held;  // points with weight > 0 only
+};
+CrossValidationSplit split_for_cross_validation(const std::vector<FitPoint>& points, const CrossValidation& cv);
+// ... the held-out score of each listed candidate (indices into cv.smoothness), fitted on the
+// training points (empty when there are too few points to hold out), ...
+std::vector<double> held_out_scores(const CrossValidationSplit& split, Size domain, const FitOptions& options,
+                                    const CrossValidation& cv, const std::vector<int>& candidates);
+// ... and the choice from every candidate's score, in the candidates' order.
+SmoothnessChoice decide_smoothness(const CrossValidationSplit& split, const std::vector<double>& scores,
+                                   const CrossValidation& cv);
+
 // The field's displacement at (x, y).
 Vec2 displacement_at(const transform::BSpline& field, double x, double y);
 
