@@ -38,7 +38,8 @@ constexpr double kMaxShift = 8;
 // Control points every two block steps (64 px; 128 px where blocks lie side by side): about four
 // blocks per control cell pin every coefficient down, and at 64 px waves of 256 px period are
 // represented.
-double control_spacing(Size design) { return 2.0 * detail::block_step(design); }
+// Control points every two block steps: 64 px on the dense grid, 128 px side by side.
+double control_spacing(int block_step) { return 2.0 * block_step; }
 // Halves of a block may disagree by up to 2 x this before the block is refused: synth's fine
 // waves (periods from 256 px, a few px) shear a 128 px block by up to a pixel, and at the
 // measurement's 0.25 px default 135 of 165 blocks of a 2000x1500 fine-wave pair were refused.
@@ -185,12 +186,12 @@ std::vector<reg::FitPoint> points_of(const std::string& bytes) {
 // Rank 0 gets the choice and writes it into `out` (metrics.json); the other ranks get no choice.
 reg::SmoothnessChoice choose(par::Communicator& comm, const transform::TransformFile& t,
                              const std::vector<BlockRecord>& records, const std::vector<BlockSite>& sites,
-                             nlohmann::json& out) {
+                             double spacing, nlohmann::json& out) {
   const double t0 = now_seconds();
   const std::vector<reg::FitPoint> points = points_of(par::on_root_then_broadcast(
       comm, "refinement: cross-validation points", [&] { return bytes_of(fit_points(records, sites, t.transform)); }));
   reg::FitOptions options;
-  options.spacing = control_spacing(t.design);
+  options.spacing = spacing;
   const reg::CrossValidation cv = cross_validation();
   const reg::CrossValidationSplit split = reg::split_for_cross_validation(points, cv);
   std::string mine;
@@ -238,7 +239,8 @@ reg::SmoothnessChoice choose(par::Communicator& comm, const transform::Transform
 // an "Add" B-spline stage; later rounds add their field's coefficients to it (same grid, and Add
 // stages sum), so the transform keeps one correction stage.
 std::string correct(const transform::TransformFile& t, bool has_correction, const std::vector<BlockRecord>& records,
-                    const std::vector<BlockSite>& sites, const reg::SmoothnessChoice& choice, nlohmann::json& round) {
+                    const std::vector<BlockSite>& sites, double spacing, const reg::SmoothnessChoice& choice,
+                    nlohmann::json& round) {
   const std::vector<reg::FitPoint> points = fit_points(records, sites, t.transform);
   int usable = 0;
   for (const reg::FitPoint& p : points) usable += p.weight > 0 ? 1 : 0;
@@ -255,7 +257,7 @@ std::string correct(const transform::TransformFile& t, bool has_correction, cons
     return "";
   }
   reg::FitOptions options;
-  options.spacing = control_spacing(t.design);
+  options.spacing = spacing;
   options.smoothness = choice.smoothness;
   const reg::FitResult fit = reg::fit_bspline(points, t.design, options);
   round["blocks_used"] = fit.used_count;
@@ -352,10 +354,10 @@ std::vector<BlockSite> every_nth(const std::vector<BlockSite>& sites, int cols, 
   return out;
 }
 
-qa::ResidualGrid grid_of(const std::vector<BlockSite>& sites, Size design) {
+qa::ResidualGrid grid_of(const std::vector<BlockSite>& sites, int block_step) {
   qa::ResidualGrid g;
   g.block_size = detail::kBlockSize;
-  g.block_step = detail::block_step(design);
+  g.block_step = block_step;
   g.cols =
       static_cast<int>(std::count_if(sites.begin(), sites.end(), [](const BlockSite& s) { return s.window.y0 == 0; }));
   g.rows = g.cols > 0 ? static_cast<int>(sites.size()) / g.cols : 0;
@@ -386,6 +388,16 @@ std::vector<float> magnitudes(const std::vector<BlockRecord>& records, const qa:
 constexpr double kShearedMedianPx = 0.5;
 bool sheared(const nlohmann::json& stats) {
   return stats["residual_before"]["median_px"].get<double>() > kShearedMedianPx;
+}
+
+// A design large enough that its blocks lie side by side (every 64 px, control points 128 px
+// apart) is measured on the dense grid (every 32 px, 64 px) when the check finds the blocks
+// sheared: the side-by-side grid cannot represent waves from 256 px, which left the 283 MP
+// fine-wave pair at an eval mean of 0.91 px (docs/registration.md). Only then is the dense grid's
+// price paid (four times the blocks, four times the control points). Rank 0 (which holds the
+// records) decides.
+bool dense_instead(const nlohmann::json& stats, int block_step) {
+  return block_step != detail::kDenseBlockStep && sheared(stats);
 }
 
 // Rank 0: why the elastix transform is kept as it is, or "" when the refinement is to run: the
@@ -428,13 +440,14 @@ transform::TransformFile refine_rounds(par::Communicator& comm, const RefineJob&
                                        const std::vector<BlockSite>& sites, const std::vector<BlockSite>& mine,
                                        const std::vector<BlockSite>& checked, std::vector<BlockRecord>& records,
                                        nlohmann::json& stats) {
+  const double spacing = stats["control_spacing"].get<double>();
   const double radius = stats["max_shift_px"].get<double>();
   transform::TransformFile current = t;
   for (int r = 0; r < kRounds; ++r) {
     nlohmann::json round;
-    const reg::SmoothnessChoice choice = choose(comm, current, records, sites, round);
+    const reg::SmoothnessChoice choice = choose(comm, current, records, sites, spacing, round);
     const std::string text = par::on_root_then_broadcast(
-        comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, choice, round); });
+        comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, spacing, choice, round); });
     if (text.empty()) {  // nothing to correct: `records` already measure `current`
       stats["per_round"].push_back(round);
       break;
@@ -446,7 +459,7 @@ transform::TransformFile refine_rounds(par::Communicator& comm, const RefineJob&
     bool more = false;
     if (r + 1 < kRounds) {
       nlohmann::json next;
-      const bool again = choose(comm, current, records, sites, next).correct;
+      const bool again = choose(comm, current, records, sites, spacing, next).correct;
       more = par::on_root_then_broadcast(comm, "refinement: deciding", [&] {
                round["check_after"] = next["cross_validation"];
                return std::string(again || sheared(stats) ? "1" : "");
@@ -465,27 +478,29 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
                                           const RefineJob& job, nlohmann::json* facts, qa::ResidualGrid* residuals) {
   if (job.mode == RefineMode::kNone) return t;
   const double t0 = now_seconds();
-  const std::vector<BlockSite> sites = detail::block_grid(t.design);
+  int block_step = detail::block_step(t.design);
+  std::vector<BlockSite> sites = detail::block_grid(t.design, block_step);
   const std::vector<plan::RowRange> strips = my_strips(comm, job, t.design);
-  qa::ResidualGrid grid = grid_of(sites, t.design);
-  const int step = check_step(sites.size());
+  qa::ResidualGrid grid = grid_of(sites, block_step);
+  int step = check_step(sites.size());
   double period = 0;
   const double radius = search_radius(t, &period);
   nlohmann::json stats = {{"rounds", 0},
                           {"block_size", detail::kBlockSize},
-                          {"block_step", detail::block_step(t.design)},
-                          {"control_spacing", control_spacing(t.design)},
+                          {"block_step", block_step},
+                          {"control_spacing", control_spacing(block_step)},
                           {"max_shift_px", radius},
                           {"repeat_period_px", period},
                           {"checked_every", step},
                           {"per_round", nlohmann::json::array()}};
   // The check: every step-th block; the residual before and the decision come from it.
-  const std::vector<BlockSite> checked = my_sites(every_nth(sites, grid.cols, step), strips);
+  std::vector<BlockSite> checked = my_sites(every_nth(sites, grid.cols, step), strips);
   std::vector<BlockRecord> records = measure_all(comm, job, t.transform, checked, radius);
   stats["residual_before"] = residual(records);
   if (comm.is_root()) grid.before = magnitudes(records, grid, step);
   nlohmann::json check;
-  const reg::SmoothnessChoice check_choice = choose(comm, t, records, sites, check);
+  const reg::SmoothnessChoice check_choice =
+      choose(comm, t, records, sites, stats["control_spacing"].get<double>(), check);
   const std::string kept = par::on_root_then_broadcast(comm, "refinement: deciding", [&] {
     std::string reason = keep_reason(check_choice, check, stats);
     log_check(stats, reason, sites.size(), now_seconds() - t0);
@@ -497,8 +512,30 @@ transform::TransformFile refine_transform(par::Communicator& comm, const transfo
     stats["residual_after"] = stats["residual_before"];
     if (comm.is_root()) grid.after = grid.before;
   } else {
+    // Rank 0 holds the records (and so the residual): it decides for every rank.
+    const bool dense = par::on_root_then_broadcast(comm, "refinement: choosing the grid", [&] {
+                         return std::string(dense_instead(stats, block_step) ? "1" : "");
+                       }) == "1";
+    if (dense) {
+      // Blocks sheared by what elastix left on a design whose grid lies side by side: the fit
+      // needs the dense grid's blocks and control points to follow it (docs/registration.md).
+      block_step = detail::kDenseBlockStep;
+      sites = detail::block_grid(t.design, block_step);
+      grid = grid_of(sites, block_step);
+      step = check_step(sites.size());
+      checked = my_sites(every_nth(sites, grid.cols, step), strips);
+      stats["block_step"] = block_step;
+      stats["control_spacing"] = control_spacing(block_step);
+      stats["checked_every"] = step;
+      stats["dense_because_sheared"] = true;
+      if (comm.is_root())
+        spdlog::info(
+            "refinement: the blocks are sheared (check median above {} px): the dense grid, {} blocks every "
+            "{} px, control points every {} px",
+            kShearedMedianPx, sites.size(), block_step, control_spacing(block_step));
+    }
     const std::vector<BlockSite> mine = my_sites(sites, strips);
-    if (step > 1) {  // the fit needs every block
+    if (step > 1 || dense) {  // the fit needs every block
       records = measure_all(comm, job, t.transform, mine, radius);
       stats["residual_before"] = residual(records);
       if (comm.is_root()) grid.before = magnitudes(records, grid, 1);

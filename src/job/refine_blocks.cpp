@@ -84,10 +84,11 @@ std::vector<int64_t> origins(int64_t side, int step) {
 
 }  // namespace
 
-std::vector<BlockSite> block_grid(Size design) {
+std::vector<BlockSite> block_grid(Size design) { return block_grid(design, block_step(design)); }
+
+std::vector<BlockSite> block_grid(Size design, int step) {
   std::vector<BlockSite> sites;
   if (design.width < kBlockSize || design.height < kBlockSize) return sites;
-  const int step = block_step(design);
   const std::vector<int64_t> xs = origins(design.width, step), ys = origins(design.height, step);
   for (const int64_t y : ys)
     for (const int64_t x : xs) sites.push_back({static_cast<int>(sites.size()), Window{x, y, kBlockSize, kBlockSize}});

@@ -34,6 +34,9 @@ struct BlockSite {
 };
 
 std::vector<BlockSite> block_grid(Size design);
+// The grid with blocks every `step` px (kDenseBlockStep or kSparseBlockStep): the refinement
+// switches a large design to the dense grid when the first residual shows the blocks sheared.
+std::vector<BlockSite> block_grid(Size design, int step);
 
 // One measured block, as it travels to rank 0.
 struct BlockRecord {
