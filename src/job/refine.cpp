@@ -38,7 +38,6 @@ constexpr double kMaxShift = 8;
 // Control points every two block steps (64 px; 128 px where blocks lie side by side): about four
 // blocks per control cell pin every coefficient down, and at 64 px waves of 256 px period are
 // represented.
-// Control points every two block steps: 64 px on the dense grid, 128 px side by side.
 double control_spacing(int block_step) { return 2.0 * block_step; }
 // Halves of a block may disagree by up to 2 x this before the block is refused: synth's fine
 // waves (periods from 256 px, a few px) shear a 128 px block by up to a pixel, and at the
@@ -204,15 +203,13 @@ reg::SmoothnessChoice choose(par::Communicator& comm, const transform::Transform
   const std::vector<std::string> parts = comm.gather(mine, 0);
   reg::SmoothnessChoice c;
   if (!comm.is_root()) return c;
-  std::vector<double> scores;
-  if (split.held.size() >= 4 && split.training.size() >= 4) {
-    scores.assign(cv.smoothness.size(), std::numeric_limits<double>::quiet_NaN());
-    for (const std::string& part : parts) {
-      std::istringstream in(part);
-      int k = 0;
-      double v = 0;
-      while (in >> k >> v) scores.at(static_cast<size_t>(k)) = v;
-    }
+  // With too few points to hold out no rank sent a score, and decide_smoothness makes no choice.
+  std::vector<double> scores(cv.smoothness.size(), std::numeric_limits<double>::quiet_NaN());
+  for (const std::string& part : parts) {
+    std::istringstream in(part);
+    int k = 0;
+    double v = 0;
+    while (in >> k >> v) scores.at(static_cast<size_t>(k)) = v;
   }
   c = reg::decide_smoothness(split, scores, cv);
   nlohmann::json rms = nlohmann::json::array();
