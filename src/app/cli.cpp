@@ -112,6 +112,7 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   w.transform_path = transform_path;
   w.compress = req(vm, "compress");
   w.compress_level = vm["compress-level"].as<int>();
+  w.predictor = req(vm, "predictor");
   w.device = vm["device"].as<int>();
   w.gpus_per_rank = vm["gpus-per-rank"].as<int>();
   if (w.gpus_per_rank < 1) fail_usage("--gpus-per-rank: must be at least 1");
@@ -135,6 +136,7 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   if (w.compress != "none" && w.compress != "deflate" && w.compress != "zstd")
     fail_usage("--compress: '" + w.compress + "' is not one of none, deflate, zstd");
   io::checked_level(io::codec_from_name(w.compress), w.compress_level);
+  io::predictor_from_name(w.predictor);
   return w;
 }
 

@@ -64,8 +64,11 @@ po::options_description warp_options() {
       "compress", po::value<std::string>()->default_value("none"),
       "none|deflate|zstd (every rank compresses its own tiles; with --cog, GDAL's final pass on rank 0)")(
       "compress-level", po::value<int>()->default_value(0),
-      "0: the codec's default (zstd 3, deflate 6); zstd 1..19, deflate 1..12: higher is smaller and slower "
+      "0: the codec's default (zstd 1, deflate 6); zstd 1..19, deflate 1..12: higher is smaller and slower "
       "(docs/performance-analysis.md)")(
+      "predictor", po::value<std::string>()->default_value("horizontal"),
+      "horizontal|none: TIFF's predictor for --compress deflate|zstd (horizontal differencing: smaller and "
+      "faster on scans; none for a reader without it)")(
       "backend", po::value<std::string>()->default_value("auto"),
       "auto|cpu|cuda|torch (auto: CUDA when a GPU is visible, else the CPU; torch: only in builds with "
       "-DALINIFY_WITH_TORCH=ON)")(

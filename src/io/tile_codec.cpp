@@ -7,11 +7,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "alinify/core/error.hpp"
 
 namespace alinify::io {
-namespace {}  // namespace
 
 int default_level(Codec codec) { return codec == Codec::kZstd ? kDefaultZstdLevel : codec == Codec::kDeflate ? 6 : 0; }
 
@@ -32,6 +32,20 @@ Codec codec_from_name(const std::string& name) {
   fail_usage("--compress: '" + name + "' is not one of none, deflate, zstd");
 }
 
+Predictor predictor_from_name(const std::string& name) {
+  if (name == "horizontal") return Predictor::kHorizontal;
+  if (name == "none") return Predictor::kNone;
+  fail_usage("--predictor: '" + name + "' is not one of horizontal, none");
+}
+
+void difference_row(const uint8_t* __restrict src, uint8_t* __restrict dst, size_t valid, size_t row_bytes, int bands) {
+  const size_t b = static_cast<size_t>(bands);
+  for (size_t i = 0; i < std::min(b, valid); ++i) dst[i] = src[i];
+  for (size_t i = b; i < valid; ++i) dst[i] = static_cast<uint8_t>(src[i] - src[i - b]);
+  // The padding: zeros, so its first pixel is minus the last one in the image and the rest zero.
+  for (size_t i = valid; i < row_bytes; ++i) dst[i] = i < b || i >= valid + b ? 0 : static_cast<uint8_t>(-src[i - b]);
+}
+
 uint16_t tiff_compression_tag(Codec codec) {
   switch (codec) {
     case Codec::kDeflate:
@@ -47,17 +61,23 @@ uint16_t tiff_compression_tag(Codec codec) {
 struct TileEncoder::State {
   Codec codec;
   int level = 0;
+  Predictor predictor = Predictor::kHorizontal;
   ZSTD_CCtx* zstd = nullptr;
   libdeflate_compressor* deflate = nullptr;
+  // Encoded here, then appended: growing `out` by the codec's bound would zero-fill it every tile.
+  std::vector<char> scratch;
 };
 
-TileEncoder::TileEncoder(Codec codec, int level) : state_(std::make_unique<State>()) {
+TileEncoder::TileEncoder(Codec codec, int level, Predictor predictor) : state_(std::make_unique<State>()) {
   state_->codec = codec;
+  state_->predictor = predictor;
   state_->level = level == 0 ? default_level(codec) : level;
   if (codec == Codec::kZstd && !(state_->zstd = ZSTD_createCCtx())) fail_runtime("cannot create a zstd context");
   if (codec == Codec::kDeflate && !(state_->deflate = libdeflate_alloc_compressor(state_->level)))
     fail_runtime("cannot create a deflate compressor");
 }
+
+Predictor TileEncoder::predictor() const { return state_->predictor; }
 
 TileEncoder::~TileEncoder() {
   if (state_->zstd) ZSTD_freeCCtx(state_->zstd);
@@ -65,24 +85,25 @@ TileEncoder::~TileEncoder() {
 }
 
 size_t TileEncoder::encode(const uint8_t* data, size_t bytes, std::string& out) {
-  const size_t at = out.size();
   switch (state_->codec) {
     case Codec::kNone:
       out.append(reinterpret_cast<const char*>(data), bytes);
       return bytes;
     case Codec::kZstd: {
-      out.resize(at + ZSTD_compressBound(bytes));
-      const size_t n = ZSTD_compressCCtx(state_->zstd, out.data() + at, out.size() - at, data, bytes, state_->level);
+      std::vector<char>& buf = state_->scratch;
+      buf.resize(std::max(buf.size(), ZSTD_compressBound(bytes)));
+      const size_t n = ZSTD_compressCCtx(state_->zstd, buf.data(), buf.size(), data, bytes, state_->level);
       if (ZSTD_isError(n)) fail_runtime(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-      out.resize(at + n);
+      out.append(buf.data(), n);
       return n;
     }
     case Codec::kDeflate: {
       // TIFF's deflate (tag 8) is a zlib stream: header, deflate data, Adler-32.
-      out.resize(at + libdeflate_zlib_compress_bound(state_->deflate, bytes));
-      const size_t n = libdeflate_zlib_compress(state_->deflate, data, bytes, out.data() + at, out.size() - at);
+      std::vector<char>& buf = state_->scratch;
+      buf.resize(std::max(buf.size(), libdeflate_zlib_compress_bound(state_->deflate, bytes)));
+      const size_t n = libdeflate_zlib_compress(state_->deflate, data, bytes, buf.data(), buf.size());
       if (n == 0) fail_runtime("deflate compression failed");
-      out.resize(at + n);
+      out.append(buf.data(), n);
       return n;
     }
   }
@@ -90,14 +111,19 @@ size_t TileEncoder::encode(const uint8_t* data, size_t bytes, std::string& out) 
 }
 
 void copy_tile(const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end, int64_t tx, int64_t ty, int tile,
-               int64_t image_width, uint8_t* tile_buf, int bands) {
+               int64_t image_width, uint8_t* tile_buf, int bands, Predictor predictor) {
   const size_t row_bytes = static_cast<size_t>(tile) * bands;
-  std::memset(tile_buf, 0, row_bytes * tile);
+  std::memset(tile_buf, 0, row_bytes * tile);  // the rows past the image's bottom edge stay zero either way
   const int64_t x0 = tx * tile;
   const int64_t w = std::min<int64_t>(tile, image_width - x0);
   const int64_t h = std::min<int64_t>(tile, strip_end - ty * tile);
-  for (int64_t r = 0; r < h; ++r)
-    std::memcpy(tile_buf + r * row_bytes, strip + (ty * tile - y0 + r) * stride + x0 * bands, w * bands);
+  for (int64_t r = 0; r < h; ++r) {
+    const uint8_t* src = strip + (ty * tile - y0 + r) * stride + x0 * bands;
+    if (predictor == Predictor::kHorizontal)
+      difference_row(src, tile_buf + r * row_bytes, static_cast<size_t>(w) * bands, row_bytes, bands);
+    else
+      std::memcpy(tile_buf + r * row_bytes, src, w * bands);
+  }
 }
 
 EncodedRow encode_tile_row(TileEncoder& encoder, const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end,
@@ -105,8 +131,10 @@ EncodedRow encode_tile_row(TileEncoder& encoder, const uint8_t* strip, size_t st
   EncodedRow row;
   row.row = ty;
   tile_buf.resize(static_cast<size_t>(tile) * tile * 3);
+  // The raw size: appending never reallocates (pages past the encoded bytes are never touched).
+  row.bytes.reserve(tile_buf.size() * static_cast<size_t>((image_width + tile - 1) / tile));
   for (int64_t tx = 0; tx * tile < image_width; ++tx) {
-    copy_tile(strip, stride, y0, strip_end, tx, ty, tile, image_width, tile_buf.data());
+    copy_tile(strip, stride, y0, strip_end, tx, ty, tile, image_width, tile_buf.data(), 3, encoder.predictor());
     row.sizes.push_back(encoder.encode(tile_buf.data(), tile_buf.size(), row.bytes));
   }
   return row;
@@ -118,7 +146,7 @@ void put_u64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-uint64_t get_u64(const std::string& in, size_t at) {
+uint64_t get_u64(std::string_view in, size_t at) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in[at + i])) << (8 * i);
   return v;
@@ -126,9 +154,10 @@ uint64_t get_u64(const std::string& in, size_t at) {
 
 }  // namespace
 
-std::string EncodedRow::to_message() const {
+std::string EncodedRow::to_message(const std::string& prefix) const {
   std::string m;
-  m.reserve(16 + 8 * sizes.size() + bytes.size());
+  m.reserve(prefix.size() + 16 + 8 * sizes.size() + bytes.size());
+  m += prefix;
   put_u64(m, static_cast<uint64_t>(row));
   put_u64(m, sizes.size());
   for (uint64_t s : sizes) put_u64(m, s);
@@ -136,8 +165,9 @@ std::string EncodedRow::to_message() const {
   return m;
 }
 
-EncodedRow EncodedRow::from_message(const std::string& m) {
-  if (m.size() < 16) fail_runtime("an encoded tile row message is too short");
+EncodedRow EncodedRow::from_message(const std::string& message, size_t offset) {
+  if (message.size() < offset + 16) fail_runtime("an encoded tile row message is too short");
+  const std::string_view m(message.data() + offset, message.size() - offset);
   EncodedRow r;
   r.row = static_cast<int64_t>(get_u64(m, 0));
   const uint64_t n = get_u64(m, 8);
@@ -149,7 +179,7 @@ EncodedRow EncodedRow::from_message(const std::string& m) {
   }
   const size_t head = 16 + 8 * n;
   if (total != m.size() - head) fail_runtime("an encoded tile row message has the wrong length");
-  r.bytes = m.substr(head);
+  r.bytes.assign(m.substr(head));
   return r;
 }
 

@@ -33,6 +33,11 @@ std::string cog_level(const OutputSpec& spec) {
   return std::to_string(codec == Codec::kNone ? 6 : checked_level(codec, spec.compress_level));
 }
 
+// GDAL's PREDICTOR creation option: 2 horizontal differencing, 1 none.
+std::string gdal_predictor(const OutputSpec& spec) {
+  return std::to_string(static_cast<int>(predictor_from_name(spec.predictor)));
+}
+
 void check_output_folder(const std::string& path) {
   fs::path dir = fs::absolute(path).parent_path();
   std::error_code ec;
@@ -63,8 +68,9 @@ void create_tiled_output(const OutputSpec& spec) {
   if (spec.bands != 3 && compressed_by_ranks(spec)) fail_runtime("a grey output is written uncompressed");
   if (compressed_by_ranks(spec)) {
     // Sparse: no tile is written now; rank 0 appends the ranks' encoded tiles (raw_tiff.hpp). GDAL
-    // still writes the tags a reader needs, the Compression tag among them (no predictor).
+    // still writes the tags a reader needs, Compression and Predictor among them.
     opts = CSLSetNameValue(opts, "COMPRESS", gdal_compress_name(spec.compress).c_str());
+    opts = CSLSetNameValue(opts, "PREDICTOR", gdal_predictor(spec).c_str());
     opts = CSLSetNameValue(opts, "SPARSE_OK", "TRUE");
   } else {
     // Not sparse: on close GDAL assigns every tile its offset (the file is extended, not written).
@@ -198,7 +204,8 @@ void finish_output(const OutputSpec& spec) {
     translate(tmp, ctmp,
               {"-of", "COG", "-co", "BLOCKSIZE=" + block, "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS", "-co",
                "COMPRESS=" + gdal_compress_name(spec.compress), "-co", "RESAMPLING=AVERAGE", "-co",
-               std::string("OVERVIEWS=") + (spec.overviews ? "AUTO" : "NONE"), "-co", "LEVEL=" + cog_level(spec)},
+               std::string("OVERVIEWS=") + (spec.overviews ? "AUTO" : "NONE"), "-co", "LEVEL=" + cog_level(spec), "-co",
+               std::string("PREDICTOR=") + (gdal_predictor(spec) == "2" ? "YES" : "NO")},
               "writing a Cloud Optimized GeoTIFF from");
     fs::remove(tmp);
     ready = ctmp;

@@ -20,7 +20,7 @@ CompressedTileWriter::CompressedTileWriter(par::Communicator& comm, const io::Ou
       spec_(spec),
       strip_rows_(strip_rows),
       tile_rows_((spec.size.height + spec.tile - 1) / spec.tile),
-      encoder_(io::codec_from_name(spec.compress), spec.compress_level) {
+      encoder_(io::codec_from_name(spec.compress), spec.compress_level, io::predictor_from_name(spec.predictor)) {
   if (strip_rows_ <= 0 || strip_rows_ % spec_.tile != 0)
     fail_runtime("strip height " + std::to_string(strip_rows_) + " is not a multiple of the tile");
   if (comm_.is_root()) done_.assign(comm_.size(), false);
@@ -51,7 +51,7 @@ void CompressedTileWriter::take_rows_until(int64_t end_row) {
       return;
     }
     if (m.text.empty() || m.text[0] != kRow) fail_runtime("compressed output: a message of an unknown kind");
-    place(io::EncodedRow::from_message(m.text.substr(1)));
+    place(io::EncodedRow::from_message(m.text, 1));
   }
 }
 
@@ -61,12 +61,14 @@ void CompressedTileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* 
   const int64_t end = std::min(y0 + rows, spec_.size.height);
   const int64_t first = y0 / t, last = (end + t - 1) / t;
   if (!comm_.is_root()) {
-    // Encode the whole strip before sending: a send waits until rank 0 takes it.
-    std::vector<std::string> messages;
+    // Posted, not sent: rank 0 takes the rows in image order, when it reaches them, while this
+    // rank goes on with its next strip. At most one earlier strip's rows wait beside this one's
+    // (a strip's raw bytes bound its encoded ones), so memory stays bounded if rank 0 falls behind.
+    comm_.wait_posted(stride * static_cast<size_t>(strip_rows_));
     for (int64_t ty = first; ty < last; ++ty)
-      messages.push_back(
-          kRow + io::encode_tile_row(encoder_, rgb, stride, y0, end, ty, t, spec_.size.width, tile_buf_).to_message());
-    for (const std::string& m : messages) comm_.send(m, 0, kTag);
+      comm_.post(io::encode_tile_row(encoder_, rgb, stride, y0, end, ty, t, spec_.size.width, tile_buf_)
+                     .to_message(std::string(1, kRow)),
+                 0, kTag);
     return;
   }
   take_rows_until(first);
@@ -97,7 +99,9 @@ void CompressedTileWriter::finish(bool failed) {
   if (finished_) return;
   if (!comm_.is_root()) {
     finished_ = true;
-    comm_.send(std::string{kDone, failed ? '1' : '0'}, 0, kTag);
+    // After the rows this rank posted (one source, one tag: they arrive in order).
+    comm_.post(std::string{kDone, failed ? '1' : '0'}, 0, kTag);
+    comm_.wait_posted();
     return;
   }
   if (!failed) take_rows_until(tile_rows_);

@@ -4,7 +4,8 @@
 // tile row per message, and rank 0 places every row in tile-row order with libtiff's raw-tile API
 // (io/raw_tiff.hpp). Nothing is decoded or encoded twice, and the file's bytes do not depend on the
 // rank count. Rank 0 takes in the rows of the other ranks' strips of a round right after its own
-// strip, so a rank waits on rank 0 at most for the writing of its strip.
+// strip; the other ranks post their rows without waiting (par::Communicator::post) and wait on
+// rank 0 only when it is more than a strip behind them.
 #include <cstdint>
 #include <optional>
 #include <vector>

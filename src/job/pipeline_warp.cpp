@@ -105,6 +105,7 @@ io::OutputSpec output_spec(const WarpJob& job, const io::Raster& design) {
   spec.tile = job.tile;
   spec.compress = job.compress;
   spec.compress_level = job.compress_level;
+  spec.predictor = job.predictor;
   spec.overviews = job.overviews;
   spec.cog = job.cog;
   spec.georef = design.info();
@@ -166,6 +167,7 @@ nlohmann::json warp_facts(const WarpSetup& s, const WarpClock& clock) {
           {"backend", s.backend->name()},
           {"compress", s.spec.compress},
           {"compress_level", io::checked_level(io::codec_from_name(s.spec.compress), s.spec.compress_level)},
+          {"predictor", s.spec.compress == "none" ? "none" : s.spec.predictor},
           {"overviews", s.spec.overviews},
           {"cog", s.spec.cog},
           {"tile", s.spec.tile},

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <limits>
+#include <list>
 #include <thread>
 
 #include "alinify/core/error.hpp"
@@ -51,6 +52,12 @@ class MpiCommunicator final : public Communicator {
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (finalized) return;
+    // Sends still posted (a job that failed before its last wait): MPI may still read their
+    // texts, so they are left to complete on their own and their memory is never freed.
+    for (auto& p : posted_) {
+      MPI_Request_free(&p->request);
+      p.release();
+    }
     MPI_Comm_free(&node_);
     if (comm_ != MPI_COMM_WORLD) MPI_Comm_free(&comm_);
   }
@@ -121,6 +128,34 @@ class MpiCommunicator final : public Communicator {
     check(MPI_Isend(text.data(), static_cast<int>(text.size()), MPI_CHAR, dest, tag, comm_, &r), "isend");
     wait_politely(r, "isend");
   }
+  void post(std::string text, int dest, int tag) override {
+    if (text.size() > static_cast<size_t>(std::numeric_limits<int>::max())) fail_runtime("MPI send: message too long");
+    auto p = std::make_unique<Posted>();
+    p->text = std::move(text);  // heap-held: MPI reads it from this address until the send completes
+    check(MPI_Isend(p->text.data(), static_cast<int>(p->text.size()), MPI_CHAR, dest, tag, comm_, &p->request),
+          "isend");
+    posted_bytes_ += p->text.size();
+    posted_.push_back(std::move(p));
+  }
+  void wait_posted(size_t bytes) override {
+    auto pause = std::chrono::microseconds(50);
+    for (;;) {
+      // Completed sends release their text; the oldest complete first but any may.
+      for (auto it = posted_.begin(); it != posted_.end();) {
+        int done = 0;
+        check(MPI_Test(&(*it)->request, &done, MPI_STATUS_IGNORE), "isend");
+        if (done) {
+          posted_bytes_ -= (*it)->text.size();
+          it = posted_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (posted_bytes_ <= bytes) return;
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(20000));
+    }
+  }
   std::optional<Message> try_receive(int source, int tag) override {
     int flag = 0;
     MPI_Message msg;
@@ -146,6 +181,12 @@ class MpiCommunicator final : public Communicator {
     return out;
   }
 
+  struct Posted {
+    std::string text;
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+  std::list<std::unique_ptr<Posted>> posted_;
+  size_t posted_bytes_ = 0;
   MPI_Comm comm_ = MPI_COMM_WORLD;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1, node_leader_ = 0;
   bool thread_safe_ = false;

@@ -47,9 +47,11 @@ TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
   EXPECT_EQ(gdal_checksums(d.file("cog.tif")), reference);
 }
 
-// --compress-level: the pixels stay the same, a higher level makes a smaller file, and a level
-// the codec does not have (or a level without compression) is a usage error before any file is made.
-TEST(Compress, LevelChangesTheSizeNotThePixels) {
+// --compress-level and --predictor: the pixels stay the same, the level reaches the encoder (another
+// size), the predictor makes the file smaller (the synth scan is smooth at the scale of a pixel, as
+// camera scans are), and a level the codec does not have (or a level without compression) or a
+// predictor TIFF does not name is a usage error before any file is made.
+TEST(Compress, LevelAndPredictorChangeTheSizeNotThePixels) {
   ScratchDir d("e2e-compress-level");
   synth_pair(d, 600, 450);
   write_affine(d.file("shift.json"), 600, 450, "[1,0,0,1]", "[3.25,-2.5]");
@@ -62,17 +64,22 @@ TEST(Compress, LevelChangesTheSizeNotThePixels) {
     auto r = warp(std::string("zstd") + level + ".tif", std::string("--compress zstd --compress-level ") + level);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
+  auto r = warp("unpredicted.tif", "--compress zstd --compress-level 1 --predictor none");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_EQ(warp("none.tif", "").exit_code, 0);
   const std::string reference = gdal_checksums(d.file("none.tif"));
-  EXPECT_EQ(gdal_checksums(d.file("zstd1.tif")), reference);
-  EXPECT_EQ(gdal_checksums(d.file("zstd19.tif")), reference);
-  EXPECT_LT(fs::file_size(d.file("zstd19.tif")), fs::file_size(d.file("zstd1.tif")));
+  for (const char* f : {"zstd1.tif", "zstd19.tif", "unpredicted.tif"}) EXPECT_EQ(gdal_checksums(d.file(f)), reference);
+  EXPECT_NE(fs::file_size(d.file("zstd19.tif")), fs::file_size(d.file("zstd1.tif")));
+  EXPECT_LT(fs::file_size(d.file("zstd1.tif")), fs::file_size(d.file("unpredicted.tif")));
 
-  for (const char* bad : {"--compress zstd --compress-level 25", "--compress deflate --compress-level 13",
-                          "--compress none --compress-level 5", "--compress zstd --compress-level -1"}) {
+  for (const char* bad :
+       {"--compress zstd --compress-level 25", "--compress deflate --compress-level 13",
+        "--compress none --compress-level 5", "--compress zstd --compress-level -1", "--compress zstd --predictor 2"}) {
     auto r = warp("bad.tif", bad);
     EXPECT_NE(r.exit_code, 0) << bad;
-    EXPECT_NE(r.output.find("--compress-level"), std::string::npos) << bad << "\n" << r.output;
+    const std::string option =
+        std::string(bad).find("predictor") != std::string::npos ? "--predictor" : "--compress-level";
+    EXPECT_NE(r.output.find(option), std::string::npos) << bad << "\n" << r.output;
     EXPECT_FALSE(fs::exists(d.file("bad.tif"))) << bad;
     EXPECT_FALSE(fs::exists(d.file("bad.tif.partial"))) << bad;
   }

@@ -145,41 +145,75 @@ TEST(TiledOutput, StripsWrittenInAnyOrderReadBackExactly) {
   EXPECT_EQ(back, img);
 }
 
-TEST(TiledOutput, TilesEncodedHereAndPlacedRawReadBackAsTheSamePixels) {
-  for (const char* codec : {"deflate", "zstd"}) {
-    test::ScratchDir dir(std::string("io-") + codec);
-    io::OutputSpec spec;
-    spec.path = dir.file("out.tif");
-    spec.size = {130, 150};  // edge tiles on the right and at the bottom
-    spec.tile = 64;
-    spec.compress = codec;
-    io::create_tiled_output(spec);
-    std::vector<uint8_t> img(130 * 150 * 3);
-    for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<uint8_t>(i / 7 + (i % 3) * 40);
-    {
-      io::TileEncoder encoder(io::codec_from_name(codec));
-      io::RawTileFile file(io::partial_path(spec.path));
-      std::vector<uint8_t> buf;
-      for (int64_t ty : {2, 0, 1}) {  // any order: the file keeps an offset per tile
-        io::EncodedRow row = io::encode_tile_row(encoder, img.data(), 390, 0, 150, ty, 64, 130, buf);
-        ASSERT_EQ(row.sizes.size(), 3u);
-        file.write_row(io::EncodedRow::from_message(row.to_message()));  // as it travels between ranks
-      }
-      file.close();
-    }
-    io::finish_output(spec);  // overviews read back from the encoded tiles, then the final name
-    GDALDatasetH ds = GDALOpen(spec.path.c_str(), GA_ReadOnly);
-    ASSERT_NE(ds, nullptr);
-    const char* c = GDALGetMetadataItem(ds, "COMPRESSION", "IMAGE_STRUCTURE");
-    ASSERT_NE(c, nullptr);
-    EXPECT_STREQ(c, std::string(codec) == "zstd" ? "ZSTD" : "DEFLATE");
-    EXPECT_EQ(GDALGetOverviewCount(GDALGetRasterBand(ds, 1)), 2);
-    GDALClose(ds);
-    io::Raster r = io::Raster::open(spec.path);
-    std::vector<uint8_t> back(img.size());
-    r.read_rgb({0, 0, 130, 150}, back.data(), 390);
-    EXPECT_TRUE(back == img) << codec;
+// The first overview's pixels (GDAL's, read back from the encoded tiles), band by band.
+std::vector<uint8_t> first_overview(GDALDatasetH ds) {
+  std::vector<uint8_t> out;
+  for (int b = 1; b <= 3; ++b) {
+    GDALRasterBandH o = GDALGetOverview(GDALGetRasterBand(ds, b), 0);
+    const int w = GDALGetRasterBandXSize(o), h = GDALGetRasterBandYSize(o);
+    std::vector<uint8_t> band(static_cast<size_t>(w) * h);
+    EXPECT_EQ(GDALRasterIO(o, GF_Read, 0, 0, w, h, band.data(), w, h, GDT_Byte, 0, 0), CE_None);
+    out.insert(out.end(), band.begin(), band.end());
   }
+  return out;
+}
+
+TEST(TiledOutput, TilesEncodedHereAndPlacedRawReadBackAsTheSamePixels) {
+  std::vector<uint8_t> overview_without_predictor;
+  for (const char* predictor : {"none", "horizontal"})
+    for (const char* codec : {"deflate", "zstd"}) {
+      test::ScratchDir dir(std::string("io-") + codec + "-" + predictor);
+      io::OutputSpec spec;
+      spec.path = dir.file("out.tif");
+      spec.size = {130, 150};  // edge tiles on the right and at the bottom
+      spec.tile = 64;
+      spec.compress = codec;
+      spec.predictor = predictor;
+      io::create_tiled_output(spec);
+      std::vector<uint8_t> img(130 * 150 * 3);
+      for (size_t i = 0; i < img.size(); ++i) img[i] = static_cast<uint8_t>(i / 7 + (i % 3) * 40 + (i * 7919) % 13);
+      {
+        io::TileEncoder encoder(io::codec_from_name(codec), 0, io::predictor_from_name(predictor));
+        io::RawTileFile file(io::partial_path(spec.path));
+        std::vector<uint8_t> buf;
+        for (int64_t ty : {2, 0, 1}) {  // any order: the file keeps an offset per tile
+          io::EncodedRow row = io::encode_tile_row(encoder, img.data(), 390, 0, 150, ty, 64, 130, buf);
+          ASSERT_EQ(row.sizes.size(), 3u);
+          file.write_row(io::EncodedRow::from_message(row.to_message()));  // as it travels between ranks
+        }
+        file.close();
+      }
+      io::finish_output(spec);  // overviews read back from the encoded tiles, then the final name
+      GDALDatasetH ds = GDALOpen(spec.path.c_str(), GA_ReadOnly);
+      ASSERT_NE(ds, nullptr);
+      const char* c = GDALGetMetadataItem(ds, "COMPRESSION", "IMAGE_STRUCTURE");
+      ASSERT_NE(c, nullptr);
+      EXPECT_STREQ(c, std::string(codec) == "zstd" ? "ZSTD" : "DEFLATE");
+      // The Predictor tag that the encoded bytes need (GDAL reports it only when it is not 1).
+      const char* p = GDALGetMetadataItem(ds, "PREDICTOR", "IMAGE_STRUCTURE");
+      EXPECT_EQ(p ? std::string(p) : std::string("1"), std::string(predictor) == "horizontal" ? "2" : "1") << codec;
+      EXPECT_EQ(GDALGetOverviewCount(GDALGetRasterBand(ds, 1)), 2);
+      // GDAL encodes the overviews itself (with the file's predictor): the same pixels either way.
+      const std::vector<uint8_t> overview = first_overview(ds);
+      if (overview_without_predictor.empty()) overview_without_predictor = overview;
+      EXPECT_TRUE(overview == overview_without_predictor) << codec << " " << predictor;
+      GDALClose(ds);
+      io::Raster r = io::Raster::open(spec.path);
+      std::vector<uint8_t> back(img.size());
+      r.read_rgb({0, 0, 130, 150}, back.data(), 390);
+      EXPECT_TRUE(back == img) << codec << " " << predictor;
+    }
+}
+
+TEST(TileCodec, HorizontalDifferencingIsTiffPredictorTwo) {
+  // Two RGB pixels in the image and one of padding: each byte minus the same channel's byte to its
+  // left, modulo 256; the padding's zeros minus the last pixel.
+  const std::vector<uint8_t> src = {10, 20, 30, 5, 25, 30};
+  std::vector<uint8_t> dst(9, 77);
+  io::difference_row(src.data(), dst.data(), 6, 9, 3);
+  EXPECT_EQ(dst, (std::vector<uint8_t>{10, 20, 30, 251, 5, 0, 251, 231, 226}));
+  EXPECT_EQ(io::predictor_from_name("none"), io::Predictor::kNone);
+  EXPECT_THROW(io::predictor_from_name("2"), Error);
 }
 
 TEST(TileCodec, AMessageCutShortIsARuntimeError) {

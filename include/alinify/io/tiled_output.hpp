@@ -21,7 +21,9 @@ struct OutputSpec {
   int tile = 256;
   std::string compress = "none";  // none|deflate|zstd
   int compress_level = 0;         // 0: the codec's default (io/tile_codec.hpp)
-  bool overviews = true;          // internal overviews (x2, x4, ... down to one tile), for viewers
+  // TIFF's predictor for compressed tiles (tile_codec.hpp); GDAL's overviews and the COG inherit it.
+  std::string predictor = "horizontal";  // horizontal|none
+  bool overviews = true;                 // internal overviews (x2, x4, ... down to one tile), for viewers
   // GDAL's resampling for the overviews: AVERAGE for the aligned scan (the mean colour of the fabric a
   // viewer pixel covers); RMS for the defect map, where an average would dilute a small defect away.
   std::string overview_resampling = "AVERAGE";

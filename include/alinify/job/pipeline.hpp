@@ -33,7 +33,8 @@ struct WarpJob {
   warp::Interp interp = warp::Interp::kBilinear;
   bool exact = false;  // --exact: the transform at every pixel, not the lattice
   std::string compress = "none";
-  int compress_level = 0;  // 0: the codec's default (io/tile_codec.hpp)
+  int compress_level = 0;                // 0: the codec's default (io/tile_codec.hpp)
+  std::string predictor = "horizontal";  // of compressed tiles: horizontal|none
   warp::BackendKind backend = warp::BackendKind::kAuto;
   int device = -1;
   int gpus_per_rank = 1;

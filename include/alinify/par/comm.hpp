@@ -47,6 +47,12 @@ class Communicator {
   virtual std::optional<Message> try_receive(int source, int tag) = 0;
   // Waits for a matching message, sleeping between polls (no busy spin).
   Message receive(int source, int tag);
+  // A send that does not wait for the receiver: the communicator keeps the text until it has gone.
+  // Posted sends to one destination with one tag arrive in the order posted (MPI's non-overtaking
+  // rule). By default (serial, test doubles) it is send().
+  virtual void post(std::string text, int dest, int tag) { send(text, dest, tag); }
+  // Waits, sleeping between polls, until at most `bytes` of posted texts have not gone yet.
+  virtual void wait_posted(size_t bytes = 0) { (void)bytes; }
 
   // Whether two threads of this process may use communicators at once (MPI_THREAD_MULTIPLE, or serial).
   virtual bool thread_safe() const = 0;
