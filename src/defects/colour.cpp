@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace alinify::defects {
 namespace {
@@ -37,13 +39,28 @@ double linear(double v255) {
 
 double lab_f(double t) {
   constexpr double d = 6.0 / 29.0;
-  return t > d * d * d ? std::cbrt(t) : t / (3 * d * d) + 4.0 / 29.0;
+  return t > d * d * d ? cube_root(t) : t / (3 * d * d) + 4.0 / 29.0;
 }
 
 double degrees(double rad) { return rad * 180.0 / kPi; }
 double radians(double deg) { return deg * kPi / 180.0; }
 
 }  // namespace
+
+double cube_root(double t) {
+  // A first guess from the exponent bits (the exponent divided by 3; within about 5 %), then two
+  // Halley steps, each cubing the relative error: about 1e-13 after the second.
+  uint64_t bits;
+  std::memcpy(&bits, &t, sizeof bits);
+  bits = bits / 3 + 0x2A9F7893782DA1CEull;
+  double y;
+  std::memcpy(&y, &bits, sizeof y);
+  for (int k = 0; k < 2; ++k) {
+    const double y3 = y * y * y;
+    y *= (y3 + 2 * t) / (2 * y3 + t);
+  }
+  return y;
+}
 
 Lab srgb_to_lab(double r, double g, double b) {
   const double rl = linear(r), gl = linear(g), bl = linear(b);

@@ -140,9 +140,14 @@ DeltaMap envelope_delta_map(const StripPixels& px, int64_t y0, int64_t rows, con
       smoothed_row(px, y, o.scale, cols, scan.data());
       // The column pass of the range: rows y +- reach of the row ranges.
       const int64_t ny0 = std::max(dy0, y - reach), ny1 = std::min(dy1 - 1, y + reach);
-      std::copy_n(lo + (ny0 - dy0) * w * 3, w * 3, rlo.data());
-      std::copy_n(hi + (ny0 - dy0) * w * 3, w * 3, rhi.data());
-      for (int64_t ny = ny0 + 1; ny <= ny1; ++ny) {
+      // The first two rows combined as they are read (a copy of the first would cost as much).
+      const float *l0 = lo + (ny0 - dy0) * w * 3, *h0 = hi + (ny0 - dy0) * w * 3;
+      const float *l1 = ny1 > ny0 ? l0 + w * 3 : l0, *h1 = ny1 > ny0 ? h0 + w * 3 : h0;
+      for (int64_t i = 0; i < w * 3; ++i) {
+        rlo[i] = std::min(l0[i], l1[i]);
+        rhi[i] = std::max(h0[i], h1[i]);
+      }
+      for (int64_t ny = ny0 + 2; ny <= ny1; ++ny) {
         const float* l = lo + (ny - dy0) * w * 3;
         const float* h = hi + (ny - dy0) * w * 3;
         for (int64_t i = 0; i < w * 3; ++i) {

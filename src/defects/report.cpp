@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -117,12 +118,25 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
     const bool row_inside = y >= margin && y <= static_cast<double>(design.height - 1) - margin;
     uint8_t* m = mask.data() + (y - y0) * width;
     if (!row_inside) continue;
-    for (int64_t x = 0; x < width; ++x) {
-      const int64_t i = x / kCell;
-      const double fx = static_cast<double>(x - i * kCell) / kCell;
+    for (int64_t i = 0; i * kCell < width; ++i) {
       const Vec2 a = row[static_cast<size_t>(i)], b = row[static_cast<size_t>(i + 1)];
-      const double qx = (1 - fx) * a.x + fx * b.x, qy = (1 - fx) * a.y + fx * b.y;
-      m[x] = inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
+      // The cell's pixels map onto the segment from a to b; the scan's rectangle is convex, so
+      // when both ends lie inside it (by more than rounding can move a point between them) every
+      // pixel does, and the per-pixel test is skipped: the same mask, most of the cost gone.
+      constexpr double kSafe = 1e-6;
+      const auto deep = [&](Vec2 q) {
+        return q.x >= margin + kSafe && q.x <= xmax - kSafe && q.y >= margin + kSafe && q.y <= ymax - kSafe;
+      };
+      const bool whole = deep(a) && deep(b);
+      for (int64_t x = i * kCell; x < std::min(width, (i + 1) * kCell); ++x) {
+        if (whole) {
+          m[x] = inside_design(x, y);
+          continue;
+        }
+        const double fx = static_cast<double>(x - i * kCell) / kCell;
+        const double qx = (1 - fx) * a.x + fx * b.x, qy = (1 - fx) * a.y + fx * b.y;
+        m[x] = inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
+      }
     }
   }
   return mask;
