@@ -64,7 +64,8 @@ po::options_description warp_options() {
       "compress", po::value<std::string>()->default_value("none"),
       "none|deflate|zstd (every rank compresses its own tiles; with --cog, GDAL's final pass on rank 0)")(
       "compress-level", po::value<int>()->default_value(0),
-      "0: the codec's default (zstd 1, deflate 6); zstd 1..19, deflate 1..12: higher is smaller and slower "
+      "0: the codec's default (zstd 1, deflate 6); zstd 1..19, deflate 1..12: higher is slower, and after the "
+      "predictor not reliably smaller "
       "(docs/performance-analysis.md)")(
       "predictor", po::value<std::string>()->default_value("horizontal"),
       "horizontal|none: TIFF's predictor for --compress deflate|zstd (horizontal differencing: smaller and "

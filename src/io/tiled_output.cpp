@@ -201,12 +201,13 @@ void finish_output(const OutputSpec& spec) {
     // The COG driver lays out tiles and overviews in the order viewers fetch them; it builds the
     // overviews itself (from a temporary file, streaming), so the GTiff ones are skipped.
     const std::string ctmp = compressed_partial(spec.path);
-    translate(tmp, ctmp,
-              {"-of", "COG", "-co", "BLOCKSIZE=" + block, "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS", "-co",
-               "COMPRESS=" + gdal_compress_name(spec.compress), "-co", "RESAMPLING=AVERAGE", "-co",
-               std::string("OVERVIEWS=") + (spec.overviews ? "AUTO" : "NONE"), "-co", "LEVEL=" + cog_level(spec), "-co",
-               std::string("PREDICTOR=") + (gdal_predictor(spec) == "2" ? "YES" : "NO")},
-              "writing a Cloud Optimized GeoTIFF from");
+    translate(
+        tmp, ctmp,
+        {"-of", "COG", "-co", "BLOCKSIZE=" + block, "-co", "BIGTIFF=YES", "-co", "NUM_THREADS=ALL_CPUS", "-co",
+         "COMPRESS=" + gdal_compress_name(spec.compress), "-co", "RESAMPLING=AVERAGE", "-co",
+         std::string("OVERVIEWS=") + (spec.overviews ? "AUTO" : "NONE"), "-co", "LEVEL=" + cog_level(spec), "-co",
+         std::string("PREDICTOR=") + (predictor_from_name(spec.predictor) == Predictor::kHorizontal ? "YES" : "NO")},
+        "writing a Cloud Optimized GeoTIFF from");
     fs::remove(tmp);
     ready = ctmp;
   } else if (spec.overviews) {

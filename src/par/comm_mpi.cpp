@@ -18,17 +18,29 @@ void check(int rc, const char* what) {
   if (rc != MPI_SUCCESS) fail_runtime(std::string("MPI call failed: ") + what);
 }
 
-// Waits for a non-blocking collective without spinning: while rank 0 runs elastix or a slower
-// rank warps, the waiting ranks would otherwise burn a core in MPI's busy poll and slow them down.
-void wait_politely(MPI_Request& request, const char* what) {
-  int done = 0;
+// Polls `done()` until it is true, sleeping between polls (50 us doubling to 20 ms) instead of
+// spinning: while rank 0 runs elastix or a slower rank warps, the waiting ranks would otherwise
+// burn a core in MPI's busy poll and slow them down.
+template <class Done>
+void poll_politely(Done done) {
   auto pause = std::chrono::microseconds(50);
-  for (;;) {
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
-    if (done) return;
+  while (!done()) {
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
   }
+}
+
+// Waits for a non-blocking operation (a collective, a send) without spinning.
+void wait_politely(MPI_Request& request, const char* what) {
+  poll_politely([&] {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+    return done != 0;
+  });
+}
+
+void check_send_length(const std::string& text) {
+  if (text.size() > static_cast<size_t>(std::numeric_limits<int>::max())) fail_runtime("MPI send: message too long");
 }
 
 class MpiCommunicator final : public Communicator {
@@ -123,13 +135,13 @@ class MpiCommunicator final : public Communicator {
   }
 
   void send(const std::string& text, int dest, int tag) override {
-    if (text.size() > static_cast<size_t>(std::numeric_limits<int>::max())) fail_runtime("MPI send: message too long");
+    check_send_length(text);
     MPI_Request r;
     check(MPI_Isend(text.data(), static_cast<int>(text.size()), MPI_CHAR, dest, tag, comm_, &r), "isend");
     wait_politely(r, "isend");
   }
   void post(std::string text, int dest, int tag) override {
-    if (text.size() > static_cast<size_t>(std::numeric_limits<int>::max())) fail_runtime("MPI send: message too long");
+    check_send_length(text);
     auto p = std::make_unique<Posted>();
     p->text = std::move(text);  // heap-held: MPI reads it from this address until the send completes
     check(MPI_Isend(p->text.data(), static_cast<int>(p->text.size()), MPI_CHAR, dest, tag, comm_, &p->request),
@@ -138,8 +150,7 @@ class MpiCommunicator final : public Communicator {
     posted_.push_back(std::move(p));
   }
   void wait_posted(size_t bytes) override {
-    auto pause = std::chrono::microseconds(50);
-    for (;;) {
+    poll_politely([&] {
       // Completed sends release their text; the oldest complete first but any may.
       for (auto it = posted_.begin(); it != posted_.end();) {
         int done = 0;
@@ -151,10 +162,8 @@ class MpiCommunicator final : public Communicator {
           ++it;
         }
       }
-      if (posted_bytes_ <= bytes) return;
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(20000));
-    }
+      return posted_bytes_ <= bytes;
+    });
   }
   std::optional<Message> try_receive(int source, int tag) override {
     int flag = 0;
