@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+
+#include "alinify/core/vector_clones.hpp"
 
 namespace alinify::defects {
 namespace {
@@ -74,6 +77,72 @@ Lab srgb_to_lab(double r, double g, double b) {
 double delta_e76(const Lab& x, const Lab& y) {
   const double dl = x.L - y.L, da = x.a - y.a, db = x.b - y.b;
   return std::sqrt(dl * dl + da * da + db * db);
+}
+
+std::vector<float> linear_light_of_sums(int32_t parts) {
+  std::vector<float> t(static_cast<size_t>(255 * parts + 1));
+  for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>(linear(static_cast<double>(i) / parts));
+  return t;
+}
+
+namespace {
+
+// cube_root in float: the exponent-bit guess (FreeBSD's cbrtf constant) and two Halley steps, to
+// float precision. Bit casts and a division by 3 that GCC vectorises, unlike cbrtf.
+inline float cube_root_f(float t) {
+  uint32_t bits;
+  std::memcpy(&bits, &t, sizeof bits);
+  bits = bits / 3 + 709958130u;
+  float y;
+  std::memcpy(&y, &bits, sizeof y);
+  for (int k = 0; k < 2; ++k) {
+    const float y3 = y * y * y;
+    y *= (y3 + 2 * t) / (2 * y3 + t);
+  }
+  return y;
+}
+
+inline float lab_f_float(float t) {
+  constexpr float d = 6.0f / 29.0f;
+  // Both sides computed, one kept: a select, not a branch, in the vectorised loop.
+  // Both sides computed and one kept by a bit mask: with a conditional, GCC moves the cube root into
+  // a branch (its divisions may trap, -ftrapping-math) and the loop stays scalar. The comparison is
+  // on the bits: t >= 0, so they order as the values.
+  const float c = cube_root_f(t), l = t * (1.0f / (3 * d * d)) + 4.0f / 29.0f;
+  const uint32_t keep_c = std::bit_cast<int32_t>(t) > std::bit_cast<int32_t>(d * d * d) ? ~0u : 0u;
+  return std::bit_cast<float>((std::bit_cast<uint32_t>(c) & keep_c) | (std::bit_cast<uint32_t>(l) & ~keep_c));
+}
+
+struct LabF {
+  float L, a, b;
+};
+
+inline LabF lab_of_linear(float r, float g, float b) {
+  const float x = 0.4124564f * r + 0.3575761f * g + 0.1804375f * b;
+  const float y = 0.2126729f * r + 0.7151522f * g + 0.0721750f * b;
+  const float z = 0.0193339f * r + 0.1191920f * g + 0.9503041f * b;
+  const float fx = lab_f_float(x * static_cast<float>(1 / kXn)), fy = lab_f_float(y * static_cast<float>(1 / kYn)),
+              fz = lab_f_float(z * static_cast<float>(1 / kZn));
+  return LabF{116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)};
+}
+
+ALINIFY_VECTOR_CLONES
+void delta_e76_linear_kernel(const float* __restrict r1, const float* __restrict g1, const float* __restrict b1,
+                             const float* __restrict r2, const float* __restrict g2, const float* __restrict b2,
+                             int64_t n, float* __restrict de, float* __restrict dl) {
+  for (int64_t i = 0; i < n; ++i) {
+    const LabF p = lab_of_linear(r1[i], g1[i], b1[i]), q = lab_of_linear(r2[i], g2[i], b2[i]);
+    const float l = p.L - q.L, a = p.a - q.a, b = p.b - q.b;
+    de[i] = l * l + a * a + b * b;  // squared: std::sqrt's errno path would keep the loop scalar
+    dl[i] = l;
+  }
+}
+
+}  // namespace
+
+void delta_e76_linear(const float* const lin[6], int64_t n, float* de, float* dl) {
+  delta_e76_linear_kernel(lin[0], lin[1], lin[2], lin[3], lin[4], lin[5], n, de, dl);
+  for (int64_t i = 0; i < n; ++i) de[i] = std::sqrt(de[i]);
 }
 
 double delta_e2000(const Lab& p, const Lab& q) {

@@ -87,6 +87,16 @@ std::vector<Defect> read_csv(const std::string& path) {
   return out;
 }
 
+namespace {
+
+// m[x] = 0 for x outside [keep0, keep1).
+void clear_outside(uint8_t* m, int64_t width, int64_t keep0, int64_t keep1) {
+  std::fill(m, m + std::clamp<int64_t>(keep0, 0, width), 0);
+  std::fill(m + std::clamp<int64_t>(keep1, 0, width), m + width, 0);
+}
+
+}  // namespace
+
 std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
                                    double margin) {
   const int64_t width = design.width;
@@ -101,10 +111,6 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
           t.apply(Vec2{static_cast<double>(i * kCell), static_cast<double>(j * kCell)});
   const double xmax = static_cast<double>(scan.width - 1) - margin,
                ymax = static_cast<double>(scan.height - 1) - margin;
-  const auto inside_design = [&](int64_t x, int64_t y) {
-    return x >= margin && y >= margin && x <= static_cast<double>(design.width - 1) - margin &&
-           y <= static_cast<double>(design.height - 1) - margin;
-  };
   // Per row: the node rows interpolated in y once, then each pixel between two of them in x.
   std::vector<Vec2> row(static_cast<size_t>(nx));
   for (int64_t y = y0; y < y0 + rows; ++y) {
@@ -127,17 +133,20 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
       const auto deep = [&](Vec2 q) {
         return q.x >= margin + kSafe && q.x <= xmax - kSafe && q.y >= margin + kSafe && q.y <= ymax - kSafe;
       };
-      const bool whole = deep(a) && deep(b);
-      for (int64_t x = i * kCell; x < std::min(width, (i + 1) * kCell); ++x) {
-        if (whole) {
-          m[x] = inside_design(x, y);
-          continue;
-        }
+      const int64_t xa = i * kCell, xb = std::min(width, (i + 1) * kCell);
+      if (deep(a) && deep(b)) {
+        std::fill(m + xa, m + xb, 1);
+        continue;
+      }
+      for (int64_t x = xa; x < xb; ++x) {
         const double fx = static_cast<double>(x - i * kCell) / kCell;
         const double qx = (1 - fx) * a.x + fx * b.x, qy = (1 - fx) * a.y + fx * b.y;
-        m[x] = inside_design(x, y) && qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
+        m[x] = qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
       }
     }
+    // The design's own margin at the row's sides: x >= margin and x <= width - 1 - margin kept.
+    clear_outside(m, width, static_cast<int64_t>(std::ceil(margin)),
+                  static_cast<int64_t>(std::floor(static_cast<double>(width - 1) - margin)) + 1);
   }
   return mask;
 }

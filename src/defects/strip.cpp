@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/vector_clones.hpp"
 #include "alinify/defects/colour.hpp"
 #include "envelope_map.hpp"
 
@@ -119,10 +121,11 @@ std::vector<float> mapped_design(const StripPixels& px, const std::vector<float>
 
 }  // namespace
 
-DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
-                   const uint8_t* valid) {
-  check_window(px, y0, rows, o.halo());
-  if (o.compare == Compare::kEnvelope) return detail::envelope_delta_map(px, y0, rows, model, o, valid);
+namespace {
+
+// Compare::kNearest.
+DeltaMap nearest_delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model,
+                           const DefectOptions& o, const uint8_t* valid) {
   const int64_t w = px.image.width, r = o.radius;
   const std::vector<float> d = box_smooth(px.design, w, px.in_rows, o.scale);
   const std::vector<float> a = box_smooth(px.aligned, w, px.in_rows, o.scale);
@@ -164,6 +167,22 @@ DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const Colour
       map.de[i] = std::sqrt(best);
       map.dl[i] = best_dl;
     }
+  return map;
+}
+
+}  // namespace
+
+void delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
+               const uint8_t* valid, DeltaMap& map) {
+  check_window(px, y0, rows, o.halo());
+  if (o.compare == Compare::kEnvelope) return detail::envelope_delta_map(px, y0, rows, model, o, valid, map);
+  map = nearest_delta_map(px, y0, rows, model, o, valid);
+}
+
+DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
+                   const uint8_t* valid) {
+  DeltaMap map;
+  delta_map(px, y0, rows, model, o, valid, map);
   return map;
 }
 
@@ -224,6 +243,14 @@ void add_blob(Blob& into, const Blob& b) {
   into.sum_y += b.sum_y;
 }
 
+// How many of v[0..n) are >= low (a reduction the compiler vectorises, unlike a search that stops).
+ALINIFY_VECTOR_CLONES
+int64_t count_at_least(const float* v, int64_t n, float low) {
+  int64_t count = 0;
+  for (int64_t i = 0; i < n; ++i) count += v[i] >= low;
+  return count;
+}
+
 bool is_defect(const Blob& b, const DefectOptions& o) { return b.area >= o.min_area && b.max_de >= o.high; }
 
 std::vector<Run> runs_of(const std::vector<int32_t>& row_labels) {
@@ -247,15 +274,22 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
   out.y0 = y0;
   out.rows = rows;
   const float low = static_cast<float>(o.low);
-  std::vector<int32_t> label(static_cast<size_t>(width * rows), -1);
+  // Rows with a pixel at or above low: a handful in a strip. Only they are labelled; the label rows
+  // of the others are never written or read (not even initialised: a strip's worth of -1 cost more
+  // than the labelling).
+  std::vector<uint8_t> marked(static_cast<size_t>(rows), 0);
+  for (int64_t y = 0; y < rows; ++y) marked[y] = count_at_least(map.de.data() + y * width, width, low) > 0;
+  std::unique_ptr<int32_t[]> label(new int32_t[static_cast<size_t>(width * rows)]);
   std::vector<int32_t> parent;
-  for (int64_t y = 0; y < rows; ++y)
+  for (int64_t y = 0; y < rows; ++y) {
+    if (!marked[y]) continue;
+    std::fill_n(label.get() + y * width, width, -1);
     for (int64_t x = 0; x < width; ++x) {
       const size_t i = static_cast<size_t>(y * width + x);
       if (!(map.de[i] >= low)) continue;
       int32_t l = -1;
       const auto join = [&](int64_t nx, int64_t ny) {
-        if (nx < 0 || nx >= width || ny < 0) return;
+        if (nx < 0 || nx >= width || ny < 0 || !marked[ny]) return;
         const int32_t n = label[static_cast<size_t>(ny * width + nx)];
         if (n < 0) return;
         if (l < 0)
@@ -273,10 +307,12 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
       }
       label[i] = l;
     }
+  }
   // Blobs numbered by their first pixel in raster order.
   std::vector<int32_t> blob_of(parent.size(), -1);
   std::vector<Blob> blobs;
-  for (int64_t y = 0; y < rows; ++y)
+  for (int64_t y = 0; y < rows; ++y) {
+    if (!marked[y]) continue;
     for (int64_t x = 0; x < width; ++x) {
       const size_t i = static_cast<size_t>(y * width + x);
       if (label[i] < 0) continue;
@@ -288,6 +324,7 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
       label[i] = blob_of[root];
       add_pixel(blobs[label[i]], x, y0 + y, map.de[i], map.dl[i]);
     }
+  }
   const bool inner_top = y0 > 0, inner_bottom = y0 + rows < height;
   std::vector<int32_t> keep_as(blobs.size(), -1);
   for (size_t b = 0; b < blobs.size(); ++b) {
@@ -298,6 +335,7 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
     }
   }
   const auto edge_row = [&](int64_t y) {
+    if (!marked[y]) return std::vector<Run>{};
     std::vector<int32_t> row(static_cast<size_t>(width));
     for (int64_t x = 0; x < width; ++x) {
       const int32_t l = label[static_cast<size_t>(y * width + x)];

@@ -171,10 +171,11 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
         if (job.map) writer = std::make_unique<io::LaidOutTileWriter>(map_spec);
         Window2 w;
         std::vector<uint8_t> grey;
+        defects::DeltaMap map;
         for (const plan::RowRange& r : mine) {
           read_rows(*design, *aligned, r.y0, r.rows, job.fill >= 0 ? std::max(o.halo(), fill_halo) : o.halo(), w);
           const std::vector<uint8_t> valid = mask(w, r.y0, r.rows);
-          const defects::DeltaMap map = defects::delta_map(w.px, r.y0, r.rows, model, o, valid.data());
+          defects::delta_map(w.px, r.y0, r.rows, model, o, valid.data(), map);
           strips.push_back(defects::label_strip(map, size.width, size.height, r.y0, r.rows, o));
           if (writer) {
             map_strip(map, grey);

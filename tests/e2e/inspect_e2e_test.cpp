@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
 #include "alinify/core/files.hpp"
@@ -20,19 +19,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The defect list's boxes, centroids in design pixels, areas and kinds (not the centroid in scan
-// pixels, nor the Delta E figures, which move in the second decimal with the colour model's samples).
-std::string boxes_and_areas(const std::string& csv) {
-  std::string out;
-  std::istringstream in(csv);
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::istringstream row(line);
-    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
-    for (size_t i = 0; i < cells.size(); ++i)
-      if (i <= 6 || i == 9 || i == 13) out += cells[i] + (i + 1 < cells.size() ? "," : "\n");
+// The same defects in two lists made with slightly different colour models (fitted on the samples of
+// a slightly different area): the same number, kinds and boxes (to a pixel), areas to 1 % and
+// centroids to a tenth of a pixel. Not byte for byte: a boundary pixel whose Delta E lies within the
+// model's difference of the threshold may fall on either side.
+void expect_same_defects(const std::vector<alinify::defects::Defect>& a,
+                         const std::vector<alinify::defects::Defect>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE("defect " + std::to_string(i + 1));
+    EXPECT_EQ(a[i].kind, b[i].kind);
+    EXPECT_NEAR(a[i].x0, b[i].x0, 1);
+    EXPECT_NEAR(a[i].y0, b[i].y0, 1);
+    EXPECT_NEAR(a[i].x1, b[i].x1, 1);
+    EXPECT_NEAR(a[i].y1, b[i].y1, 1);
+    EXPECT_NEAR(static_cast<double>(a[i].area), static_cast<double>(b[i].area), 0.01 * static_cast<double>(b[i].area));
+    EXPECT_NEAR(a[i].cx, b[i].cx, 0.1);
+    EXPECT_NEAR(a[i].cy, b[i].cy, 0.1);
   }
-  return out;
 }
 
 }  // namespace
@@ -65,13 +69,13 @@ TEST(Inspect, SameDefectsAsTheWarpFoundOnTheAlignedImage) {
   EXPECT_TRUE(fs::exists(d.file("with.defects.tif")));
 
   // Without: the area the scan did not cover is known by the warp's fill (0), and the centroids stay
-  // in design pixels. The same defects (the colour model, fitted on samples of a slightly different
-  // area, moves the Delta E figures in the second decimal).
+  // in design pixels. The same defects (expect_same_defects: the colour model is fitted on the
+  // samples of a slightly different area).
   auto b = run_command(mpirun(2) + quote(alinify_bin()) + " inspect" + pair + " --aligned " + quote(d.file("O.tif")) +
                        " --out " + quote(d.file("without")));
   ASSERT_EQ(b.exit_code, 0) << b.output;
-  const std::string csv = read_file(d.file("without.defects.csv"));
-  EXPECT_EQ(boxes_and_areas(csv), boxes_and_areas(warp_csv));
+  expect_same_defects(alinify::defects::read_csv(d.file("without.defects.csv")),
+                      alinify::defects::read_csv(d.file("O.defects.csv")));
   for (const alinify::defects::Defect& f : alinify::defects::read_csv(d.file("without.defects.csv"))) {
     EXPECT_EQ(f.scan_cx, f.cx);
     EXPECT_EQ(f.scan_cy, f.cy);

@@ -2,6 +2,7 @@
 // robust colour fit against a known mapping, components merged across strip boundaries.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -109,6 +110,41 @@ TEST(Colour, CubeRootMatchesTheLibrarysOverLabsRange) {
   double worst = 0;
   for (double t = 1e-4; t < 20; t *= 1.0000137) worst = std::max(worst, std::abs(cube_root(t) / std::cbrt(t) - 1));
   EXPECT_LT(worst, 1e-12);
+}
+
+// The defect map's float batch against the double path: every colour pair of a 6-level grid (black,
+// near-black and white included), decoded by the same table.
+TEST(Colour, FloatBatchDeltaEMatchesTheDoublePath) {
+  const int32_t parts = 16 * 9;  // the envelope's unit: 1/16 level of a 3x3 box mean
+  const std::vector<float> decode = linear_light_of_sums(parts);
+  std::vector<int32_t> levels;
+  for (double v : {0.0, 1.0 / 9, 3.5, 47.25, 128.0, 254.9, 255.0}) levels.push_back(static_cast<int32_t>(v * parts));
+  std::vector<float> planes[6];
+  std::vector<double> want_de, want_dl;
+  for (int32_t r1 : levels)
+    for (int32_t g1 : levels)
+      for (int32_t b1 : levels)
+        for (int32_t r2 : levels)
+          for (int32_t b2 : levels) {
+            const int32_t c[6] = {r1, g1, b1, r2, g1 / 2, b2};
+            for (int k = 0; k < 6; ++k) planes[k].push_back(decode[c[k]]);
+            const auto v = [&](int k) { return static_cast<double>(c[k]) / parts; };
+            const Lab p = srgb_to_lab(v(0), v(1), v(2)), q = srgb_to_lab(v(3), v(4), v(5));
+            want_de.push_back(delta_e76(p, q));
+            want_dl.push_back(p.L - q.L);
+          }
+  const int64_t n = static_cast<int64_t>(want_de.size());
+  std::vector<float> de(n), dl(n);
+  const float* lin[6];
+  for (int k = 0; k < 6; ++k) lin[k] = planes[k].data();
+  delta_e76_linear(lin, n, de.data(), dl.data());
+  double worst = 0, top = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    worst = std::max({worst, std::abs(de[i] - want_de[i]), std::abs(dl[i] - want_dl[i])});
+    top = std::max(top, want_de[i]);
+  }
+  EXPECT_LT(worst, 1e-3);
+  EXPECT_GT(top, 100);  // the grid spans the gamut
 }
 
 TEST(DefectsColourModel, RecoversAKnownMappingDespiteOutliers) {
@@ -311,6 +347,74 @@ TEST(DefectsPipeline, AWindowOfColumnsGivesTheFullStripsDeltaEInside) {
     // The colour samples come from full-width strips only.
     EXPECT_THROW(collect_samples(win, 30, 40, 4, o, nullptr), std::exception);
   }
+}
+
+// The envelope map (integer row kernels, a ring of row ranges, a bound that skips pixels) against
+// its definition computed directly in double: each smoothed scan pixel against the nearest colour
+// inside the per-channel range of the mapped design within +-(radius + scale) px. Noise, blots, a
+// gain field and a strip in the middle of the image.
+TEST(DefectsPipeline, EnvelopeMapFollowsItsDefinition) {
+  Pair p = textured_pair();
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> noise(-6, 6);
+  for (uint8_t& v : p.aligned) v = static_cast<uint8_t>(std::clamp(v + noise(rng), 0, 255));
+  for (int64_t y = 40; y < 52; ++y)
+    for (int64_t x = 30; x < 60; ++x) p.aligned[(y * p.w + x) * 3 + 1] = 250;  // a blot on the green channel
+  for (const int64_t y : {int64_t{1}, int64_t{60}, p.h - 2})
+    for (int64_t x = 0; x < p.w; ++x) p.aligned[(y * p.w + x) * 3] = 5;  // streaks along rows
+  ColourModel model;
+  model.image = Size{p.w, p.h};
+  model.m = {0.9, 0.02, 0, 0, 0.88, 0.03, 0.01, 0, 0.9};
+  model.offset = {10, 12, 9};
+  model.gain = {0.05, -0.04, 0.02, 0.01, 0.03};
+  for (const int scale : {0, 1, 2})
+    for (const int64_t y0 : {int64_t{0}, int64_t{30}, p.h - 40}) {  // at the top, inside, at the bottom
+      DefectOptions o;
+      o.scale = scale;
+      o.radius = 1;
+      const int64_t rows = 40, reach = o.radius + o.scale, w = p.w, h = p.h;
+      const StripPixels px{Size{w, h}, 0, h, p.design.data(), p.aligned.data()};
+      const DeltaMap got = delta_map(px, y0, rows, model, o, nullptr);
+      const auto mapped = [&](int64_t x, int64_t y, int c) {
+        const uint8_t* d = &p.design[(y * w + x) * 3];
+        const float f[3] = {static_cast<float>(d[0]), static_cast<float>(d[1]), static_cast<float>(d[2])};
+        double out[3];
+        model.apply(static_cast<double>(x), static_cast<double>(y), f, out);
+        return std::clamp(out[c], 0.0, 255.0);
+      };
+      int64_t above = 0;
+      for (int64_t y = y0; y < y0 + rows; ++y)
+        for (int64_t x = 0; x < w; ++x) {
+          double s[3], e[3];
+          for (int c = 0; c < 3; ++c) {
+            double sum = 0, lo = 1e9, hi = -1e9;
+            for (int64_t dy = -scale; dy <= scale; ++dy)
+              for (int64_t dx = -scale; dx <= scale; ++dx)
+                sum +=
+                    p.aligned[(std::clamp<int64_t>(y + dy, 0, h - 1) * w + std::clamp<int64_t>(x + dx, 0, w - 1)) * 3 +
+                              c];
+            s[c] = sum / static_cast<double>((2 * scale + 1) * (2 * scale + 1));
+            for (int64_t ny = std::max<int64_t>(0, y - reach); ny <= std::min(h - 1, y + reach); ++ny)
+              for (int64_t nx = std::max<int64_t>(0, x - reach); nx <= std::min(w - 1, x + reach); ++nx) {
+                lo = std::min(lo, mapped(nx, ny, c));
+                hi = std::max(hi, mapped(nx, ny, c));
+              }
+            e[c] = std::clamp(s[c], lo, hi);
+          }
+          const Lab ls = srgb_to_lab(s[0], s[1], s[2]), le = srgb_to_lab(e[0], e[1], e[2]);
+          const double want = delta_e76(ls, le), value = got.de[(y - y0) * w + x];
+          // The design is mapped to 1/16 level (Delta E within 0.05 of the exact value); below `low`
+          // a pixel may also be left at 0 (the bound), never raised to `low`.
+          if (want >= o.low) {
+            ++above;
+            ASSERT_NEAR(value, want, 0.1) << "scale " << scale << " at " << x << "," << y;
+            ASSERT_NEAR(got.dl[(y - y0) * w + x], ls.L - le.L, 0.1);
+          } else {
+            ASSERT_LT(value, want + 0.1) << "scale " << scale << " at " << x << "," << y;
+          }
+        }
+      EXPECT_GT(above, y0 == 30 ? 300 : 0) << "scale " << scale;  // the blot and the streak, at least
+    }
 }
 
 TEST(DefectsComponents, PiecesWithinTheJoinGapAreOneDefect) {

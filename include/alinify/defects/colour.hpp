@@ -1,6 +1,7 @@
 #pragma once
 // sRGB (8-bit, D65) to CIELAB, and the two colour differences the defect finder knows (docs/defects.md).
 #include <cstdint>
+#include <vector>
 
 namespace alinify::defects {
 
@@ -19,6 +20,15 @@ double cube_root(double t);
 
 // CIE 1976: Euclidean distance in L*a*b*.
 double delta_e76(const Lab& x, const Lab& y);
+
+// The defect map's batch path, in float: the sRGB decoding (srgb_to_lab's first step, the same
+// table) of every value k / parts, k = 0..255 * parts (means of box sums, in fractions of a level).
+std::vector<float> linear_light_of_sums(int32_t parts);
+
+// Delta E 1976 and dL* = L*(first) - L*(second) of n colour pairs given in linear-light sRGB, planar:
+// lin[0..2] the first colours' R, G, B, lin[3..5] the second's. The float counterpart of
+// delta_e76(srgb_to_lab(...), srgb_to_lab(...)), within 1e-3 of it (a unit test); vectorised.
+void delta_e76_linear(const float* const lin[6], int64_t n, float* de, float* dl);
 
 // CIEDE2000 (kL = kC = kH = 1), as written out by Sharma, Wu and Dalal (2005).
 double delta_e2000(const Lab& x, const Lab& y);

@@ -66,6 +66,9 @@ struct DeltaMap {
 };
 DeltaMap delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
                    const uint8_t* valid);
+// The same into `map`, whose memory is reused from strip to strip.
+void delta_map(const StripPixels& px, int64_t y0, int64_t rows, const ColourModel& model, const DefectOptions& o,
+               const uint8_t* valid, DeltaMap& map);
 
 // A connected component (8-connected, Delta E >= low) of a strip, or several merged.
 struct Blob {
