@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "alinify/warp/cpu_rows.hpp"
+
 namespace alinify::warp {
 
 void CpuBackend::set_transform(const transform::Transform& t) {
@@ -29,7 +31,7 @@ void CpuBackend::warp(const SourceView& src, const OutputBlock& out, const WarpS
     for (int64_t j = 0; j < out.height; ++j) {
       lattice_row(lattice, out.x0, out.y0 + j, out.width, q.data());
       uint8_t* row = out.data + j * out.stride;
-      for (int64_t i = 0; i < out.width; ++i) sample_rgb_fixed(src, q[i], settings.interp, settings.fill, row + i * 3);
+      sample_row_fixed(src, q.data(), out.width, settings.interp, settings.fill, row);
     }
   }
 }

@@ -8,6 +8,7 @@
 
 #include "alinify/transform/transform.hpp"
 #include "alinify/warp/cpu_backend.hpp"
+#include "alinify/warp/cpu_rows.hpp"
 #include "alinify/warp/fixed_taps.hpp"
 #include "alinify/warp/lattice_build.hpp"
 #include "support/test_transforms.hpp"
@@ -199,6 +200,36 @@ TEST(FixedTaps, FiltersAgreeWithTheFloatFiltersWithinOneGreyLevel) {
     uint8_t a[3];
     sample_rgb_fixed(s, {5 * kFracOne, 7 * kFracOne}, interp, Rgb{}, a);
     for (int c = 0; c < 3; ++c) EXPECT_EQ(a[c], rgb[(7 * w + 5) * 3 + c]) << interp_name(interp);
+  }
+}
+
+// The CPU's SIMD filters (cpu_rows.cpp) against the scalar ones that CUDA also runs: byte for byte,
+// for every sub-pixel fraction, in a window that is part of the scan (its edges take the clamped
+// path), and outside the scan (the fill).
+TEST(FixedTaps, SimdRowIsTheScalarRowByteForByte) {
+  if (!simd_taps_available()) GTEST_SKIP() << "this CPU has no SSE4.1: sample_row_fixed is the scalar path";
+  const int64_t scan_w = 60, scan_h = 50, x0 = 7, y0 = 5, w = 40, h = 36;
+  std::vector<uint8_t> rgb(static_cast<size_t>(w * h * 3));
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
+  for (size_t i = 0; i < 60; ++i) rgb[i * 7] = i % 2 ? 255 : 0;  // extremes, where bicubic overshoots
+  const SourceView s{rgb.data(), x0, y0, w, h, w * 3, scan_w, scan_h};
+  const int64_t n = 20000;
+  std::vector<FixedPoint> q(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) {
+    // Positions over the window and a pixel or two around it, every 1/256 fraction in x and in y.
+    const int64_t px = x0 - 2 + (k * 7919) % (w + 4), py = y0 - 2 + (k * 104729) % (h + 4);
+    q[static_cast<size_t>(k)] = {px * kFracOne + (k % 256) * (kFracOne / 256) + (k * 13) % (kFracOne / 256),
+                                 py * kFracOne + ((k / 256) * 37 % 256) * (kFracOne / 256)};
+  }
+  q[0] = {-3 * kFracOne, 4 * kFracOne};  // outside the scan: the fill
+  for (Interp interp : {Interp::kNearest, Interp::kBilinear, Interp::kBicubic}) {
+    std::vector<uint8_t> simd(static_cast<size_t>(n * 3)), scalar(simd.size());
+    sample_row_fixed(s, q.data(), n, interp, Rgb{1, 2, 3}, simd.data());
+    sample_row_fixed_scalar(s, q.data(), n, interp, Rgb{1, 2, 3}, scalar.data());
+    int64_t differ = 0;
+    for (size_t i = 0; i < simd.size(); ++i) differ += simd[i] != scalar[i];
+    EXPECT_EQ(differ, 0) << interp_name(interp);
+    EXPECT_EQ(simd[0], 1) << interp_name(interp);
   }
 }
 
