@@ -113,7 +113,7 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     aligned.emplace(io::Raster::open(job.aligned));
     size = design->size();
     step = defects::sample_step_for(size, o);
-    mine = plan::strips_for_rank(size.height, kDefectStripRows, comm.rank(), comm.size());
+    mine = plan::strip_run_for_rank(size.height, kDefectStripRows, comm.rank(), comm.size());
     std::vector<defects::Sample> samples;
     Window2 w;
     for (const plan::RowRange& r : mine)

@@ -79,7 +79,7 @@ StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, int ranks, d
   const double per_row = 3.0 * static_cast<double>(width_tiles * tile) + 3.0 * window_growth * s.block_cols;
   int64_t tiles = static_cast<int64_t>(usable / (per_row * tile));
   const int64_t height_tiles = (output.height + tile - 1) / tile;
-  const int64_t balanced = std::max<int64_t>(1, height_tiles / (4 * std::max(ranks, 1)));
+  const int64_t balanced = std::max<int64_t>(1, height_tiles / (8 * std::max(ranks, 1)));
   tiles = std::clamp<int64_t>(tiles, 1, std::min<int64_t>({8, height_tiles, balanced}));
   s.strip_rows = static_cast<int>(tiles * tile);
   s.estimated_bytes = static_cast<uint64_t>(per_row * s.strip_rows);
@@ -96,6 +96,17 @@ std::vector<RowRange> strips_for_rank(int64_t height, int strip_rows, int rank, 
   int64_t count = (height + strip_rows - 1) / strip_rows;
   for (int64_t k = rank; k < count; k += size) {
     int64_t y0 = k * strip_rows;
+    out.push_back({y0, std::min<int64_t>(strip_rows, height - y0)});
+  }
+  return out;
+}
+
+std::vector<RowRange> strip_run_for_rank(int64_t height, int strip_rows, int rank, int size) {
+  std::vector<RowRange> out;
+  if (strip_rows <= 0 || size <= 0 || rank < 0 || rank >= size || height <= 0) return out;
+  const int64_t count = (height + strip_rows - 1) / strip_rows;
+  for (int64_t k = count * rank / size; k < count * (rank + 1) / size; ++k) {
+    const int64_t y0 = k * strip_rows;
     out.push_back({y0, std::min<int64_t>(strip_rows, height - y0)});
   }
   return out;

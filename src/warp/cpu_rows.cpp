@@ -72,12 +72,13 @@ __attribute__((target("sse4.1"))) void bilinear_sse41(const uint8_t* p, int64_t 
                                                       uint8_t* out) {
   // Bytes R0 G0 B0 R1 G1 B1 -> int16 pairs (R0, R1), (G0, G1), (B0, B1).
   const __m128i pairs = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
-  const __m128i wx = _mm_setr_epi16(static_cast<int16_t>(kTapOne - fx), static_cast<int16_t>(fx),
-                                    static_cast<int16_t>(kTapOne - fx), static_cast<int16_t>(fx),
-                                    static_cast<int16_t>(kTapOne - fx), static_cast<int16_t>(fx), 0, 0);
+  const __m128i wx =
+      _mm_setr_epi16(static_cast<int16_t>(kTapOne - fx), static_cast<int16_t>(fx), static_cast<int16_t>(kTapOne - fx),
+                     static_cast<int16_t>(fx), static_cast<int16_t>(kTapOne - fx), static_cast<int16_t>(fx), 0, 0);
   const __m128i top = _mm_madd_epi16(_mm_shuffle_epi8(load_6(p), pairs), wx);
   const __m128i bot = _mm_madd_epi16(_mm_shuffle_epi8(load_6(p + stride), pairs), wx);
-  __m128i v = _mm_add_epi32(_mm_mullo_epi32(top, _mm_set1_epi32(kTapOne - fy)), _mm_mullo_epi32(bot, _mm_set1_epi32(fy)));
+  __m128i v =
+      _mm_add_epi32(_mm_mullo_epi32(top, _mm_set1_epi32(kTapOne - fy)), _mm_mullo_epi32(bot, _mm_set1_epi32(fy)));
   v = _mm_srai_epi32(_mm_add_epi32(v, _mm_set1_epi32(1 << (2 * kTapBits - 1))), 2 * kTapBits);
   store_rgb(v, out);
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -138,9 +139,11 @@ TEST(Planner, StripsAreTileAlignedAndFitTheBudget) {
   EXPECT_LE(s.estimated_bytes, 2 * GiB / 2);
   StripPlan tiny = plan_strips(kBigScan, 256, 64 * MiB);
   EXPECT_EQ(tiny.strip_rows, 256);  // one tile row at least
-  // Many ranks: strips shrink so that every rank gets about four of them.
+  // Many ranks: strips shrink so that every rank gets about eight of them.
   StripPlan shared = plan_strips(kBigScan, 256, 2 * GiB, 8);
-  EXPECT_EQ(shared.strip_rows, 256);  // 59 tile rows / (4 * 8) -> 1 tile
+  EXPECT_EQ(shared.strip_rows, 256);  // 59 tile rows / (8 * 8) -> 1 tile
+  const StripPlan two = plan_strips(kBigScan, 256, 2 * GiB, 2);
+  EXPECT_GE((kBigScan.height + two.strip_rows - 1) / two.strip_rows, 16);  // eight or more a rank
   EXPECT_GE(plan_strips({3000, 2250}, 256, 2 * GiB, 2).strip_rows, 256);
   EXPECT_LE(plan_strips({3000, 2250}, 256, 2 * GiB, 2).strip_rows, 256);
 }
@@ -156,6 +159,36 @@ TEST(Planner, EveryRowIsWrittenByExactlyOneRank) {
         }
       for (int64_t y = 0; y < height; ++y) ASSERT_EQ(seen[y], 1) << "height " << height << " ranks " << size;
     }
+}
+
+// The defect stage's deal: the same strips as round-robin, in one run per rank, in rank order, the
+// runs' strip counts differing by at most one.
+TEST(Planner, StripRunsAreTheSameStripsContiguousInRankOrder) {
+  for (int64_t height : {1, 127, 128, 1000, 14960})
+    for (int size = 1; size <= 5; ++size) {
+      std::vector<RowRange> dealt, runs;
+      int64_t next = 0, fewest = height, most = 0;
+      for (int r = 0; r < size; ++r) {
+        for (const RowRange& range : strips_for_rank(height, 128, r, size)) dealt.push_back(range);
+        const std::vector<RowRange> mine = strip_run_for_rank(height, 128, r, size);
+        for (const RowRange& range : mine) {
+          EXPECT_EQ(range.y0, next) << "height " << height << " rank " << r << " of " << size;
+          next = range.y0 + range.rows;
+          runs.push_back(range);
+        }
+        fewest = std::min<int64_t>(fewest, static_cast<int64_t>(mine.size()));
+        most = std::max<int64_t>(most, static_cast<int64_t>(mine.size()));
+      }
+      EXPECT_EQ(next, height);
+      EXPECT_LE(most - fewest, 1);
+      std::sort(dealt.begin(), dealt.end(), [](const RowRange& a, const RowRange& b) { return a.y0 < b.y0; });
+      ASSERT_EQ(dealt.size(), runs.size());
+      for (size_t i = 0; i < runs.size(); ++i) {
+        EXPECT_EQ(dealt[i].y0, runs[i].y0);
+        EXPECT_EQ(dealt[i].rows, runs[i].rows);
+      }
+    }
+  EXPECT_TRUE(strip_run_for_rank(1000, 128, 3, 3).empty());  // no such rank
 }
 
 TEST(Planner, RowsOfRankAreContiguousInRankOrderAndEven) {

@@ -69,8 +69,8 @@ struct StripPlan {
 
 // Output buffer (strip_rows x width x 3) + one source window per block. The source window of a
 // block is assumed at most `window_growth` times the block's area plus margins (rotation, scale).
-// `ranks` sharing the output: strips are kept small enough that each rank gets about four, so
-// that the round-robin deal balances the work.
+// `ranks` sharing the output: strips are kept small enough that each rank gets about eight, so
+// that the round-robin deal balances the work (docs/memory_budget.md).
 StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, int ranks = 1, double window_growth = 2.0);
 
 struct RowRange {
@@ -80,6 +80,12 @@ struct RowRange {
 // Strips of one rank: the output rows cut at strip_rows (tile-aligned), dealt round-robin so that
 // every rank gets a similar share of the image. Pure and independent of how many strips exist.
 std::vector<RowRange> strips_for_rank(int64_t height, int strip_rows, int rank, int size);
+
+// The same strips (cut at strip_rows), dealt in one contiguous run per rank: rank r gets strips
+// [count*r/size, count*(r+1)/size). For a stage that reads files tiled taller than its strips (the
+// defect stage's 128-row strips over 256-row tiles): round-robin, every rank would read every tile
+// row of both images through its own GDAL cache.
+std::vector<RowRange> strip_run_for_rank(int64_t height, int strip_rows, int rank, int size);
 
 // One contiguous share of `height` rows per rank, in rank order, sizes differing by at most one:
 // rank r gets [height*r/size, height*(r+1)/size). The decimation's split (job/decimate_ranks.hpp),
