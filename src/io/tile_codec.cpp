@@ -72,7 +72,19 @@ TileEncoder::TileEncoder(Codec codec, int level, Predictor predictor) : state_(s
   state_->codec = codec;
   state_->predictor = predictor;
   state_->level = level == 0 ? default_level(codec) : level;
-  if (codec == Codec::kZstd && !(state_->zstd = ZSTD_createCCtx())) fail_runtime("cannot create a zstd context");
+  if (codec == Codec::kZstd) {
+    if (!(state_->zstd = ZSTD_createCCtx())) fail_runtime("cannot create a zstd context");
+    ZSTD_CCtx_setParameter(state_->zstd, ZSTD_c_compressionLevel, state_->level);
+    if (state_->level == 1) {
+      // Level 1 with matches of at least 7 bytes and a 4096-entry hash table (zstd's level 1: 6 and
+      // 8192). On the predictor's differences of a scan, noise makes short matches rare and costly
+      // to look for: tiles of the 283 MP bench output encoded at 763 MB/s instead of 416 MB/s, to
+      // 0.516 of their size instead of 0.519 (a scratch encoder over 1024 rows; on the design
+      // 3135 against 2827 MB/s, 0.0131 against 0.0134). docs/performance-analysis.md.
+      ZSTD_CCtx_setParameter(state_->zstd, ZSTD_c_minMatch, 7);
+      ZSTD_CCtx_setParameter(state_->zstd, ZSTD_c_hashLog, 12);
+    }
+  }
   if (codec == Codec::kDeflate && !(state_->deflate = libdeflate_alloc_compressor(state_->level)))
     fail_runtime("cannot create a deflate compressor");
 }
@@ -92,7 +104,7 @@ size_t TileEncoder::encode(const uint8_t* data, size_t bytes, std::string& out) 
     case Codec::kZstd: {
       std::vector<char>& buf = state_->scratch;
       buf.resize(std::max(buf.size(), ZSTD_compressBound(bytes)));
-      const size_t n = ZSTD_compressCCtx(state_->zstd, buf.data(), buf.size(), data, bytes, state_->level);
+      const size_t n = ZSTD_compress2(state_->zstd, buf.data(), buf.size(), data, bytes);
       if (ZSTD_isError(n)) fail_runtime(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
       out.append(buf.data(), n);
       return n;
