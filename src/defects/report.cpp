@@ -9,6 +9,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/core/files.hpp"
+#include "alinify/transform/transform_eval.hpp"
 
 namespace alinify::defects {
 
@@ -105,10 +106,12 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
   const int64_t ny0 = y0 / kCell, ny1 = (y0 + rows - 1) / kCell + 1;  // node rows
   const int64_t nx = (width - 1) / kCell + 2;                         // node columns
   std::vector<Vec2> nodes(static_cast<size_t>((ny1 - ny0 + 1) * nx));
+  const transform::TransformView view = t.view();  // once: Transform::apply builds one per call
   for (int64_t j = ny0; j <= ny1; ++j)
-    for (int64_t i = 0; i < nx; ++i)
-      nodes[static_cast<size_t>((j - ny0) * nx + i)] =
-          t.apply(Vec2{static_cast<double>(i * kCell), static_cast<double>(j * kCell)});
+    for (int64_t i = 0; i < nx; ++i) {
+      Vec2& q = nodes[static_cast<size_t>((j - ny0) * nx + i)];
+      transform::apply_view(view, static_cast<double>(i * kCell), static_cast<double>(j * kCell), &q.x, &q.y);
+    }
   const double xmax = static_cast<double>(scan.width - 1) - margin,
                ymax = static_cast<double>(scan.height - 1) - margin;
   // Per row: the node rows interpolated in y once, then each pixel between two of them in x.
