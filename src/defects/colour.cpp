@@ -50,20 +50,30 @@ double radians(double deg) { return deg * kPi / 180.0; }
 
 }  // namespace
 
-double cube_root(double t) {
-  // A first guess from the exponent bits (the exponent divided by 3; within about 5 %), then two
-  // Halley steps, each cubing the relative error: about 1e-13 after the second.
-  uint64_t bits;
+namespace {
+
+// The cube root of t > 0: a first guess from the exponent bits (the bits divided by 3 plus a
+// constant; within about 5 %), then two Halley steps, each cubing the relative error. Bits is the
+// unsigned integer of Real's size, kGuess the constant for that format (double: about 1e-13 after
+// the second step; float: float precision, FreeBSD's cbrtf constant). Bit casts and a division by 3
+// that GCC vectorises, unlike cbrt and cbrtf.
+template <typename Real, typename Bits, Bits kGuess>
+inline Real halley_cube_root(Real t) {
+  Bits bits;
   std::memcpy(&bits, &t, sizeof bits);
-  bits = bits / 3 + 0x2A9F7893782DA1CEull;
-  double y;
+  bits = bits / 3 + kGuess;
+  Real y;
   std::memcpy(&y, &bits, sizeof y);
   for (int k = 0; k < 2; ++k) {
-    const double y3 = y * y * y;
+    const Real y3 = y * y * y;
     y *= (y3 + 2 * t) / (2 * y3 + t);
   }
   return y;
 }
+
+}  // namespace
+
+double cube_root(double t) { return halley_cube_root<double, uint64_t, 0x2A9F7893782DA1CEull>(t); }
 
 Lab srgb_to_lab(double r, double g, double b) {
   const double rl = linear(r), gl = linear(g), bl = linear(b);
@@ -87,28 +97,13 @@ std::vector<float> linear_light_of_sums(int32_t parts) {
 
 namespace {
 
-// cube_root in float: the exponent-bit guess (FreeBSD's cbrtf constant) and two Halley steps, to
-// float precision. Bit casts and a division by 3 that GCC vectorises, unlike cbrtf.
-inline float cube_root_f(float t) {
-  uint32_t bits;
-  std::memcpy(&bits, &t, sizeof bits);
-  bits = bits / 3 + 709958130u;
-  float y;
-  std::memcpy(&y, &bits, sizeof y);
-  for (int k = 0; k < 2; ++k) {
-    const float y3 = y * y * y;
-    y *= (y3 + 2 * t) / (2 * y3 + t);
-  }
-  return y;
-}
-
 inline float lab_f_float(float t) {
   constexpr float d = 6.0f / 29.0f;
   // Both sides computed, one kept: a select, not a branch, in the vectorised loop.
   // Both sides computed and one kept by a bit mask: with a conditional, GCC moves the cube root into
   // a branch (its divisions may trap, -ftrapping-math) and the loop stays scalar. The comparison is
   // on the bits: t >= 0, so they order as the values.
-  const float c = cube_root_f(t), l = t * (1.0f / (3 * d * d)) + 4.0f / 29.0f;
+  const float c = halley_cube_root<float, uint32_t, 709958130u>(t), l = t * (1.0f / (3 * d * d)) + 4.0f / 29.0f;
   const uint32_t keep_c = std::bit_cast<int32_t>(t) > std::bit_cast<int32_t>(d * d * d) ? ~0u : 0u;
   return std::bit_cast<float>((std::bit_cast<uint32_t>(c) & keep_c) | (std::bit_cast<uint32_t>(l) & ~keep_c));
 }
