@@ -72,11 +72,16 @@ mkdir -p "$T/k"; O=$T/k/out.tif
 "${MPI[@]}" -np 3 "$BIN" "${WARP[@]}" --out "$O" > "$T/k.log" 2>&1 &
 mp=$!
 wait_for 60 test -s "$O.partial" || fail "kill-rank: the warp never created $O.partial"
-sleep 0.3
+# The ranks are frozen as soon as the .partial exists, rank 1 is killed, and the others are thawed:
+# the kill lands mid-warp however fast the warp runs. (A pause of 0.3 s here was once mid-warp; with
+# the SIMD taps the warp of this pair ends sooner, rank 0 renamed the output before the kill, and
+# the check below failed.)
+ranks=$(pgrep -P "$mp" | tr '\n' ' ')
+kill -STOP $ranks
 victim=$(rank_pid "$mp" 1)
-[ -n "$victim" ] || fail "kill-rank: rank 1 not found"
+[ -n "$victim" ] || { kill -CONT $ranks; fail "kill-rank: rank 1 not found"; }
 [ -e "$O" ] && fail "kill-rank: the warp finished before the kill (make it bigger)"
-t0=$(now); kill -9 "$victim"
+t0=$(now); kill -9 "$victim"; kill -CONT $ranks 2>/dev/null
 bounded_wait "$mp" 120; rc=$RC
 note "mpirun exit $rc, $(since "$t0") s after the kill"
 [ "$rc" != hang ] || fail "kill-rank: mpirun hung"
