@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "alinify/core/error.hpp"
+#include "tiff_blocks.hpp"
 
 namespace alinify::io {
 namespace {
@@ -59,13 +60,16 @@ void init_gdal(uint64_t cache_bytes) {
   });
 }
 
-Raster::Raster(Raster&& o) noexcept : info_(std::move(o.info_)), ds_(o.ds_) { o.ds_ = nullptr; }
+Raster::Raster(Raster&& o) noexcept : info_(std::move(o.info_)), ds_(o.ds_), blocks_(std::move(o.blocks_)) {
+  o.ds_ = nullptr;
+}
 Raster& Raster::operator=(Raster&& o) noexcept {
   if (this != &o) {
     if (ds_) GDALClose(ds_);
     info_ = std::move(o.info_);
     ds_ = o.ds_;
     o.ds_ = nullptr;
+    blocks_ = std::move(o.blocks_);
   }
   return *this;
 }
@@ -120,6 +124,8 @@ Raster Raster::open(const std::string& path) {
   }
   const char* wkt = GDALGetProjectionRef(ds);
   r.info_.projection = wkt ? wkt : "";
+  const std::string driver = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
+  if (driver == "GTiff" || driver == "COG") r.blocks_ = detail::TiffBlocks::open_if_plain(path, r.info_.size);
   return r;
 }
 
@@ -127,6 +133,7 @@ RasterInfo probe_raster(const std::string& path) { return Raster::open(path).inf
 
 void Raster::read_rgb(const Window& w, uint8_t* dst, size_t stride) const {
   if (w.empty()) return;
+  if (blocks_) return blocks_->read_rgb(w, dst, stride);
   const int nb = info_.bands == 1 ? 1 : 3;
   int band_map[3] = {1, 2, 3};
   CPLErrorReset();

@@ -29,18 +29,6 @@ const CubicTable& cubic_table() {
   return table;
 }
 
-// The position's whole pixel and 1/256 fraction, as sample_rgb_fixed computes them.
-struct Tap {
-  int64_t ix, iy;
-  int32_t fx, fy;
-};
-inline Tap tap_of(FixedPoint q) {
-  constexpr int kDrop = kFracBits - kTapBits;
-  const int64_t rx = (q.x + (int64_t{1} << (kDrop - 1))) >> kDrop, ry = (q.y + (int64_t{1} << (kDrop - 1))) >> kDrop;
-  return Tap{rx >> kTapBits, ry >> kTapBits, static_cast<int32_t>(rx & (kTapOne - 1)),
-             static_cast<int32_t>(ry & (kTapOne - 1))};
-}
-
 #ifdef ALINIFY_SSE41_TAPS
 
 // 12 and 6 bytes from p into the low bytes of a vector, read in register-sized pieces (no read past
@@ -117,7 +105,7 @@ __attribute__((target("sse4.1"))) void sample_row_sse41(const SourceView& s, con
       put_rgb(out, fill);
       continue;
     }
-    const Tap t = tap_of(q[i]);
+    const TapPosition t = tap_position(q[i]);
     if (!footprint_inside(s, t.ix, t.iy, interp)) {
       sample_rgb_fixed(s, q[i], interp, fill, out);
       continue;

@@ -2,6 +2,7 @@
 #include <gdal.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -254,4 +255,79 @@ TEST(RasterIo, DecimationUsesTheFilesOverviews) {
   io::GreyImage g = io::decimate_grey(r, 4);
   ASSERT_EQ(g.size, (Size{32, 24}));
   for (float v : g.pixels) ASSERT_NEAR(v, 200.0f, 0.01f);
+}
+
+namespace {
+
+// An RGB(A) GeoTIFF of random bytes written by GDAL with the creation options given.
+void write_random(const std::string& path, int w, int h, int bands, std::vector<const char*> options) {
+  io::init_gdal();
+  char** o = nullptr;
+  for (size_t i = 0; i + 1 < options.size(); i += 2) o = CSLSetNameValue(o, options[i], options[i + 1]);
+  GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path.c_str(), w, h, bands, GDT_Byte, o);
+  CSLDestroy(o);
+  ASSERT_NE(ds, nullptr) << path;
+  std::mt19937 rng(static_cast<unsigned>(w * 131 + h));
+  std::vector<uint8_t> px(static_cast<size_t>(w) * h * bands);
+  // Smooth runs with noise, so that the codecs have something to compress.
+  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>((i / 97) % 200 + rng() % 40);
+  ASSERT_EQ(GDALDatasetRasterIO(ds, GF_Write, 0, 0, w, h, px.data(), w, h, GDT_Byte, bands, nullptr, bands,
+                                static_cast<GSpacing>(w) * bands, 1),
+            CE_None);
+  GDALClose(ds);
+}
+
+// GDAL's own reading of the window's first three bands, pixel-interleaved.
+std::vector<uint8_t> gdal_window(const std::string& path, const Window& w) {
+  GDALDatasetH ds = GDALOpen(path.c_str(), GA_ReadOnly);
+  std::vector<uint8_t> out(static_cast<size_t>(w.width * w.height * 3));
+  int bands[3] = {1, 2, 3};
+  EXPECT_EQ(GDALDatasetRasterIO(ds, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0), static_cast<int>(w.width),
+                                static_cast<int>(w.height), out.data(), static_cast<int>(w.width),
+                                static_cast<int>(w.height), GDT_Byte, 3, bands, 3, w.width * 3, 1),
+            CE_None);
+  GDALClose(ds);
+  return out;
+}
+
+}  // namespace
+
+// read_rgb reads plain RGB TIFFs with libtiff (src/io/tiff_blocks.cpp): the bytes must be GDAL's for
+// every layout it takes (tiles, strips, codecs, alpha, edge blocks) and for windows that cross
+// blocks, start and end inside them, and come back to blocks read before (the cache).
+TEST(RasterIo, LibtiffBlocksReadTheBytesGdalReads) {
+  test::ScratchDir dir("io-blocks");
+  const std::vector<std::pair<std::string, std::vector<const char*>>> layouts = {
+      {"tiled", {"TILED", "YES", "BLOCKXSIZE", "64", "BLOCKYSIZE", "32"}},
+      {"tiled-zstd", {"TILED", "YES", "COMPRESS", "ZSTD", "PREDICTOR", "2"}},
+      {"tiled-deflate", {"TILED", "YES", "BLOCKXSIZE", "32", "BLOCKYSIZE", "32", "COMPRESS", "DEFLATE"}},
+      {"strips", {"BLOCKYSIZE", "7"}},
+      {"strips-lzw", {"COMPRESS", "LZW"}},
+      {"band-interleaved", {"TILED", "YES", "INTERLEAVE", "BAND"}},
+  };
+  std::mt19937 rng(5);
+  for (int bands : {3, 4})
+    for (const auto& [name, options] : layouts) {
+      const std::string p = dir.file(name + "-" + std::to_string(bands) + ".tif");
+      write_random(p, 301, 203, bands, options);
+      io::Raster r = io::Raster::open(p);
+      EXPECT_EQ(r.reads_tiff_blocks(), name != "band-interleaved") << name;
+      for (int k = 0; k < 40; ++k) {
+        Window w;
+        w.x0 = rng() % 301;
+        w.y0 = rng() % 203;
+        w.width = 1 + rng() % (301 - w.x0);
+        w.height = 1 + rng() % (203 - w.y0);
+        if (k % 4 == 1) w.height = std::min<int64_t>(w.height, 1 + rng() % 3);  // a few rows of a block
+        if (k == 0) w = Window{0, 0, 301, 203};
+        const size_t stride = static_cast<size_t>(w.width) * 3 + 5;  // a row stride wider than the row
+        std::vector<uint8_t> got(stride * static_cast<size_t>(w.height), 0xAB);
+        r.read_rgb(w, got.data(), stride);
+        const std::vector<uint8_t> want = gdal_window(p, w);
+        for (int64_t y = 0; y < w.height; ++y)
+          ASSERT_EQ(std::memcmp(got.data() + y * stride, want.data() + y * w.width * 3, w.width * 3), 0)
+              << name << " bands " << bands << " window " << w.x0 << "," << w.y0 << " " << w.width << "x" << w.height
+              << " row " << y;
+      }
+    }
 }

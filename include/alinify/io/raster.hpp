@@ -12,6 +12,10 @@ typedef void* GDALDatasetH;
 
 namespace alinify::io {
 
+namespace detail {
+class TiffBlocks;
+}
+
 struct RasterInfo {
   std::string path;
   Size size;
@@ -51,8 +55,13 @@ class Raster {
   Size size() const { return info_.size; }
 
   // Pixel-interleaved RGB of the window (must lie inside the raster) into dst with row stride
-  // `stride` bytes. A read failure (truncated file) is bad input naming the file.
+  // `stride` bytes. A read failure (truncated file) is bad input naming the file. Plain 8-bit RGB
+  // TIFFs are read with libtiff, block by block (the same bytes, a third of GDAL's copies); the
+  // rest through GDAL. Not thread-safe (one Raster per thread), as GDAL's datasets are not.
   void read_rgb(const Window& w, uint8_t* dst, size_t stride) const;
+
+  // Whether read_rgb goes through libtiff (a plain RGB TIFF) rather than GDAL.
+  bool reads_tiff_blocks() const { return blocks_ != nullptr; }
 
   // Grey (0.299 R + 0.587 G + 0.114 B) of the window, averaged down to out_w x out_h (GDAL's
   // average resampling; GDAL uses the file's overviews when they fit the ratio).
@@ -66,6 +75,8 @@ class Raster {
   Raster() = default;
   RasterInfo info_;
   GDALDatasetH ds_ = nullptr;
+  // read_rgb's reader for plain RGB TIFFs (src/io/tiff_blocks.hpp), null for other files.
+  std::unique_ptr<detail::TiffBlocks> blocks_;
 };
 
 // Quick validation without keeping the file open (used by every rank before work starts).

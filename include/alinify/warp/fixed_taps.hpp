@@ -70,6 +70,19 @@ ALINIFY_HD inline bool inside_scan_fixed(const SourceView& s, FixedPoint q) {
   return q.x >= -half && q.y >= -half && q.x <= s.scan_w * kFracOne - half && q.y <= s.scan_h * kFracOne - half;
 }
 
+// A scan position's whole pixel and 1/256 fraction (rounded to nearest): the taps' origin and the
+// filters' weights. One rounding for the scalar filter below, CUDA and the CPU's SIMD rows.
+struct TapPosition {
+  int64_t ix, iy;
+  int32_t fx, fy;
+};
+ALINIFY_HD inline TapPosition tap_position(FixedPoint q) {
+  constexpr int kDrop = kFracBits - kTapBits;
+  const int64_t rx = (q.x + (int64_t{1} << (kDrop - 1))) >> kDrop, ry = (q.y + (int64_t{1} << (kDrop - 1))) >> kDrop;
+  return TapPosition{rx >> kTapBits, ry >> kTapBits, static_cast<int32_t>(rx & (kTapOne - 1)),
+                     static_cast<int32_t>(ry & (kTapOne - 1))};
+}
+
 // Writes the RGB sample at scan position q (fixed point) to out[0..2]: sample_rgb's rules (fill
 // outside, edge replication, direct taps where the footprint is inside) with integer filters.
 ALINIFY_HD inline void sample_rgb_fixed(const SourceView& s, FixedPoint q, Interp interp, Rgb fill, uint8_t* out) {
@@ -82,14 +95,12 @@ ALINIFY_HD inline void sample_rgb_fixed(const SourceView& s, FixedPoint q, Inter
     put_rgb(out, Rgb{p[0], p[1], p[2]});
     return;
   }
-  constexpr int kDrop = kFracBits - kTapBits;  // position rounded to 1/256 px
-  const int64_t rx = (q.x + (int64_t{1} << (kDrop - 1))) >> kDrop, ry = (q.y + (int64_t{1} << (kDrop - 1))) >> kDrop;
-  const int64_t ix = rx >> kTapBits, iy = ry >> kTapBits;
-  const int32_t fx = static_cast<int32_t>(rx & (kTapOne - 1)), fy = static_cast<int32_t>(ry & (kTapOne - 1));
-  if (footprint_inside(s, ix, iy, interp))
-    filter_rgb_fixed(DirectTaps{s.data + (iy - s.y0) * s.stride + (ix - s.x0) * 3, s.stride}, interp, fx, fy, out);
+  const TapPosition t = tap_position(q);
+  if (footprint_inside(s, t.ix, t.iy, interp))
+    filter_rgb_fixed(DirectTaps{s.data + (t.iy - s.y0) * s.stride + (t.ix - s.x0) * 3, s.stride}, interp, t.fx, t.fy,
+                     out);
   else
-    filter_rgb_fixed(ClampedTaps{s, ix, iy}, interp, fx, fy, out);
+    filter_rgb_fixed(ClampedTaps{s, t.ix, t.iy}, interp, t.fx, t.fy, out);
 }
 
 }  // namespace alinify::warp

@@ -1,0 +1,154 @@
+#include "tiff_blocks.hpp"
+
+#include <cpl_error.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unistd.h>
+
+#include "alinify/core/error.hpp"
+
+namespace alinify::io::detail {
+
+namespace {
+
+constexpr size_t kCacheBytes = size_t{64} << 20;
+
+template <class T>
+bool field(TIFF* tif, ttag_t tag, T& v) {
+  return TIFFGetFieldDefaulted(tif, tag, &v) == 1;
+}
+
+}  // namespace
+
+std::unique_ptr<TiffBlocks> TiffBlocks::open_if_plain(const std::string& path, Size size) {
+  // GDAL has opened the file already, so its GTiff driver routes libtiff's warnings (GeoTIFF tags
+  // libtiff does not know) and errors into CPLError, which prints nothing (init_gdal).
+  TIFF* tif = TIFFOpen(path.c_str(), "rm");  // "m": read with pread, no mapping of the file
+  if (!tif) return nullptr;
+  uint16_t compression = COMPRESSION_NONE;
+  uint32_t width = 0, height = 0;
+  uint16_t bits = 0, samples = 0, planar = 0, photometric = 0, format = 0;
+  const bool plain = field(tif, TIFFTAG_IMAGEWIDTH, width) && field(tif, TIFFTAG_IMAGELENGTH, height) &&
+                     field(tif, TIFFTAG_BITSPERSAMPLE, bits) && field(tif, TIFFTAG_SAMPLESPERPIXEL, samples) &&
+                     field(tif, TIFFTAG_PLANARCONFIG, planar) && field(tif, TIFFTAG_PHOTOMETRIC, photometric) &&
+                     field(tif, TIFFTAG_SAMPLEFORMAT, format) && width == size.width && height == size.height &&
+                     bits == 8 && (samples == 3 || samples == 4) && planar == PLANARCONFIG_CONTIG &&
+                     photometric == PHOTOMETRIC_RGB && format == SAMPLEFORMAT_UINT &&
+                     field(tif, TIFFTAG_COMPRESSION, compression) && TIFFIsCODECConfigured(compression);
+  if (!plain) {
+    TIFFClose(tif);
+    return nullptr;
+  }
+  auto blocks = std::unique_ptr<TiffBlocks>(new TiffBlocks(path, tif, size));
+  blocks->uncompressed_ = compression == COMPRESSION_NONE;
+  return blocks;
+}
+
+TiffBlocks::TiffBlocks(const std::string& path, TIFF* tif, Size size)
+    : path_(path), tif_(tif), size_(size), tiled_(TIFFIsTiled(tif) != 0) {
+  uint16_t samples = 3;
+  field(tif, TIFFTAG_SAMPLESPERPIXEL, samples);
+  samples_ = samples;
+  if (tiled_) {
+    uint32_t tw = 0, th = 0;
+    field(tif, TIFFTAG_TILEWIDTH, tw);
+    field(tif, TIFFTAG_TILELENGTH, th);
+    bw_ = tw;
+    bh_ = th;
+  } else {
+    uint32_t rows = 0;
+    field(tif, TIFFTAG_ROWSPERSTRIP, rows);
+    bw_ = size.width;
+    bh_ = std::clamp<int64_t>(rows, 1, size.height);
+  }
+  blocks_x_ = (size.width + bw_ - 1) / bw_;
+  const size_t block_bytes = static_cast<size_t>(bw_ * bh_ * samples_);
+  cap_ = std::min<size_t>(std::max<size_t>(2 * static_cast<size_t>(blocks_x_), 4),
+                          std::max<size_t>(kCacheBytes / std::max<size_t>(block_bytes, 1), 4));
+}
+
+TiffBlocks::~TiffBlocks() { TIFFClose(tif_); }
+
+const std::vector<uint8_t>& TiffBlocks::block(int64_t bx, int64_t by) {
+  const int64_t index = by * blocks_x_ + bx;
+  if (auto it = where_.find(index); it != where_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return lru_.front().second;
+  }
+  std::vector<uint8_t> buf;
+  if (lru_.size() >= cap_) {  // reuse the oldest block's memory
+    buf = std::move(lru_.back().second);
+    where_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+  buf.resize(static_cast<size_t>(bw_ * bh_ * samples_));
+  CPLErrorReset();  // GDAL routes libtiff's messages into CPLError once its GTiff driver is loaded
+  const auto n = static_cast<tmsize_t>(buf.size());
+  const auto id = static_cast<uint32_t>(index);
+  const tmsize_t got =
+      tiled_ ? TIFFReadEncodedTile(tif_, id, buf.data(), n) : TIFFReadEncodedStrip(tif_, id, buf.data(), n);
+  // A strip holds fewer rows at the bottom of the image; a tile is always whole.
+  const int64_t rows = std::min(bh_, size_.height - by * bh_);
+  if (got < static_cast<tmsize_t>((tiled_ ? bh_ : rows) * bw_ * samples_)) {
+    const char* m = CPLGetLastErrorMsg();
+    fail_input(path_, std::string(tiled_ ? "tile " : "strip ") + std::to_string(index) +
+                          " cannot be read (truncated or corrupt file?)" + (m && *m ? std::string(": ") + m : ""));
+  }
+  lru_.emplace_front(index, std::move(buf));
+  where_[index] = lru_.begin();
+  return lru_.front().second;
+}
+
+bool TiffBlocks::read_rows_raw(int64_t bx, int64_t by, int64_t y0, int64_t y1) {
+  const auto id = static_cast<uint32_t>(by * blocks_x_ + bx);
+  const size_t row = static_cast<size_t>(bw_ * samples_);
+  const uint64_t at = TIFFGetStrileOffset(tif_, id) + static_cast<uint64_t>(y0 - by * bh_) * row;
+  const size_t n = static_cast<size_t>(y1 - y0) * row;
+  if (TIFFGetStrileByteCount(tif_, id) < static_cast<uint64_t>(y1 - by * bh_) * row) return false;
+  rows_.resize(n);
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(TIFFFileno(tif_), rows_.data() + done, n - done, static_cast<off_t>(at + done));
+    if (got <= 0) fail_input(path_, "block " + std::to_string(id) + " cannot be read (truncated or corrupt file?)");
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+void TiffBlocks::read_rgb(const Window& w, uint8_t* dst, size_t stride) {
+  if (w.x0 < 0 || w.y0 < 0 || w.width <= 0 || w.height <= 0 || w.x0 + w.width > size_.width ||
+      w.y0 + w.height > size_.height)
+    fail_runtime(path_ + ": window " + std::to_string(w.x0) + "," + std::to_string(w.y0) + " " +
+                 std::to_string(w.width) + "x" + std::to_string(w.height) + " is not inside the image");
+  const int64_t bx0 = w.x0 / bw_, bx1 = (w.x0 + w.width - 1) / bw_;
+  const int64_t by0 = w.y0 / bh_, by1 = (w.y0 + w.height - 1) / bh_;
+  for (int64_t by = by0; by <= by1; ++by)
+    for (int64_t bx = bx0; bx <= bx1; ++bx) {
+      const int64_t x0 = std::max(w.x0, bx * bw_), x1 = std::min(w.x0 + w.width, (bx + 1) * bw_);
+      const int64_t y0 = std::max(w.y0, by * bh_), y1 = std::min(w.y0 + w.height, (by + 1) * bh_);
+      // A few rows of an uncompressed block not in the cache: those rows alone (the colour
+      // samples of the defect stage take 3 rows of every 256), else the whole block, kept.
+      const uint8_t* b = nullptr;
+      int64_t first = by * bh_;
+      if (uncompressed_ && 4 * (y1 - y0) < bh_ && !where_.count(by * blocks_x_ + bx) &&
+          read_rows_raw(bx, by, y0, y1)) {
+        b = rows_.data();
+        first = y0;
+      } else {
+        b = block(bx, by).data();
+      }
+      const size_t n = static_cast<size_t>(x1 - x0);
+      for (int64_t y = y0; y < y1; ++y) {
+        const uint8_t* src = b + ((y - first) * bw_ + (x0 - bx * bw_)) * samples_;
+        uint8_t* out = dst + static_cast<size_t>(y - w.y0) * stride + static_cast<size_t>(x0 - w.x0) * 3;
+        if (samples_ == 3) {
+          std::memcpy(out, src, n * 3);
+        } else {
+          for (size_t i = 0; i < n; ++i) std::memcpy(out + 3 * i, src + samples_ * i, 3);
+        }
+      }
+    }
+}
+
+}  // namespace alinify::io::detail

@@ -1,0 +1,60 @@
+#pragma once
+// Windows of a plain 8-bit RGB TIFF read with libtiff, one tile or strip at a time, for
+// io::Raster::read_rgb. Why not GDAL's RasterIO for these files: GDAL's GTiff driver splits each
+// pixel-interleaved block into one cache block per band and RasterIO interleaves them again, two
+// copies of every byte; on the defect stage, which reads the design and the aligned scan back,
+// that was a fifth of its time (docs/performance-analysis.md). libtiff decodes a block straight
+// into a buffer that holds it as the file does, and rows are copied out of it once.
+#include <tiffio.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "alinify/core/geometry.hpp"
+
+namespace alinify::io::detail {
+
+class TiffBlocks {
+ public:
+  // The reader of `path` when its first image is one libtiff hands over as the pixels GDAL would
+  // read: 8-bit unsigned samples, 3 or 4 of them per pixel (RGB, alpha dropped), interleaved
+  // (PLANARCONFIG_CONTIG), photometric RGB, tiles or strips in any compression libtiff decodes;
+  // nullptr otherwise (GDAL reads it). `size` is the size GDAL reported.
+  static std::unique_ptr<TiffBlocks> open_if_plain(const std::string& path, Size size);
+  ~TiffBlocks();
+  TiffBlocks(const TiffBlocks&) = delete;
+  TiffBlocks& operator=(const TiffBlocks&) = delete;
+
+  // Raster::read_rgb's contract: the window (inside the image) as RGB into dst, row stride `stride`.
+  // A block libtiff cannot read (a truncated file) is bad input naming the file.
+  void read_rgb(const Window& w, uint8_t* dst, size_t stride);
+
+ private:
+  TiffBlocks(const std::string& path, TIFF* tif, Size size);
+  const std::vector<uint8_t>& block(int64_t bx, int64_t by);
+  // Rows [y0, y1) of uncompressed block (bx, by) into rows_, read from the file directly: in an
+  // uncompressed tile or strip the rows lie one after the other, bw_ x samples_ bytes each (TIFF
+  // 6.0, section 15), at the offset libtiff gives (TIFFGetStrileOffset). False when the block's
+  // byte count is too short for them (libtiff's reading then reports the problem).
+  bool read_rows_raw(int64_t bx, int64_t by, int64_t y0, int64_t y1);
+
+  std::string path_;
+  TIFF* tif_;
+  Size size_;
+  bool tiled_;
+  int64_t bw_, bh_, blocks_x_, samples_;
+  // The blocks decoded last, most recent first, up to cap_ of them: about two rows of blocks, so
+  // that windows moving down the image (strips with a halo, the refinement's blocks) decode each
+  // block once.
+  std::list<std::pair<int64_t, std::vector<uint8_t>>> lru_;
+  std::unordered_map<int64_t, std::list<std::pair<int64_t, std::vector<uint8_t>>>::iterator> where_;
+  size_t cap_;
+  bool uncompressed_ = false;
+  std::vector<uint8_t> rows_;
+};
+
+}  // namespace alinify::io::detail
