@@ -81,6 +81,17 @@ void min_max_into(const Sub* __restrict a, const Sub* __restrict b, const Sub* _
   }
 }
 
+// lo = min(a, b), hi = max(c, d) element-wise over [0, n): the first pair of a pass, written without
+// a copy to start from.
+ALINIFY_ROW_KERNEL
+void min_max_of(const Sub* __restrict a, const Sub* __restrict b, const Sub* __restrict c, const Sub* __restrict d,
+                int64_t n, Sub* __restrict lo, Sub* __restrict hi) {
+  for (int64_t i = 0; i < n; ++i) {
+    lo[i] = std::min(a[i], b[i]);
+    hi[i] = std::max(c[i], d[i]);
+  }
+}
+
 // sum[i] += a[i] + b[i] over [0, n).
 ALINIFY_ROW_KERNEL
 void add_pair_into(const uint16_t* __restrict a, const uint16_t* __restrict b, int64_t n, int32_t* __restrict sum) {
@@ -97,10 +108,15 @@ void add_bytes_into(const uint8_t* __restrict a, int64_t n, uint16_t* __restrict
 // Inside, where the window needs no clamp, one pass per offset over the channel-interleaved index.
 void range_row(const Sub* qlo, const Sub* qhi, int64_t w, int64_t r, Sub* lo, Sub* hi) {
   const int64_t in0 = std::min(r, w), in1 = std::max(in0, w - r), i0 = 3 * in0, len = 3 * (in1 - in0);
-  std::copy(qlo + i0, qlo + i0 + len, lo + i0);
-  std::copy(qhi + i0, qhi + i0 + len, hi + i0);
-  for (int64_t k = 1; k <= r; ++k)
-    min_max_into(qlo + i0 - 3 * k, qlo + i0 + 3 * k, qhi + i0 - 3 * k, qhi + i0 + 3 * k, len, lo + i0, hi + i0);
+  if (r == 0) {
+    std::copy(qlo + i0, qlo + i0 + len, lo + i0);
+    std::copy(qhi + i0, qhi + i0 + len, hi + i0);
+  } else {
+    min_max_of(qlo + i0 - 3, qlo + i0 + 3, qhi + i0 - 3, qhi + i0 + 3, len, lo + i0, hi + i0);
+    min_max_into(qlo + i0, qlo + i0, qhi + i0, qhi + i0, len, lo + i0, hi + i0);
+    for (int64_t k = 2; k <= r; ++k)
+      min_max_into(qlo + i0 - 3 * k, qlo + i0 + 3 * k, qhi + i0 - 3 * k, qhi + i0 + 3 * k, len, lo + i0, hi + i0);
+  }
   for (int64_t x = 0; x < w; ++x) {
     if (x == in0 && in1 > in0) x = in1;
     if (x >= w) break;
@@ -119,9 +135,13 @@ void range_row(const Sub* qlo, const Sub* qhi, int64_t w, int64_t r, Sub* lo, Su
 
 // The column pass: the element-wise min and max of k >= 1 rows.
 void combine_rows(const Sub* const* rows, int k, int64_t n, Sub* lo, Sub* hi) {
-  std::copy(rows[0], rows[0] + n, lo);
-  std::copy(rows[0], rows[0] + n, hi);
-  int j = 1;
+  if (k == 1) {
+    std::copy(rows[0], rows[0] + n, lo);
+    std::copy(rows[0], rows[0] + n, hi);
+    return;
+  }
+  min_max_of(rows[0], rows[1], rows[0], rows[1], n, lo, hi);
+  int j = 2;
   for (; j + 1 < k; j += 2) min_max_into(rows[j], rows[j + 1], rows[j], rows[j + 1], n, lo, hi);
   if (j < k) min_max_into(rows[j], rows[j], rows[j], rows[j], n, lo, hi);
 }
@@ -296,8 +316,7 @@ void envelope_delta_map(const StripPixels& px, int64_t y0, int64_t rows, const C
     for (int64_t y = ya; y < yb; ++y) {
       float* de = map.de.data() + (y - y0) * w;
       float* dl = map.dl.data() + (y - y0) * w;
-      std::fill(de, de + w, 0.0f);
-      std::fill(dl, dl + w, 0.0f);
+      std::fill(de, de + w, 0.0f);  // dl is read only where de >= low (DeltaMap): not cleared
       const uint8_t* ok = valid ? valid + (y - y0) * w : nullptr;
       if (ok && std::none_of(ok, ok + w, [](uint8_t v) { return v != 0; })) continue;
       work.envelope(y);

@@ -1,10 +1,10 @@
 #include "tiff_blocks.hpp"
 
 #include <cpl_error.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <unistd.h>
 
 #include "alinify/core/error.hpp"
 
@@ -131,8 +131,7 @@ void TiffBlocks::read_rgb(const Window& w, uint8_t* dst, size_t stride) {
       // samples of the defect stage take 3 rows of every 256), else the whole block, kept.
       const uint8_t* b = nullptr;
       int64_t first = by * bh_;
-      if (uncompressed_ && 4 * (y1 - y0) < bh_ && !where_.count(by * blocks_x_ + bx) &&
-          read_rows_raw(bx, by, y0, y1)) {
+      if (uncompressed_ && 4 * (y1 - y0) < bh_ && !where_.count(by * blocks_x_ + bx) && read_rows_raw(bx, by, y0, y1)) {
         b = rows_.data();
         first = y0;
       } else {

@@ -60,7 +60,8 @@ std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t r
 
 // Per pixel of rows [y0, y0 + rows): Delta E 1976 of the scan against the colour-mapped design
 // around it (Compare), and dL = L*(scan) - L*(the design colour it was compared with). Invalid pixels
-// get 0, and so may (envelope) pixels whose difference is certainly below `low`.
+// get 0, and so may (envelope) pixels whose difference is certainly below `low`. dL is defined where
+// de >= low only (the components' pixels; envelope leaves the others as they were).
 struct DeltaMap {
   std::vector<float> de, dl;
 };
