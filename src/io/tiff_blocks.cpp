@@ -13,6 +13,7 @@ namespace alinify::io::detail {
 namespace {
 
 constexpr size_t kCacheBytes = size_t{64} << 20;
+constexpr size_t kMaxBlockBytes = size_t{16} << 20;
 
 template <class T>
 bool field(TIFF* tif, ttag_t tag, T& v) {
@@ -36,7 +37,10 @@ std::unique_ptr<TiffBlocks> TiffBlocks::open_if_plain(const std::string& path, S
                      bits == 8 && (samples == 3 || samples == 4) && planar == PLANARCONFIG_CONTIG &&
                      photometric == PHOTOMETRIC_RGB && format == SAMPLEFORMAT_UINT &&
                      field(tif, TIFFTAG_COMPRESSION, compression) && TIFFIsCODECConfigured(compression);
-  if (!plain) {
+  // A block must stay small: a file written as one strip (a compressed one, or one libtiff does
+  // not chop) would be the whole image in one buffer; GDAL reads such files in pieces.
+  const tmsize_t block_bytes = plain ? (TIFFIsTiled(tif) ? TIFFTileSize(tif) : TIFFStripSize(tif)) : 0;
+  if (!plain || block_bytes <= 0 || static_cast<size_t>(block_bytes) > kMaxBlockBytes) {
     TIFFClose(tif);
     return nullptr;
   }

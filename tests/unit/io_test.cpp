@@ -304,6 +304,7 @@ TEST(RasterIo, LibtiffBlocksReadTheBytesGdalReads) {
       {"strips", {"BLOCKYSIZE", "7"}},
       {"strips-lzw", {"COMPRESS", "LZW"}},
       {"band-interleaved", {"TILED", "YES", "INTERLEAVE", "BAND"}},
+      {"one-deflate-strip", {"COMPRESS", "DEFLATE", "BLOCKYSIZE", "203"}},
   };
   std::mt19937 rng(5);
   for (int bands : {3, 4})
@@ -312,6 +313,12 @@ TEST(RasterIo, LibtiffBlocksReadTheBytesGdalReads) {
       write_random(p, 301, 203, bands, options);
       io::Raster r = io::Raster::open(p);
       EXPECT_EQ(r.reads_tiff_blocks(), name != "band-interleaved") << name;
+      // A 20000-row strip would be one buffer of the whole image: GDAL reads such a file.
+      if (name == "one-deflate-strip") {
+        const std::string tall = dir.file("tall-" + std::to_string(bands) + ".tif");
+        write_random(tall, 301, 20000, bands, {"COMPRESS", "DEFLATE", "BLOCKYSIZE", "20000"});
+        EXPECT_FALSE(io::Raster::open(tall).reads_tiff_blocks());
+      }
       for (int k = 0; k < 40; ++k) {
         Window w;
         w.x0 = rng() % 301;
