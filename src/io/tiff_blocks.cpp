@@ -12,12 +12,23 @@ namespace alinify::io::detail {
 
 namespace {
 
-constexpr size_t kCacheBytes = size_t{64} << 20;
+// Per reader (one per file and thread): two block rows of a 18960 px wide image of 256 px tiles
+// are 29 MiB.
+constexpr size_t kCacheBytes = size_t{32} << 20;
 constexpr size_t kMaxBlockBytes = size_t{16} << 20;
 
 template <class T>
 bool field(TIFF* tif, ttag_t tag, T& v) {
   return TIFFGetFieldDefaulted(tif, tag, &v) == 1;
+}
+
+// A sparse file (GDAL's SPARSE_OK) leaves blocks unwritten, offset and byte count 0: GDAL reads
+// them as 0 (or nodata), libtiff would read the file's header as pixels or fail. GDAL reads those.
+bool all_blocks_written(TIFF* tif) {
+  const uint32_t n = TIFFIsTiled(tif) ? TIFFNumberOfTiles(tif) : TIFFNumberOfStrips(tif);
+  for (uint32_t i = 0; i < n; ++i)
+    if (TIFFGetStrileByteCount(tif, i) == 0) return false;
+  return true;
 }
 
 }  // namespace
@@ -29,18 +40,21 @@ std::unique_ptr<TiffBlocks> TiffBlocks::open_if_plain(const std::string& path, S
   if (!tif) return nullptr;
   uint16_t compression = COMPRESSION_NONE;
   uint32_t width = 0, height = 0;
-  uint16_t bits = 0, samples = 0, planar = 0, photometric = 0, format = 0;
+  uint16_t bits = 0, samples = 0, planar = 0, photometric = 0, format = 0, fill = 0;
   const bool plain = field(tif, TIFFTAG_IMAGEWIDTH, width) && field(tif, TIFFTAG_IMAGELENGTH, height) &&
                      field(tif, TIFFTAG_BITSPERSAMPLE, bits) && field(tif, TIFFTAG_SAMPLESPERPIXEL, samples) &&
                      field(tif, TIFFTAG_PLANARCONFIG, planar) && field(tif, TIFFTAG_PHOTOMETRIC, photometric) &&
                      field(tif, TIFFTAG_SAMPLEFORMAT, format) && width == size.width && height == size.height &&
                      bits == 8 && (samples == 3 || samples == 4) && planar == PLANARCONFIG_CONTIG &&
                      photometric == PHOTOMETRIC_RGB && format == SAMPLEFORMAT_UINT &&
+                     // libtiff reverses the bits of every byte of an LSB2MSB file; the raw-row
+                     // read below would not.
+                     field(tif, TIFFTAG_FILLORDER, fill) && fill == FILLORDER_MSB2LSB &&
                      field(tif, TIFFTAG_COMPRESSION, compression) && TIFFIsCODECConfigured(compression);
   // A block must stay small: a file written as one strip (a compressed one, or one libtiff does
   // not chop) would be the whole image in one buffer; GDAL reads such files in pieces.
   const tmsize_t block_bytes = plain ? (TIFFIsTiled(tif) ? TIFFTileSize(tif) : TIFFStripSize(tif)) : 0;
-  if (!plain || block_bytes <= 0 || static_cast<size_t>(block_bytes) > kMaxBlockBytes) {
+  if (!plain || block_bytes <= 0 || static_cast<size_t>(block_bytes) > kMaxBlockBytes || !all_blocks_written(tif)) {
     TIFFClose(tif);
     return nullptr;
   }

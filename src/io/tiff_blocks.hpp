@@ -22,7 +22,8 @@ class TiffBlocks {
  public:
   // The reader of `path` when its first image is one libtiff hands over as the pixels GDAL would
   // read: 8-bit unsigned samples, 3 or 4 of them per pixel (RGB, alpha dropped), interleaved
-  // (PLANARCONFIG_CONTIG), photometric RGB, tiles or strips in any compression libtiff decodes;
+  // (PLANARCONFIG_CONTIG), photometric RGB, bytes in the usual bit order, every block written (not
+  // sparse), tiles or strips of at most 16 MiB in any compression libtiff decodes;
   // nullptr otherwise (GDAL reads it). `size` is the size GDAL reported.
   static std::unique_ptr<TiffBlocks> open_if_plain(const std::string& path, Size size);
   ~TiffBlocks();

@@ -306,6 +306,25 @@ TEST(RasterIo, LibtiffBlocksReadTheBytesGdalReads) {
       {"band-interleaved", {"TILED", "YES", "INTERLEAVE", "BAND"}},
       {"one-deflate-strip", {"COMPRESS", "DEFLATE", "BLOCKYSIZE", "203"}},
   };
+  // A sparse file (blocks never written) is left to GDAL, which reads its holes as 0.
+  {
+    const std::string sparse = dir.file("sparse.tif");
+    io::init_gdal();
+    char** o = CSLSetNameValue(CSLSetNameValue(nullptr, "TILED", "YES"), "SPARSE_OK", "TRUE");
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), sparse.c_str(), 600, 600, 3, GDT_Byte, o);
+    CSLDestroy(o);
+    std::vector<uint8_t> px(256 * 256 * 3, 77);
+    ASSERT_EQ(
+        GDALDatasetRasterIO(ds, GF_Write, 0, 0, 256, 256, px.data(), 256, 256, GDT_Byte, 3, nullptr, 3, 256 * 3, 1),
+        CE_None);
+    GDALClose(ds);
+    io::Raster r = io::Raster::open(sparse);
+    EXPECT_FALSE(r.reads_tiff_blocks());
+    std::vector<uint8_t> got(600 * 600 * 3, 1);
+    r.read_rgb(Window{0, 0, 600, 600}, got.data(), 600 * 3);
+    EXPECT_EQ(got[0], 77);
+    EXPECT_EQ(got[(599 * 600 + 599) * 3], 0);
+  }
   std::mt19937 rng(5);
   for (int bands : {3, 4})
     for (const auto& [name, options] : layouts) {
