@@ -58,16 +58,16 @@ std::unique_ptr<TiffBlocks> TiffBlocks::open_if_plain(const std::string& path, S
     TIFFClose(tif);
     return nullptr;
   }
-  auto blocks = std::unique_ptr<TiffBlocks>(new TiffBlocks(path, tif, size));
-  blocks->uncompressed_ = compression == COMPRESSION_NONE;
-  return blocks;
+  return std::unique_ptr<TiffBlocks>(new TiffBlocks(path, tif, size, samples, compression == COMPRESSION_NONE));
 }
 
-TiffBlocks::TiffBlocks(const std::string& path, TIFF* tif, Size size)
-    : path_(path), tif_(tif), size_(size), tiled_(TIFFIsTiled(tif) != 0) {
-  uint16_t samples = 3;
-  field(tif, TIFFTAG_SAMPLESPERPIXEL, samples);
-  samples_ = samples;
+TiffBlocks::TiffBlocks(const std::string& path, TIFF* tif, Size size, int samples, bool uncompressed)
+    : path_(path),
+      tif_(tif),
+      size_(size),
+      tiled_(TIFFIsTiled(tif) != 0),
+      samples_(samples),
+      uncompressed_(uncompressed) {
   if (tiled_) {
     uint32_t tw = 0, th = 0;
     field(tif, TIFFTAG_TILEWIDTH, tw);

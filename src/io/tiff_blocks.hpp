@@ -35,7 +35,8 @@ class TiffBlocks {
   void read_rgb(const Window& w, uint8_t* dst, size_t stride);
 
  private:
-  TiffBlocks(const std::string& path, TIFF* tif, Size size);
+  // `samples` and `uncompressed` as open_if_plain read them from the file.
+  TiffBlocks(const std::string& path, TIFF* tif, Size size, int samples, bool uncompressed);
   const std::vector<uint8_t>& block(int64_t bx, int64_t by);
   // Rows [y0, y1) of uncompressed block (bx, by) into rows_, read from the file directly: in an
   // uncompressed tile or strip the rows lie one after the other, bw_ x samples_ bytes each (TIFF
@@ -54,7 +55,7 @@ class TiffBlocks {
   std::list<std::pair<int64_t, std::vector<uint8_t>>> lru_;
   std::unordered_map<int64_t, std::list<std::pair<int64_t, std::vector<uint8_t>>>::iterator> where_;
   size_t cap_;
-  bool uncompressed_ = false;
+  bool uncompressed_;
   std::vector<uint8_t> rows_;
 };
 
