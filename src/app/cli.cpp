@@ -408,11 +408,19 @@ int run_cli(par::Communicator& comm, int argc, char** argv) {
   // A single job stops cleanly on SIGTERM/SIGINT (exit 128 + signal); batch has its own handling.
   if (it->first != "batch") cancel::install_handlers();
   cancel::ignore_file_size_signal();
+  const bool single_job = it->first != "batch";
   try {
     return it->second(comm, argc - 1, argv + 1);
   } catch (Error& e) {
     // A usage error comes from the arguments, the same on every rank: rank 0 alone reports it.
     if (e.code() == ExitCode::kUsage && !comm.is_root()) e.mark_reported_elsewhere();
+    // A failure while a stop was pending is reported as the stop (cancel.hpp): fault_injection once
+    // saw "cannot open the laid-out output" (exit 3) when SIGINT removed the .partial just before
+    // the tile writer reopened it.
+    if (single_job) cancel::throw_if_signalled();
+    throw;
+  } catch (const std::exception&) {
+    if (single_job) cancel::throw_if_signalled();
     throw;
   }
 }

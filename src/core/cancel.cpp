@@ -72,6 +72,10 @@ void throw_if_requested() {
               std::string("stopped by ") + name + ": temporary files removed, no output written");
 }
 
+void throw_if_signalled() {
+  if (g_signal.load() != 0) throw_if_requested();
+}
+
 void simulate(int sig) { g_signal.store(sig); }
 
 void request(int sig) { on_stop_signal(sig); }

@@ -117,7 +117,7 @@ for sig in TERM INT; do
     wait_for 10 stop_pending $procs || note "SIG$sig $mode: the signal was not pending in every process after 10 s"
     kill -CONT $procs 2>/dev/null
     bounded_wait "$pid" 60; rc=$RC
-    note "SIG$sig $mode: exit $rc after $(since "$t0") s; $(grep -o 'stopped by [A-Z]*' "$d/log" | head -1)"
+    note "SIG$sig $mode: exit $rc after $(since "$t0") s; $(grep '\[error\]' "$d/log" | sed 's/.*\[error\] //' | head -1 | cut -c1-120)"
     [ "$rc" != hang ] || fail "SIG$sig/$mode: hung"
     if [ $mode = alone ]; then
       want=$([ $sig = TERM ] && echo 143 || echo 130)

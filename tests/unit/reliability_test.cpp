@@ -82,6 +82,32 @@ TEST(Reliability, StopThrowsWith128PlusTheSignal) {
   cancel::simulate(0);
 }
 
+// A failure caught while a stop is pending becomes the stop (the stop's handler may have removed the
+// file the failing step reopened); without a signal it stays what it was, a deadline included.
+TEST(Reliability, AFailureDuringAStopIsReportedAsTheStop) {
+  cancel::throw_if_signalled();  // nothing asked
+  cancel::set_deadline(now_seconds() - 1, 5);
+  cancel::throw_if_signalled();  // a deadline is not a signal: the caught error is reported as it is
+  cancel::clear_deadline();
+  test::ScratchDir d("rel-stop-reopen");
+  const std::string partial = d.file("out.tif.partial");
+  test::write_file(partial, "header");
+  cancel::remove_on_stop(partial);
+  cancel::request(SIGINT);
+  const auto reopen_after_the_stop = [&] {
+    try {
+      if (!fs::exists(partial)) fail_runtime("cannot open the laid-out output " + partial);
+    } catch (const Error&) {
+      cancel::throw_if_signalled();
+      throw;
+    }
+  };
+  const std::string m = error_of(reopen_after_the_stop, static_cast<ExitCode>(128 + SIGINT));
+  EXPECT_NE(m.find("stopped by SIGINT"), std::string::npos) << m;
+  cancel::remove_on_stop("");
+  cancel::simulate(0);
+}
+
 // The stop signal's own handler removes the registered temporary output (a rank killed by mpirun
 // right after the signal has no time for its cleanup); no file once the registration is cleared.
 TEST(Reliability, AStopRemovesTheRegisteredTemporaryOutputAtOnce) {

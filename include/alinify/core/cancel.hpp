@@ -24,6 +24,12 @@ int requested_signal();
 // of a passed deadline.
 void throw_if_requested();
 
+// Throws the stop's Error when a signal was received; returns otherwise. For an error caught while
+// a stop was pending: the stop may have caused it (the handler removes the temporary output, which
+// a step about to reopen it then misses; a library's read returns EINTR), and the user asked for
+// the stop, so the stop is what is reported (exit 128 + signal), as if its check had come first.
+void throw_if_signalled();
+
 // For tests: as if `sig` had arrived (0 clears).
 void simulate(int sig);
 
