@@ -114,38 +114,46 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
     }
   const double xmax = static_cast<double>(scan.width - 1) - margin,
                ymax = static_cast<double>(scan.height - 1) - margin;
-  // Per row: the node rows interpolated in y once, then each pixel between two of them in x.
-  std::vector<Vec2> row(static_cast<size_t>(nx));
+  // A cell's pixels are bilinear blends of its four corner nodes, so they lie in the corners' convex
+  // hull; the scan's rectangle is convex, so when all four corners lie inside it (by more than
+  // rounding can move a blend) every pixel does: the cell is filled without a per-pixel test. The
+  // same mask as testing every pixel, with most of the cost gone (only cells on the scan's edge
+  // are tested pixel by pixel).
+  constexpr double kSafe = 1e-6;
+  const auto deep = [&](Vec2 q) {
+    return q.x >= margin + kSafe && q.x <= xmax - kSafe && q.y >= margin + kSafe && q.y <= ymax - kSafe;
+  };
+  const auto node = [&](int64_t j, int64_t i) { return nodes[static_cast<size_t>((j - ny0) * nx + i)]; };
+  const int64_t cells_x = nx - 1;
+  std::vector<uint8_t> deep_cell(static_cast<size_t>((ny1 - ny0) * cells_x));
+  for (int64_t j = ny0; j < ny1; ++j)
+    for (int64_t i = 0; i < cells_x; ++i)
+      deep_cell[static_cast<size_t>((j - ny0) * cells_x + i)] =
+          deep(node(j, i)) && deep(node(j, i + 1)) && deep(node(j + 1, i)) && deep(node(j + 1, i + 1));
+  const auto lerp = [](Vec2 p, Vec2 q, double f) { return Vec2{(1 - f) * p.x + f * q.x, (1 - f) * p.y + f * q.y}; };
   for (int64_t y = y0; y < y0 + rows; ++y) {
+    const bool row_inside = y >= margin && y <= static_cast<double>(design.height - 1) - margin;
+    if (!row_inside) continue;
     const int64_t j = y / kCell;
     const double fy = static_cast<double>(y - j * kCell) / kCell;
-    for (int64_t i = 0; i < nx; ++i) {
-      const Vec2 a = nodes[static_cast<size_t>((j - ny0) * nx + i)],
-                 c = nodes[static_cast<size_t>((j + 1 - ny0) * nx + i)];
-      row[static_cast<size_t>(i)] = Vec2{(1 - fy) * a.x + fy * c.x, (1 - fy) * a.y + fy * c.y};
-    }
-    const bool row_inside = y >= margin && y <= static_cast<double>(design.height - 1) - margin;
+    const uint8_t* cell_is_deep = deep_cell.data() + (j - ny0) * cells_x;
     uint8_t* m = mask.data() + (y - y0) * width;
-    if (!row_inside) continue;
-    for (int64_t i = 0; i * kCell < width; ++i) {
-      const Vec2 a = row[static_cast<size_t>(i)], b = row[static_cast<size_t>(i + 1)];
-      // The cell's pixels map onto the segment from a to b; the scan's rectangle is convex, so
-      // when both ends lie inside it (by more than rounding can move a point between them) every
-      // pixel does, and the per-pixel test is skipped: the same mask, most of the cost gone.
-      constexpr double kSafe = 1e-6;
-      const auto deep = [&](Vec2 q) {
-        return q.x >= margin + kSafe && q.x <= xmax - kSafe && q.y >= margin + kSafe && q.y <= ymax - kSafe;
-      };
-      const int64_t xa = i * kCell, xb = std::min(width, (i + 1) * kCell);
-      if (deep(a) && deep(b)) {
-        std::fill(m + xa, m + xb, 1);
+    for (int64_t i = 0; i < cells_x;) {
+      if (cell_is_deep[i]) {  // a run of deep cells: one fill
+        const int64_t from = i;
+        while (i < cells_x && cell_is_deep[i]) ++i;
+        std::fill(m + from * kCell, m + std::min(width, i * kCell), 1);
         continue;
       }
+      const int64_t xa = i * kCell, xb = std::min(width, (i + 1) * kCell);
+      // The cell's pixels of row y map onto the segment from a to b.
+      const Vec2 a = lerp(node(j, i), node(j + 1, i), fy), b = lerp(node(j, i + 1), node(j + 1, i + 1), fy);
       for (int64_t x = xa; x < xb; ++x) {
         const double fx = static_cast<double>(x - i * kCell) / kCell;
         const double qx = (1 - fx) * a.x + fx * b.x, qy = (1 - fx) * a.y + fx * b.y;
         m[x] = qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
       }
+      ++i;
     }
     // The design's own margin at the row's sides: x >= margin and x <= width - 1 - margin kept.
     clear_outside(m, width, static_cast<int64_t>(std::ceil(margin)),

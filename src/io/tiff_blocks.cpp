@@ -1,9 +1,11 @@
 #include "tiff_blocks.hpp"
 
 #include <cpl_error.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "alinify/core/error.hpp"
@@ -134,6 +136,45 @@ bool TiffBlocks::read_rows_raw(int64_t bx, int64_t by, int64_t y0, int64_t y1) {
   return true;
 }
 
+bool TiffBlocks::scatter_rows(int64_t bx, int64_t by, int64_t x0, int64_t x1, int64_t y0, int64_t y1, uint8_t* dst,
+                              size_t stride) {
+  const auto id = static_cast<uint32_t>(by * blocks_x_ + bx);
+  const size_t row = static_cast<size_t>(bw_ * 3);
+  if (TIFFGetStrileByteCount(tif_, id) < static_cast<uint64_t>(y1 - by * bh_) * row) return false;
+  const size_t before = static_cast<size_t>(x0 - bx * bw_) * 3, used = static_cast<size_t>(x1 - x0) * 3;
+  const size_t after = row - before - used;
+  scratch_.resize(row);
+  // Up to 3 pieces a row (before, the window's part, after); IOV_MAX is 1024 on Linux.
+  constexpr int64_t kRowsPerCall = 300;
+  iovec iov[3 * kRowsPerCall];
+  for (int64_t r0 = y0; r0 < y1; r0 += kRowsPerCall) {
+    const int64_t r1 = std::min(y1, r0 + kRowsPerCall);
+    int n = 0;
+    for (int64_t y = r0; y < r1; ++y) {
+      if (before) iov[n++] = iovec{scratch_.data(), before};
+      iov[n++] = iovec{dst + static_cast<size_t>(y - y0) * stride, used};
+      if (after) iov[n++] = iovec{scratch_.data(), after};
+    }
+    off_t at = static_cast<off_t>(TIFFGetStrileOffset(tif_, id) + static_cast<uint64_t>(r0 - by * bh_) * row);
+    iovec* next = iov;
+    while (n > 0) {
+      const ssize_t got = ::preadv(TIFFFileno(tif_), next, n, at);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) fail_input(path_, "block " + std::to_string(id) + " cannot be read (truncated or corrupt file?)");
+      at += got;
+      // A short read (a signal, the end of the file): on from the first piece not filled.
+      for (size_t left = static_cast<size_t>(got); left > 0;) {
+        const size_t take = std::min(left, next->iov_len);
+        next->iov_base = static_cast<uint8_t*>(next->iov_base) + take;
+        next->iov_len -= take;
+        left -= take;
+        if (next->iov_len == 0) ++next, --n;
+      }
+    }
+  }
+  return true;
+}
+
 void TiffBlocks::read_rgb(const Window& w, uint8_t* dst, size_t stride) {
   if (w.x0 < 0 || w.y0 < 0 || w.width <= 0 || w.height <= 0 || w.x0 + w.width > size_.width ||
       w.y0 + w.height > size_.height)
@@ -145,6 +186,8 @@ void TiffBlocks::read_rgb(const Window& w, uint8_t* dst, size_t stride) {
     for (int64_t bx = bx0; bx <= bx1; ++bx) {
       const int64_t x0 = std::max(w.x0, bx * bw_), x1 = std::min(w.x0 + w.width, (bx + 1) * bw_);
       const int64_t y0 = std::max(w.y0, by * bh_), y1 = std::min(w.y0 + w.height, (by + 1) * bh_);
+      uint8_t* at = dst + static_cast<size_t>(y0 - w.y0) * stride + static_cast<size_t>(x0 - w.x0) * 3;
+      if (uncompressed_ && samples_ == 3 && scatter_rows(bx, by, x0, x1, y0, y1, at, stride)) continue;
       // A few rows of an uncompressed block not in the cache: those rows alone (the colour
       // samples of the defect stage take 3 rows of every 256), else the whole block, kept.
       const uint8_t* b = nullptr;

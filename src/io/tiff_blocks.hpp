@@ -4,7 +4,8 @@
 // pixel-interleaved block into one cache block per band and RasterIO interleaves them again, two
 // copies of every byte; on the defect stage, which reads the design and the aligned scan back,
 // that was a fifth of its time (docs/performance-analysis.md). libtiff decodes a block straight
-// into a buffer that holds it as the file does, and rows are copied out of it once.
+// into a buffer that holds it as the file does, and rows are copied out of it once; the rows of an
+// uncompressed RGB block are read from the file straight into the window (preadv).
 #include <tiffio.h>
 
 #include <cstdint>
@@ -43,6 +44,12 @@ class TiffBlocks {
   // 6.0, section 15), at the offset libtiff gives (TIFFGetStrileOffset). False when the block's
   // byte count is too short for them (libtiff's reading then reports the problem).
   bool read_rows_raw(int64_t bx, int64_t by, int64_t y0, int64_t y1);
+  // Rows [y0, y1), columns [x0, x1) of uncompressed RGB block (bx, by) read from the file straight
+  // into dst (row stride `stride`, dst at pixel (x0, y0)): one preadv() per up to 300 rows, the
+  // kernel's copy out of the page cache the only one. The columns of the block outside [x0, x1)
+  // land in a scratch row. False when the block's byte count is too short (block() then reports).
+  bool scatter_rows(int64_t bx, int64_t by, int64_t x0, int64_t x1, int64_t y0, int64_t y1, uint8_t* dst,
+                    size_t stride);
 
   std::string path_;
   TIFF* tif_;
@@ -57,6 +64,7 @@ class TiffBlocks {
   size_t cap_;
   bool uncompressed_;
   std::vector<uint8_t> rows_;
+  std::vector<uint8_t> scratch_;  // scatter_rows' columns outside the window
 };
 
 }  // namespace alinify::io::detail

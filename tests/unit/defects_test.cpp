@@ -507,5 +507,43 @@ TEST(DefectsCoverage, IdentityTransformMasksTheMargin) {
   EXPECT_EQ(top[2 * 100 + 5], 1);  // row 2 is not
 }
 
+// A rotated, scaled affine (exact under the node interpolation) whose scan edges cut cells
+// diagonally on all four sides, a strip not aligned to the 16 px nodes: every pixel's mask is the per-pixel test of
+// the exact transform, cells filled whole included. Pixels within 1e-6 px of the edge are skipped
+// (rounding decides those).
+TEST(DefectsCoverage, EqualsThePerPixelTestAcrossTheScanEdge) {
+  transform::Transform t;
+  t.stages.push_back(transform::Stage{});
+  const double a = 0.35, k = 0.93;  // radians, scale: all four scan edges cross the design
+  transform::Affine& f = t.stages[0].affine;
+  f.m[0] = k * std::cos(a);
+  f.m[1] = -k * std::sin(a);
+  f.m[2] = k * std::sin(a);
+  f.m[3] = k * std::cos(a);
+  f.offset[0] = 30.5;
+  f.offset[1] = -60.25;
+  const Size design{300, 220}, scan{260, 180};
+  const double margin = 3.5;
+  const int64_t y0 = 5, rows = 203;
+  const std::vector<uint8_t> m = coverage_mask(t, design, scan, y0, rows, margin);
+  int64_t ones = 0, zeros = 0, wrong = 0;
+  for (int64_t y = y0; y < y0 + rows; ++y)
+    for (int64_t x = 0; x < design.width; ++x) {
+      const Vec2 q = t.apply(Vec2{static_cast<double>(x), static_cast<double>(y)});
+      const double xmax = scan.width - 1 - margin, ymax = scan.height - 1 - margin;
+      const double edge = std::min({q.x - margin, xmax - q.x, q.y - margin, ymax - q.y});
+      if (std::abs(edge) < 1e-6) continue;
+      const bool in_design =
+          x >= margin && x <= design.width - 1 - margin && y >= margin && y <= design.height - 1 - margin;
+      const uint8_t want = edge > 0 && in_design;
+      const uint8_t got = m[static_cast<size_t>((y - y0) * design.width + x)];
+      wrong += got != want;
+      (got ? ones : zeros) += 1;
+    }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_GT(ones, 1000);  // the edge crosses the strip: both kinds of cell are there
+  EXPECT_GT(zeros, 1000);
+}
+
 }  // namespace
 }  // namespace alinify::defects
