@@ -100,9 +100,16 @@ void clear_outside(uint8_t* m, int64_t width, int64_t keep0, int64_t keep1) {
 
 std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
                                    double margin) {
+  std::vector<uint8_t> mask;
+  coverage_mask(t, design, scan, y0, rows, margin, mask);
+  return mask;
+}
+
+void coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows, double margin,
+                   std::vector<uint8_t>& mask) {
   const int64_t width = design.width;
   constexpr int64_t kCell = 16;
-  std::vector<uint8_t> mask(static_cast<size_t>(width * rows), 0);
+  mask.resize(static_cast<size_t>(width * rows));                     // not cleared: every row is written below
   const int64_t ny0 = y0 / kCell, ny1 = (y0 + rows - 1) / kCell + 1;  // node rows
   const int64_t nx = (width - 1) / kCell + 2;                         // node columns
   std::vector<Vec2> nodes(static_cast<size_t>((ny1 - ny0 + 1) * nx));
@@ -132,12 +139,15 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
           deep(node(j, i)) && deep(node(j, i + 1)) && deep(node(j + 1, i)) && deep(node(j + 1, i + 1));
   const auto lerp = [](Vec2 p, Vec2 q, double f) { return Vec2{(1 - f) * p.x + f * q.x, (1 - f) * p.y + f * q.y}; };
   for (int64_t y = y0; y < y0 + rows; ++y) {
+    uint8_t* m = mask.data() + (y - y0) * width;
     const bool row_inside = y >= margin && y <= static_cast<double>(design.height - 1) - margin;
-    if (!row_inside) continue;
+    if (!row_inside) {
+      std::fill(m, m + width, 0);
+      continue;
+    }
     const int64_t j = y / kCell;
     const double fy = static_cast<double>(y - j * kCell) / kCell;
     const uint8_t* cell_is_deep = deep_cell.data() + (j - ny0) * cells_x;
-    uint8_t* m = mask.data() + (y - y0) * width;
     for (int64_t i = 0; i < cells_x;) {
       if (cell_is_deep[i]) {  // a run of deep cells: one fill
         const int64_t from = i;
@@ -159,7 +169,6 @@ std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, S
     clear_outside(m, width, static_cast<int64_t>(std::ceil(margin)),
                   static_cast<int64_t>(std::floor(static_cast<double>(width - 1) - margin)) + 1);
   }
-  return mask;
 }
 
 void mask_fill(const StripPixels& px, int64_t y0, int64_t rows, int fill, int64_t margin, uint8_t* valid) {

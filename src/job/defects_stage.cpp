@@ -101,8 +101,9 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
   const double margin = o.halo() + 2;  // the smoothing box, the neighbourhood and the warp's taps
   // Rows read beyond a strip: the comparison's halo, and what mask_fill needs to see the fill.
   const int fill_halo = static_cast<int>(margin) + 1;
-  const auto mask = [&](const Window2& w, int64_t y0, int64_t rows) {
-    std::vector<uint8_t> valid = defects::coverage_mask(t.transform, size, t.scan, y0, rows, margin);
+  std::vector<uint8_t> valid;  // one buffer for every strip's mask
+  const auto mask = [&](const Window2& w, int64_t y0, int64_t rows) -> const std::vector<uint8_t>& {
+    defects::coverage_mask(t.transform, size, t.scan, y0, rows, margin, valid);
     if (job.fill >= 0) defects::mask_fill(w.px, y0, rows, job.fill, static_cast<int64_t>(margin), valid.data());
     return valid;
   };
@@ -119,8 +120,7 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     for (const plan::RowRange& r : mine)
       for (int64_t y = (r.y0 + step - 1) / step * step; y < r.y0 + r.rows; y += step) {
         read_rows(*design, *aligned, y, 1, job.fill >= 0 ? std::max(o.scale, fill_halo) : o.scale, w);
-        const std::vector<uint8_t> valid = mask(w, y, 1);
-        const std::vector<defects::Sample> row = defects::collect_samples(w.px, y, 1, step, o, valid.data());
+        const std::vector<defects::Sample> row = defects::collect_samples(w.px, y, 1, step, o, mask(w, y, 1).data());
         samples.insert(samples.end(), row.begin(), row.end());
       }
     message = bytes_of(samples);
@@ -174,8 +174,7 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
         defects::DeltaMap map;
         for (const plan::RowRange& r : mine) {
           read_rows(*design, *aligned, r.y0, r.rows, job.fill >= 0 ? std::max(o.halo(), fill_halo) : o.halo(), w);
-          const std::vector<uint8_t> valid = mask(w, r.y0, r.rows);
-          defects::delta_map(w.px, r.y0, r.rows, model, o, valid.data(), map);
+          defects::delta_map(w.px, r.y0, r.rows, model, o, mask(w, r.y0, r.rows).data(), map);
           strips.push_back(defects::label_strip(map, size.width, size.height, r.y0, r.rows, o));
           if (writer) {
             map_strip(map, grey);

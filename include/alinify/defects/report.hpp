@@ -23,6 +23,9 @@ std::vector<Defect> read_csv(const std::string& path);
 // px anchored at global (0, 0) and interpolated bilinearly between them (a smooth map: far below a pixel).
 std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
                                    double margin);
+// The same into `mask` (resized; every byte written): a strip loop keeps one buffer.
+void coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows, double margin,
+                   std::vector<uint8_t>& mask);
 
 // `inspect` without a transform: clears `valid` (one byte per pixel of rows [y0, y0 + rows)) within
 // `margin` px of the aligned image's fill, the pixels whose 3x3 block (clamped to the window) is
