@@ -417,10 +417,10 @@ int run_cli(par::Communicator& comm, int argc, char** argv) {
     // A failure while a stop was pending is reported as the stop (cancel.hpp): fault_injection once
     // saw "cannot open the laid-out output" (exit 3) when SIGINT removed the .partial just before
     // the tile writer reopened it.
-    if (single_job) cancel::throw_if_signalled();
+    if (single_job) cancel::throw_if_signalled(e);
     throw;
-  } catch (const std::exception&) {
-    if (single_job) cancel::throw_if_signalled();
+  } catch (const std::exception& e) {
+    if (single_job) cancel::throw_if_signalled(e);
     throw;
   }
 }

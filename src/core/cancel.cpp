@@ -1,6 +1,7 @@
 #include "alinify/core/cancel.hpp"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -43,6 +44,12 @@ void on_stop_signal(int sig) {
   if (g_has_path.load()) unlink(g_path);
 }
 
+Error stop_error(int sig) {
+  const char* name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
+  return Error(static_cast<ExitCode>(128 + sig),
+               std::string("stopped by ") + name + ": temporary files removed, no output written");
+}
+
 }  // namespace
 
 void install_handlers() {
@@ -67,13 +74,20 @@ void throw_if_requested() {
                    " s (--job-timeout) and was stopped");
     return;
   }
-  const char* name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
-  throw Error(static_cast<ExitCode>(128 + sig),
-              std::string("stopped by ") + name + ": temporary files removed, no output written");
+  throw stop_error(sig);
 }
 
-void throw_if_signalled() {
-  if (g_signal.load() != 0) throw_if_requested();
+void throw_if_signalled(const std::exception& caught) {
+  const int sig = g_signal.load();
+  if (sig == 0) return;
+  const auto* error = dynamic_cast<const Error*>(&caught);
+  if (error && static_cast<int>(error->code()) == 128 + sig) return;  // the stop itself
+  Error stop = stop_error(sig);
+  if (error && error->reported_elsewhere())
+    stop.mark_reported_elsewhere();
+  else
+    spdlog::warn("while stopping: {}", caught.what());
+  throw stop;
 }
 
 void simulate(int sig) { g_signal.store(sig); }

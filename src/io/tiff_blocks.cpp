@@ -160,7 +160,8 @@ bool TiffBlocks::scatter_rows(int64_t bx, int64_t by, int64_t x0, int64_t x1, in
     while (n > 0) {
       const ssize_t got = ::preadv(TIFFFileno(tif_), next, n, at);
       if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) fail_input(path_, "block " + std::to_string(id) + " cannot be read (truncated or corrupt file?)");
+      if (got < 0) fail_input(path_, "block " + std::to_string(id) + " cannot be read: " + std::strerror(errno));
+      if (got == 0) fail_input(path_, "block " + std::to_string(id) + " ends before its rows (truncated file?)");
       at += got;
       // A short read (a signal, the end of the file): on from the first piece not filled.
       for (size_t left = static_cast<size_t>(got); left > 0;) {

@@ -83,28 +83,33 @@ TEST(Reliability, StopThrowsWith128PlusTheSignal) {
 }
 
 // A failure caught while a stop is pending becomes the stop (the stop's handler may have removed the
-// file the failing step reopened); without a signal it stays what it was, a deadline included.
+// file the failing step reopened); without a signal it stays what it was, a deadline included; a
+// failure another rank reports makes a stop that rank 0 alone reports too.
 TEST(Reliability, AFailureDuringAStopIsReportedAsTheStop) {
-  cancel::throw_if_signalled();  // nothing asked
+  const Error caught(ExitCode::kRuntime, "cannot open out.tif.partial for writing: No such file or directory");
+  cancel::throw_if_signalled(caught);  // nothing asked
   cancel::set_deadline(now_seconds() - 1, 5);
-  cancel::throw_if_signalled();  // a deadline is not a signal: the caught error is reported as it is
+  cancel::throw_if_signalled(caught);  // a deadline is not a signal: the caught error is reported as it is
   cancel::clear_deadline();
-  test::ScratchDir d("rel-stop-reopen");
-  const std::string partial = d.file("out.tif.partial");
-  test::write_file(partial, "header");
-  cancel::remove_on_stop(partial);
   cancel::request(SIGINT);
-  const auto reopen_after_the_stop = [&] {
+  const auto stop = [](const std::exception& e) {
     try {
-      if (!fs::exists(partial)) fail_runtime("cannot open the laid-out output " + partial);
-    } catch (const Error&) {
-      cancel::throw_if_signalled();
-      throw;
+      cancel::throw_if_signalled(e);
+    } catch (const Error& s) {
+      EXPECT_EQ(s.code(), static_cast<ExitCode>(128 + SIGINT));
+      EXPECT_NE(std::string(s.what()).find("stopped by SIGINT"), std::string::npos) << s.what();
+      return s.reported_elsewhere();
     }
+    ADD_FAILURE() << "not turned into the stop: " << e.what();
+    return false;
   };
-  const std::string m = error_of(reopen_after_the_stop, static_cast<ExitCode>(128 + SIGINT));
-  EXPECT_NE(m.find("stopped by SIGINT"), std::string::npos) << m;
-  cancel::remove_on_stop("");
+  EXPECT_FALSE(stop(caught));
+  EXPECT_FALSE(stop(std::runtime_error("a library's read: Interrupted system call")));
+  Error other_rank(ExitCode::kRuntime, "rank 1 failed");
+  other_rank.mark_reported_elsewhere();
+  EXPECT_TRUE(stop(other_rank));
+  const Error itself(static_cast<ExitCode>(128 + SIGINT), "stopped by SIGINT: as thrown");
+  cancel::throw_if_signalled(itself);  // the stop itself is rethrown by the caller as it is
   cancel::simulate(0);
 }
 

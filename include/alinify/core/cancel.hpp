@@ -6,6 +6,7 @@
 // `alinify batch` drains instead of cancelling (batch/drain.hpp: running jobs finish, no new ones
 // start) and does not install these.
 
+#include <exception>
 #include <string>
 
 namespace alinify::cancel {
@@ -24,11 +25,13 @@ int requested_signal();
 // of a passed deadline.
 void throw_if_requested();
 
-// Throws the stop's Error when a signal was received; returns otherwise. For an error caught while
-// a stop was pending: the stop may have caused it (the handler removes the temporary output, which
-// a step about to reopen it then misses; a library's read returns EINTR), and the user asked for
-// the stop, so the stop is what is reported (exit 128 + signal), as if its check had come first.
-void throw_if_signalled();
+// For an error caught while a stop signal is pending: throws the stop's Error instead (exit 128 +
+// signal) and returns when no signal was received. The stop may have caused the error (the handler
+// removes the temporary output, which a step about to reopen it then misses; a library's read
+// returns EINTR), and the user asked for the stop, so the stop is what is reported, as if its check
+// had come first. The caught error is logged as a warning unless another rank reports it (then the
+// stop is marked reported elsewhere too: one error line per job); a caught stop is left as it is.
+void throw_if_signalled(const std::exception& caught);
 
 // For tests: as if `sig` had arrived (0 clears).
 void simulate(int sig);
