@@ -406,9 +406,9 @@ int run_cli(par::Communicator& comm, int argc, char** argv) {
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) fail_usage(std::string("unknown command '") + argv[1] + "' (see alinify --help)");
   // A single job stops cleanly on SIGTERM/SIGINT (exit 128 + signal); batch has its own handling.
-  if (it->first != "batch") cancel::install_handlers();
-  cancel::ignore_file_size_signal();
   const bool single_job = it->first != "batch";
+  if (single_job) cancel::install_handlers();
+  cancel::ignore_file_size_signal();
   try {
     return it->second(comm, argc - 1, argv + 1);
   } catch (Error& e) {

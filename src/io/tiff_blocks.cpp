@@ -1,7 +1,6 @@
 #include "tiff_blocks.hpp"
 
 #include <cpl_error.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,27 +119,46 @@ const std::vector<uint8_t>& TiffBlocks::block(int64_t bx, int64_t by) {
   return lru_.front().second;
 }
 
+void TiffBlocks::read_fully(uint32_t id, uint64_t at, iovec* iov, int n) {
+  while (n > 0) {
+    const ssize_t got = ::preadv(TIFFFileno(tif_), iov, n, static_cast<off_t>(at));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail_input(path_, "block " + std::to_string(id) + " cannot be read: " + std::strerror(errno));
+    if (got == 0) fail_input(path_, "block " + std::to_string(id) + " ends before its rows (truncated file?)");
+    at += static_cast<uint64_t>(got);
+    // A short read (a signal, the end of the file): on from the first piece not filled.
+    for (size_t left = static_cast<size_t>(got); left > 0;) {
+      const size_t take = std::min(left, iov->iov_len);
+      iov->iov_base = static_cast<uint8_t*>(iov->iov_base) + take;
+      iov->iov_len -= take;
+      left -= take;
+      if (iov->iov_len == 0) ++iov, --n;
+    }
+  }
+}
+
+uint64_t TiffBlocks::row_offset(uint32_t id, int64_t by, int64_t y) const {
+  return TIFFGetStrileOffset(tif_, id) + static_cast<uint64_t>((y - by * bh_) * bw_ * samples_);
+}
+
+bool TiffBlocks::holds_rows(uint32_t id, int64_t by, int64_t y1) const {
+  return TIFFGetStrileByteCount(tif_, id) >= static_cast<uint64_t>((y1 - by * bh_) * bw_ * samples_);
+}
+
 bool TiffBlocks::read_rows_raw(int64_t bx, int64_t by, int64_t y0, int64_t y1) {
   const auto id = static_cast<uint32_t>(by * blocks_x_ + bx);
-  const size_t row = static_cast<size_t>(bw_ * samples_);
-  const uint64_t at = TIFFGetStrileOffset(tif_, id) + static_cast<uint64_t>(y0 - by * bh_) * row;
-  const size_t n = static_cast<size_t>(y1 - y0) * row;
-  if (TIFFGetStrileByteCount(tif_, id) < static_cast<uint64_t>(y1 - by * bh_) * row) return false;
-  rows_.resize(n);
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t got = ::pread(TIFFFileno(tif_), rows_.data() + done, n - done, static_cast<off_t>(at + done));
-    if (got <= 0) fail_input(path_, "block " + std::to_string(id) + " cannot be read (truncated or corrupt file?)");
-    done += static_cast<size_t>(got);
-  }
+  if (!holds_rows(id, by, y1)) return false;
+  rows_.resize(static_cast<size_t>((y1 - y0) * bw_ * samples_));
+  iovec all{rows_.data(), rows_.size()};
+  read_fully(id, row_offset(id, by, y0), &all, 1);
   return true;
 }
 
 bool TiffBlocks::scatter_rows(int64_t bx, int64_t by, int64_t x0, int64_t x1, int64_t y0, int64_t y1, uint8_t* dst,
                               size_t stride) {
   const auto id = static_cast<uint32_t>(by * blocks_x_ + bx);
+  if (!holds_rows(id, by, y1)) return false;
   const size_t row = static_cast<size_t>(bw_ * 3);
-  if (TIFFGetStrileByteCount(tif_, id) < static_cast<uint64_t>(y1 - by * bh_) * row) return false;
   const size_t before = static_cast<size_t>(x0 - bx * bw_) * 3, used = static_cast<size_t>(x1 - x0) * 3;
   const size_t after = row - before - used;
   scratch_.resize(row);
@@ -155,23 +173,7 @@ bool TiffBlocks::scatter_rows(int64_t bx, int64_t by, int64_t x0, int64_t x1, in
       iov[n++] = iovec{dst + static_cast<size_t>(y - y0) * stride, used};
       if (after) iov[n++] = iovec{scratch_.data(), after};
     }
-    off_t at = static_cast<off_t>(TIFFGetStrileOffset(tif_, id) + static_cast<uint64_t>(r0 - by * bh_) * row);
-    iovec* next = iov;
-    while (n > 0) {
-      const ssize_t got = ::preadv(TIFFFileno(tif_), next, n, at);
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) fail_input(path_, "block " + std::to_string(id) + " cannot be read: " + std::strerror(errno));
-      if (got == 0) fail_input(path_, "block " + std::to_string(id) + " ends before its rows (truncated file?)");
-      at += got;
-      // A short read (a signal, the end of the file): on from the first piece not filled.
-      for (size_t left = static_cast<size_t>(got); left > 0;) {
-        const size_t take = std::min(left, next->iov_len);
-        next->iov_base = static_cast<uint8_t*>(next->iov_base) + take;
-        next->iov_len -= take;
-        left -= take;
-        if (next->iov_len == 0) ++next, --n;
-      }
-    }
+    read_fully(id, row_offset(id, by, r0), iov, n);
   }
   return true;
 }
@@ -189,7 +191,7 @@ void TiffBlocks::read_rgb(const Window& w, uint8_t* dst, size_t stride) {
       const int64_t y0 = std::max(w.y0, by * bh_), y1 = std::min(w.y0 + w.height, (by + 1) * bh_);
       uint8_t* at = dst + static_cast<size_t>(y0 - w.y0) * stride + static_cast<size_t>(x0 - w.x0) * 3;
       if (uncompressed_ && samples_ == 3 && scatter_rows(bx, by, x0, x1, y0, y1, at, stride)) continue;
-      // A few rows of an uncompressed block not in the cache: those rows alone (the colour
+      // A few rows of an uncompressed RGBA block not in the cache: those rows alone (the colour
       // samples of the defect stage take 3 rows of every 256), else the whole block, kept.
       const uint8_t* b = nullptr;
       int64_t first = by * bh_;

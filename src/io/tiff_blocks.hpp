@@ -6,6 +6,7 @@
 // that was a fifth of its time (docs/performance-analysis.md). libtiff decodes a block straight
 // into a buffer that holds it as the file does, and rows are copied out of it once; the rows of an
 // uncompressed RGB block are read from the file straight into the window (preadv).
+#include <sys/uio.h>
 #include <tiffio.h>
 
 #include <cstdint>
@@ -44,6 +45,13 @@ class TiffBlocks {
   // 6.0, section 15), at the offset libtiff gives (TIFFGetStrileOffset). False when the block's
   // byte count is too short for them (libtiff's reading then reports the problem).
   bool read_rows_raw(int64_t bx, int64_t by, int64_t y0, int64_t y1);
+  // The file offset of row y of block `id` (block row `by`), uncompressed; whether the block's byte
+  // count covers its rows up to y1.
+  uint64_t row_offset(uint32_t id, int64_t by, int64_t y) const;
+  bool holds_rows(uint32_t id, int64_t by, int64_t y1) const;
+  // preadv of the pieces from offset `at` until all are filled (EINTR and short reads go on); an
+  // error or the end of the file is bad input naming the file and block `id`.
+  void read_fully(uint32_t id, uint64_t at, iovec* iov, int n);
   // Rows [y0, y1), columns [x0, x1) of uncompressed RGB block (bx, by) read from the file straight
   // into dst (row stride `stride`, dst at pixel (x0, y0)): one preadv() per up to 300 rows, the
   // kernel's copy out of the page cache the only one. The columns of the block outside [x0, x1)
