@@ -116,24 +116,31 @@ DefectEvalResult evaluate_defects(const std::vector<defects::Defect>& found,
   for (const synth::DefectTruth& t : truth) {
     const double x0 = static_cast<double>(t.x0) - tolerance, y0 = static_cast<double>(t.y0) - tolerance;
     const double x1 = static_cast<double>(t.x1) + tolerance, y1 = static_cast<double>(t.y1) + tolerance;
-    double best = -1;
+    // Every detection overlapping the box is this defect's (a streak broken where it crosses print
+    // of nearly its own colour comes out in pieces): their pixels together, area-weighted, locate it,
+    // against where it visibly changed the print (the shape's centre for truth files without that).
+    double sx = 0, sy = 0, area = 0;
     for (size_t i = 0; i < found.size(); ++i) {
       const defects::Defect& d = found[i];
       if (static_cast<double>(d.x1) < x0 || static_cast<double>(d.x0) > x1 || static_cast<double>(d.y1) < y0 ||
           static_cast<double>(d.y0) > y1)
         continue;
       found_matched[i] = true;
-      const double e = std::hypot(d.cx - t.cx, d.cy - t.cy);
-      if (best < 0 || e < best) best = e;
+      const double a = static_cast<double>(std::max<int64_t>(d.area, 1));
+      sx += a * d.cx;
+      sy += a * d.cy;
+      area += a;
     }
-    if (best < 0) {
+    if (area == 0) {
       r.missed.push_back(t.id);
       continue;
     }
+    const double tx = t.visible_px > 0 ? t.visible_cx : t.cx, ty = t.visible_px > 0 ? t.visible_cy : t.cy;
+    const double error = std::hypot(sx / area - tx, sy / area - ty);
     ++r.matched_truth;
-    sum += best;
-    errors.push_back(best);
-    r.centroid_max = std::max(r.centroid_max, best);
+    sum += error;
+    errors.push_back(error);
+    r.centroid_max = std::max(r.centroid_max, error);
   }
   for (size_t i = 0; i < found.size(); ++i)
     if (found_matched[i])
@@ -145,8 +152,6 @@ DefectEvalResult evaluate_defects(const std::vector<defects::Defect>& found,
   r.precision = r.found ? static_cast<double>(r.matched_found) / static_cast<double>(r.found) : 1.0;
   r.centroid_mean = r.matched_truth ? sum / static_cast<double>(r.matched_truth) : 0.0;
   if (!errors.empty()) {
-    // A streak drawn across print of its own colour is partly invisible: its centroid lies off the
-    // drawn centre, so the median and the share within 2 px say more about localisation than the mean.
     std::sort(errors.begin(), errors.end());
     const size_t n = errors.size();
     r.centroid_median = n % 2 ? errors[n / 2] : 0.5 * (errors[n / 2 - 1] + errors[n / 2]);

@@ -100,6 +100,31 @@ double median_contrast(const Pattern& base, const Drawn& d) {
   return de[de.size() / 2];
 }
 
+// The pixels of the shape that visibly change the print (Delta E 1976 >= kVisibleDeltaE against the
+// design beneath): their centroid and count. Pixel centres at integers, as the images sample them.
+constexpr double kVisibleDeltaE = 10;  // issue 18's defect contrast: "defects ... at Delta E >= 10"
+void visible_part(const Pattern& base, const Drawn& d, DefectTruth& t) {
+  double sx = 0, sy = 0;
+  int64_t n = 0;
+  for (int64_t y = t.y0; y <= t.y1; ++y)
+    for (int64_t x = t.x0; x <= t.x1; ++x) {
+      const double fx = static_cast<double>(x), fy = static_cast<double>(y);
+      if (!d.inside(fx, fy)) continue;
+      uint8_t b[3], p[3];
+      base.colour(fx, fy, b);
+      d.paint(b, p);
+      if (defects::delta_e76(defects::srgb_to_lab(b[0], b[1], b[2]), defects::srgb_to_lab(p[0], p[1], p[2])) <
+          kVisibleDeltaE)
+        continue;
+      sx += fx;
+      sy += fy;
+      ++n;
+    }
+  t.visible_px = n;
+  t.visible_cx = n ? sx / static_cast<double>(n) : d.cx;
+  t.visible_cy = n ? sy / static_cast<double>(n) : d.cy;
+}
+
 // Sizes: a third small (6..16 px), a third medium (16..60), a third large (60..200); streaks 40..300 long.
 double draw_size(detail::Rng& rng) {
   const int c = rng.below(3);
@@ -179,6 +204,7 @@ DefectedPattern::DefectedPattern(const Pattern& base, Size size, int count, uint
       t.y1 = static_cast<int64_t>(std::ceil(d.cy + d.ext_y));
       t.cx = d.cx;
       t.cy = d.cy;
+      visible_part(base, d, t);
       impl_->shapes.push_back(d);
       impl_->truth.push_back(t);
       placed = true;

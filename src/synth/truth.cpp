@@ -77,12 +77,18 @@ std::string Truth::to_json_text() const {
   j["waves"] = ws;
   if (!defects.empty()) {
     json ds = json::array();
-    for (const DefectTruth& d : defects)
-      ds.push_back({{"id", d.id},
-                    {"shape", d.shape},
-                    {"kind", d.kind},
-                    {"box", {d.x0, d.y0, d.x1, d.y1}},
-                    {"centre", {d.cx, d.cy}}});
+    for (const DefectTruth& d : defects) {
+      json one = {{"id", d.id},
+                  {"shape", d.shape},
+                  {"kind", d.kind},
+                  {"box", {d.x0, d.y0, d.x1, d.y1}},
+                  {"centre", {d.cx, d.cy}}};
+      if (d.visible_px > 0) {
+        one["visible_centre"] = {d.visible_cx, d.visible_cy};
+        one["visible_px"] = d.visible_px;
+      }
+      ds.push_back(one);
+    }
     j["defects"] = ds;
   }
   return j.dump(2) + "\n";
@@ -132,6 +138,14 @@ Truth Truth::from_json_text(const std::string& text, const std::string& source) 
         dt.y1 = box[3];
         dt.cx = centre[0];
         dt.cy = centre[1];
+        if (d.contains("visible_centre")) {
+          const auto visible = d.at("visible_centre").get<std::vector<double>>();
+          if (visible.size() != 2) fail_input(source, "a defect's 'visible_centre' has the wrong size");
+          dt.visible_cx = visible[0];
+          dt.visible_cy = visible[1];
+          dt.visible_px = d.at("visible_px").get<int64_t>();
+          if (dt.visible_px <= 0) fail_input(source, "a defect's 'visible_px' must be positive");
+        }
       } catch (const json::exception& e) {
         fail_input(source, std::string("malformed defect: ") + e.what());
       }

@@ -154,3 +154,63 @@ TEST(Evaluate, JsonHasTheFiveFields) {
   EXPECT_EQ(j.at("max").get<double>(), 1.0 / 3.0);
   EXPECT_EQ(j.size(), 5u);
 }
+
+namespace {
+
+alinify::synth::DefectTruth drawn(int64_t id, int64_t x0, int64_t y0, int64_t x1, int64_t y1, double vx, double vy) {
+  alinify::synth::DefectTruth t;
+  t.id = id;
+  t.x0 = x0, t.y0 = y0, t.x1 = x1, t.y1 = y1;
+  t.cx = 0.5 * static_cast<double>(x0 + x1);
+  t.cy = 0.5 * static_cast<double>(y0 + y1);
+  t.visible_cx = vx, t.visible_cy = vy, t.visible_px = 10;
+  return t;
+}
+
+alinify::defects::Defect detection(int64_t id, int64_t x0, int64_t y0, int64_t x1, int64_t y1, double cx, double cy,
+                                   int64_t area) {
+  alinify::defects::Defect d;
+  d.id = id;
+  d.x0 = x0, d.y0 = y0, d.x1 = x1, d.y1 = y1;
+  d.cx = cx, d.cy = cy, d.area = area;
+  return d;
+}
+
+}  // namespace
+
+// A hand-made list: one blot found 0.5 px off, a streak visible on its right part only and found in
+// two pieces, one defect missed, one detection far from everything.
+TEST(DefectEval, ScoresAHandMadeList) {
+  std::vector<alinify::synth::DefectTruth> truth = {
+      drawn(1, 10, 10, 30, 30, 20, 20),
+      drawn(2, 100, 50, 200, 54, 175, 52),  // shape centre (150, 52): its left half did not show
+      drawn(3, 300, 300, 310, 310, 305, 305)};
+  const std::vector<alinify::defects::Defect> found = {
+      detection(1, 12, 12, 29, 28, 20.5, 20, 300),
+      detection(2, 152, 50, 168, 54, 160, 52, 50),   // the two pieces of the streak: together
+      detection(3, 172, 50, 200, 54, 186, 52, 100),  // (50 * 160 + 100 * 186) / 150 = 177.33
+      detection(4, 500, 500, 505, 505, 502, 502, 20)};
+  const alinify::job::DefectEvalResult r = alinify::job::evaluate_defects(found, truth, 4);
+  EXPECT_EQ(r.truth, 3);
+  EXPECT_EQ(r.found, 4);
+  EXPECT_EQ(r.matched_truth, 2);
+  EXPECT_EQ(r.matched_found, 3);
+  EXPECT_DOUBLE_EQ(r.recall, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(r.precision, 3.0 / 4.0);
+  EXPECT_EQ(r.missed, std::vector<int64_t>{3});
+  EXPECT_EQ(r.spurious, std::vector<int64_t>{4});
+  const double streak_error = (50.0 * 160 + 100.0 * 186) / 150 - 175;
+  EXPECT_NEAR(r.centroid_max, streak_error, 1e-9);
+  EXPECT_NEAR(r.centroid_mean, 0.5 * (0.5 + streak_error), 1e-9);
+  EXPECT_NEAR(r.centroid_median, 0.5 * (0.5 + streak_error), 1e-9);
+  EXPECT_DOUBLE_EQ(r.centroid_within_2px, 0.5);  // 0.5 px yes, 2.33 px no
+  // A detection just beyond the tolerance is not a match.
+  const alinify::job::DefectEvalResult apart =
+      alinify::job::evaluate_defects({detection(1, 35, 10, 40, 20, 37, 15, 30)}, {truth[0]}, 4);
+  EXPECT_EQ(apart.matched_truth, 0);
+  EXPECT_EQ(apart.spurious, std::vector<int64_t>{1});
+  // A truth file without the visible part: scored against the shape's centre.
+  truth[1].visible_px = 0;
+  const alinify::job::DefectEvalResult shape = alinify::job::evaluate_defects({found[1], found[2]}, {truth[1]}, 4);
+  EXPECT_NEAR(shape.centroid_max, (50.0 * 160 + 100.0 * 186) / 150 - 150, 1e-9);
+}

@@ -20,6 +20,13 @@ struct DefectTruth {
   std::string kind;                        // what a finder should call it: extra_ink, missing_ink, colour_shift
   int64_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // inclusive box, design pixels
   double cx = 0, cy = 0;                   // the shape's centre
+  // Where the print visibly changed: the centroid of the shape's pixels whose colour differs from
+  // the design's beneath by Delta E 1976 >= 10 (issue 18's defect contrast), and their count. A
+  // streak drawn across print of nearly its own colour is partly invisible; a finder can only
+  // place it where it shows, so eval scores centroids against this one. visible_px 0: not known
+  // (a truth file from before), eval uses the shape's centre.
+  double visible_cx = 0, visible_cy = 0;
+  int64_t visible_px = 0;
 };
 
 class Truth {
