@@ -75,7 +75,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "elastix, openmpi-bin")
-# CHOLMOD (the refinement's fit) runs on any libblas.so.3; OpenBLAS makes it 4-5x faster (docs/install.md).
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libopenblas0-serial | libopenblas0")
+# CHOLMOD (the refinement's fit) runs on any libblas.so.3; OpenBLAS makes it 4.2-4.4x faster (docs/install.md).
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libopenblas0-serial")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "slurm-client, environment-modules | lmod")
 include(CPack)

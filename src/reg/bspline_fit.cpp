@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "alinify/core/error.hpp"
 #include "alinify/transform/transform_eval.hpp"
@@ -129,6 +130,7 @@ class NormalSystem {
     std::fill(matrix_.valuePtr(), matrix_.valuePtr() + inner.size(), 1.0);
     cholesky_.cholmod().print = 0;  // a failure is reported below, in one line, not on stdout
     cholesky_.analyzePattern(matrix_);
+    check("analysed");
   }
 
   // One weighted, regularised least-squares solve for both components (one factorisation).
@@ -159,14 +161,27 @@ class NormalSystem {
     for (size_t i = 0; i < nnz; ++i) v[i] = data[i] + o.smoothness * scale * bend_[i];
     for (int i = 0; i < n_; ++i) v[slot(i, i)] += o.ridge * scale;
     cholesky_.factorize(matrix_);
-    if (cholesky_.info() != Eigen::Success)
-      fail_runtime("refinement fit: the normal equations could not be factorised");
-    const Eigen::VectorXd cx = cholesky_.solve(bx), cy = cholesky_.solve(by);
+    check("factorised");
+    const Eigen::VectorXd cx = cholesky_.solve(bx);
+    check("solved");
+    const Eigen::VectorXd cy = cholesky_.solve(by);
+    check("solved");
     g.coef_x.assign(cx.data(), cx.data() + n_);
     g.coef_y.assign(cy.data(), cy.data() + n_);
   }
 
  private:
+  // Eigen's info() looks at the factor's minor only: a CHOLMOD failure before the numeric stage
+  // (out of memory, say) leaves it at Success while the factor is stale or merely symbolic, and
+  // solve() then returns another system's answer. CHOLMOD's own status says.
+  void check(const char* what) {
+    const int status = cholesky_.cholmod().status;
+    if (status < CHOLMOD_OK || cholesky_.info() != Eigen::Success)
+      fail_runtime(std::string("refinement fit: the normal equations could not be ") + what + " (CHOLMOD status " +
+                   std::to_string(status) + (status == CHOLMOD_OUT_OF_MEMORY ? ": out of memory" : "") +
+                   (cholesky_.info() == Eigen::NumericalIssue ? ", not positive definite" : "") + ")");
+  }
+
   static constexpr int kStencil = 49;
   static int offset(int dx, int dy) { return (dy + 3) * 7 + dx + 3; }
   int offset_between(int r, int c) const { return offset(r % nx_ - c % nx_, r / nx_ - c / nx_); }

@@ -138,13 +138,16 @@ Truth Truth::from_json_text(const std::string& text, const std::string& source) 
         dt.y1 = box[3];
         dt.cx = centre[0];
         dt.cy = centre[1];
+        if (d.contains("visible_centre") != d.contains("visible_px"))
+          fail_input(source, "a defect has one of 'visible_centre' and 'visible_px' without the other");
         if (d.contains("visible_centre")) {
           const auto visible = d.at("visible_centre").get<std::vector<double>>();
           if (visible.size() != 2) fail_input(source, "a defect's 'visible_centre' has the wrong size");
+          if (!d.at("visible_px").is_number_integer() || d.at("visible_px").get<int64_t>() <= 0)
+            fail_input(source, "a defect's 'visible_px' must be a positive integer");
           dt.visible_cx = visible[0];
           dt.visible_cy = visible[1];
           dt.visible_px = d.at("visible_px").get<int64_t>();
-          if (dt.visible_px <= 0) fail_input(source, "a defect's 'visible_px' must be positive");
         }
       } catch (const json::exception& e) {
         fail_input(source, std::string("malformed defect: ") + e.what());

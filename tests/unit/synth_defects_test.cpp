@@ -3,7 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
 
+#include "alinify/core/error.hpp"
 #include "alinify/defects/colour.hpp"
 #include "alinify/synth/synth.hpp"
 
@@ -123,6 +127,37 @@ TEST(SynthDefects, TruthJsonKeepsTheDefects) {
   Truth plain;
   plain.design = plain.scan = Size{100, 80};
   EXPECT_EQ(plain.to_json_text().find("defects"), std::string::npos);
+}
+
+TEST(SynthDefects, TruthJsonRefusesAMalformedVisiblePart) {
+  Truth t;
+  t.design = t.scan = Size{100, 80};
+  DefectTruth d;
+  d.id = 1;
+  d.shape = "blot";
+  d.kind = "extra_ink";
+  d.x0 = 10, d.y0 = 11, d.x1 = 20, d.y1 = 22;
+  d.cx = 15, d.cy = 16.5;
+  d.visible_cx = 17, d.visible_cy = 18, d.visible_px = 40;
+  t.defects.push_back(d);
+  const nlohmann::json good = nlohmann::json::parse(t.to_json_text());
+  const auto refused = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& problem) {
+    nlohmann::json j = good;
+    edit(j["defects"][0]);
+    try {
+      Truth::from_json_text(j.dump(), "t.json");
+      ADD_FAILURE() << "accepted: " << j["defects"][0].dump();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kBadInput);
+      EXPECT_NE(std::string(e.what()).find("t.json"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(problem), std::string::npos) << e.what();
+    }
+  };
+  refused([](nlohmann::json& x) { x.erase("visible_px"); }, "without the other");
+  refused([](nlohmann::json& x) { x.erase("visible_centre"); }, "without the other");
+  refused([](nlohmann::json& x) { x["visible_px"] = 0; }, "positive integer");
+  refused([](nlohmann::json& x) { x["visible_px"] = 2.5; }, "positive integer");
+  refused([](nlohmann::json& x) { x["visible_centre"] = {1.0}; }, "wrong size");
 }
 
 }  // namespace

@@ -23,9 +23,9 @@ EvalResult evaluate(const transform::Transform& t, const synth::Truth& truth, in
 // Detected defects against a synthetic pair's drawn ones. A detection matches a truth defect when
 // its box overlaps the truth box widened by `tolerance` px on each side. Recall: the share of truth
 // defects matched by at least one detection; precision: the share of detections matching one;
-// centroid error: for each matched truth defect, the distance from its centre to the nearest
-// matching detection's centroid (px): mean, max, median and the share of matched truth defects
-// within 2 px.
+// centroid error: for each matched truth defect, the distance from its visible centre (its centre
+// when the truth file has none) to the area-weighted centroid of all detections matching it (px):
+// mean, max, median and the share of matched truth defects within 2 px.
 struct DefectEvalResult {
   int64_t truth = 0, found = 0, matched_truth = 0, matched_found = 0;
   double recall = 0, precision = 0;
