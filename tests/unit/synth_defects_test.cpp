@@ -101,15 +101,21 @@ TEST(SynthDefects, TheVisibleCentreIsWhereThePrintChanged) {
   EXPECT_GT(partly_hidden, 0);
 }
 
-TEST(SynthDefects, TruthJsonKeepsTheDefects) {
+// A truth of 100x80 px with one drawn blot (its visible part not known).
+Truth one_blot(DefectTruth& d) {
   Truth t;
   t.design = t.scan = Size{100, 80};
-  DefectTruth d;
   d.id = 1;
   d.shape = "blot";
   d.kind = "extra_ink";
   d.x0 = 10, d.y0 = 11, d.x1 = 20, d.y1 = 22;
   d.cx = 15, d.cy = 16.5;
+  return t;
+}
+
+TEST(SynthDefects, TruthJsonKeepsTheDefects) {
+  DefectTruth d;
+  Truth t = one_blot(d);
   t.defects.push_back(d);
   d.id = 2;
   d.visible_cx = 17.25, d.visible_cy = 18, d.visible_px = 40;
@@ -130,14 +136,8 @@ TEST(SynthDefects, TruthJsonKeepsTheDefects) {
 }
 
 TEST(SynthDefects, TruthJsonRefusesAMalformedVisiblePart) {
-  Truth t;
-  t.design = t.scan = Size{100, 80};
   DefectTruth d;
-  d.id = 1;
-  d.shape = "blot";
-  d.kind = "extra_ink";
-  d.x0 = 10, d.y0 = 11, d.x1 = 20, d.y1 = 22;
-  d.cx = 15, d.cy = 16.5;
+  Truth t = one_blot(d);
   d.visible_cx = 17, d.visible_cy = 18, d.visible_px = 40;
   t.defects.push_back(d);
   const nlohmann::json good = nlohmann::json::parse(t.to_json_text());
