@@ -47,6 +47,13 @@ struct Drawn {
     out[1] = base[1];
     out[2] = static_cast<uint8_t>(std::clamp(base[2] - 55, 0, 255));
   }
+  // Delta E 1976 between the design at (x, y) and the defect painted over it.
+  double contrast(const Pattern& design, double x, double y) const {
+    uint8_t b[3], p[3];
+    design.colour(x, y, b);
+    paint(b, p);
+    return defects::delta_e76(defects::srgb_to_lab(b[0], b[1], b[2]), defects::srgb_to_lab(p[0], p[1], p[2]));
+  }
 };
 
 const char* shape_name(Shape s) {
@@ -89,11 +96,7 @@ double median_contrast(const Pattern& base, const Drawn& d) {
   for (int j = 0; j < 9; ++j)
     for (int i = 0; i < 9; ++i) {
       const double x = d.cx - d.ext_x + 2 * d.ext_x * i / 8.0, y = d.cy - d.ext_y + 2 * d.ext_y * j / 8.0;
-      if (!d.inside(x, y)) continue;
-      uint8_t b[3], p[3];
-      base.colour(x, y, b);
-      d.paint(b, p);
-      de.push_back(defects::delta_e76(defects::srgb_to_lab(b[0], b[1], b[2]), defects::srgb_to_lab(p[0], p[1], p[2])));
+      if (d.inside(x, y)) de.push_back(d.contrast(base, x, y));
     }
   if (de.empty()) return 0;
   std::nth_element(de.begin(), de.begin() + static_cast<std::ptrdiff_t>(de.size() / 2), de.end());
@@ -109,13 +112,7 @@ void visible_part(const Pattern& base, const Drawn& d, DefectTruth& t) {
   for (int64_t y = t.y0; y <= t.y1; ++y)
     for (int64_t x = t.x0; x <= t.x1; ++x) {
       const double fx = static_cast<double>(x), fy = static_cast<double>(y);
-      if (!d.inside(fx, fy)) continue;
-      uint8_t b[3], p[3];
-      base.colour(fx, fy, b);
-      d.paint(b, p);
-      if (defects::delta_e76(defects::srgb_to_lab(b[0], b[1], b[2]), defects::srgb_to_lab(p[0], p[1], p[2])) <
-          kVisibleDeltaE)
-        continue;
+      if (!d.inside(fx, fy) || d.contrast(base, fx, fy) < kVisibleDeltaE) continue;
       sx += fx;
       sy += fy;
       ++n;
