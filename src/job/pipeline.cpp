@@ -163,8 +163,13 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
     rp.options = job.reg;
     rp.options.work_dir = elastix_dir_for(job.transform_out);
     if (rp.options.grid_spacing <= 0) rp.options.grid_spacing = plan::bspline_grid_spacing(design.size());
+    rp.options.refinement_follows = job.refine == RefineMode::kAuto;
     if (job.reg.parameter_files.empty() && job.reg.preset == "bspline")
-      spdlog::info("B-spline control points every {} full-resolution pixels", rp.options.grid_spacing);
+      spdlog::info("B-spline control points every {} full-resolution pixels{}", rp.options.grid_spacing,
+                   rp.options.refinement_follows
+                       ? "; preset lightened because the refinement follows (250 iterations a level, B-spline on "
+                         "two levels)"
+                       : "");
     rp.options.scan_path = job.scan;
     // Parameter files first: a malformed user file fails before any heavy work.
     reg::check_registration_inputs(rp.options);

@@ -54,7 +54,18 @@ Previews read_previews(const io::Raster& design, const io::Raster& scan, const i
   p.aligned = RgbImage(w, h);
   read_banded(aligned, whole, w, h, p.aligned.px.data());
 
+  p.scan_scale = std::max(1.0, static_cast<double>(std::max(s.width, s.height)) / max_side);
+  p.scan = RgbImage(preview_side(s.width, p.scan_scale), preview_side(s.height, p.scan_scale));
+  read_banded(scan, Window{0, 0, s.width, s.height}, p.scan.width, p.scan.height, p.scan.px.data());
+
   // The scan unmoved on the design grid: the part both cover, read into its place in the preview.
+  // A scan of the design's size is that preview already (the same read, byte for byte): one pass
+  // over the full-resolution scan instead of two (about a second at 283 MP).
+  if (s.width == d.width && s.height == d.height) {
+    p.scan_as_is = p.scan;
+    p.scan_as_is_valid.assign(static_cast<size_t>(w) * h, 1);
+    return p;
+  }
   p.scan_as_is = RgbImage(w, h, 128);
   p.scan_as_is_valid.assign(static_cast<size_t>(w) * h, 0);
   const Window common = whole.clipped(s);
@@ -69,10 +80,6 @@ Previews read_previews(const io::Raster& design, const io::Raster& scan, const i
         p.scan_as_is_valid[static_cast<size_t>(y) * w + x] = 1;
       }
   }
-
-  p.scan_scale = std::max(1.0, static_cast<double>(std::max(s.width, s.height)) / max_side);
-  p.scan = RgbImage(preview_side(s.width, p.scan_scale), preview_side(s.height, p.scan_scale));
-  read_banded(scan, Window{0, 0, s.width, s.height}, p.scan.width, p.scan.height, p.scan.px.data());
   return p;
 }
 

@@ -230,7 +230,7 @@ static RegistrationResult register_decimated_unguarded(RegistrationImages& image
   RegistrationResult r;
   const std::string exe = find_executable(o.elastix);
   std::vector<std::string> params = o.parameter_files;
-  if (params.empty()) params = write_preset_files(o.preset, o.work_dir, o.grid_spacing);
+  if (params.empty()) params = write_preset_files(o.preset, o.work_dir, o.grid_spacing, o.refinement_follows);
   r.decimate_seconds = images.decimate_seconds;
   r.registration_image_bytes = images.bytes;
   spdlog::info("decimated design and scan by {} in {:.2f} s ({} of registration images)", images.factor,

@@ -1,6 +1,8 @@
 // The QA layer's pure parts: similarity measures, tile sampling, deformation statistics, the
 // verdict, elastix log parsing, PNG round trip, the batch index page and summary fields.
+#include <cpl_string.h>
 #include <fcntl.h>
+#include <gdal.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 
 #include "alinify/batch/summary.hpp"
 #include "alinify/core/error.hpp"
+#include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
 #include "alinify/job/progress.hpp"
 #include "alinify/job/qa_report.hpp"
@@ -42,6 +45,19 @@ std::vector<float> noise(size_t n, unsigned seed) {
   std::vector<float> v(n);
   for (float& x : v) x = u(g);
   return v;
+}
+
+// A tiled RGB GeoTIFF of random bytes (seeded).
+void write_random_rgb(const std::string& path, int w, int h, unsigned seed) {
+  io::init_gdal();
+  char** o = CSLSetNameValue(nullptr, "TILED", "YES");
+  GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path.c_str(), w, h, 3, GDT_Byte, o);
+  CSLDestroy(o);
+  std::mt19937 g(seed);
+  std::vector<uint8_t> px(static_cast<size_t>(w) * h * 3);
+  for (uint8_t& v : px) v = static_cast<uint8_t>(g() & 0xff);
+  EXPECT_EQ(GDALDatasetRasterIO(ds, GF_Write, 0, 0, w, h, px.data(), w, h, GDT_Byte, 3, nullptr, 3, 3 * w, 1), CE_None);
+  GDALClose(ds);
 }
 
 }  // namespace
@@ -245,6 +261,32 @@ TEST(QaPictures, DeformationMapCarriesAColourBarAndCheckerboardAlternates) {
   EXPECT_EQ(cb.at(0, 0)[0], 0);
   EXPECT_EQ(cb.at(15, 0)[0], 255);
   EXPECT_EQ(cb.at(15, 15)[0], 0);
+}
+
+// The scan laid on the design's grid unmoved: a scan of the design's size is its whole preview
+// (read once), a larger one is cut to the part the design covers, and both are what an averaged
+// read of that part gives.
+TEST(QaPictures, TheScanAsItIsIsItsAveragedReadOnTheDesignsGrid) {
+  ScratchDir dir("qa_previews");
+  write_random_rgb(dir.file("design.tif"), 96, 64, 1);
+  write_random_rgb(dir.file("same.tif"), 96, 64, 2);
+  write_random_rgb(dir.file("larger.tif"), 192, 128, 3);
+  const io::Raster design = io::Raster::open(dir.file("design.tif"));
+  const int side = 24;  // previews of 24 x 16: one band of read_banded
+  for (const std::string name : {"same.tif", "larger.tif"}) {
+    const io::Raster scan = io::Raster::open(dir.file(name));
+    const qa::Previews p = qa::read_previews(design, scan, design, side);
+    ASSERT_EQ(p.scan_as_is.width, 24) << name;
+    ASSERT_EQ(p.scan_as_is.height, 16) << name;
+    std::vector<uint8_t> expected(24 * 16 * 3);
+    scan.read_rgb_average(Window{0, 0, 96, 64}, 24, 16, expected.data());
+    EXPECT_EQ(p.scan_as_is.px, expected) << name;
+    EXPECT_EQ(p.scan_as_is_valid, std::vector<uint8_t>(24 * 16, 1)) << name;
+    std::vector<uint8_t> whole(static_cast<size_t>(p.scan.width) * p.scan.height * 3);
+    scan.read_rgb_average(Window{0, 0, scan.size().width, scan.size().height}, p.scan.width, p.scan.height,
+                          whole.data());
+    EXPECT_EQ(p.scan.px, whole) << name;
+  }
 }
 
 TEST(QaOutput, OverviewFactorsStopAtOneTile) {

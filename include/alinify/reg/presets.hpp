@@ -10,7 +10,10 @@ namespace alinify::reg {
 std::vector<std::string> preset_names();
 // The parameter files of a preset, written into dir; returns their paths in order. A positive
 // grid_spacing (full-resolution pixels) replaces the B-spline file's FinalGridSpacingInPhysicalUnits.
-std::vector<std::string> write_preset_files(const std::string& preset, const std::string& dir, double grid_spacing = 0);
+// refinement_follows lightens the bspline preset (half the iterations, two B-spline levels): the
+// refinement brings the accuracy (presets.cpp says what was measured).
+std::vector<std::string> write_preset_files(const std::string& preset, const std::string& dir, double grid_spacing = 0,
+                                            bool refinement_follows = false);
 // The text of one embedded configs/elastix file ("affine.txt"); empty if absent.
 std::string embedded_config(const std::string& file_name);
 

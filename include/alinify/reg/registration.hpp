@@ -20,6 +20,9 @@ struct RegisterOptions {
   double grid_spacing = 0;                   // B-spline control-point spacing, full-res px (0: the preset's)
   std::string work_dir;                      // elastix's folder (kept: log, TransformParameters)
   int threads = 0;
+  // The refinement follows elastix (--refine auto): the bspline preset is written lightened
+  // (presets.hpp). User parameter files are never changed.
+  bool refinement_follows = false;
   bool keep_images = false;  // keep the decimated .mhd/.raw after success
   // Initial transform: auto|search|box (coarse global alignment, docs/registration.md), none
   // (elastix from its own geometrical-centre start), or a file (elastix TransformParameters or
