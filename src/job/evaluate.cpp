@@ -54,6 +54,7 @@ std::string EvalResult::to_json_text() const {
   j["median"] = median;
   j["p95"] = p95;
   j["max"] = max;
+  j["max_at"] = {max_at.x, max_at.y};
   return j.dump();
 }
 
@@ -68,10 +69,14 @@ EvalResult evaluate(const transform::Transform& t, const synth::Truth& truth, in
 
   Histogram hist;
   int64_t points = 0;
-  double sum = 0, max = 0;
-#pragma omp parallel for schedule(dynamic, 4) reduction(+ : points, sum) reduction(max : max)
+  double sum = 0;
+  // Each row's largest error and where it is: the worst point is found in row order whatever the
+  // threads' schedule (the first of equal ones).
+  std::vector<double> row_max(static_cast<size_t>(ny), 0), row_max_x(static_cast<size_t>(ny), 0);
+#pragma omp parallel for schedule(dynamic, 4) reduction(+ : points, sum)
   for (int64_t j = 0; j < ny; ++j) {
     const double py = static_cast<double>(j * step);
+    double& max = row_max[static_cast<size_t>(j)];
     for (int64_t i = 0; i < nx; ++i) {
       const double px = static_cast<double>(i * step);
       double qx, qy;
@@ -81,7 +86,10 @@ EvalResult evaluate(const transform::Transform& t, const synth::Truth& truth, in
       const double e = std::hypot(back.x - px, back.y - py);
       ++points;
       sum += e;
-      max = std::max(max, e);
+      if (e > max) {
+        max = e;
+        row_max_x[static_cast<size_t>(j)] = px;
+      }
       hist.counts[Histogram::bin_of(e)].fetch_add(1, std::memory_order_relaxed);
     }
   }
@@ -90,7 +98,10 @@ EvalResult evaluate(const transform::Transform& t, const synth::Truth& truth, in
   EvalResult r;
   r.points = points;
   r.mean = sum / static_cast<double>(points);
+  const size_t worst = static_cast<size_t>(std::max_element(row_max.begin(), row_max.end()) - row_max.begin());
+  const double max = row_max[worst];
   r.max = max;
+  r.max_at = Vec2{row_max_x[worst], static_cast<double>(static_cast<int64_t>(worst) * step)};
   // Nearest-rank quantiles, to histogram resolution and never above the exact maximum.
   const auto rank = [&](double q) {
     const double k = std::ceil(q * static_cast<double>(points)) - 1;

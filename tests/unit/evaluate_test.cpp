@@ -96,6 +96,9 @@ TEST(Evaluate, QuantilesMatchABruteForceReference) {
   EXPECT_NEAR(r.median, at(0.5), 1e-4);
   EXPECT_NEAR(r.p95, at(0.95), 1e-4);
   EXPECT_NEAR(r.max, e.back(), 1e-12);
+  // The error grows with the distance from the origin: largest at the last grid point.
+  EXPECT_EQ(r.max_at.x, 298);
+  EXPECT_EQ(r.max_at.y, 198);
   EXPECT_LT(r.median, r.p95);
   EXPECT_LT(r.p95, r.max);
   EXPECT_LT(r.mean, r.max);
@@ -139,20 +142,22 @@ TEST(Evaluate, FailsWhenNothingLandsInsideTheScan) {
   EXPECT_THROW(evaluate(affine(1, 0, 0, 1, 0, 0), truth, 0), Error);
 }
 
-TEST(Evaluate, JsonHasTheFiveFields) {
+TEST(Evaluate, JsonHasTheSixFields) {
   EvalResult r;
   r.points = 12;
   r.mean = 0.25;
   r.median = 0.125;
   r.p95 = 0.5;
   r.max = 1.0 / 3.0;
+  r.max_at = Vec2{8, 4};
   const auto j = nlohmann::json::parse(r.to_json_text());
   EXPECT_EQ(j.at("points").get<int64_t>(), 12);
   EXPECT_EQ(j.at("mean").get<double>(), 0.25);
   EXPECT_EQ(j.at("median").get<double>(), 0.125);
   EXPECT_EQ(j.at("p95").get<double>(), 0.5);
   EXPECT_EQ(j.at("max").get<double>(), 1.0 / 3.0);
-  EXPECT_EQ(j.size(), 5u);
+  EXPECT_EQ(j.at("max_at"), nlohmann::json::array({8.0, 4.0}));
+  EXPECT_EQ(j.size(), 6u);
 }
 
 namespace {

@@ -13,6 +13,7 @@ namespace alinify::job {
 struct EvalResult {
   int64_t points = 0;                             // design grid points whose mapped position falls inside the scan
   double mean = 0, median = 0, p95 = 0, max = 0;  // pixels
+  Vec2 max_at;                                    // design pixel of the largest error (the first in row order)
   std::string to_json_text() const;
 };
 
