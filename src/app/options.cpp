@@ -49,8 +49,9 @@ po::options_description register_options() {
       "refine", po::value<std::string>()->default_value("auto"),
       "auto|none: after elastix, every rank measures the residual of 64 px design blocks at full resolution; "
       "auto adds one fitted B-spline correction to the transform unless cross-validation on held-out blocks finds "
-      "none that predicts them better than no correction (docs/registration.md, \"Refinement\"); none: elastix's "
-      "transform as it is");
+      "none that predicts them better than no correction (docs/registration.md, \"Refinement\"), and the bspline "
+      "preset runs lightened before it (250 iterations a level, the B-spline stage on two levels); none: elastix's "
+      "transform as it is, the preset as shipped");
   return d;
 }
 
