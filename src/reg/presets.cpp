@@ -31,8 +31,8 @@ std::string number(double v) {
 // then only has to bring every 64 px block within the refinement's search radius, and the
 // refinement's 128 px control grid measured at full resolution brings the accuracy. Half the
 // iterations in both stages, and the B-spline stage's two levels on the final grid (2x, then 1x
-// the spacing) instead of four: on the 283 MP synth pair (seed 1) elastix 36-38 s -> 14-15 s and
-// the job's eval mean 0.070 px either way (docs/registration.md, "What elastix does before the
+// the spacing) instead of four: on the 283 MP synth pair (seed 1) elastix 38.6 s -> 13.4-16.8 s and
+// the job's eval mean 0.070 px either way (docs/registration.md, "elastix before the
 // refinement"). Without the B-spline stage (affine alone) the residual was 4.8 px and the
 // refinement ended at 0.77 px: that stage stays.
 std::string lightened(const std::string& file_name, const std::string& text) {
