@@ -113,13 +113,20 @@ cd "$T/work" || fail "cd $T/work"
   fail "pair.sbatch: $(tail -5 run.log)"
 [ "$(cat "$T/srun.started")" = "$A" ] || fail "pair.sbatch started '$(cat "$T/srun.started")', not $A"
 [ -s O.tif ] && [ -s O.transform.json ] || fail "no O.tif / O.transform.json: $(tail -3 run.log)"
-# The elastix files of the run are the installed presets (but for the affine one's automatic
-# initialisation, which src/reg/registration.cpp switches off when it starts from a coarse transform).
+# The elastix files of the run are the installed presets, but for the affine one's automatic
+# initialisation (src/reg/registration.cpp switches it off when it starts from a coarse transform)
+# and the lightening that the refinement (on by default) asks for: 250 iterations a level, the
+# B-spline stage on two levels, a first line that says so (src/reg/presets.cpp).
 E=O.transform.elastix
-cmp -s "$E/preset.1.bspline.txt" "$R/usr/share/alinify/elastix/bspline.txt" || fail "bspline preset of the run differs from the installed one"
-cmp -s <(grep -v AutomaticTransformInitialization "$E/preset.0.affine.txt") \
-  <(grep -v AutomaticTransformInitialization "$R/usr/share/alinify/elastix/affine.txt") ||
-  fail "affine preset of the run differs from the installed one"
+changed='^// alinify: lightened|MaximumNumberOfIterations|NumberOfResolutions|GridSpacingSchedule|AutomaticTransformInitialization'
+for f in 0.affine 1.bspline; do
+  cmp -s <(grep -Ev "$changed" "$E/preset.$f.txt") <(grep -Ev "$changed" "$R/usr/share/alinify/elastix/${f#*.}.txt") ||
+    fail "${f#*.} preset of the run differs from the installed one"
+  [ "$(head -1 "$E/preset.$f.txt")" = "// alinify: lightened because the refinement follows (docs/registration.md)" ] &&
+    grep -qxF '(MaximumNumberOfIterations 250)' "$E/preset.$f.txt" || fail "the run's ${f#*.} preset is not lightened"
+done
+grep -qxF '(NumberOfResolutions 2)' "$E/preset.1.bspline.txt" && grep -qxF '(GridSpacingSchedule 2.0 1.0)' "$E/preset.1.bspline.txt" ||
+  fail "the run's B-spline stage is not on two levels"
 "${clean_env[@]}" "$A" eval --transform O.transform.json --truth P/truth.json >eval.json 2>&1 || fail "eval: $(cat eval.json)"
 maxerr=$(sed -n 's/.*"max":\([0-9.e+-]*\).*/\1/p' eval.json)
 awk -v e="$maxerr" 'BEGIN { exit !(e != "" && e < 2) }' || fail "error against the truth: $(cat eval.json)"
