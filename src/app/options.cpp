@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "alinify/core/error.hpp"
+#include "alinify/reg/presets.hpp"
 
 namespace alinify::app {
 
@@ -47,11 +48,12 @@ po::options_description register_options() {
       "coarse-debug", po::value<std::string>(),
       "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates")(
       "refine", po::value<std::string>()->default_value("auto"),
-      "auto|none: after elastix, every rank measures the residual of 64 px design blocks at full resolution; "
-      "auto adds one fitted B-spline correction to the transform unless cross-validation on held-out blocks finds "
-      "none that predicts them better than no correction (docs/registration.md, \"Refinement\"), and the bspline "
-      "preset runs lightened before it (250 iterations a level, the B-spline stage on two levels); none: elastix's "
-      "transform as it is, the preset as shipped");
+      (std::string("auto|none: after elastix, every rank measures the residual of 64 px design blocks at full "
+                   "resolution; auto adds one fitted B-spline correction to the transform unless cross-validation on "
+                   "held-out blocks finds none that predicts them better than no correction (docs/registration.md, "
+                   "\"Refinement\"), and the bspline preset runs lightened before it (") +
+       reg::kLightenedSummary + "); none: elastix's transform as it is, the preset as shipped")
+          .c_str());
   return d;
 }
 

@@ -26,6 +26,7 @@
 #include "alinify/plan/memory_budget.hpp"
 #include "alinify/plan/planner.hpp"
 #include "alinify/reg/elastix_log.hpp"
+#include "alinify/reg/presets.hpp"
 #include "alinify/transform/elastix_params.hpp"
 #include "alinify/warp/backend.hpp"
 #include "compressed_tiles.hpp"
@@ -166,10 +167,9 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
     rp.options.refinement_follows = job.refine == RefineMode::kAuto;
     if (job.reg.parameter_files.empty() && job.reg.preset == "bspline")
       spdlog::info("B-spline control points every {} full-resolution pixels{}", rp.options.grid_spacing,
-                   rp.options.refinement_follows
-                       ? "; preset lightened because the refinement follows (250 iterations a level, B-spline on "
-                         "two levels)"
-                       : "");
+                   rp.options.refinement_follows ? std::string("; preset lightened because the refinement follows (") +
+                                                       reg::kLightenedSummary + ")"
+                                                 : std::string());
     rp.options.scan_path = job.scan;
     // Parameter files first: a malformed user file fails before any heavy work.
     reg::check_registration_inputs(rp.options);

@@ -47,13 +47,18 @@ TEST(Presets, BeforeTheRefinementTheBsplinePresetIsLighterAndStillParses) {
   // One schedule entry per level, or elastix refuses the file.
   EXPECT_EQ(m[1].at("GridSpacingSchedule"), (Strings{"2.0", "1.0"}));
   EXPECT_EQ(m[1].at("FinalGridSpacingInPhysicalUnits"), Strings{"1024"});
+  // The words of the log and --help say what the files got.
+  EXPECT_NE(std::string(kLightenedSummary).find(m[1].at("MaximumNumberOfIterations")[0] + " iterations a level"),
+            std::string::npos);
+  EXPECT_NE(std::string(kLightenedSummary).find("on two levels"), std::string::npos);
   // Nothing else changes: the same keys as the preset as shipped.
   const std::vector<ParameterMap> full = written("bspline", 1024, false);
   for (size_t k = 0; k < m.size(); ++k) {
     EXPECT_EQ(m[k].size(), full[k].size());
     for (const auto& [key, value] : full[k])
-      if (key != "MaximumNumberOfIterations" && key != "NumberOfResolutions" && key != "GridSpacingSchedule")
+      if (key != "MaximumNumberOfIterations" && key != "NumberOfResolutions" && key != "GridSpacingSchedule") {
         EXPECT_EQ(m[k].at(key), value) << key;
+      }
   }
 }
 
