@@ -115,15 +115,15 @@ double fit_weight(const BlockRecord& r) {
   if (!r.inside) return 0;
   if (r.m.verdict == reg::block::Verdict::kOk) return r.m.confidence;
   if (r.m.verdict != reg::block::Verdict::kDisagree || !(r.m.peak > 0)) return 0;
-  return 0.5 * r.m.peak * std::max(0.0, 1.0 - r.m.second / r.m.peak);
+  return 0.5 * r.m.peak * std::max(0.0, 1.0 - r.m.second / r.m.peak) * r.m.aperture;
 }
 
 std::string to_message(const std::vector<BlockRecord>& records) {
   std::string text;
   for (const BlockRecord& r : records)
-    fmt::format_to(std::back_inserter(text), "{} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g}\n", r.index,
+    fmt::format_to(std::back_inserter(text), "{} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g}\n", r.index,
                    r.inside ? 1 : 0, static_cast<int>(r.m.verdict), r.m.dx, r.m.dy, r.m.confidence, r.m.peak,
-                   r.m.second);
+                   r.m.second, r.m.aperture);
   return text;
 }
 
@@ -132,7 +132,7 @@ std::vector<BlockRecord> records_from_message(const std::string& text) {
   std::istringstream in(text);
   BlockRecord r;
   int inside = 0, verdict = 0;
-  while (in >> r.index >> inside >> verdict >> r.m.dx >> r.m.dy >> r.m.confidence >> r.m.peak >> r.m.second) {
+  while (in >> r.index >> inside >> verdict >> r.m.dx >> r.m.dy >> r.m.confidence >> r.m.peak >> r.m.second >> r.m.aperture) {
     r.inside = inside != 0;
     r.m.verdict = static_cast<reg::block::Verdict>(verdict);
     records.push_back(r);

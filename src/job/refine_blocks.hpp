@@ -51,7 +51,8 @@ BlockRecord measure_site(const BlockSite& site, const io::Raster& design, const 
 
 // The fit's weight of a measurement: its confidence when it is ok; half its peak x distinctness
 // when only its halves disagree (the block is sheared by deformation finer than itself: its
-// shift is still the block's mean, which the fit wants); 0 otherwise (flat, no match, ambiguous,
+// shift is still the block's mean, which the fit wants), times the aperture weight of a block
+// whose texture runs mostly one way; 0 otherwise (flat, one direction only, no match, ambiguous,
 // beyond the radius, outside the scan).
 double fit_weight(const BlockRecord& r);
 // Whether the block's shift counts in the residual statistics (weight > 0).

@@ -281,8 +281,29 @@ std::string describe(Verdict v) {
       return "beyond the search radius";
     case Verdict::kDisagree:
       return "halves disagree";
+    case Verdict::kOneDirectional:
+      return "one direction only";
   }
   return "?";
+}
+
+double isotropy(const Block& b) {
+  // Central differences at the interior pixels, weighed by the same Hann window as the
+  // correlation: the structure the correlation sees.
+  const int n = b.size;
+  const std::vector<double>& w = hann(n);
+  double sxx = 0, syy = 0, sxy = 0;
+  for (int y = 1; y < n - 1; ++y)
+    for (int x = 1; x < n - 1; ++x) {
+      const double gx = 0.5 * (b.at(x + 1, y) - b.at(x - 1, y)), gy = 0.5 * (b.at(x, y + 1) - b.at(x, y - 1));
+      const double k = w[static_cast<size_t>(x)] * w[static_cast<size_t>(y)];
+      sxx += k * gx * gx;
+      syy += k * gy * gy;
+      sxy += k * gx * gy;
+    }
+  const double half_trace = 0.5 * (sxx + syy);
+  const double root = std::sqrt(std::max(0.0, half_trace * half_trace - (sxx * syy - sxy * sxy)));
+  return half_trace > 0 ? std::max(0.0, half_trace - root) / (half_trace + root) : 0.0;
 }
 
 namespace {
@@ -311,6 +332,13 @@ Measurement measure_block(const Block& design, const std::function<Block()>& mak
   m.texture = d.texture;
   if (m.texture < o.min_texture) {
     m.verdict = Verdict::kFlat;
+    return m;
+  }
+  m.isotropy = isotropy(design);
+  const double full = std::max(o.full_isotropy, 1e-9);
+  m.aperture = std::pow(std::min(1.0, m.isotropy / full), 2);
+  if (m.isotropy < o.min_isotropy) {
+    m.verdict = Verdict::kOneDirectional;  // decided by the design alone, like kFlat
     return m;
   }
   const Block scan = make_scan();
@@ -346,7 +374,7 @@ Measurement measure_block(const Block& design, const std::function<Block()>& mak
     return m;
   }
   const double agree = 1 / (1 + std::pow(m.disagreement / o.agreement_px, 2));
-  m.confidence = std::clamp(m.peak, 0.0, 1.0) * distinct * agree;
+  m.confidence = std::clamp(m.peak, 0.0, 1.0) * distinct * agree * m.aperture;
   m.verdict = Verdict::kOk;
   return m;
 }

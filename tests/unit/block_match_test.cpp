@@ -109,6 +109,45 @@ TEST(BlockMatch, PeriodicBlocksAreAmbiguous) {
   EXPECT_GT(m.second, 0.8 * m.peak);
 }
 
+TEST(BlockMatch, AStraightEdgeIsMeasuredInOneDirectionOnly) {
+  // A soft edge at 30 degrees: moved along itself it looks the same, so the correlation peaks as
+  // sharply at the wrong shift as at the right one (the aperture problem). Without the isotropy
+  // check this block measured "ok" with a confidence near 1.
+  const double nx = std::cos(M_PI / 6), ny = std::sin(M_PI / 6);
+  const Field edge = [&](double x, double y) { return 128 + 60 * std::tanh((nx * (x - 64) + ny * (y - 64)) / 3); };
+  const Measurement m = measure_block(sample(edge, 128), sample(edge, 128, -2 * ny, 2 * nx));
+  EXPECT_EQ(m.verdict, Verdict::kOneDirectional) << describe(m.verdict);
+  EXPECT_EQ(m.confidence, 0);
+  EXPECT_LT(m.isotropy, 0.05);
+  EXPECT_GT(m.texture, 2.0);  // not flat: it has structure, all of it one way
+}
+
+TEST(BlockMatch, MostlyOneWayTextureWeighsLessThanTextureEveryWay) {
+  // Stripes of 9 px with a weak texture across them: measurable, but the shift along the stripes
+  // rests on the weak part only, so the block counts for less in the fit.
+  const Field weak = texture(13);
+  const Field stripes = [&](double x, double y) {
+    return 128 + 50 * std::cos(2 * M_PI * (0.8 * x + 0.6 * y) / 9) + 0.3 * (weak(x, y) - 128);
+  };
+  const Measurement striped = measure_block(sample(stripes, 128), sample(stripes, 128, 0.6, -0.4));
+  const Measurement textured = measure_block(sample(texture(13), 128), sample(texture(13), 128, 0.6, -0.4));
+  ASSERT_TRUE(textured.usable()) << describe(textured.verdict);
+  EXPECT_GT(textured.isotropy, 0.3);
+  EXPECT_EQ(textured.aperture, 1.0);
+  EXPECT_GT(striped.isotropy, 0.05);
+  EXPECT_LT(striped.isotropy, 0.3);
+  EXPECT_LT(striped.aperture, 1.0);
+  if (striped.usable()) EXPECT_LT(striped.confidence, textured.confidence);
+}
+
+TEST(BlockMatch, IsotropyOfKnownPatterns) {
+  const Field rings = [](double x, double y) { return 128 + 60 * std::cos(std::hypot(x - 64, y - 64) / 2.5); };
+  const Field ramp = [](double x, double) { return 2.0 * x; };
+  EXPECT_GT(alinify::reg::block::isotropy(sample(rings, 128)), 0.8);  // every direction alike
+  EXPECT_LT(alinify::reg::block::isotropy(sample(ramp, 128)), 1e-6);  // one direction only
+  EXPECT_EQ(alinify::reg::block::isotropy(sample([](double, double) { return 7.0; }, 64)), 0.0);
+}
+
 TEST(BlockMatch, AShiftBeyondTheRadiusIsNotMeasured) {
   const Field f = texture(5);
   MatchOptions o;
