@@ -132,7 +132,8 @@ std::vector<BlockRecord> records_from_message(const std::string& text) {
   std::istringstream in(text);
   BlockRecord r;
   int inside = 0, verdict = 0;
-  while (in >> r.index >> inside >> verdict >> r.m.dx >> r.m.dy >> r.m.confidence >> r.m.peak >> r.m.second >> r.m.aperture) {
+  while (in >> r.index >> inside >> verdict >> r.m.dx >> r.m.dy >> r.m.confidence >> r.m.peak >> r.m.second >>
+         r.m.aperture) {
     r.inside = inside != 0;
     r.m.verdict = static_cast<reg::block::Verdict>(verdict);
     records.push_back(r);
