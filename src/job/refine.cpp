@@ -429,6 +429,22 @@ void log_check(const nlohmann::json& stats, const std::string& kept, size_t bloc
       b["p95_px"].get<double>(), kept.empty() ? "refining, every block measured" : "the elastix transform is kept");
 }
 
+// A later round fits no stiffer than the first (rank 0; the other ranks hold no choice). Its
+// measurements are what the first fit left: mostly the finest part of the field, which the
+// first weight already smoothed, and noise. The cross-validation's held-out cells (128 px)
+// cannot see that finest part under the noise and chose a tenfold stiffer weight, which cannot
+// represent it either. Fitting the residual with the first round's smoother again is Tukey's
+// "twicing": on a 6000x4500 window of the 283 MP fine-wave pair eval went 0.329 -> 0.294 px
+// (docs/registration.md, "A second round no stiffer than the first").
+void at_most_first_weight(reg::SmoothnessChoice& choice, double first_weight, nlohmann::json& round) {
+  if (!choice.correct || choice.smoothness <= first_weight) return;
+  round["cross_validation"]["chosen_before_cap"] = choice.smoothness;
+  round["cross_validation"]["chosen"] = first_weight;
+  spdlog::info("refinement: bending weight {:g} instead of {:g}: no stiffer than the first round's", first_weight,
+               choice.smoothness);
+  choice.smoothness = first_weight;
+}
+
 // kRounds of fit (rank 0) and measurement (every rank) through the corrected transform; `records`
 // holds every block's data on entry and the check's blocks' after the last round on return. After
 // each fit only the check's blocks (`checked`) are measured first, and cross-validation on them
@@ -441,9 +457,12 @@ transform::TransformFile refine_rounds(par::Communicator& comm, const RefineJob&
   const double spacing = stats["control_spacing"].get<double>();
   const double radius = stats["max_shift_px"].get<double>();
   transform::TransformFile current = t;
+  double first_weight = 0;  // the first round's bending weight, once it has made a correction
   for (int r = 0; r < kRounds; ++r) {
     nlohmann::json round;
-    const reg::SmoothnessChoice choice = choose(comm, current, records, sites, spacing, round);
+    reg::SmoothnessChoice choice = choose(comm, current, records, sites, spacing, round);
+    if (first_weight > 0) at_most_first_weight(choice, first_weight, round);
+    if (r == 0 && choice.correct) first_weight = choice.smoothness;
     const std::string text = par::on_root_then_broadcast(
         comm, "refinement: fitting", [&] { return correct(current, r > 0, records, sites, spacing, choice, round); });
     if (text.empty()) {  // nothing to correct: `records` already measure `current`

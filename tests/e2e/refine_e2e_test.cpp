@@ -56,6 +56,16 @@ TEST(Refine, LowersTheErrorOfAFineWavePair) {
   const auto& cv = r["per_round"][0]["cross_validation"];
   EXPECT_TRUE(cv["chosen"].is_number()) << cv.dump();
   EXPECT_GT(cv["held_out"].get<int>(), 0);
+  // A later round is never stiffer than the first (twicing, docs/registration.md); where its
+  // cross-validation chose a stiffer weight, metrics.json keeps that choice beside the one used.
+  for (size_t k = 1; k < r["per_round"].size(); ++k) {
+    const auto& later = r["per_round"][k]["cross_validation"];
+    if (!later.contains("chosen") || !later["chosen"].is_number()) continue;
+    EXPECT_LE(later["chosen"].get<double>(), cv["chosen"].get<double>()) << later.dump();
+    if (later.contains("chosen_before_cap")) {
+      EXPECT_GT(later["chosen_before_cap"].get<double>(), later["chosen"].get<double>()) << later.dump();
+    }
+  }
   EXPECT_LT(r["residual_after"]["median_px"].get<double>(), r["residual_before"]["median_px"].get<double>());
   // The correction is the last stage of transform.json, added to the chain as elastix adds.
   const auto stages = nlohmann::json::parse(read_file(d.file("auto.transform.json")))["stages"];
