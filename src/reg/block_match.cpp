@@ -15,6 +15,7 @@ namespace alinify::reg::block {
 namespace {
 
 using coarse::Complex;
+using coarse::ComplexVector;
 
 // a * b in plain real arithmetic: std::complex's operator* goes through the library's NaN/Inf
 // recovery (__muldc3) unless -ffast-math, which the project does not use; that made the
@@ -55,7 +56,7 @@ void window_along(const std::vector<double>& w, int n, int offset, std::vector<d
 }
 
 // The part, minus its windowed mean, times the window; `std_out` gets the windowed standard deviation.
-std::vector<Complex> windowed(const Block& b, const Part& part, double* std_out) {
+ComplexVector windowed(const Block& b, const Part& part, double* std_out) {
   thread_local std::vector<double> along_x, along_y;
   window_along(hann(part.w), part.w, part.ox, along_x);
   window_along(hann(part.h), part.h, part.oy, along_y);
@@ -71,7 +72,7 @@ std::vector<Complex> windowed(const Block& b, const Part& part, double* std_out)
   }
   const double mean = swv / sw;
   if (std_out) *std_out = std::sqrt(std::max(0.0, swvv / sw - mean * mean));
-  std::vector<Complex> out(static_cast<size_t>(part.w) * part.h);
+  ComplexVector out(static_cast<size_t>(part.w) * part.h);
   for (int y = 0; y < part.h; ++y) {
     const float* row = &b.px[static_cast<size_t>(y) * b.size + part.x0];
     for (int x = 0; x < part.w; ++x)
@@ -83,7 +84,7 @@ std::vector<Complex> windowed(const Block& b, const Part& part, double* std_out)
 
 // The FFT of a windowed part, its windowed energy and (for the design) standard deviation.
 struct Spectrum {
-  std::vector<Complex> f;
+  ComplexVector f;
   double energy = 0, texture = 0;
 };
 
@@ -98,7 +99,7 @@ Spectrum spectrum_of(const Block& b, const Part& part) {
 // conj(FFT(design)) * FFT(scan), normalised so that its inverse is a correlation in -1..1.
 struct Correlation {
   int w = 0, h = 0;
-  std::vector<Complex> spectrum;
+  ComplexVector spectrum;
   std::vector<double> cc;  // circular, cc[(sy mod h) * w + (sx mod w)]
   double at(int sx, int sy) const { return cc[static_cast<size_t>(((sy % h) + h) % h) * w + ((sx % w) + w) % w]; }
 };
@@ -110,7 +111,7 @@ Correlation correlate(const Spectrum& d, const Spectrum& s, const Part& part) {
   const double norm = d.energy > 0 && s.energy > 0 ? 1.0 / std::sqrt(d.energy * s.energy) : 0.0;
   c.spectrum.resize(d.f.size());
   for (size_t i = 0; i < d.f.size(); ++i) c.spectrum[i] = times(std::conj(d.f[i]), s.f[i]) * norm;
-  std::vector<Complex> inv = c.spectrum;
+  ComplexVector inv = c.spectrum;
   coarse::fft2d(inv, part.w, part.h, true);
   c.cc.resize(inv.size());
   for (size_t i = 0; i < inv.size(); ++i) c.cc[i] = inv[i].real();
@@ -171,13 +172,13 @@ constexpr double kUpsampleReach = 0.75;
 
 // e^{2 pi i f(k) (j - h) / (u n)} for j in [0, 2h], k in [0, n): the part of the matrix DFT's
 // kernel that does not depend on the integer peak, computed once per thread and shape (n, u).
-const std::vector<Complex>& fractional_kernel(int n, int u, int h) {
-  thread_local std::vector<std::pair<std::array<int, 3>, std::vector<Complex>>> cache;
+const ComplexVector& fractional_kernel(int n, int u, int h) {
+  thread_local std::vector<std::pair<std::array<int, 3>, ComplexVector>> cache;
   const std::array<int, 3> key{n, u, h};
   for (const auto& [k, e] : cache)
     if (k == key) return e;
   const int m = 2 * h + 1;
-  std::vector<Complex> e(static_cast<size_t>(m) * n);
+  ComplexVector e(static_cast<size_t>(m) * n);
   for (int j = 0; j < m; ++j)
     for (int k = 0; k < n; ++k)
       e[static_cast<size_t>(j) * n + k] =
@@ -188,26 +189,33 @@ const std::vector<Complex>& fractional_kernel(int n, int u, int h) {
 
 // The band-limited correlation on a (2h+1)^2 grid of step 1/u centred on (cx, cy), by a separable
 // matrix DFT (Guizar-Sicairos, Thurman & Fienup 2008), row-major (y then x).
+// The correlation is real, so its spectrum is Hermitian (X[-k] = conj X[k]) and so is the
+// kernel: the term of column w - kx is the conjugate of the term of column kx (rows mirrored),
+// and the real part of the sum is that of the columns 0..w/2 alone, the ones with a mirror
+// counted twice. Half the multiplications of the first, larger pass.
 std::vector<double> upsampled_grid(const Correlation& c, double cx, double cy, int u, int h) {
   const int m = 2 * h + 1;
-  const auto kernel = [&](int n, double centre) {  // e^{2 pi i f(k) (centre + (j - h) / u) / n}, j x k
-    const std::vector<Complex>& frac = fractional_kernel(n, u, h);
-    std::vector<Complex> e(frac.size());
-    for (int k = 0; k < n; ++k) {
-      const Complex whole = std::polar(1.0, 2 * M_PI * frequency(k, n) * centre / n);
+  // e^{2 pi i f(k) (centre + (j - h) / u) / n}, j x k, for k < `columns`, times `weight(k)`.
+  const auto kernel = [&](int n, double centre, int columns, const auto& weight) {
+    const ComplexVector& frac = fractional_kernel(n, u, h);
+    ComplexVector e(static_cast<size_t>(m) * columns);
+    for (int k = 0; k < columns; ++k) {
+      const Complex whole = std::polar(weight(k), 2 * M_PI * frequency(k, n) * centre / n);
       for (int j = 0; j < m; ++j)
-        e[static_cast<size_t>(j) * n + k] = times(whole, frac[static_cast<size_t>(j) * n + k]);
+        e[static_cast<size_t>(j) * columns + k] = times(whole, frac[static_cast<size_t>(j) * n + k]);
     }
     return e;
   };
-  const std::vector<Complex> ex = kernel(c.w, cx), ey = kernel(c.h, cy);
-  std::vector<Complex> rows(static_cast<size_t>(c.h) * m);  // rows[ky][j]
+  const int half = c.w / 2 + 1;  // columns 0..w/2
+  const auto mirrored = [&](int k) { return k == 0 || 2 * k == c.w ? 1.0 : 2.0; };
+  const ComplexVector ex = kernel(c.w, cx, half, mirrored), ey = kernel(c.h, cy, c.h, [](int) { return 1.0; });
+  ComplexVector rows(static_cast<size_t>(c.h) * m);  // rows[ky][j]
   for (int ky = 0; ky < c.h; ++ky)
     for (int j = 0; j < m; ++j) {
       Complex acc = 0;
       const Complex* x = &c.spectrum[static_cast<size_t>(ky) * c.w];
-      const Complex* e = &ex[static_cast<size_t>(j) * c.w];
-      for (int kx = 0; kx < c.w; ++kx) acc += times(x[kx], e[kx]);
+      const Complex* e = &ex[static_cast<size_t>(j) * half];
+      for (int kx = 0; kx < half; ++kx) acc += times(x[kx], e[kx]);
       rows[static_cast<size_t>(ky) * m + j] = acc;
     }
   std::vector<double> grid(static_cast<size_t>(m) * m);

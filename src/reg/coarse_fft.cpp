@@ -5,7 +5,8 @@
 // life of the process; transforms on several threads at once then only execute them.
 // FFTW_ESTIMATE: the planner picks its algorithm by rule instead of by timing trial runs, so the
 // same size gets the same plan, and the same output bits, on every run and machine load.
-// FFTW_UNALIGNED: a plan may be executed on any std::vector's storage, whatever its alignment.
+// 2D plans are made on and executed on 64-byte aligned storage (ComplexVector), so FFTW may use
+// its SIMD code; fft1d takes any pointer and so plans FFTW_UNALIGNED (scalar code).
 #include <fftw3.h>
 
 #include <map>
@@ -32,17 +33,19 @@ class PlanCache {
     for (auto& entry : plans_) fftw_destroy_plan(entry.second);
   }
 
-  // An in-place plan for a width x height row-major array (height 1: one dimension). The plan is
-  // handed out by value: it stays valid while the cache lives, whatever plans are added later.
-  fftw_plan get(int width, int height, bool inverse) {
+  // An in-place plan for a width x height row-major array (height 1: one dimension), for aligned
+  // storage (ComplexVector) or any. The plan is handed out by value: it stays valid while the
+  // cache lives, whatever plans are added later.
+  fftw_plan get(int width, int height, bool inverse, bool aligned) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    const auto key = std::make_tuple(width, height, inverse);
+    const auto key = std::make_tuple(width, height, inverse, aligned);
     if (const auto found = plans_.find(key); found != plans_.end()) return found->second;
-    // FFTW_ESTIMATE does not touch the arrays it plans with: a scratch array of the size serves.
-    std::vector<Complex> scratch(static_cast<size_t>(width) * height);
+    // FFTW_ESTIMATE does not touch the arrays it plans with: a scratch array of the size (and of
+    // the alignment the plan will be executed on) serves.
+    ComplexVector scratch(static_cast<size_t>(width) * height);
     fftw_complex* data = as_fftw(scratch.data());
     const int sign = inverse ? FFTW_BACKWARD : FFTW_FORWARD;
-    const unsigned flags = FFTW_ESTIMATE | FFTW_UNALIGNED;
+    const unsigned flags = FFTW_ESTIMATE | (aligned ? 0u : FFTW_UNALIGNED);
     const fftw_plan plan = height == 1 ? fftw_plan_dft_1d(width, data, data, sign, flags)
                                        : fftw_plan_dft_2d(height, width, data, data, sign, flags);
     if (!plan) fail_runtime("coarse alignment: FFTW could not plan a transform of the padded size");
@@ -52,7 +55,7 @@ class PlanCache {
 
  private:
   std::mutex mutex_;
-  std::map<std::tuple<int, int, bool>, fftw_plan> plans_;
+  std::map<std::tuple<int, int, bool, bool>, fftw_plan> plans_;
 };
 
 PlanCache& plans() {
@@ -61,8 +64,7 @@ PlanCache& plans() {
 }
 
 // Two real images packed as a + i b -> their two spectra.
-void unpack(const std::vector<Complex>& packed, int width, int height, std::vector<Complex>& spectrum_a,
-            std::vector<Complex>& spectrum_b) {
+void unpack(const ComplexVector& packed, int width, int height, ComplexVector& spectrum_a, ComplexVector& spectrum_b) {
   spectrum_a.resize(packed.size());
   spectrum_b.resize(packed.size());
   for (int y = 0; y < height; ++y)
@@ -79,13 +81,13 @@ void unpack(const std::vector<Complex>& packed, int width, int height, std::vect
 
 void fft1d(Complex* data, int n, bool inverse) {
   if (n < 1) fail_runtime("coarse alignment: FFT of an empty array");
-  fftw_execute_dft(plans().get(n, 1, inverse), as_fftw(data), as_fftw(data));
+  fftw_execute_dft(plans().get(n, 1, inverse, false), as_fftw(data), as_fftw(data));
 }
 
-void fft2d(std::vector<Complex>& data, int width, int height, bool inverse) {
+void fft2d(ComplexVector& data, int width, int height, bool inverse) {
   if (width < 1 || height < 1 || data.size() != static_cast<size_t>(width) * height)
     fail_runtime("coarse alignment: FFT array does not match its size");
-  fftw_execute_dft(plans().get(width, height, inverse), as_fftw(data.data()), as_fftw(data.data()));
+  fftw_execute_dft(plans().get(width, height, inverse, true), as_fftw(data.data()), as_fftw(data.data()));
   if (inverse) {
     const double scale = 1.0 / (static_cast<double>(width) * height);
     for (auto& v : data) v *= scale;
@@ -99,7 +101,7 @@ ImageSpectra image_spectra(const Image& image, const std::vector<float>& mask, i
   spectra.iw = image.width;
   spectra.ih = image.height;
   // f*m and f^2*m packed as one complex image, m on its own.
-  std::vector<Complex> packed(static_cast<size_t>(pad_w) * pad_h), mask_spectrum(packed.size());
+  ComplexVector packed(static_cast<size_t>(pad_w) * pad_h), mask_spectrum(packed.size());
   for (int y = 0; y < image.height; ++y)
     for (int x = 0; x < image.width; ++x) {
       const float m = mask[static_cast<size_t>(y) * image.width + x];

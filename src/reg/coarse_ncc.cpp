@@ -12,18 +12,18 @@ namespace {
 // The six correlations the NCC needs, packed two per complex array (real part, imaginary part);
 // each array holds one inverse FFT.
 struct Correlations {
-  std::vector<Complex> count_and_image_sum;             // N, Sf
-  std::vector<Complex> image_squares_and_template_sum;  // Sf2, St
-  std::vector<Complex> template_squares_and_product;    // St2, Sft
+  ComplexVector count_and_image_sum;             // N, Sf
+  ComplexVector image_squares_and_template_sum;  // Sf2, St
+  ComplexVector template_squares_and_product;    // St2, Sft
 };
 
 Correlations correlations(const ImageSpectra& image, const ImageSpectra& templ) {
   const int pad_width = image.pad_w, pad_height = image.pad_h;
   const size_t n_bins = static_cast<size_t>(pad_width) * pad_height;
   Correlations out;
-  std::vector<Complex>& a = out.count_and_image_sum;
-  std::vector<Complex>& b = out.image_squares_and_template_sum;
-  std::vector<Complex>& c = out.template_squares_and_product;
+  ComplexVector& a = out.count_and_image_sum;
+  ComplexVector& b = out.image_squares_and_template_sum;
+  ComplexVector& c = out.template_squares_and_product;
   a.resize(n_bins);
   b.resize(n_bins);
   c.resize(n_bins);

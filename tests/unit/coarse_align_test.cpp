@@ -18,20 +18,20 @@ namespace alinify::reg::coarse {
 namespace {
 
 TEST(CoarseFft, RoundTripAndKnownSpectrum) {
-  std::vector<Complex> d(16 * 8);
+  ComplexVector d(16 * 8);
   for (size_t k = 0; k < d.size(); ++k) d[k] = Complex(std::sin(0.3 * k), std::cos(0.7 * k));
   const auto orig = d;
   fft2d(d, 16, 8, false);
   fft2d(d, 16, 8, true);
   for (size_t k = 0; k < d.size(); ++k) EXPECT_NEAR(std::abs(d[k] - orig[k]), 0.0, 1e-12);
-  std::vector<Complex> e(8, 0.0);
+  ComplexVector e(8, 0.0);
   e[1] = 1;  // delta at 1 -> exp(-2 pi i k / 8)
   fft1d(e.data(), 8, false);
   for (int k = 0; k < 8; ++k) EXPECT_NEAR(std::abs(e[k] - std::polar(1.0, -2 * M_PI * k / 8)), 0.0, 1e-12);
 }
 
-std::vector<Complex> wavy(int width, int height, double phase) {
-  std::vector<Complex> d(static_cast<size_t>(width) * height);
+ComplexVector wavy(int width, int height, double phase) {
+  ComplexVector d(static_cast<size_t>(width) * height);
   for (size_t k = 0; k < d.size(); ++k) d[k] = Complex(std::sin(0.3 * k + phase), std::cos(0.7 * k - phase));
   return d;
 }
@@ -39,8 +39,8 @@ std::vector<Complex> wavy(int width, int height, double phase) {
 // The transform is not limited to powers of two: a 12 x 10 array against the DFT's definition.
 TEST(CoarseFft, MatchesTheDirectSumAtASizeThatIsNoPowerOfTwo) {
   const int width = 12, height = 10;
-  const std::vector<Complex> input = wavy(width, height, 0.4);
-  std::vector<Complex> fast = input;
+  const ComplexVector input = wavy(width, height, 0.4);
+  ComplexVector fast = input;
   fft2d(fast, width, height, false);
   for (int v = 0; v < height; ++v)
     for (int u = 0; u < width; ++u) {
@@ -59,11 +59,11 @@ TEST(CoarseFft, MatchesTheDirectSumAtASizeThatIsNoPowerOfTwo) {
 TEST(CoarseFft, ConcurrentTransformsGiveTheSerialResults) {
   const int sizes[][2] = {{48, 40}, {36, 28}, {50, 26}, {44, 30}, {48, 40}, {36, 28}};
   constexpr int kJobs = 6;
-  std::vector<std::vector<Complex>> concurrent(kJobs);
+  std::vector<ComplexVector> concurrent(kJobs);
   std::vector<std::thread> threads;
   for (int job = 0; job < kJobs; ++job)
     threads.emplace_back([&, job] {
-      std::vector<Complex> d = wavy(sizes[job][0], sizes[job][1], job);
+      ComplexVector d = wavy(sizes[job][0], sizes[job][1], job);
       for (int round = 0; round < 20; ++round) {
         fft2d(d, sizes[job][0], sizes[job][1], false);
         fft2d(d, sizes[job][0], sizes[job][1], true);
@@ -72,7 +72,7 @@ TEST(CoarseFft, ConcurrentTransformsGiveTheSerialResults) {
     });
   for (auto& t : threads) t.join();
   for (int job = 0; job < kJobs; ++job) {
-    std::vector<Complex> d = wavy(sizes[job][0], sizes[job][1], job);
+    ComplexVector d = wavy(sizes[job][0], sizes[job][1], job);
     for (int round = 0; round < 20; ++round) {
       fft2d(d, sizes[job][0], sizes[job][1], false);
       fft2d(d, sizes[job][0], sizes[job][1], true);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "alinify/core/simd_buffer.hpp"
 #include "alinify/io/decimate.hpp"
 #include "alinify/transform/transform.hpp"
 
@@ -33,8 +34,12 @@ int factor_for(int64_t width, int64_t height, int target);
 // planner is not thread-safe) and only executed afterwards, which is (src/reg/coarse_fft.cpp).
 using Complex = std::complex<double>;
 void fft1d(Complex* data, int n, bool inverse);  // any n >= 1; inverse not normalised
+
+// FFT storage: aligned so that FFTW may use its SIMD code (core/simd_buffer.hpp).
+using ComplexVector = simd::Vector<Complex>;
+
 // 2D, row-major width x height; inverse normalised by 1/(w*h).
-void fft2d(std::vector<Complex>& data, int width, int height, bool inverse);
+void fft2d(ComplexVector& data, int width, int height, bool inverse);
 
 // Masked normalised cross-correlation of `templ` (with 0/1 mask) over `image` (with 0/1 mask) at
 // every integer shift s: templ pixel x lies on image pixel x + s. Computed with FFTs (Padfield,
@@ -48,8 +53,8 @@ struct CorrelationMap {
 // Precomputed spectra of the image side (reused for every rotation).
 struct ImageSpectra {
   int pad_w = 0, pad_h = 0, iw = 0, ih = 0;
-  std::vector<Complex> f1, f2;  // FFT(f*m), FFT(f^2*m)
-  std::vector<Complex> m;       // FFT(m)
+  ComplexVector f1, f2;  // FFT(f*m), FFT(f^2*m)
+  ComplexVector m;       // FFT(m)
 };
 ImageSpectra image_spectra(const Image& image, const std::vector<float>& mask, int pad_w, int pad_h);
 CorrelationMap masked_ncc(const ImageSpectra& image, const Image& templ, const std::vector<float>& tmask);
