@@ -62,12 +62,11 @@ struct ReportPictures {
   double residual_bar_max_px = 0;  // 0: no residual maps
 };
 
-ReportPictures write_pictures(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned,
-                              const transform::Transform& t, const std::string& folder, int preview) {
+ReportPictures write_pictures(const qa::Previews& pv, const io::Raster& design, const transform::Transform& t,
+                              const std::string& folder) {
   std::error_code ec;
   fs::create_directories(folder, ec);
   if (ec) fail_runtime("cannot create " + folder + ": " + ec.message());
-  const qa::Previews pv = qa::read_previews(design, scan, aligned, preview);
   const std::string dir = folder + "/";
   qa::write_png(qa::checkerboard(pv.design, pv.aligned), dir + "checkerboard.png");
   qa::write_png(qa::difference_heatmap(pv.design, pv.scan_as_is, pv.scan_as_is_valid), dir + "difference_before.png");
@@ -189,12 +188,14 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
   const qa::Verdict verdict = qa::judge(sim, def, options.thresholds, refinement_residual(in.facts));
   const double t_measured = now_seconds();
 
-  ReportPictures pictures = write_pictures(design, scan, aligned, t, paths.pictures, options.preview);
+  std::optional<qa::Previews> read;
+  if (!in.previews) read = qa::read_previews(design, scan, aligned, options.preview);
+  ReportPictures pictures = write_pictures(in.previews ? *in.previews : *read, design, t, paths.pictures);
   if (in.residuals && !in.residuals->empty()) add_residual_maps(*in.residuals, paths.pictures, pictures);
   nlohmann::json m = metrics_json(in, options, sim, def, verdict, paths, pictures);
-  m["qa"] = {{"measure_seconds", t_measured - t0},
-             {"pictures_seconds", now_seconds() - t_measured},
-             {"rank0_peak_rss_bytes", peak_rss_bytes()}};
+  m["qa"]["measure_seconds"] = t_measured - t0;
+  m["qa"]["pictures_seconds"] = now_seconds() - t_measured;
+  m["qa"]["rank0_peak_rss_bytes"] = peak_rss_bytes();
   write_text(paths.report, qa::report_html(m, pictures.pictures));
   m["qa"]["seconds"] = now_seconds() - t0;
   write_text(paths.metrics, m.dump(2) + "\n");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "alinify/core/error.hpp"
 #include "alinify/qa/deformation.hpp"
 
 namespace alinify::qa {
@@ -30,33 +31,54 @@ std::vector<double> standardised_grey(const RgbImage& img, const std::vector<uin
 }
 
 // Averaged read in bands of preview rows: GDAL's resampled read of one huge window can hold a
-// large part of it at once; a band's source window is a few hundred full-resolution rows.
-void read_banded(const io::Raster& r, const Window& w, int out_w, int out_h, uint8_t* dst) {
-  constexpr int kBandRows = 16;
-  for (int j0 = 0; j0 < out_h; j0 += kBandRows) {
-    const int j1 = std::min(out_h, j0 + kBandRows);
+// large part of it at once; a band's source window is a few hundred full-resolution rows. Each
+// band's source rows follow from its own rows alone, so a band reads the same bytes whoever reads
+// it: only every parts-th band from `part` is read here.
+void read_banded(const io::Raster& r, const Window& w, int out_w, int out_h, uint8_t* dst, int part, int parts) {
+  for (int j0 = part * kPreviewBandRows; j0 < out_h; j0 += parts * kPreviewBandRows) {
+    const int j1 = std::min(out_h, j0 + kPreviewBandRows);
     const int64_t y0 = w.y0 + w.height * j0 / out_h, y1 = w.y0 + w.height * j1 / out_h;
     r.read_rgb_average(Window{w.x0, y0, w.width, std::max<int64_t>(1, y1 - y0)}, out_w, j1 - j0,
                        dst + static_cast<size_t>(j0) * out_w * 3);
   }
 }
 
+// The rows of `img` in the bands of `part`, appended to `out` or copied back from `in`.
+void pack_rows(const RgbImage& img, int part, int parts, std::string& out) {
+  const size_t row = static_cast<size_t>(img.width) * 3;
+  for (int j0 = part * kPreviewBandRows; j0 < img.height; j0 += parts * kPreviewBandRows) {
+    const int j1 = std::min(img.height, j0 + kPreviewBandRows);
+    out.append(reinterpret_cast<const char*>(img.px.data()) + j0 * row, (j1 - j0) * row);
+  }
+}
+
+void unpack_rows(RgbImage& img, int part, int parts, const std::string& in, size_t& at) {
+  const size_t row = static_cast<size_t>(img.width) * 3;
+  for (int j0 = part * kPreviewBandRows; j0 < img.height; j0 += parts * kPreviewBandRows) {
+    const size_t bytes = (std::min(img.height, j0 + kPreviewBandRows) - j0) * row;
+    if (at + bytes > in.size()) fail_runtime("QA previews: a rank sent fewer preview rows than its bands hold");
+    std::copy_n(in.data() + at, bytes, reinterpret_cast<char*>(img.px.data()) + j0 * row);
+    at += bytes;
+  }
+}
+
 }  // namespace
 
-Previews read_previews(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned, int max_side) {
+Previews read_previews(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned, int max_side,
+                       int part, int parts) {
   Previews p;
   const Size d = design.size(), s = scan.size();
   p.design_scale = std::max(1.0, static_cast<double>(std::max(d.width, d.height)) / max_side);
   const int w = preview_side(d.width, p.design_scale), h = preview_side(d.height, p.design_scale);
   const Window whole{0, 0, d.width, d.height};
   p.design = RgbImage(w, h);
-  read_banded(design, whole, w, h, p.design.px.data());
+  read_banded(design, whole, w, h, p.design.px.data(), part, parts);
   p.aligned = RgbImage(w, h);
-  read_banded(aligned, whole, w, h, p.aligned.px.data());
+  read_banded(aligned, whole, w, h, p.aligned.px.data(), part, parts);
 
   p.scan_scale = std::max(1.0, static_cast<double>(std::max(s.width, s.height)) / max_side);
   p.scan = RgbImage(preview_side(s.width, p.scan_scale), preview_side(s.height, p.scan_scale));
-  read_banded(scan, Window{0, 0, s.width, s.height}, p.scan.width, p.scan.height, p.scan.px.data());
+  read_banded(scan, Window{0, 0, s.width, s.height}, p.scan.width, p.scan.height, p.scan.px.data(), part, parts);
 
   // The scan unmoved on the design grid: the part both cover, read into its place in the preview.
   // A scan of the design's size is that preview already (the same read, byte for byte): one pass
@@ -72,15 +94,29 @@ Previews read_previews(const io::Raster& design, const io::Raster& scan, const i
   const int cw = std::min(w, preview_side(common.width, p.design_scale));
   const int ch = std::min(h, preview_side(common.height, p.design_scale));
   if (!common.empty()) {
-    RgbImage part(cw, ch);
-    read_banded(scan, common, cw, ch, part.px.data());
+    // Rows of the bands read here only: the others come from the ranks that read them
+    // (unpack_bands), and the fill below the covered part is the same on every rank.
+    RgbImage covered(cw, ch);
+    read_banded(scan, common, cw, ch, covered.px.data(), part, parts);
+    for (int y = part * kPreviewBandRows; y < ch; y += parts * kPreviewBandRows)
+      for (int yy = y; yy < std::min(ch, y + kPreviewBandRows); ++yy)
+        for (int x = 0; x < cw; ++x) p.scan_as_is.set(x, yy, covered.at(x, yy));
     for (int y = 0; y < ch; ++y)
-      for (int x = 0; x < cw; ++x) {
-        p.scan_as_is.set(x, y, part.at(x, y));
-        p.scan_as_is_valid[static_cast<size_t>(y) * w + x] = 1;
-      }
+      for (int x = 0; x < cw; ++x) p.scan_as_is_valid[static_cast<size_t>(y) * w + x] = 1;
   }
   return p;
+}
+
+std::string pack_bands(const Previews& p, int part, int parts) {
+  std::string out;
+  for (const RgbImage* img : {&p.design, &p.aligned, &p.scan, &p.scan_as_is}) pack_rows(*img, part, parts, out);
+  return out;
+}
+
+void unpack_bands(Previews& p, const std::string& bytes, int part, int parts) {
+  size_t at = 0;
+  for (RgbImage* img : {&p.design, &p.aligned, &p.scan, &p.scan_as_is}) unpack_rows(*img, part, parts, bytes, at);
+  if (at != bytes.size()) fail_runtime("QA previews: a rank sent more preview rows than its bands hold");
 }
 
 RgbImage checkerboard(const RgbImage& a, const RgbImage& b, int cells) {

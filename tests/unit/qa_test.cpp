@@ -289,6 +289,36 @@ TEST(QaPictures, TheScanAsItIsIsItsAveragedReadOnTheDesignsGrid) {
   }
 }
 
+// Ranks share the previews' reads by bands; put together, the bytes are those of one reader, for
+// a scan of the design's size and a smaller one (the unmoved scan then covers part of the grid).
+TEST(QaPictures, PreviewsReadInSharedBandsAreTheSameAsReadByOne) {
+  ScratchDir dir("qa_previews_bands");
+  write_random_rgb(dir.file("design.tif"), 400, 300, 1);
+  write_random_rgb(dir.file("same.tif"), 400, 300, 2);
+  write_random_rgb(dir.file("smaller.tif"), 300, 170, 3);
+  const io::Raster design = io::Raster::open(dir.file("design.tif"));
+  const int side = 100;  // previews of 100 x 75: five bands of 16 rows
+  for (const std::string name : {"same.tif", "smaller.tif"}) {
+    const io::Raster scan = io::Raster::open(dir.file(name));
+    const qa::Previews one = qa::read_previews(design, scan, design, side);
+    for (const int parts : {2, 3, 7}) {
+      qa::Previews joined = qa::read_previews(design, scan, design, side, 0, parts);
+      for (int part = 1; part < parts; ++part)
+        qa::unpack_bands(joined, qa::pack_bands(qa::read_previews(design, scan, design, side, part, parts), part, parts),
+                         part, parts);
+      EXPECT_EQ(joined.design.px, one.design.px) << name << " " << parts;
+      EXPECT_EQ(joined.aligned.px, one.aligned.px) << name << " " << parts;
+      EXPECT_EQ(joined.scan.px, one.scan.px) << name << " " << parts;
+      EXPECT_EQ(joined.scan_as_is.px, one.scan_as_is.px) << name << " " << parts;
+      EXPECT_EQ(joined.scan_as_is_valid, one.scan_as_is_valid) << name << " " << parts;
+    }
+    // A part alone leaves the others' bands as they were: it is not the whole preview.
+    EXPECT_NE(qa::read_previews(design, scan, design, side, 1, 2).design.px, one.design.px) << name;
+  }
+  qa::Previews p = qa::read_previews(design, design, design, side, 0, 2);
+  EXPECT_THROW(qa::unpack_bands(p, "too short", 1, 2), Error);
+}
+
 TEST(QaOutput, OverviewFactorsStopAtOneTile) {
   EXPECT_EQ(io::overview_factors(Size{18960, 14960}, 256), (std::vector<int>{2, 4, 8, 16, 32, 64, 128}));
   EXPECT_TRUE(io::overview_factors(Size{200, 100}, 256).empty());

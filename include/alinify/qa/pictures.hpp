@@ -1,6 +1,7 @@
 #pragma once
 // The QA pictures, all made from previews (a few hundred pixels a side) read with GDAL's averaging,
 // so no picture ever needs the full image in memory.
+#include <string>
 #include <vector>
 
 #include "alinify/io/raster.hpp"
@@ -18,8 +19,16 @@ struct Previews {
   RgbImage scan;                          // the whole scan
 };
 
-// Previews whose longer side is at most max_side pixels.
-Previews read_previews(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned, int max_side);
+// Previews whose longer side is at most max_side pixels. They are read in bands of preview rows
+// (kPreviewBandRows); with parts > 1 only every parts-th band from `part` is read, the others left
+// as they are, so that ranks can share the reads (about 3 s at 283 MP, two full-resolution images
+// read through) and rank 0 put the bands together: the same bytes for any number of parts.
+constexpr int kPreviewBandRows = 16;
+Previews read_previews(const io::Raster& design, const io::Raster& scan, const io::Raster& aligned, int max_side,
+                       int part = 0, int parts = 1);
+// The pixels of the bands `part` read, as bytes; and the other way, into previews of the same sizes.
+std::string pack_bands(const Previews& p, int part, int parts);
+void unpack_bands(Previews& p, const std::string& bytes, int part, int parts);
 
 // Alternating cells of a and b (same size): edges that do not continue across cells show misalignment.
 RgbImage checkerboard(const RgbImage& a, const RgbImage& b, int cells_along_longer_side = 8);
