@@ -63,7 +63,7 @@ class Cache {
     unsigned long long last_use = 0;
   };
   static void drop(Size& s) {
-    for (void* p : s.buffers) ::operator delete(p, std::align_val_t{kAlignment});
+    for (void* p : s.buffers) ::operator delete (p, std::align_val_t{kAlignment});
     s.buffers.clear();
   }
   static constexpr std::size_t kSizes = 8;  // distinct sizes kept (a block uses three or four)
@@ -83,7 +83,7 @@ void* allocate(std::size_t bytes) {
   if (bytes == 0) bytes = 1;
   if (Cache* c = bytes <= kCachedBytes ? cache() : nullptr)
     if (void* p = c->take(bytes)) return p;
-  return ::operator new(bytes, std::align_val_t{kAlignment});
+  return ::operator new (bytes, std::align_val_t{kAlignment});
 }
 
 void release(void* p, std::size_t bytes) noexcept {
@@ -93,7 +93,7 @@ void release(void* p, std::size_t bytes) noexcept {
     if (Cache* c = bytes <= kCachedBytes ? cache() : nullptr; c && c->keep(p, bytes)) return;
   } catch (...) {  // the cache could not grow: the heap takes it back
   }
-  ::operator delete(p, std::align_val_t{kAlignment});
+  ::operator delete (p, std::align_val_t{kAlignment});
 }
 
 }  // namespace alinify::simd

@@ -304,8 +304,9 @@ TEST(QaPictures, PreviewsReadInSharedBandsAreTheSameAsReadByOne) {
     for (const int parts : {2, 3, 7}) {
       qa::Previews joined = qa::read_previews(design, scan, design, side, 0, parts);
       for (int part = 1; part < parts; ++part)
-        qa::unpack_bands(joined, qa::pack_bands(qa::read_previews(design, scan, design, side, part, parts), part, parts),
-                         part, parts);
+        qa::unpack_bands(joined,
+                         qa::pack_bands(qa::read_previews(design, scan, design, side, part, parts), part, parts), part,
+                         parts);
       EXPECT_EQ(joined.design.px, one.design.px) << name << " " << parts;
       EXPECT_EQ(joined.aligned.px, one.aligned.px) << name << " " << parts;
       EXPECT_EQ(joined.scan.px, one.scan.px) << name << " " << parts;
