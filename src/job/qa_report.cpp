@@ -176,6 +176,7 @@ void log_verdict(const std::string& output, const qa::Verdict& verdict, const qa
 }  // namespace
 
 nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
+  if (!in.previews) fail_runtime("QA: the previews were not read (read them with qa::read_previews first)");
   const double t0 = now_seconds();
   const qa::QaPaths paths = qa::qa_paths_for(in.output);
   const transform::Transform& t = in.transform->transform;
@@ -188,9 +189,7 @@ nlohmann::json write_job_qa(const QaInputs& in, const QaOptions& options) {
   const qa::Verdict verdict = qa::judge(sim, def, options.thresholds, refinement_residual(in.facts));
   const double t_measured = now_seconds();
 
-  std::optional<qa::Previews> read;
-  if (!in.previews) read = qa::read_previews(design, scan, aligned, options.preview);
-  ReportPictures pictures = write_pictures(in.previews ? *in.previews : *read, design, t, paths.pictures);
+  ReportPictures pictures = write_pictures(*in.previews, design, t, paths.pictures);
   if (in.residuals && !in.residuals->empty()) add_residual_maps(*in.residuals, paths.pictures, pictures);
   nlohmann::json m = metrics_json(in, options, sim, def, verdict, paths, pictures);
   m["qa"]["measure_seconds"] = t_measured - t0;

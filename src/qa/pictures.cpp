@@ -30,36 +30,42 @@ std::vector<double> standardised_grey(const RgbImage& img, const std::vector<uin
   return g;
 }
 
+// Calls band(j0, j1) for the preview rows [j0, j1) of each band of `part` among `parts`: every
+// parts-th band of kPreviewBandRows rows of `rows`, from the part-th.
+template <class Band>
+void for_each_band(int rows, int part, int parts, const Band& band) {
+  for (int j0 = part * kPreviewBandRows; j0 < rows; j0 += parts * kPreviewBandRows)
+    band(j0, std::min(rows, j0 + kPreviewBandRows));
+}
+
 // Averaged read in bands of preview rows: GDAL's resampled read of one huge window can hold a
 // large part of it at once; a band's source window is a few hundred full-resolution rows. Each
 // band's source rows follow from its own rows alone, so a band reads the same bytes whoever reads
-// it: only every parts-th band from `part` is read here.
+// it: only the bands of `part` are read here.
 void read_banded(const io::Raster& r, const Window& w, int out_w, int out_h, uint8_t* dst, int part, int parts) {
-  for (int j0 = part * kPreviewBandRows; j0 < out_h; j0 += parts * kPreviewBandRows) {
-    const int j1 = std::min(out_h, j0 + kPreviewBandRows);
+  for_each_band(out_h, part, parts, [&](int j0, int j1) {
     const int64_t y0 = w.y0 + w.height * j0 / out_h, y1 = w.y0 + w.height * j1 / out_h;
     r.read_rgb_average(Window{w.x0, y0, w.width, std::max<int64_t>(1, y1 - y0)}, out_w, j1 - j0,
                        dst + static_cast<size_t>(j0) * out_w * 3);
-  }
+  });
 }
 
 // The rows of `img` in the bands of `part`, appended to `out` or copied back from `in`.
 void pack_rows(const RgbImage& img, int part, int parts, std::string& out) {
   const size_t row = static_cast<size_t>(img.width) * 3;
-  for (int j0 = part * kPreviewBandRows; j0 < img.height; j0 += parts * kPreviewBandRows) {
-    const int j1 = std::min(img.height, j0 + kPreviewBandRows);
+  for_each_band(img.height, part, parts, [&](int j0, int j1) {
     out.append(reinterpret_cast<const char*>(img.px.data()) + j0 * row, (j1 - j0) * row);
-  }
+  });
 }
 
 void unpack_rows(RgbImage& img, int part, int parts, const std::string& in, size_t& at) {
   const size_t row = static_cast<size_t>(img.width) * 3;
-  for (int j0 = part * kPreviewBandRows; j0 < img.height; j0 += parts * kPreviewBandRows) {
-    const size_t bytes = (std::min(img.height, j0 + kPreviewBandRows) - j0) * row;
+  for_each_band(img.height, part, parts, [&](int j0, int j1) {
+    const size_t bytes = (j1 - j0) * row;
     if (at + bytes > in.size()) fail_runtime("QA previews: a rank sent fewer preview rows than its bands hold");
     std::copy_n(in.data() + at, bytes, reinterpret_cast<char*>(img.px.data()) + j0 * row);
     at += bytes;
-  }
+  });
 }
 
 }  // namespace
@@ -98,9 +104,10 @@ Previews read_previews(const io::Raster& design, const io::Raster& scan, const i
     // (unpack_bands), and the fill below the covered part is the same on every rank.
     RgbImage covered(cw, ch);
     read_banded(scan, common, cw, ch, covered.px.data(), part, parts);
-    for (int y = part * kPreviewBandRows; y < ch; y += parts * kPreviewBandRows)
-      for (int yy = y; yy < std::min(ch, y + kPreviewBandRows); ++yy)
-        for (int x = 0; x < cw; ++x) p.scan_as_is.set(x, yy, covered.at(x, yy));
+    for_each_band(ch, part, parts, [&](int j0, int j1) {
+      for (int y = j0; y < j1; ++y)
+        for (int x = 0; x < cw; ++x) p.scan_as_is.set(x, y, covered.at(x, y));
+    });
     for (int y = 0; y < ch; ++y)
       for (int x = 0; x < cw; ++x) p.scan_as_is_valid[static_cast<size_t>(y) * w + x] = 1;
   }

@@ -26,7 +26,7 @@ struct QaInputs {
   const transform::TransformFile* transform = nullptr;
   nlohmann::json facts;                         // "job", "registration", "warp", "ranks", ... merged into metrics.json
   const qa::ResidualGrid* residuals = nullptr;  // the refinement's, when it ran: two more pictures
-  const qa::Previews* previews = nullptr;       // read already (by every rank's share); else read here
+  const qa::Previews* previews = nullptr;       // read by every rank's share (pipeline.cpp); required
 };
 
 // Measures, draws, writes; returns the metrics document. Logs one line with the verdict.
