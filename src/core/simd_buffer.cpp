@@ -1,7 +1,6 @@
 #include "alinify/core/simd_buffer.hpp"
 
 #include <algorithm>
-#include <utility>
 
 namespace alinify::simd {
 
@@ -35,6 +34,12 @@ class Cache {
         return p;
       }
     return nullptr;
+  }
+
+  std::size_t bytes_kept() const {
+    std::size_t total = 0;
+    for (const Size& s : sizes_) total += s.bytes * s.buffers.size();
+    return total;
   }
 
   bool keep(void* p, std::size_t bytes) {
@@ -84,6 +89,11 @@ void* allocate(std::size_t bytes) {
   if (Cache* c = bytes <= kCachedBytes ? cache() : nullptr)
     if (void* p = c->take(bytes)) return p;
   return ::operator new (bytes, std::align_val_t{kAlignment});
+}
+
+std::size_t cached_bytes() {
+  const Cache* c = cache();
+  return c ? c->bytes_kept() : 0;
 }
 
 void release(void* p, std::size_t bytes) noexcept {

@@ -41,17 +41,19 @@ TEST(SimdBuffer, ANewSizeMakesRoomWhenTheCacheHoldsManySizes) {
 }
 
 TEST(SimdBuffer, LargeBuffersAreNotKept) {
-  const std::size_t n = kCachedBytes / sizeof(double) + 1;
-  void* first = allocate(n * sizeof(double));
-  release(first, n * sizeof(double));
-  // Not kept: the heap may hand the same address back, but the cache must not hold it, so two
-  // live buffers of the size never share it.
-  void* a = allocate(n * sizeof(double));
-  void* b = allocate(n * sizeof(double));
-  EXPECT_NE(a, b);
-  EXPECT_TRUE(aligned(a) && aligned(b));
-  release(a, n * sizeof(double));
-  release(b, n * sizeof(double));
+  const std::size_t large = kCachedBytes + 8, small = 8000;
+  void* a = allocate(large);
+  EXPECT_TRUE(aligned(a));
+  const std::size_t before = cached_bytes();
+  release(a, large);
+  EXPECT_EQ(cached_bytes(), before);  // back to the heap
+  void* b = allocate(small);
+  const std::size_t held = cached_bytes();
+  release(b, small);
+  EXPECT_EQ(cached_bytes(), held + small);  // kept for the next of its size
+  EXPECT_EQ(allocate(small), b);
+  EXPECT_EQ(cached_bytes(), held);
+  release(b, small);
 }
 
 TEST(SimdBuffer, ABufferMadeOnOneThreadMayBeFreedOnAnother) {

@@ -23,6 +23,8 @@ constexpr std::size_t kCachedBytes = 1 << 20;  // larger buffers (the coarse sta
 void* allocate(std::size_t bytes);
 // Back to this thread's cache (up to a few buffers a size) or to the heap.
 void release(void* p, std::size_t bytes) noexcept;
+// The bytes this thread's cache holds (freed, not yet handed out again).
+std::size_t cached_bytes();
 
 template <class T>
 struct Allocator {
