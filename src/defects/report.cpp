@@ -99,24 +99,28 @@ void clear_outside(uint8_t* m, int64_t width, int64_t keep0, int64_t keep1) {
 }  // namespace
 
 std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
-                                   double margin) {
+                                   double margin, int64_t x0, int64_t cols) {
   std::vector<uint8_t> mask;
-  coverage_mask(t, design, scan, y0, rows, margin, mask);
+  coverage_mask(t, design, scan, y0, rows, margin, mask, x0, cols);
   return mask;
 }
 
 void coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows, double margin,
-                   std::vector<uint8_t>& mask) {
+                   std::vector<uint8_t>& mask, int64_t x0, int64_t cols) {
   const int64_t width = design.width;
+  if (cols < 0) cols = width - x0;
+  if (x0 < 0 || cols < 1 || x0 + cols > width) fail_runtime("defects: coverage mask columns outside the design");
+  const int64_t xe = x0 + cols;  // the row's columns: [x0, xe), global
   constexpr int64_t kCell = 16;
-  mask.resize(static_cast<size_t>(width * rows));                     // not cleared: every row is written below
+  mask.resize(static_cast<size_t>(cols * rows));                      // not cleared: every row is written below
   const int64_t ny0 = y0 / kCell, ny1 = (y0 + rows - 1) / kCell + 1;  // node rows
-  const int64_t nx = (width - 1) / kCell + 2;                         // node columns
+  const int64_t nx0 = x0 / kCell, nx1 = (xe - 1) / kCell + 1;         // node columns (nodes at global multiples)
+  const int64_t nx = nx1 - nx0 + 1;
   std::vector<Vec2> nodes(static_cast<size_t>((ny1 - ny0 + 1) * nx));
   const transform::TransformView view = t.view();  // once: Transform::apply builds one per call
   for (int64_t j = ny0; j <= ny1; ++j)
-    for (int64_t i = 0; i < nx; ++i) {
-      Vec2& q = nodes[static_cast<size_t>((j - ny0) * nx + i)];
+    for (int64_t i = nx0; i <= nx1; ++i) {
+      Vec2& q = nodes[static_cast<size_t>((j - ny0) * nx + i - nx0)];
       transform::apply_view(view, static_cast<double>(i * kCell), static_cast<double>(j * kCell), &q.x, &q.y);
     }
   const double xmax = static_cast<double>(scan.width - 1) - margin,
@@ -130,44 +134,44 @@ void coverage_mask(const transform::Transform& t, Size design, Size scan, int64_
   const auto deep = [&](Vec2 q) {
     return q.x >= margin + kSafe && q.x <= xmax - kSafe && q.y >= margin + kSafe && q.y <= ymax - kSafe;
   };
-  const auto node = [&](int64_t j, int64_t i) { return nodes[static_cast<size_t>((j - ny0) * nx + i)]; };
+  const auto node = [&](int64_t j, int64_t i) { return nodes[static_cast<size_t>((j - ny0) * nx + i - nx0)]; };
   const int64_t cells_x = nx - 1;
   std::vector<uint8_t> deep_cell(static_cast<size_t>((ny1 - ny0) * cells_x));
   for (int64_t j = ny0; j < ny1; ++j)
-    for (int64_t i = 0; i < cells_x; ++i)
-      deep_cell[static_cast<size_t>((j - ny0) * cells_x + i)] =
+    for (int64_t i = nx0; i < nx1; ++i)
+      deep_cell[static_cast<size_t>((j - ny0) * cells_x + i - nx0)] =
           deep(node(j, i)) && deep(node(j, i + 1)) && deep(node(j + 1, i)) && deep(node(j + 1, i + 1));
   const auto lerp = [](Vec2 p, Vec2 q, double f) { return Vec2{(1 - f) * p.x + f * q.x, (1 - f) * p.y + f * q.y}; };
   for (int64_t y = y0; y < y0 + rows; ++y) {
-    uint8_t* m = mask.data() + (y - y0) * width;
+    uint8_t* m = mask.data() + (y - y0) * cols;  // m[x - x0] for global x in [x0, xe)
     const bool row_inside = y >= margin && y <= static_cast<double>(design.height - 1) - margin;
     if (!row_inside) {
-      std::fill(m, m + width, 0);
+      std::fill(m, m + cols, 0);
       continue;
     }
     const int64_t j = y / kCell;
     const double fy = static_cast<double>(y - j * kCell) / kCell;
-    const uint8_t* cell_is_deep = deep_cell.data() + (j - ny0) * cells_x;
-    for (int64_t i = 0; i < cells_x;) {
-      if (cell_is_deep[i]) {  // a run of deep cells: one fill
+    const uint8_t* cell_is_deep = deep_cell.data() + (j - ny0) * cells_x;  // [i - nx0]
+    for (int64_t i = nx0; i < nx1;) {
+      if (cell_is_deep[i - nx0]) {  // a run of deep cells: one fill
         const int64_t from = i;
-        while (i < cells_x && cell_is_deep[i]) ++i;
-        std::fill(m + from * kCell, m + std::min(width, i * kCell), 1);
+        while (i < nx1 && cell_is_deep[i - nx0]) ++i;
+        std::fill(m + std::max(x0, from * kCell) - x0, m + std::min(xe, i * kCell) - x0, 1);
         continue;
       }
-      const int64_t xa = i * kCell, xb = std::min(width, (i + 1) * kCell);
+      const int64_t xa = std::max(x0, i * kCell), xb = std::min(xe, (i + 1) * kCell);
       // The cell's pixels of row y map onto the segment from a to b.
       const Vec2 a = lerp(node(j, i), node(j + 1, i), fy), b = lerp(node(j, i + 1), node(j + 1, i + 1), fy);
       for (int64_t x = xa; x < xb; ++x) {
         const double fx = static_cast<double>(x - i * kCell) / kCell;
         const double qx = (1 - fx) * a.x + fx * b.x, qy = (1 - fx) * a.y + fx * b.y;
-        m[x] = qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
+        m[x - x0] = qx >= margin && qx <= xmax && qy >= margin && qy <= ymax;
       }
       ++i;
     }
     // The design's own margin at the row's sides: x >= margin and x <= width - 1 - margin kept.
-    clear_outside(m, width, static_cast<int64_t>(std::ceil(margin)),
-                  static_cast<int64_t>(std::floor(static_cast<double>(width - 1) - margin)) + 1);
+    clear_outside(m, cols, static_cast<int64_t>(std::ceil(margin)) - x0,
+                  static_cast<int64_t>(std::floor(static_cast<double>(width - 1) - margin)) + 1 - x0);
   }
 }
 

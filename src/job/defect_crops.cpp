@@ -84,29 +84,16 @@ nlohmann::json write_crop(const defects::Defect& d, const CropSource& src, const
   const Size image = src.design->size();
   const Rect win = crop_window(d, image);
   const defects::DefectOptions& o = src.options;
-  // The window and the halo the comparison (and, with a fill level, mask_fill) reads around it.
-  const int64_t halo = std::max<int64_t>(o.halo(), src.fill >= 0 ? static_cast<int64_t>(src.margin) + 1 : 0);
-  const int64_t rx0 = std::max<int64_t>(0, win.x0 - halo), rx1 = std::min(image.width, win.x0 + win.w + halo);
-  const int64_t ry0 = std::max<int64_t>(0, win.y0 - halo), ry1 = std::min(image.height, win.y0 + win.h + halo);
-  const int64_t rw = rx1 - rx0, rh = ry1 - ry0;
-  std::vector<uint8_t> design(static_cast<size_t>(rw * rh * 3)), aligned(design.size());
-  const Window read{rx0, ry0, rw, rh};
-  src.design->read_rgb(read, design.data(), static_cast<size_t>(rw) * 3);
-  src.aligned->read_rgb(read, aligned.data(), static_cast<size_t>(rw) * 3);
-  defects::StripPixels px{Size{rw, image.height}, ry0, rh, design.data(), aligned.data()};
-  px.x0 = rx0;
-  // The stage's mask on the window's rows, cut to its columns.
-  const std::vector<uint8_t> full =
-      defects::coverage_mask(src.transform->transform, image, src.transform->scan, win.y0, win.h, src.margin);
-  std::vector<uint8_t> valid(static_cast<size_t>(win.h * rw));
-  for (int64_t y = 0; y < win.h; ++y)
-    std::copy_n(&full[static_cast<size_t>(y * image.width + rx0)], rw, &valid[static_cast<size_t>(y * rw)]);
-  if (src.fill >= 0) defects::mask_fill(px, win.y0, win.h, src.fill, static_cast<int64_t>(src.margin), valid.data());
-  const std::vector<float> de = defects::delta_map(px, win.y0, win.h, *src.model, o, valid.data()).de;
+  WindowPixels pixels;
+  const WindowDelta delta = delta_e_of_window(win.x0, win.y0, win.w, win.h, src, &pixels);
+  const std::vector<float>& de = delta.de;
+  const std::vector<uint8_t>& design = pixels.design;
+  const std::vector<uint8_t>& aligned = pixels.aligned;
+  const int64_t rw = delta.width;
 
   const PanelScale s = panel_scale(win);
   qa::RgbImage pic(3 * s.pw + 2 * kGapPx, s.ph, 255);
-  const int64_t ox = win.x0 - rx0, oy = win.y0 - ry0;  // the window inside what was read
+  const int64_t ox = win.x0 - delta.x0, oy = win.y0 - pixels.y0;  // the window inside what was read
   const auto mean_of = [&](const std::vector<uint8_t>& rgb) {
     return [&, ptr = &rgb](int64_t x0, int64_t y0, int64_t x1, int64_t y1, uint8_t out[3]) {
       for (int c = 0; c < 3; ++c) {
@@ -141,6 +128,38 @@ nlohmann::json write_crop(const defects::Defect& d, const CropSource& src, const
 }
 
 }  // namespace
+
+WindowDelta delta_e_of_window(int64_t x0, int64_t y0, int64_t w, int64_t h, const CropSource& src,
+                              WindowPixels* pixels) {
+  const Size image = src.design->size();
+  const defects::DefectOptions& o = src.options;
+  // The window and the halo the comparison (and, with a fill level, mask_fill) reads around it.
+  const int64_t halo = std::max<int64_t>(o.halo(), src.fill >= 0 ? static_cast<int64_t>(src.margin) + 1 : 0);
+  const int64_t rx0 = std::max<int64_t>(0, x0 - halo), rx1 = std::min(image.width, x0 + w + halo);
+  const int64_t ry0 = std::max<int64_t>(0, y0 - halo), ry1 = std::min(image.height, y0 + h + halo);
+  const int64_t rw = rx1 - rx0, rh = ry1 - ry0;
+  WindowPixels local;
+  WindowPixels& p = pixels ? *pixels : local;
+  p.design.resize(static_cast<size_t>(rw * rh * 3));
+  p.aligned.resize(p.design.size());
+  p.y0 = ry0;
+  const Window read{rx0, ry0, rw, rh};
+  src.design->read_rgb(read, p.design.data(), static_cast<size_t>(rw) * 3);
+  src.aligned->read_rgb(read, p.aligned.data(), static_cast<size_t>(rw) * 3);
+  defects::StripPixels px{Size{rw, image.height}, ry0, rh, p.design.data(), p.aligned.data()};
+  px.x0 = rx0;
+  // The stage's mask on the window's rows and columns.
+  std::vector<uint8_t> valid =
+      defects::coverage_mask(src.transform->transform, image, src.transform->scan, y0, h, src.margin, rx0, rw);
+  if (src.fill >= 0) defects::mask_fill(px, y0, h, src.fill, static_cast<int64_t>(src.margin), valid.data());
+  WindowDelta out;
+  out.de = defects::delta_map(px, y0, h, *src.model, o, valid.data()).de;
+  out.x0 = rx0;
+  out.y0 = y0;
+  out.width = rw;
+  out.height = h;
+  return out;
+}
 
 nlohmann::json write_defect_crops(const std::vector<defects::Defect>& found, const CropSource& src,
                                   const std::string& folder, int count) {

@@ -24,6 +24,21 @@ struct CropSource {
   int fill = -1;      // the stage's fill level (`inspect` without a transform), or -1
 };
 
+// The Delta E of design pixels [x0, x0 + w) x [y0, y0 + h) as the stage's strips have it (the
+// window is read with the stage's halo and masked as the stage masks), on rows [y0, y0 + h) and the
+// columns read, [x0 - halo, x0 + w + halo) clipped to the image. `pixels`, when given, keeps both
+// images' window (rows from pixels->y0, the same columns).
+struct WindowDelta {
+  std::vector<float> de;
+  int64_t x0 = 0, y0 = 0, width = 0, height = 0;
+};
+struct WindowPixels {
+  std::vector<uint8_t> design, aligned;
+  int64_t y0 = 0;
+};
+WindowDelta delta_e_of_window(int64_t x0, int64_t y0, int64_t w, int64_t h, const CropSource& src,
+                              WindowPixels* pixels = nullptr);
+
 // How many defects get a crop, and the longest side a panel is shown at (larger crops are averaged
 // down: colours by the mean, Delta E by the maximum, so a thin streak stays visible).
 constexpr int kDefectCrops = 6;

@@ -20,6 +20,7 @@
 #include "alinify/par/agree.hpp"
 #include "alinify/plan/planner.hpp"
 #include "alinify/qa/job_files.hpp"
+#include "defect_centroids.hpp"
 #include "defect_crops.hpp"
 
 namespace fs = std::filesystem;
@@ -186,13 +187,24 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
       discard_map);
   parts = comm.gather(message, 0);
   const double t_strips = now_seconds();
-  const std::string summary = on_root_then_broadcast(comm, "defects: merging and writing", [&] {
+  std::vector<defects::Defect> found;  // rank 0's
+  const std::string boxes = on_root_then_broadcast(comm, "defects: merging", [&] {
     std::vector<defects::StripComponents> strips;
     for (const std::string& p : parts) {
       std::vector<defects::StripComponents> s = defects::decode(p);
       std::move(s.begin(), s.end(), std::back_inserter(strips));
     }
-    std::vector<defects::Defect> found = defects::merge_strips(std::move(strips), o);
+    found = defects::merge_strips(std::move(strips), o);
+    return defect_boxes_message(found);
+  });
+  parts.clear();
+  const CropSource windows{&*design, &*aligned, &t, &model, o, margin, job.fill};
+  on_every_rank(comm, "defects: centroids",
+                [&] { message = extent_centroids_share(boxes, comm.rank(), comm.size(), windows); });
+  parts = comm.gather(message, 0);
+  const double t_centroids = now_seconds();
+  const std::string summary = on_root_then_broadcast(comm, "defects: writing", [&] {
+    const int64_t centred = apply_extent_centroids(parts, found);
     for (defects::Defect& d : found) {
       const Vec2 q = t.transform.apply(Vec2{d.cx, d.cy});
       d.scan_cx = q.x;
@@ -201,9 +213,7 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     files::write_atomically(paths.csv, defects::csv_text(found));
     files::write_atomically(paths.geojson, defects::geojson_text(found));
     nlohmann::json crops = nlohmann::json::array();
-    if (!job.crops_folder.empty())
-      crops =
-          write_defect_crops(found, CropSource{&*design, &*aligned, &t, &model, o, margin, job.fill}, job.crops_folder);
+    if (!job.crops_folder.empty()) crops = write_defect_crops(found, windows, job.crops_folder);
     if (job.map) {
       try {
         io::finish_output(map_spec);
@@ -219,26 +229,30 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     spdlog::info("defects: {} found ({} missing ink, {} extra ink, {} colour shift) in {:.2f} s: {}", found.size(),
                  kinds["missing_ink"].get<int>(), kinds["extra_ink"].get<int>(), kinds["colour_shift"].get<int>(),
                  seconds, paths.csv);
-    nlohmann::json j{
-        {"count", found.size()},
-        {"kinds", kinds},
-        {"csv", paths.csv},
-        {"geojson", paths.geojson},
-        {"colour_model", model_json(model)},
-        {"delta_e", "CIE 1976"},
-        {"crops", crops},
-        {"options",
-         {{"compare", o.compare == defects::Compare::kEnvelope ? "envelope" : "nearest"},
-          {"radius", o.radius},
-          {"scale", o.scale},
-          {"high", o.high},
-          {"low", o.low},
-          {"min_area", o.min_area},
-          {"join_gap", o.join_gap},
-          {"sample_step", step},
-          {"strip_rows", kDefectStripRows},
-          {"coverage_margin", margin}}},
-        {"stage_seconds", {{"colour_model", t_model - t0}, {"strips", t_strips - t_model}, {"total", seconds}}}};
+    nlohmann::json j{{"count", found.size()},
+                     {"kinds", kinds},
+                     {"csv", paths.csv},
+                     {"geojson", paths.geojson},
+                     {"colour_model", model_json(model)},
+                     {"delta_e", "CIE 1976"},
+                     {"crops", crops},
+                     {"options",
+                      {{"compare", o.compare == defects::Compare::kEnvelope ? "envelope" : "nearest"},
+                       {"radius", o.radius},
+                       {"scale", o.scale},
+                       {"high", o.high},
+                       {"low", o.low},
+                       {"min_area", o.min_area},
+                       {"join_gap", o.join_gap},
+                       {"sample_step", step},
+                       {"strip_rows", kDefectStripRows},
+                       {"coverage_margin", margin}}},
+                     {"centroids_from_extent", centred},
+                     {"stage_seconds",
+                      {{"colour_model", t_model - t0},
+                       {"strips", t_strips - t_model},
+                       {"centroids", t_centroids - t_strips},
+                       {"total", seconds}}}};
     return j.dump();
   });
   nlohmann::json facts = nlohmann::json::parse(summary);

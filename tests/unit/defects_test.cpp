@@ -543,6 +543,17 @@ TEST(DefectsCoverage, EqualsThePerPixelTestAcrossTheScanEdge) {
   EXPECT_EQ(wrong, 0);
   EXPECT_GT(ones, 1000);  // the edge crosses the strip: both kinds of cell are there
   EXPECT_GT(zeros, 1000);
+  // A window of columns (what the report's crops and the centroids read): the same bytes as those
+  // columns of the full rows, nodes not aligned to the window.
+  for (const auto& [x0, cols] : {std::pair<int64_t, int64_t>{37, 101}, {0, 17}, {283, 17}, {16, 32}}) {
+    const std::vector<uint8_t> part = coverage_mask(t, design, scan, y0, rows, margin, x0, cols);
+    ASSERT_EQ(part.size(), static_cast<size_t>(rows * cols));
+    for (int64_t y = 0; y < rows; ++y)
+      for (int64_t x = 0; x < cols; ++x)
+        ASSERT_EQ(part[static_cast<size_t>(y * cols + x)], m[static_cast<size_t>(y * design.width + x0 + x)])
+            << x0 + x << "," << y0 + y;
+  }
+  EXPECT_THROW(coverage_mask(t, design, scan, y0, rows, margin, 290, 11), std::exception);
 }
 
 }  // namespace

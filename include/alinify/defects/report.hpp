@@ -21,11 +21,12 @@ std::vector<Defect> read_csv(const std::string& path);
 // `margin` px inside the design and the transform puts it at least `margin` px inside the scan (near
 // either edge the aligned output mixes in what lies beyond: table, fill). The transform is evaluated on nodes every 16
 // px anchored at global (0, 0) and interpolated bilinearly between them (a smooth map: far below a pixel).
+// Columns [x0, x0 + cols) only when given (a window: the same bytes as those columns of full rows).
 std::vector<uint8_t> coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows,
-                                   double margin);
+                                   double margin, int64_t x0 = 0, int64_t cols = -1);
 // The same into `mask` (resized; every byte written): a strip loop keeps one buffer.
 void coverage_mask(const transform::Transform& t, Size design, Size scan, int64_t y0, int64_t rows, double margin,
-                   std::vector<uint8_t>& mask);
+                   std::vector<uint8_t>& mask, int64_t x0 = 0, int64_t cols = -1);
 
 // `inspect` without a transform: clears `valid` (one byte per pixel of rows [y0, y0 + rows)) within
 // `margin` px of the aligned image's fill, the pixels whose 3x3 block (clamped to the window) is
