@@ -244,6 +244,31 @@ if runs:
                             "megapixels": int(sys.argv[3]) * int(sys.argv[4]) / 1e6, "runs": len(runs)}) + "\n")
 PY
 done
+# 10. Defects found where some are drawn (issue 18's accuracy targets): a second pair of the same
+#     size, seed 7 with 60 drawn defects (--quick: 40), registered, warped and inspected by one
+#     `alinify run --defects` at 2 ranks, its list scored by `alinify eval --defects`.
+DP=$D/defects-pair
+if [ ! -f "$DP/truth.json" ]; then
+  drawn=60; ((QUICK)) && drawn=40
+  log "synthesising a ${W}x${H} pair with $drawn drawn defects in $DP"
+  "$A" synth --out-dir "$DP" --width "$W" --height "$H" --seed 7 --defects $drawn >"$D/synth_defects.log" 2>&1
+fi
+REPS=$HEAVY_REPEATS measure "alinify run --defects (register + warp + defects + QA), drawn defects, -np 2" \
+  mpirun "${NP_FLAGS[@]}" -np 2 "$A" run --design "$DP/design.tif" --scan "$DP/scan.tif" --out "$D/out/drawn.tif" \
+  --defects --progress off
+if ev=$("$A" eval --defects "$D/out/drawn.defects.csv" --truth "$DP/truth.json" 2>"$D/logs/defect_eval.log"); then
+  python3 - "$ev" "$ROWS" <<'PY'
+import json, sys
+e = json.loads(sys.argv[1])
+keys = ("truth_defects", "found_defects", "recall", "precision", "centroid_error_median_px", "centroid_error_mean_px",
+        "centroid_error_max_px", "centroid_within_2px")
+with open(sys.argv[2], "a") as f:
+    f.write(json.dumps(dict({"label": "defects found on the pair with drawn defects, scored by alinify eval",
+                             "kind": "defect-accuracy"}, **{k: e[k] for k in keys})) + "\n")
+PY
+else
+  log "FAILED: alinify eval --defects (see $D/logs/defect_eval.log)"; FAILED=$((FAILED + 1))
+fi
 # 8. Scaling: the whole job (register + warp + QA) with 1 and 2 ranks.
 run_ranks=(1 2)
 ((QUICK)) && run_ranks=(2)  # --quick: one whole job is enough to prove the row works

@@ -21,7 +21,7 @@ def main(json_path, md_path):
             problems.append(f"{r['label']}: no peak RSS or no command")
     for prefix in ("I/O floor", "alinify warp, bilinear, -np 1", "alinify warp, bicubic, -np 2", "gdalwarp, affine",
                    "alinify warp, affine only", "alinify warp, bilinear, --compress zstd", "transformix", "alinify run",
-                   "alinify warp --defects"):
+                   "alinify warp --defects", "alinify run --defects"):
         if not any(r["label"].startswith(prefix) for r in measured):
             problems.append(f"no measured row '{prefix}...'")
     if not any(r["label"].startswith("alinify warp, CUDA") for r in rows):
@@ -33,13 +33,17 @@ def main(json_path, md_path):
     if not defects or any(r["defect_stage_s"] <= 0 or r["warp_stage_s"] <= 0 or r["defects_found"] < 0
                           or r["peak_rss_mib"] <= 0 for r in defects):
         problems.append(f"defect stage rows missing or not sane: {defects}")
+    acc = [r for r in rows if r.get("kind") == "defect-accuracy"]
+    if len(acc) != 1 or not (0 <= acc[0]["recall"] <= 1 and 0 <= acc[0]["precision"] <= 1) \
+            or acc[0]["truth_defects"] <= 0:
+        problems.append(f"defect accuracy row missing or not sane: {acc}")
     if any(r.get("failed") for r in rows):
         problems.append("failed rows: " + ", ".join(r["label"] for r in rows if r.get("failed")))
     md = open(md_path).read()
     if "## Targets" not in md or "× floor" not in md:
         problems.append(f"{md_path}: no targets table or no ratio column")
-    if "## The defect stage" not in md:
-        problems.append(f"{md_path}: no defect stage table")
+    if "## The defect stage" not in md or "## Defects found on a pair with drawn defects" not in md:
+        problems.append(f"{md_path}: no defect stage table or no defect accuracy table")
     images = os.path.join(os.path.dirname(md_path), "images")
     for png in ("perf-registration.png", "perf-ranks.png"):
         path = os.path.join(images, png)
