@@ -1,10 +1,10 @@
 #include "defect_centroids.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "alinify/core/error.hpp"
 #include "alinify/defects/centroid.hpp"
+#include "alinify/par/records.hpp"
 
 namespace alinify::job::detail {
 namespace {
@@ -18,30 +18,17 @@ struct Centre {
   double x, y;
 };
 
-template <class T>
-std::vector<T> records_of(const std::string& bytes, const char* what) {
-  if (bytes.size() % sizeof(T) != 0) fail_runtime(std::string("defects: malformed ") + what + " message");
-  std::vector<T> out(bytes.size() / sizeof(T));
-  if (!out.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
-  return out;
-}
-
-template <class T>
-std::string bytes_of(const std::vector<T>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
-}
-
 }  // namespace
 
 std::string defect_boxes_message(const std::vector<defects::Defect>& found) {
   std::vector<Box> boxes;
   boxes.reserve(found.size());
   for (const defects::Defect& d : found) boxes.push_back(Box{d.x0, d.y0, d.x1, d.y1});
-  return bytes_of(boxes);
+  return par::bytes_of(boxes);
 }
 
 std::string extent_centroids_share(const std::string& message, int part, int parts, const CropSource& src) {
-  const std::vector<Box> boxes = records_of<Box>(message, "defect box");
+  const std::vector<Box> boxes = par::records_of<Box>(message, "defects: malformed defect box message");
   const Size image = src.design->size();
   const int64_t m = defects::extent_margin(src.options);
   std::vector<Centre> out;
@@ -58,13 +45,13 @@ std::string extent_centroids_share(const std::string& message, int part, int par
         defects::extent_centroid(defects::DeltaWindow{w.de.data(), w.x0, w.y0, w.width, w.height}, d, src.options);
     if (c) out.push_back(Centre{static_cast<int64_t>(i), c->x, c->y});
   }
-  return bytes_of(out);
+  return par::bytes_of(out);
 }
 
 int64_t apply_extent_centroids(const std::vector<std::string>& shares, std::vector<defects::Defect>& found) {
   int64_t replaced = 0;
   for (const std::string& s : shares)
-    for (const Centre& c : records_of<Centre>(s, "defect centroid")) {
+    for (const Centre& c : par::records_of<Centre>(s, "defects: malformed defect centroid message")) {
       if (c.index < 0 || c.index >= static_cast<int64_t>(found.size()))
         fail_runtime("defects: a centroid for a defect that does not exist");
       found[static_cast<size_t>(c.index)].cx = c.x;

@@ -14,6 +14,8 @@
 
 namespace alinify::job::detail {
 
+// What a window of the defect stage's Delta E is computed from: the report's crops and the
+// centroids (defect_centroids.hpp) read theirs through it.
 struct CropSource {
   const io::Raster* design = nullptr;
   const io::Raster* aligned = nullptr;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -18,6 +17,7 @@
 #include "alinify/io/raster.hpp"
 #include "alinify/io/tiled_output.hpp"
 #include "alinify/par/agree.hpp"
+#include "alinify/par/records.hpp"
 #include "alinify/plan/planner.hpp"
 #include "alinify/qa/job_files.hpp"
 #include "defect_centroids.hpp"
@@ -54,18 +54,6 @@ void read_rows(const io::Raster& design, const io::Raster& aligned, int64_t y0, 
   design.read_rgb(win, w.design.data(), stride);
   aligned.read_rgb(win, w.aligned.data(), stride);
   w.px = defects::StripPixels{size, in0, win.height, w.design.data(), w.aligned.data()};
-}
-
-std::string bytes_of(const std::vector<defects::Sample>& s) {
-  return std::string(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(defects::Sample));
-}
-
-void append_samples(const std::string& bytes, std::vector<defects::Sample>& into) {
-  if (bytes.size() % sizeof(defects::Sample) != 0) fail_runtime("defects: malformed sample message");
-  const size_t n = bytes.size() / sizeof(defects::Sample);
-  const size_t at = into.size();
-  into.resize(at + n);
-  if (n) std::memcpy(into.data() + at, bytes.data(), bytes.size());
 }
 
 // The map's strip: Delta E rounded to whole units, 255 at and above, one grey band; 0 where nothing
@@ -124,12 +112,12 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
         const std::vector<defects::Sample> row = defects::collect_samples(w.px, y, 1, step, o, mask(w, y, 1).data());
         samples.insert(samples.end(), row.begin(), row.end());
       }
-    message = bytes_of(samples);
+    message = par::bytes_of(samples);
   });
   std::vector<std::string> parts = comm.gather(message, 0);
   const std::string model_text = on_root_then_broadcast(comm, "defects: colour model", [&] {
     std::vector<defects::Sample> all;
-    for (const std::string& p : parts) append_samples(p, all);
+    for (const std::string& p : parts) par::append_records(p, all, "defects: malformed sample message");
     // The same samples in the same order for any rank count: the same fit.
     std::sort(all.begin(), all.end(),
               [](const defects::Sample& a, const defects::Sample& b) { return a.y != b.y ? a.y < b.y : a.x < b.x; });

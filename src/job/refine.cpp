@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <limits>
@@ -18,6 +17,7 @@
 #include "alinify/core/quantile.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/par/agree.hpp"
+#include "alinify/par/records.hpp"
 #include "alinify/plan/memory_budget.hpp"
 #include "alinify/plan/planner.hpp"
 #include "alinify/reg/bspline_fit.hpp"
@@ -166,17 +166,6 @@ reg::CrossValidation cross_validation() {
   return cv;
 }
 
-std::string bytes_of(const std::vector<reg::FitPoint>& p) {
-  return std::string(reinterpret_cast<const char*>(p.data()), p.size() * sizeof(reg::FitPoint));
-}
-
-std::vector<reg::FitPoint> points_of(const std::string& bytes) {
-  if (bytes.size() % sizeof(reg::FitPoint) != 0) fail_runtime("refinement: malformed fit points message");
-  std::vector<reg::FitPoint> p(bytes.size() / sizeof(reg::FitPoint));
-  if (!p.empty()) std::memcpy(p.data(), bytes.data(), bytes.size());
-  return p;
-}
-
 // Collective: the cross-validation of the bending weight on rank 0's `records` (every rank
 // calls it; only rank 0's records count). The candidates are shared out among the ranks (k mod
 // ranks): each fit is three factorisations of the normal equations (about 0.3 s each at 283 MP
@@ -188,8 +177,10 @@ reg::SmoothnessChoice choose(par::Communicator& comm, const transform::Transform
                              const std::vector<BlockRecord>& records, const std::vector<BlockSite>& sites,
                              double spacing, nlohmann::json& out) {
   const double t0 = now_seconds();
-  const std::vector<reg::FitPoint> points = points_of(par::on_root_then_broadcast(
-      comm, "refinement: cross-validation points", [&] { return bytes_of(fit_points(records, sites, t.transform)); }));
+  const std::vector<reg::FitPoint> points = par::records_of<reg::FitPoint>(
+      par::on_root_then_broadcast(comm, "refinement: cross-validation points",
+                                  [&] { return par::bytes_of(fit_points(records, sites, t.transform)); }),
+      "refinement: malformed fit points message");
   reg::FitOptions options;
   options.spacing = spacing;
   const reg::CrossValidation cv = cross_validation();
