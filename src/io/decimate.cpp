@@ -18,14 +18,60 @@ Size decimated_size(const Raster& raster, int factor) {
   return size;
 }
 
+namespace {
+
+// Bytes of full-resolution rows one read may hold: a few strips of a 283 MP scan (f = 5: 59
+// decimated rows of 18960 px), never the image.
+constexpr size_t kReadBytes = size_t{16} << 20;
+
+// Decimated rows [y, y + n) from the full-resolution RGB rows read into `rgb`: the sum of each
+// channel over the f x f square (exact integers), then grey with read_grey_average's weights.
+void average_rows(const uint8_t* rgb, int64_t width, int factor, int64_t n, float* dst) {
+  const int64_t full_w = width * factor;
+  const double inv = 1.0 / (static_cast<double>(factor) * factor);
+  std::vector<uint32_t> sum(static_cast<size_t>(width) * 3);
+  for (int64_t j = 0; j < n; ++j) {
+    std::fill(sum.begin(), sum.end(), 0u);
+    for (int r = 0; r < factor; ++r) {
+      const uint8_t* p = rgb + (j * factor + r) * full_w * 3;
+      for (int64_t i = 0; i < width; ++i)
+        for (int dx = 0; dx < factor; ++dx, p += 3) {
+          sum[3 * i] += p[0];
+          sum[3 * i + 1] += p[1];
+          sum[3 * i + 2] += p[2];
+        }
+    }
+    for (int64_t i = 0; i < width; ++i)
+      dst[j * width + i] =
+          static_cast<float>((0.299 * sum[3 * i] + 0.587 * sum[3 * i + 1] + 0.114 * sum[3 * i + 2]) * inv);
+  }
+}
+
+}  // namespace
+
 void decimate_grey_rows(const Raster& raster, int factor, int64_t y0, int64_t rows, float* dst, int rows_per_read) {
   const Size size = decimated_size(raster, factor);
   // Every decimated pixel averages its own aligned f x f square, so where a read starts never
   // changes a value: any split of the rows gives the same bytes (tested under mpirun).
-  for (int64_t y = y0; y < y0 + rows; y += rows_per_read) {
-    const int64_t n = std::min<int64_t>(rows_per_read, y0 + rows - y);
+  // A file without overviews is read as bytes (read_rgb: libtiff's blocks for a plain TIFF) and
+  // averaged here: both images of the 283 MP pair at -np 1 took 1.76 s through GDAL's average
+  // resampler to float and take 0.8 s so (docs/performance-analysis.md). With overviews GDAL
+  // reads the level that fits the factor instead.
+  const bool own = raster.info().overviews == 0 && raster.info().bands >= 3;
+  const size_t row_bytes = static_cast<size_t>(size.width) * factor * factor * 3;
+  const int per_read =
+      own ? static_cast<int>(std::clamp<size_t>(kReadBytes / row_bytes, 1, static_cast<size_t>(rows_per_read)))
+          : rows_per_read;
+  std::vector<uint8_t> rgb(own ? row_bytes * static_cast<size_t>(per_read) : 0);
+  for (int64_t y = y0; y < y0 + rows; y += per_read) {
+    const int64_t n = std::min<int64_t>(per_read, y0 + rows - y);
     Window w{0, y * factor, size.width * factor, n * factor};
-    raster.read_grey_average(w, static_cast<int>(size.width), static_cast<int>(n), dst + (y - y0) * size.width);
+    if (own) {
+      raster.read_rgb(w, rgb.data(), static_cast<size_t>(w.width) * 3);
+      average_rows(rgb.data(), size.width, factor, n, dst + (y - y0) * size.width);
+    } else {
+      raster.read_grey_average(w, static_cast<int>(size.width), static_cast<int>(n), dst + (y - y0) * size.width);
+    }
     cancel::throw_if_requested();
   }
 }
