@@ -82,6 +82,7 @@ std::vector<BlockSite> my_sites(const std::vector<BlockSite>& all, const std::ve
 std::vector<BlockRecord> measure_all(par::Communicator& comm, const RefineJob& job, const transform::Transform& t,
                                      const std::vector<BlockSite>& mine, double radius) {
   std::string message;
+  const double t0 = now_seconds();
   par::on_every_rank(comm, "refinement: measuring blocks", [&] {
     reg::block::MatchOptions options;
     options.max_shift = radius;
@@ -117,6 +118,10 @@ std::vector<BlockRecord> measure_all(par::Communicator& comm, const RefineJob& j
     }
     if (failure) std::rethrow_exception(failure);
     message = detail::to_message(records);
+    // Per rank: how even the ranks' shares are, and on how many threads (mpirun binds a rank of
+    // -np 1 or 2 to one core: docs/cli.md).
+    spdlog::debug("refinement: {} blocks measured on this rank in {:.2f} s on {} thread(s)", mine.size(),
+                  now_seconds() - t0, threads);
   });
   std::vector<BlockRecord> all;
   for (const std::string& part : comm.gather(message, 0))
