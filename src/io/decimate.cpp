@@ -1,6 +1,7 @@
 #include "alinify/io/decimate.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -41,9 +42,13 @@ void average_rows(const uint8_t* rgb, int64_t width, int factor, int64_t n, floa
           sum[3 * i + 2] += p[2];
         }
     }
-    for (int64_t i = 0; i < width; ++i)
-      dst[j * width + i] =
-          static_cast<float>((0.299 * sum[3 * i] + 0.587 * sum[3 * i + 1] + 0.114 * sum[3 * i + 2]) * inv);
+    // Each channel's mean rounded to a byte, as GDAL's average of a Byte file gives it: the
+    // registration images stay the bytes they were (fractional means moved elastix enough to
+    // take the 283 MP periodic pair's largest error from 1.14 to 2.02 px).
+    for (int64_t i = 0; i < width; ++i) {
+      const auto mean = [&](int c) { return static_cast<float>(std::floor(sum[3 * i + c] * inv + 0.5)); };
+      dst[j * width + i] = 0.299f * mean(0) + 0.587f * mean(1) + 0.114f * mean(2);
+    }
   }
 }
 
@@ -54,9 +59,10 @@ void decimate_grey_rows(const Raster& raster, int factor, int64_t y0, int64_t ro
   // Every decimated pixel averages its own aligned f x f square, so where a read starts never
   // changes a value: any split of the rows gives the same bytes (tested under mpirun).
   // A file without overviews is read as bytes (read_rgb: libtiff's blocks for a plain TIFF) and
-  // averaged here: both images of the 283 MP pair at -np 1 took 1.76 s through GDAL's average
-  // resampler to float and take 0.8 s so (docs/performance-analysis.md). With overviews GDAL
-  // reads the level that fits the factor instead.
+  // averaged here, to the same values: both images of the 283 MP pair took 1.39-2.06 s at -np 1
+  // and 1.09-1.22 s at -np 2 through GDAL's average resampler, 1.02-2.56 s and 0.63-0.89 s so
+  // (three runs each, docs/performance-analysis.md). With overviews GDAL reads the level that
+  // fits the factor instead.
   const bool own = raster.info().overviews == 0 && raster.info().bands >= 3;
   const size_t row_bytes = static_cast<size_t>(size.width) * factor * factor * 3;
   const int per_read =
