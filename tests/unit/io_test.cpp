@@ -357,3 +357,25 @@ TEST(RasterIo, LibtiffBlocksReadTheBytesGdalReads) {
       }
     }
 }
+
+// decimate_grey averages the bytes read_rgb reads (a file without overviews); GDAL's average
+// resampler (read_grey_average) is the reference, to the bit (an RGBA file, whose alpha GDAL
+// weighs, is left to GDAL): the registration images, and so
+// elastix's transforms, did not change when the decimation stopped going through GDAL.
+TEST(RasterIo, DecimationEqualsGdalsAverageToTheBit) {
+  test::ScratchDir dir("io-dec-gdal");
+  for (const int bands : {3, 4}) {
+    const std::string path = dir.file("r" + std::to_string(bands) + ".tif");
+    write_random(path, 203, 131, bands, {"TILED", "YES", "BLOCKXSIZE", "64", "BLOCKYSIZE", "32"});
+    io::Raster r = io::Raster::open(path);
+    ASSERT_EQ(r.info().overviews, 0);
+    for (const int f : {2, 3, 5, 7}) {
+      const io::GreyImage g = io::decimate_grey(r, f, 4);  // 4 rows a read: several reads
+      std::vector<float> want(static_cast<size_t>(g.size.pixels()));
+      r.read_grey_average(Window{0, 0, g.size.width * f, g.size.height * f}, static_cast<int>(g.size.width),
+                          static_cast<int>(g.size.height), want.data());
+      for (size_t k = 0; k < want.size(); ++k)
+        ASSERT_EQ(g.pixels[k], want[k]) << "bands " << bands << ", factor " << f << ", pixel " << k;
+    }
+  }
+}
