@@ -26,7 +26,7 @@ namespace {
 constexpr size_t kReadBytes = size_t{16} << 20;
 
 // Decimated rows [y, y + n) from the full-resolution RGB rows read into `rgb`: the sum of each
-// channel over the f x f square (exact integers), then grey with read_grey_average's weights.
+// channel over the f x f square (exact integers), then grey_of.
 void average_rows(const uint8_t* rgb, int64_t width, int factor, int64_t n, float* dst) {
   const int64_t full_w = width * factor;
   const double inv = 1.0 / (static_cast<double>(factor) * factor);
@@ -47,7 +47,7 @@ void average_rows(const uint8_t* rgb, int64_t width, int factor, int64_t n, floa
     // take the 283 MP periodic pair's largest error from 1.14 to 2.02 px).
     for (int64_t i = 0; i < width; ++i) {
       const auto mean = [&](int c) { return static_cast<float>(std::floor(sum[3 * i + c] * inv + 0.5)); };
-      dst[j * width + i] = 0.299f * mean(0) + 0.587f * mean(1) + 0.114f * mean(2);
+      dst[j * width + i] = grey_of(mean(0), mean(1), mean(2));
     }
   }
 }

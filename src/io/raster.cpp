@@ -172,7 +172,7 @@ void Raster::read_grey_average(const Window& w, int out_w, int out_h, float* dst
     std::copy(rgb.begin(), rgb.end(), dst);
     return;
   }
-  for (size_t i = 0; i < n; ++i) dst[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
+  for (size_t i = 0; i < n; ++i) dst[i] = grey_of(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
 }
 
 void Raster::read_rgb_average(const Window& w, int out_w, int out_h, uint8_t* dst) const {

@@ -14,14 +14,11 @@
 namespace alinify::job::detail {
 namespace {
 
-// Grey as io::Raster::read_grey_average weighs the channels.
-float grey_of(const uint8_t* p) { return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]; }
-
 reg::block::Block grey_block(const std::vector<uint8_t>& rgb, int size) {
   reg::block::Block b;
   b.size = size;
   b.px.resize(static_cast<size_t>(size) * size);
-  for (size_t k = 0; k < b.px.size(); ++k) b.px[k] = grey_of(&rgb[k * 3]);
+  for (size_t k = 0; k < b.px.size(); ++k) b.px[k] = io::grey_of(rgb[k * 3], rgb[k * 3 + 1], rgb[k * 3 + 2]);
   return b;
 }
 

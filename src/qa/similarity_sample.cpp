@@ -14,7 +14,7 @@ void read_grey(const io::Raster& r, const Window& w, std::vector<uint8_t>& rgb, 
   rgb.resize(3 * n);
   grey.resize(n);
   r.read_rgb(w, rgb.data(), static_cast<size_t>(w.width) * 3);
-  for (size_t i = 0; i < n; ++i) grey[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
+  for (size_t i = 0; i < n; ++i) grey[i] = io::grey_of(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
 }
 
 bool maps_inside(const transform::Transform& t, const Window& w, Size scan) {

@@ -360,8 +360,8 @@ TEST(RasterIo, LibtiffBlocksReadTheBytesGdalReads) {
 
 // decimate_grey averages the bytes read_rgb reads (a file without overviews); GDAL's average
 // resampler (read_grey_average) is the reference, to the bit (an RGBA file, whose alpha GDAL
-// weighs, is left to GDAL): the registration images, and so
-// elastix's transforms, did not change when the decimation stopped going through GDAL.
+// weighs, is left to GDAL): the registration images, and so elastix's transforms, did not change
+// when the decimation stopped going through GDAL.
 TEST(RasterIo, DecimationEqualsGdalsAverageToTheBit) {
   test::ScratchDir dir("io-dec-gdal");
   for (const int bands : {3, 4}) {

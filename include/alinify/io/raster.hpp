@@ -79,6 +79,11 @@ class Raster {
   std::unique_ptr<detail::TiffBlocks> blocks_;
 };
 
+// The project's grey (ITU-R BT.601 luma weights), in float: the registration images, the
+// refinement's blocks and the QA's similarity all weigh the channels so; decimate_grey's bytes
+// equal GDAL's average only while both use this one expression.
+inline float grey_of(float r, float g, float b) { return 0.299f * r + 0.587f * g + 0.114f * b; }
+
 // Quick validation without keeping the file open (used by every rank before work starts).
 RasterInfo probe_raster(const std::string& path);
 
