@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "alinify/core/error.hpp"
@@ -229,18 +230,95 @@ Vec2 displacement_at(const transform::BSpline& field, double x, double y) {
   return d;
 }
 
+// Knot insertion for a uniform cubic B-spline: beta(u) = sum_j w_j beta(f u - j), j = -(2f-2)..2f-2,
+// w = four boxes of length f convolved, / f^3 ((1 4 6 4 1) / 8 for f = 2). make_grid puts the
+// coarse knot k at f s (k - 1) and the fine knot m at s (m - 1), so coarse k feeds fine
+// m = f k + j - (f - 1); fine indices outside the grid carry no weight on the domain.
+transform::BSpline refined_grid(const transform::BSpline& coarse, Size domain, double s, int factor) {
+  transform::BSpline fine = make_grid(domain, s);
+  const int f = factor;
+  std::vector<double> w(1, 1.0);
+  for (int b = 0; b < 4; ++b) {
+    std::vector<double> next(w.size() + static_cast<size_t>(f) - 1, 0.0);
+    for (size_t i = 0; i < w.size(); ++i)
+      for (int k = 0; k < f; ++k) next[i + static_cast<size_t>(k)] += w[i];
+    w = next;
+  }
+  for (double& v : w) v /= static_cast<double>(f) * f * f;
+  const int half = 2 * f - 2;
+  const int cnx = coarse.size[0], cny = coarse.size[1], fnx = fine.size[0], fny = fine.size[1];
+  const auto refine = [&](const std::vector<double>& c, std::vector<double>& out) {
+    std::vector<double> rows(static_cast<size_t>(cny) * fnx, 0.0);  // refined along x
+    for (int ky = 0; ky < cny; ++ky)
+      for (int kx = 0; kx < cnx; ++kx)
+        for (int j = -half; j <= half; ++j) {
+          const int m = f * kx + j - (f - 1);
+          if (m >= 0 && m < fnx)
+            rows[static_cast<size_t>(ky) * fnx + m] += c[static_cast<size_t>(ky) * cnx + kx] * w[j + half];
+        }
+    for (int ky = 0; ky < cny; ++ky)
+      for (int j = -half; j <= half; ++j) {
+        const int m = f * ky + j - (f - 1);
+        if (m < 0 || m >= fny) continue;
+        for (int x = 0; x < fnx; ++x)
+          out[static_cast<size_t>(m) * fnx + x] += rows[static_cast<size_t>(ky) * fnx + x] * w[j + half];
+      }
+  };
+  refine(coarse.coef_x, fine.coef_x);
+  refine(coarse.coef_y, fine.coef_y);
+  return fine;
+}
+
 namespace {
 
-// fit_bspline on a system already made for the grid of (domain, o.spacing).
-FitResult fit_with(NormalSystem& system, const std::vector<FitPoint>& points, Size domain, const FitOptions& o) {
+// The systems of a fit's grids, analysed once for a point set.
+struct Levels {
+  Levels(Size domain, const FitOptions& o, const std::vector<FitPoint>& points)
+      : fine(make_grid(domain, o.spacing), points) {
+    if (o.coarse_factor > 1) coarse.emplace(make_grid(domain, o.spacing * o.coarse_factor), points);
+  }
+  NormalSystem fine;
+  std::optional<NormalSystem> coarse;
+};
+
+// One solve of both levels with the current weights: the coarse grid through the points, the fine
+// grid through what it leaves; the field returned is their sum on the fine grid.
+transform::BSpline solve_levels(Levels& levels, const std::vector<FitPoint>& points, const std::vector<double>& weights,
+                                Size domain, const FitOptions& o) {
+  transform::BSpline fine = make_grid(domain, o.spacing);
+  if (!levels.coarse) {
+    levels.fine.solve(fine, points, weights, o);
+    return fine;
+  }
+  transform::BSpline coarse = make_grid(domain, o.spacing * o.coarse_factor);
+  FitOptions oc = o;
+  oc.smoothness = o.smoothness * o.coarse_smoothness;
+  levels.coarse->solve(coarse, points, weights, oc);
+  std::vector<FitPoint> rest = points;
+  for (size_t k = 0; k < rest.size(); ++k) {
+    if (!(weights[k] > 0)) continue;
+    const Vec2 c = displacement_at(coarse, rest[k].x, rest[k].y);
+    rest[k].dx -= c.x;
+    rest[k].dy -= c.y;
+  }
+  levels.fine.solve(fine, rest, weights, o);
+  const transform::BSpline trend = refined_grid(coarse, domain, o.spacing, o.coarse_factor);
+  for (size_t k = 0; k < fine.coef_x.size(); ++k) {
+    fine.coef_x[k] += trend.coef_x[k];
+    fine.coef_y[k] += trend.coef_y[k];
+  }
+  return fine;
+}
+
+// fit_bspline on systems already made for the grids of (domain, o).
+FitResult fit_with(Levels& levels, const std::vector<FitPoint>& points, Size domain, const FitOptions& o) {
   FitResult r;
-  r.field = make_grid(domain, o.spacing);
   std::vector<double> weights(points.size());
   for (size_t k = 0; k < points.size(); ++k) weights[k] = points[k].weight > 0 ? points[k].weight : 0;
   if (std::none_of(weights.begin(), weights.end(), [](double w) { return w > 0; }))
     fail_runtime("refinement fit: no block measurement to fit");
   for (int round = 0; round < o.rounds; ++round) {
-    system.solve(r.field, points, weights, o);
+    r.field = solve_levels(levels, points, weights, domain, o);
     if (round + 1 == o.rounds) break;
     // Residuals of the points still in; those beyond k x MAD (and the floor) are dropped.
     std::vector<double> residual(points.size(), 0), kept;
@@ -266,8 +344,8 @@ FitResult fit_with(NormalSystem& system, const std::vector<FitPoint>& points, Si
 }  // namespace
 
 FitResult fit_bspline(const std::vector<FitPoint>& points, Size domain, const FitOptions& o) {
-  NormalSystem system(make_grid(domain, o.spacing), points);
-  return fit_with(system, points, domain, o);
+  Levels levels(domain, o, points);
+  return fit_with(levels, points, domain, o);
 }
 
 CrossValidationSplit split_for_cross_validation(const std::vector<FitPoint>& points, const CrossValidation& cv) {
@@ -304,11 +382,11 @@ std::vector<double> held_out_scores(const CrossValidationSplit& split, Size doma
                                     const CrossValidation& cv, const std::vector<int>& candidates) {
   std::vector<double> scores;
   if (!enough(split) || candidates.empty()) return scores;
-  NormalSystem system(make_grid(domain, options.spacing), split.training);  // one analysis for every candidate
+  Levels levels(domain, options, split.training);  // one analysis for every candidate
   for (const int k : candidates) {
     FitOptions o = options;
     o.smoothness = cv.smoothness.at(static_cast<size_t>(k));
-    const FitResult fit = fit_with(system, split.training, domain, o);
+    const FitResult fit = fit_with(levels, split.training, domain, o);
     scores.push_back(
         held_out_error(split, cv, [&](const FitPoint& p) { return displacement_at(fit.field, p.x, p.y); }));
   }
