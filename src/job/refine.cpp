@@ -258,11 +258,7 @@ std::string correct(const transform::TransformFile& t, bool has_correction, cons
   round["blocks_rejected"] = fit.rejected;
   transform::TransformFile out = t;
   if (has_correction) {
-    transform::BSpline& b = out.transform.stages.back().bspline;
-    for (size_t k = 0; k < b.coef_x.size(); ++k) {
-      b.coef_x[k] += fit.field.coef_x[k];
-      b.coef_y[k] += fit.field.coef_y[k];
-    }
+    reg::add_field(out.transform.stages.back().bspline, fit.field);
   } else {
     transform::Stage stage;
     stage.kind = transform::StageKind::kBSpline;

@@ -269,6 +269,15 @@ transform::BSpline refined_grid(const transform::BSpline& coarse, Size domain, d
   return fine;
 }
 
+void add_field(transform::BSpline& into, const transform::BSpline& from) {
+  if (into.coef_x.size() != from.coef_x.size() || into.coef_y.size() != from.coef_y.size())
+    fail_runtime("refinement fit: fields on different grids cannot be added");
+  for (size_t k = 0; k < into.coef_x.size(); ++k) {
+    into.coef_x[k] += from.coef_x[k];
+    into.coef_y[k] += from.coef_y[k];
+  }
+}
+
 namespace {
 
 // The systems of a fit's grids, analysed once for a point set.
@@ -302,11 +311,7 @@ transform::BSpline solve_levels(Levels& levels, const std::vector<FitPoint>& poi
     rest[k].dy -= c.y;
   }
   levels.fine.solve(fine, rest, weights, o);
-  const transform::BSpline trend = refined_grid(coarse, domain, o.spacing, o.coarse_factor);
-  for (size_t k = 0; k < fine.coef_x.size(); ++k) {
-    fine.coef_x[k] += trend.coef_x[k];
-    fine.coef_y[k] += trend.coef_y[k];
-  }
+  add_field(fine, refined_grid(coarse, domain, o.spacing, o.coarse_factor));
   return fine;
 }
 

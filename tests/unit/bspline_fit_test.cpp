@@ -184,8 +184,8 @@ TEST(BSplineFit, RefinedGridIsTheSameFunction) {
 // A tilted field (a residual that grows toward a corner, as elastix leaves at a border) measured
 // everywhere but in a 500 x 400 px corner: the two-level fit continues the trend into the corner
 // (0.37 px off of 4.3 px at the corner pixel when written); one level, pulled toward zero, leaves
-// nearly all of it (3.99 px). (The 283 MP periodic pair's
-// largest error was such a corner: all its blocks were ambiguous dots.)
+// nearly all of it (3.99 px). (The 283 MP periodic pair's largest error was such a corner: all its
+// blocks were ambiguous dots.)
 Vec2 tilt(double x, double y) { return {1.0 + 0.002 * (1600 - x), 0.5 - 0.001 * y}; }
 
 TEST(BSplineFit, TwoLevelsFollowTheTrendIntoACornerWithoutMeasurements) {

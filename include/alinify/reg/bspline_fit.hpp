@@ -34,9 +34,9 @@ struct FitOptions {
   // region has no usable block the field then follows the trend of the blocks around it instead of
   // decaying to no correction. The 283 MP periodic pair's largest error was such a region: an
   // 800 x 1200 px corner of dots every 8 px, every block ambiguous, where elastix left 4.2 px and
-  // one level 1.14 px (eval max); factor 2 / 4 / 8 / 16 left 0.43 / 0.41 / 0.62 / 0.86 px, with
-  // eval mean and p95 0.01 px better or equal on it, the bench pair and the fine-wave pair
-  // (docs/registration.md, "Two levels"). 1: one level.
+  // one level 1.14 px (eval max); factor 2 / 4 / 8 / 16 left 0.43 / 0.41 / 0.62 / 0.86 px. Factors
+  // 4 and 8 left eval mean and p95 within 0.01 px or better on it, the bench pair and the
+  // fine-wave pair (docs/registration.md, "Two levels"). 1: one level.
   int coarse_factor = 4;
   // The coarse level's bending weight over the fine level's. The same number is physically much
   // stiffer on the coarser grid (the bending term is scaled per control point): the coarse level
@@ -121,6 +121,9 @@ SmoothnessChoice decide_smoothness(const CrossValidationSplit& split, const std:
 // The same cubic B-spline function on a grid `factor` times finer: `coarse` on make_grid(domain,
 // factor * s) as coefficients on make_grid(domain, s) (knot insertion; exact on the domain).
 transform::BSpline refined_grid(const transform::BSpline& coarse, Size domain, double s, int factor);
+
+// into += from, coefficient by coefficient: two fields on the same grid summed (Add stages sum).
+void add_field(transform::BSpline& into, const transform::BSpline& from);
 
 // The field's displacement at (x, y).
 Vec2 displacement_at(const transform::BSpline& field, double x, double y);
