@@ -173,10 +173,11 @@ reg::CrossValidation cross_validation() {
 
 // Collective: the cross-validation of the bending weight on rank 0's `records` (every rank
 // calls it; only rank 0's records count). The candidates are shared out among the ranks (k mod
-// ranks): each fit is three factorisations of the normal equations (about 0.3 s each at 283 MP
-// with CHOLMOD and OpenBLAS, 1.7 s with Eigen's SimplicialLDLT before), and 7 candidates on rank 0
-// alone kept the others waiting (the first version: 19 s). Each
-// candidate's score depends on the points alone, so the choice is the same for any rank count.
+// ranks): each fit is three rounds of two factorisations (fine and coarse grid) of the normal
+// equations, 0.28 s a candidate on all 283 MP blocks with CHOLMOD on one thread (1.7 s a
+// factorisation with Eigen's SimplicialLDLT before), and 7 candidates on rank 0 alone kept the
+// others waiting (the first version: 19 s). Each candidate's score depends on the points alone,
+// so the choice is the same for any rank count.
 // Rank 0 gets the choice and writes it into `out` (metrics.json); the other ranks get no choice.
 reg::SmoothnessChoice choose(par::Communicator& comm, const transform::TransformFile& t,
                              const std::vector<BlockRecord>& records, const std::vector<BlockSite>& sites,

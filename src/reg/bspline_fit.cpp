@@ -1,5 +1,7 @@
 #include "alinify/reg/bspline_fit.hpp"
 
+#include <omp.h>
+
 #include <Eigen/CholmodSupport>
 #include <Eigen/Sparse>
 #include <algorithm>
@@ -15,6 +17,25 @@ namespace alinify::reg {
 namespace {
 
 using Triplets = std::vector<Eigen::Triplet<double>>;
+
+// CHOLMOD 3 (Debian 12's SuiteSparse 5.12) assembles supernodes in an OpenMP region of a fixed 4
+// threads (CHOLMOD_OMP_NUM_THREADS, compiled in: OMP_NUM_THREADS does not reach it). A rank is
+// bound to one core, so 4 threads take turns on it, and the supernodes of these grids are small:
+// at 283 MP (18,240 control points, the periodic pair's 69,498 block records) the
+// cross-validation took 2.65 s on one core with them and 1.25 s without, the fit 0.46 -> 0.25 s,
+// and on two free cores 4.71 -> 1.24 s (the same choice and coefficients; docs/registration.md,
+// "CHOLMOD on one thread"). No OpenMP level is active while this lives, so CHOLMOD's region runs
+// in the calling thread alone; the process's setting comes back after.
+class CholmodOnOneThread {
+ public:
+  CholmodOnOneThread() : levels_(omp_get_max_active_levels()) { omp_set_max_active_levels(0); }
+  ~CholmodOnOneThread() { omp_set_max_active_levels(levels_); }
+  CholmodOnOneThread(const CholmodOnOneThread&) = delete;
+  CholmodOnOneThread& operator=(const CholmodOnOneThread&) = delete;
+
+ private:
+  int levels_;
+};
 
 // The 16 control points under (x, y) and their weights (the evaluator's own basis).
 struct Support {
@@ -161,6 +182,7 @@ class NormalSystem {
     double* v = matrix_.valuePtr();
     for (size_t i = 0; i < nnz; ++i) v[i] = data[i] + o.smoothness * scale * bend_[i];
     for (int i = 0; i < n_; ++i) v[slot(i, i)] += o.ridge * scale;
+    const CholmodOnOneThread one_thread;
     cholesky_.factorize(matrix_);
     check("factorised");
     const Eigen::VectorXd cx = cholesky_.solve(bx);

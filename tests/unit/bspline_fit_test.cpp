@@ -3,6 +3,7 @@
 #include "alinify/reg/bspline_fit.hpp"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <random>
@@ -203,6 +204,26 @@ TEST(BSplineFit, TwoLevelsFollowTheTrendIntoACornerWithoutMeasurements) {
   const double e_two = corner_error(two), e_one = corner_error(one);
   EXPECT_LT(e_two, 0.5) << e_two;
   EXPECT_GT(e_one, 5 * e_two) << e_one;
+}
+
+// The fit keeps CHOLMOD's OpenMP region on the calling thread by switching nested levels off for
+// the factorisation: the process's own setting must come back (the warp and the defect stage use
+// OpenMP after the refinement).
+TEST(BSplineFit, LeavesTheProcessOpenMpSettingAsItFoundIt) {
+  const int before = omp_get_max_active_levels();
+  omp_set_max_active_levels(3);
+  const Size domain{2000, 1500};
+  const FitResult r = fit_bspline(measurements(domain).points, domain);
+  EXPECT_GT(r.used_count, 0);
+  EXPECT_EQ(omp_get_max_active_levels(), 3);
+  int threads = 0;
+#pragma omp parallel num_threads(2)
+  {
+#pragma omp single
+    threads = omp_get_num_threads();
+  }
+  EXPECT_EQ(threads, 2);
+  omp_set_max_active_levels(before);
 }
 
 TEST(BSplineFit, NothingToFitIsAnError) {
