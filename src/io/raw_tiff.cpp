@@ -7,10 +7,15 @@
 
 namespace alinify::io {
 
-RawTileFile::RawTileFile(const std::string& path) : path_(path) {
+RawTileFile::RawTileFile(const std::string& path, int directory) : path_(path) {
   CPLErrorReset();  // GDAL routes libtiff's messages into CPLError once its GTiff driver is loaded
   tif_ = TIFFOpen(path.c_str(), "r+");
   if (!tif_) fail_runtime("cannot open " + path + " to place compressed tiles: " + CPLGetLastErrorMsg());
+  if (directory > 0 && !TIFFSetDirectory(tif_, static_cast<tdir_t>(directory))) {
+    TIFFClose(tif_);
+    tif_ = nullptr;
+    fail_runtime(path + " has no image " + std::to_string(directory) + " to place compressed tiles in");
+  }
   uint32_t width = 0, height = 0, tw = 0, th = 0;
   if (!TIFFIsTiled(tif_) || !TIFFGetField(tif_, TIFFTAG_IMAGEWIDTH, &width) ||
       !TIFFGetField(tif_, TIFFTAG_IMAGELENGTH, &height) || !TIFFGetField(tif_, TIFFTAG_TILEWIDTH, &tw) ||
@@ -19,6 +24,13 @@ RawTileFile::RawTileFile(const std::string& path) : path_(path) {
     tif_ = nullptr;
     fail_runtime(path + " is not a tiled TIFF");
   }
+  width_ = width;
+  height_ = height;
+  uint16_t compression = 1, predictor = 1;
+  TIFFGetFieldDefaulted(tif_, TIFFTAG_COMPRESSION, &compression);
+  TIFFGetFieldDefaulted(tif_, TIFFTAG_PREDICTOR, &predictor);
+  compression_ = compression;
+  predictor_ = predictor;
   tiles_x_ = (width + tw - 1) / tw;
   tiles_y_ = (height + th - 1) / th;
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "alinify/core/error.hpp"
+#include "alinify/io/overview_staging.hpp"
 #include "alinify/io/tile_codec.hpp"
 
 namespace fs = std::filesystem;
@@ -210,12 +211,16 @@ void finish_output(const OutputSpec& spec) {
         "writing a Cloud Optimized GeoTIFF from");
     fs::remove(tmp);
     ready = ctmp;
+  } else if (spec.overviews && overviews_from_x2(spec)) {
+    // Compressed by the ranks, with even sides: the x2 level the ranks staged (overview_staging.hpp).
+    write_overviews_from_x2(tmp, spec);
   } else if (spec.overviews) {
-    // Compressed, the full-resolution tiles were encoded by the ranks; the overviews are read back
-    // from them here (rank 0, GDAL encoding the overview tiles with all cores).
+    // Otherwise the overviews are read back from the full-resolution tiles here (rank 0, GDAL
+    // encoding the overview tiles with all cores).
     build_overviews(tmp, spec);
   }
-  std::error_code ec;
+  std::error_code ignored, ec;
+  fs::remove(x2_staging_path(spec), ignored);
   fs::rename(ready, spec.path, ec);
   if (ec) fail_runtime("cannot rename " + ready + " to " + spec.path + ": " + ec.message());
 }
@@ -224,6 +229,7 @@ void discard_output(const OutputSpec& spec) {
   std::error_code ec;
   fs::remove(partial_path(spec.path), ec);
   fs::remove(compressed_partial(spec.path), ec);
+  fs::remove(x2_staging_path(spec), ec);
 }
 
 }  // namespace alinify::io

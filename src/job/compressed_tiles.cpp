@@ -1,6 +1,7 @@
 #include "compressed_tiles.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <string>
 
 #include "alinify/core/error.hpp"
@@ -60,6 +61,10 @@ void CompressedTileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* 
   if (y0 % strip_rows_ != 0) fail_runtime("strip start " + std::to_string(y0) + " is not a strip boundary");
   const int64_t end = std::min(y0 + rows, spec_.size.height);
   const int64_t first = y0 / t, last = (end + t - 1) / t;
+  if (io::overviews_from_x2(spec_)) {
+    if (!x2_) x2_.emplace(spec_);
+    x2_->write_strip(y0, end - y0, rgb, stride);
+  }
   if (!comm_.is_root()) {
     // Posted, not sent: rank 0 takes the rows in image order, when it reaches them, while this
     // rank goes on with its next strip. At most one earlier strip's rows wait beside this one's
@@ -97,16 +102,27 @@ void CompressedTileWriter::drain(bool failed) {
 
 void CompressedTileWriter::finish(bool failed) {
   if (finished_) return;
+  // The staged x2 rows are in the file before rank 0 hears that this rank is done.
+  std::exception_ptr staging_error;
+  if (x2_ && !failed) try {
+      x2_->close();
+    } catch (...) {
+      staging_error = std::current_exception();
+      failed = true;
+    }
   if (!comm_.is_root()) {
     finished_ = true;
     // After the rows this rank posted (one source, one tag: they arrive in order).
     comm_.post(std::string{kDone, failed ? '1' : '0'}, 0, kTag);
     comm_.wait_posted();
+    if (staging_error) std::rethrow_exception(staging_error);
     return;
   }
+  if (staging_error) abandoned_ = true;
   if (!failed) take_rows_until(tile_rows_);
   drain(failed);
   finished_ = true;
+  if (staging_error) std::rethrow_exception(staging_error);
   if (failed || abandoned_) return;  // the failing rank reports; rank 0 removes the partial output
   if (!file_) file_.emplace(io::partial_path(spec_.path));
   file_->close();

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "alinify/io/overview_staging.hpp"
 #include "alinify/io/raw_tiff.hpp"
 #include "alinify/io/tile_codec.hpp"
 #include "alinify/io/tiled_output.hpp"
@@ -41,6 +42,8 @@ class CompressedTileWriter final : public io::TileWriter {
   int64_t tile_rows_;
   io::TileEncoder encoder_;
   std::vector<uint8_t> tile_buf_;
+  // Every rank with overviews from the x2 level (io::overviews_from_x2): its strips halved, from its first strip on.
+  std::optional<io::X2Staging> x2_;
   std::optional<io::RawTileFile> file_;  // rank 0, from its first row on
   int64_t next_row_ = 0;                 // rank 0: the next tile row to place
   std::vector<bool> done_;               // rank 0: the ranks that said they are done

@@ -12,6 +12,21 @@
 using namespace alinify::test;
 namespace fs = std::filesystem;
 
+namespace {
+
+// gdalinfo's "Overviews checksum" lines, band by band: the overviews' pixels, level by level.
+std::string overview_checksums(const std::string& tif) {
+  auto r = run_command("gdalinfo -checksum " + quote(tif));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::regex re("Overviews checksum: ([0-9, ]+)");
+  std::string sums;
+  for (std::sregex_iterator it(r.output.begin(), r.output.end(), re), end; it != end; ++it)
+    sums += (*it)[1].str() + "; ";
+  return sums;
+}
+
+}  // namespace
+
 TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
   ScratchDir d("e2e-compress");
   synth_pair(d, 700, 520);
@@ -27,13 +42,19 @@ TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
   warp(1, "none.tif", "");
   const std::string reference = gdal_checksums(d.file("none.tif"));
   ASSERT_FALSE(reference.empty());
+  // GDAL's overviews, read back from the uncompressed tiles; compressed, the ranks stage the x2
+  // level (even sides) and GDAL makes the smaller ones from it: the same pixels at every level.
+  const std::string overviews = overview_checksums(d.file("none.tif"));
+  ASSERT_NE(overviews.find(';'), std::string::npos);
   for (int np = 1; np <= 3; ++np) {
     const std::string out = "zstd" + std::to_string(np) + ".tif";
     warp(np, out, "--compress zstd");
     std::string compression;
     EXPECT_EQ(gdal_checksums(d.file(out), &compression), reference) << np << " rank(s)";
+    EXPECT_EQ(overview_checksums(d.file(out)), overviews) << np << " rank(s)";
     EXPECT_EQ(compression, "ZSTD");
     EXPECT_FALSE(fs::exists(d.file(out + ".partial")));
+    EXPECT_FALSE(fs::exists(d.file(out + ".partial.x2")));
   }
   EXPECT_LT(fs::file_size(d.file("zstd2.tif")), fs::file_size(d.file("none.tif")));
   // Rank 0 places tile rows in image order, so the file does not depend on the rank count.
@@ -45,6 +66,27 @@ TEST(Compress, EveryRankCountWritesTheUncompressedPixels) {
   EXPECT_EQ(compression, "DEFLATE");
   warp(2, "cog.tif", "--compress zstd --cog");  // the COG stays GDAL's conversion
   EXPECT_EQ(gdal_checksums(d.file("cog.tif")), reference);
+}
+
+// With an odd side GDAL's x2 windows are not aligned 2x2 blocks, so the overviews stay GDAL's pass
+// over the full-resolution tiles: the same pixels as the uncompressed output's at every level.
+TEST(Compress, OddSidesKeepGdalsOverviews) {
+  ScratchDir d("e2e-compress-odd");
+  synth_pair(d, 601, 451);
+  write_affine(d.file("rot.json"), 601, 451, "[0.995,-0.0998,0.0998,0.995]", "[20,-15]");
+  auto warp = [&](int np, const std::string& out, const std::string& extra) {
+    auto r = run_command(mpirun(np) + quote(alinify_bin()) + " warp --design " + quote(d.file("pair/design.tif")) +
+                         " --scan " + quote(d.file("pair/scan.tif")) + " --transform " + quote(d.file("rot.json")) +
+                         " --out " + quote(d.file(out)) + " --tile 64 --mem-budget 8MiB --no-qa " + extra);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  };
+  warp(1, "none.tif", "");
+  warp(2, "zstd.tif", "--compress zstd");
+  EXPECT_EQ(gdal_checksums(d.file("zstd.tif")), gdal_checksums(d.file("none.tif")));
+  const std::string overviews = overview_checksums(d.file("none.tif"));
+  ASSERT_NE(overviews.find(';'), std::string::npos);
+  EXPECT_EQ(overview_checksums(d.file("zstd.tif")), overviews);
+  EXPECT_FALSE(fs::exists(d.file("zstd.tif.partial.x2")));
 }
 
 // --compress-level and --predictor: the pixels stay the same, the level reaches the encoder (another

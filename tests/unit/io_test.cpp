@@ -9,6 +9,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/io/decimate.hpp"
+#include "alinify/io/overview_staging.hpp"
 #include "alinify/io/raster.hpp"
 #include "alinify/io/raw_tiff.hpp"
 #include "alinify/io/tile_codec.hpp"
@@ -184,7 +185,15 @@ TEST(TiledOutput, TilesEncodedHereAndPlacedRawReadBackAsTheSamePixels) {
         }
         file.close();
       }
-      io::finish_output(spec);  // overviews read back from the encoded tiles, then the final name
+      ASSERT_TRUE(io::overviews_from_x2(spec));  // even sides: the ranks stage the x2 level
+      {
+        io::X2Staging staging(spec);
+        staging.write_strip(128, 22, img.data() + 128 * 390, 390);  // strips in any order
+        staging.write_strip(0, 128, img.data(), 390);
+        staging.close();
+      }
+      io::finish_output(spec);  // overviews from the staged x2 level, then the final name
+      EXPECT_FALSE(fs::exists(io::x2_staging_path(spec)));
       GDALDatasetH ds = GDALOpen(spec.path.c_str(), GA_ReadOnly);
       ASSERT_NE(ds, nullptr);
       const char* c = GDALGetMetadataItem(ds, "COMPRESSION", "IMAGE_STRUCTURE");
@@ -194,7 +203,7 @@ TEST(TiledOutput, TilesEncodedHereAndPlacedRawReadBackAsTheSamePixels) {
       const char* p = GDALGetMetadataItem(ds, "PREDICTOR", "IMAGE_STRUCTURE");
       EXPECT_EQ(p ? std::string(p) : std::string("1"), std::string(predictor) == "horizontal" ? "2" : "1") << codec;
       EXPECT_EQ(GDALGetOverviewCount(GDALGetRasterBand(ds, 1)), 2);
-      // GDAL encodes the overviews itself (with the file's predictor): the same pixels either way.
+      // Encoded with the file's predictor (the x2 level here, the smaller ones by GDAL): the same pixels either way.
       const std::vector<uint8_t> overview = first_overview(ds);
       if (overview_without_predictor.empty()) overview_without_predictor = overview;
       EXPECT_TRUE(overview == overview_without_predictor) << codec << " " << predictor;
@@ -204,6 +213,37 @@ TEST(TiledOutput, TilesEncodedHereAndPlacedRawReadBackAsTheSamePixels) {
       r.read_rgb({0, 0, 130, 150}, back.data(), 390);
       EXPECT_TRUE(back == img) << codec << " " << predictor;
     }
+}
+
+// The x2 level the ranks stage is GDAL's AVERAGE overview to the byte when the sides are even
+// (the mean of each 2x2 block, rounded half up): against GDAL's own on a noisy image, and by hand.
+TEST(OverviewStaging, HalvingIsGdalsAverage) {
+  const int w = 130, h = 150;
+  std::vector<uint8_t> img(static_cast<size_t>(w) * h * 3);
+  std::mt19937 rng(3);
+  for (uint8_t& v : img) v = static_cast<uint8_t>(rng() % 256);
+  GDALDriverH mem = GDALGetDriverByName("MEM");
+  ASSERT_NE(mem, nullptr);
+  GDALDatasetH ds = GDALCreate(mem, "", w, h, 3, GDT_Byte, nullptr);
+  ASSERT_EQ(GDALDatasetRasterIO(ds, GF_Write, 0, 0, w, h, img.data(), w, h, GDT_Byte, 3, nullptr, 3, 3 * w, 1),
+            CE_None);
+  const int two = 2;
+  ASSERT_EQ(GDALBuildOverviews(ds, "AVERAGE", 1, &two, 0, nullptr, nullptr, nullptr), CE_None);
+  std::vector<uint8_t> gdal(static_cast<size_t>(w / 2) * (h / 2) * 3);
+  for (int b = 0; b < 3; ++b) {
+    std::vector<uint8_t> band(static_cast<size_t>(w / 2) * (h / 2));
+    GDALRasterBandH o = GDALGetOverview(GDALGetRasterBand(ds, b + 1), 0);
+    ASSERT_EQ(GDALRasterIO(o, GF_Read, 0, 0, w / 2, h / 2, band.data(), w / 2, h / 2, GDT_Byte, 0, 0), CE_None);
+    for (size_t i = 0; i < band.size(); ++i) gdal[i * 3 + static_cast<size_t>(b)] = band[i];
+  }
+  GDALClose(ds);
+  std::vector<uint8_t> ours;
+  io::halve_rgb(img.data(), 3 * w, w, h, ours);
+  EXPECT_TRUE(ours == gdal);
+  // One 2x2 block per channel: means 2.5, 2.25 and 2.75 round to 3, 2 and 3.
+  const std::vector<uint8_t> block = {1, 1, 1, 2, 2, 3, 3, 2, 3, 4, 4, 4};
+  io::halve_rgb(block.data(), 6, 2, 2, ours);
+  EXPECT_EQ(ours, (std::vector<uint8_t>{3, 2, 3}));
 }
 
 TEST(TileCodec, HorizontalDifferencingIsTiffPredictorTwo) {
