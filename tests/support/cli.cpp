@@ -24,16 +24,33 @@ CommandResult run_command(const std::string& command_line) {
   return r;
 }
 
-std::string gdal_checksums(const std::string& tif, std::string* compression) {
+namespace {
+
+// `gdalinfo -checksum tif`, and the first group of every match of `pattern` in it, each followed by `separator`.
+std::string gdalinfo_matches(const std::string& tif, const std::string& pattern, const std::string& separator,
+                             std::string* output = nullptr) {
   auto r = run_command("gdalinfo -checksum " + quote(tif));
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  std::regex re("Checksum=([0-9]+)");
-  std::string sums;
+  std::regex re(pattern);
+  std::string found;
   for (std::sregex_iterator it(r.output.begin(), r.output.end(), re), end; it != end; ++it)
-    sums += (*it)[1].str() + " ";
+    found += (*it)[1].str() + separator;
+  if (output) *output = r.output;
+  return found;
+}
+
+}  // namespace
+
+std::string gdal_checksums(const std::string& tif, std::string* compression) {
+  std::string output;
+  const std::string sums = gdalinfo_matches(tif, "Checksum=([0-9]+)", " ", &output);
   std::smatch m;
-  if (compression && std::regex_search(r.output, m, std::regex("COMPRESSION=([A-Z]+)"))) *compression = m[1].str();
+  if (compression && std::regex_search(output, m, std::regex("COMPRESSION=([A-Z]+)"))) *compression = m[1].str();
   return sums;
+}
+
+std::string gdal_overview_checksums(const std::string& tif) {
+  return gdalinfo_matches(tif, "Overviews checksum: ([0-9, ]+)", "; ");
 }
 
 std::string quote(const std::string& text) {

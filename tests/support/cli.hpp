@@ -30,6 +30,9 @@ bool running_as_root();
 // Every band's "Checksum=" of `gdalinfo -checksum tif`, space separated (the pixels, whatever the
 // compression or layout), and the COMPRESSION it reports when `compression` is given.
 std::string gdal_checksums(const std::string& tif, std::string* compression = nullptr);
+// Every band's "Overviews checksum:" list of `gdalinfo -checksum tif` ("; " after each band): the
+// overviews' pixels, level by level; empty without overviews.
+std::string gdal_overview_checksums(const std::string& tif);
 
 // A hand-written transform.json for a w x h design and scan of one affine stage: `matrix` and
 // `offset` are JSON arrays as text ("[1,0,0,1]", "[3.25,-2.5]").
