@@ -222,6 +222,7 @@ TEST(OverviewStaging, HalvingIsGdalsAverage) {
   std::vector<uint8_t> img(static_cast<size_t>(w) * h * 3);
   std::mt19937 rng(3);
   for (uint8_t& v : img) v = static_cast<uint8_t>(rng() % 256);
+  io::init_gdal();
   GDALDriverH mem = GDALGetDriverByName("MEM");
   ASSERT_NE(mem, nullptr);
   GDALDatasetH ds = GDALCreate(mem, "", w, h, 3, GDT_Byte, nullptr);
