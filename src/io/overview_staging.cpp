@@ -100,7 +100,10 @@ void place_level(const std::string& tiff_path, const OutputSpec& spec, int direc
                  "x" + std::to_string(file.height()) + ", not " + std::to_string(size.width) + "x" +
                  std::to_string(size.height));
   if (file.compression() != tiff_compression_tag(codec) || file.predictor() != static_cast<int>(predictor))
-    fail_runtime(tiff_path + ": its overviews are not laid out with the output's compression and predictor");
+    fail_runtime(tiff_path + ": overview " + std::to_string(directory) + " is laid out with compression " +
+                 std::to_string(file.compression()) + " and predictor " + std::to_string(file.predictor()) +
+                 ", the output's tiles are " + std::to_string(tiff_compression_tag(codec)) + " and " +
+                 std::to_string(static_cast<int>(predictor)));
   TileEncoder encoder(codec, spec.compress_level, predictor);
   const size_t stride = static_cast<size_t>(size.width) * 3;
   std::vector<uint8_t> rows(stride * static_cast<size_t>(t)), tile_buf, half;

@@ -28,7 +28,8 @@ RawTileFile::RawTileFile(const std::string& path, int directory) : path_(path) {
   height_ = height;
   uint16_t compression = 1, predictor = 1;
   TIFFGetFieldDefaulted(tif_, TIFFTAG_COMPRESSION, &compression);
-  TIFFGetFieldDefaulted(tif_, TIFFTAG_PREDICTOR, &predictor);
+  // The Predictor tag belongs to the codecs that take it: libtiff has no value for it without one.
+  if (compression != COMPRESSION_NONE) TIFFGetFieldDefaulted(tif_, TIFFTAG_PREDICTOR, &predictor);
   compression_ = compression;
   predictor_ = predictor;
   tiles_x_ = (width + tw - 1) / tw;

@@ -212,7 +212,7 @@ void finish_output(const OutputSpec& spec) {
     fs::remove(tmp);
     ready = ctmp;
   } else if (spec.overviews && overviews_from_x2(spec)) {
-    // Compressed by the ranks, with even sides: the x2 level the ranks staged (overview_staging.hpp).
+    // Compressed by the ranks, with even sides: from the x2 level the ranks staged (overview_staging.hpp).
     write_overviews_from_x2(tmp, spec);
   } else if (spec.overviews) {
     // Otherwise the overviews are read back from the full-resolution tiles here (rank 0, GDAL
