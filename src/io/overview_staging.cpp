@@ -19,49 +19,10 @@
 #include "alinify/core/resources.hpp"
 #include "alinify/io/raw_tiff.hpp"
 #include "alinify/io/tile_codec.hpp"
+#include "output_helpers.hpp"
 
 namespace alinify::io {
 namespace {
-
-void pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t at, const std::string& path) {
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t k = ::pwrite(fd, data + done, n - done, static_cast<off_t>(at + done));
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      fail_runtime("write to " + path + " failed: " + std::strerror(errno));
-    }
-    done += static_cast<size_t>(k);
-  }
-}
-
-void pread_all(int fd, uint8_t* data, size_t n, uint64_t at, const std::string& path) {
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t k = ::pread(fd, data + done, n - done, static_cast<off_t>(at + done));
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) fail_runtime("read from " + path + " failed: " + (k < 0 ? std::strerror(errno) : "it ends early"));
-    done += static_cast<size_t>(k);
-  }
-}
-
-// GDAL encodes the overview levels it computes at the output's own level (thread-local options,
-// so nothing else in the process sees them).
-class OverviewLevel {
- public:
-  explicit OverviewLevel(const OutputSpec& spec) {
-    const Codec codec = codec_from_name(spec.compress);
-    const std::string level = std::to_string(checked_level(codec, spec.compress_level));
-    if (codec == Codec::kZstd) CPLSetThreadLocalConfigOption("ZSTD_LEVEL_OVERVIEW", level.c_str());
-    if (codec == Codec::kDeflate) CPLSetThreadLocalConfigOption("ZLEVEL_OVERVIEW", level.c_str());
-  }
-  ~OverviewLevel() {
-    CPLSetThreadLocalConfigOption("ZSTD_LEVEL_OVERVIEW", nullptr);
-    CPLSetThreadLocalConfigOption("ZLEVEL_OVERVIEW", nullptr);
-  }
-  OverviewLevel(const OverviewLevel&) = delete;
-  OverviewLevel& operator=(const OverviewLevel&) = delete;
-};
 
 // A file of packed RGB rows: one overview level's pixels. A temporary one (a level after x2) is
 // removed with the object, after its use or a failure.
@@ -144,7 +105,7 @@ void regenerate_levels(const std::string& tiff_path, const OutputSpec& spec, int
   CPLErrorReset();
   GDALDatasetH ds = GDALOpenEx(tiff_path.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr, threads, nullptr);
   if (!ds) fail_runtime("cannot open " + tiff_path + " to add overviews: " + CPLGetLastErrorMsg());
-  const OverviewLevel level(spec);
+  const OverviewEncodingLevel level(spec);
   GDALRasterBand* sources[3];
   std::vector<GDALRasterBand*> targets[3];
   GDALRasterBand* const* target_lists[3];
@@ -227,7 +188,6 @@ void write_overviews_from_x2(const std::string& tiff_path, const OutputSpec& spe
     CPLErrorReset();
     GDALDatasetH ds = GDALOpenEx(tiff_path.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr, nullptr, nullptr);
     if (!ds) fail_runtime("cannot open " + tiff_path + " to add overviews: " + CPLGetLastErrorMsg());
-    const OverviewLevel level(spec);
     const CPLErr e =
         GDALBuildOverviews(ds, "NONE", static_cast<int>(factors.size()), factors.data(), 0, nullptr, nullptr, nullptr);
     GDALClose(ds);

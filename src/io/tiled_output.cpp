@@ -16,6 +16,7 @@
 #include "alinify/core/error.hpp"
 #include "alinify/io/overview_staging.hpp"
 #include "alinify/io/tile_codec.hpp"
+#include "output_helpers.hpp"
 
 namespace fs = std::filesystem;
 
@@ -127,16 +128,7 @@ void LaidOutTileWriter::write_strip(int64_t y0, int64_t rows, const uint8_t* rgb
   for (int64_t ty = y0 / t; ty * t < y0 + rows; ++ty) {
     for (int64_t tx = 0; tx < tiles_x_; ++tx) {
       copy_tile(rgb, stride, y0, end, tx, ty, t, spec_.size.width, tile_buf_.data(), spec_.bands);
-      const uint64_t off = offsets_[ty * tiles_x_ + tx];
-      size_t done = 0;
-      while (done < tile_buf_.size()) {
-        ssize_t n = ::pwrite(fd_, tile_buf_.data() + done, tile_buf_.size() - done, off + done);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          fail_runtime("write to " + partial_path(spec_.path) + " failed: " + std::strerror(errno));
-        }
-        done += static_cast<size_t>(n);
-      }
+      pwrite_all(fd_, tile_buf_.data(), tile_buf_.size(), offsets_[ty * tiles_x_ + tx], partial_path(spec_.path));
     }
   }
 }
@@ -154,12 +146,8 @@ void build_overviews(const std::string& path, const OutputSpec& spec) {
   std::vector<int> factors = overview_factors(spec.size, spec.tile);
   if (factors.empty()) return;
   const char* open_options[] = {"NUM_THREADS=ALL_CPUS", nullptr};
-  // The overview tiles at the level of the full-resolution ones (GDAL's config options for
-  // internal overviews; thread-local, so nothing else in the process sees them).
-  const Codec codec = codec_from_name(spec.compress);
-  const std::string level = std::to_string(checked_level(codec, spec.compress_level));
-  if (codec == Codec::kZstd) CPLSetThreadLocalConfigOption("ZSTD_LEVEL_OVERVIEW", level.c_str());
-  if (codec == Codec::kDeflate) CPLSetThreadLocalConfigOption("ZLEVEL_OVERVIEW", level.c_str());
+  // The overview tiles at the level of the full-resolution ones.
+  const OverviewEncodingLevel level(spec);
   GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE, nullptr, open_options, nullptr);
   if (!ds) fail_runtime("cannot open " + path + " to add overviews: " + CPLGetLastErrorMsg());
   CPLErrorReset();
@@ -167,8 +155,6 @@ void build_overviews(const std::string& path, const OutputSpec& spec) {
   CPLErr e = GDALBuildOverviews(ds, spec.overview_resampling.c_str(), static_cast<int>(factors.size()), factors.data(),
                                 0, nullptr, nullptr, nullptr);
   GDALClose(ds);
-  CPLSetThreadLocalConfigOption("ZSTD_LEVEL_OVERVIEW", nullptr);
-  CPLSetThreadLocalConfigOption("ZLEVEL_OVERVIEW", nullptr);
   if (e != CE_None) fail_runtime("building overviews of " + path + " failed: " + CPLGetLastErrorMsg());
 }
 
