@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <typeinfo>
 
 #include "alinify/core/cancel.hpp"
 #include "alinify/core/error.hpp"
@@ -28,6 +29,16 @@
 namespace fs = std::filesystem;
 
 namespace alinify::app {
+
+namespace {
+
+bool known_log_level(const std::string& level) {
+  for (const char* ok : {"trace", "debug", "info", "warn", "error"})
+    if (level == ok) return true;
+  return false;
+}
+
+}  // namespace
 
 Parsed parse_on_every_rank(const std::string& command, po::options_description desc, int argc, char** argv,
                            par::Communicator& comm, const std::string& synopsis);
@@ -65,6 +76,16 @@ Parsed parse_on_every_rank(const std::string& command, po::options_description d
       return p;
     }
     po::notify(p.vm);
+    // main() set the level from a plain "--log-level X" before parsing; "--log-level=X" and the
+    // --config file reach it only here, and a level spdlog does not know is a usage error.
+    const std::string level = p.vm["log-level"].as<std::string>();
+    if (!known_log_level(level)) fail_usage("--log-level: '" + level + "' is not one of trace|debug|info|warn|error");
+    spdlog::set_level(spdlog::level::from_str(level));
+    // An empty path or name is never meant: refused here, before a file system call says it
+    // in its own words ("cannot make absolute path").
+    for (const auto& [name, value] : p.vm)
+      if (!value.defaulted() && value.value().type() == typeid(std::string) && value.as<std::string>().empty())
+        fail_usage("--" + name + ": the value is empty");
     if (p.vm.count("gdal-drivers")) io::set_allowed_drivers(p.vm["gdal-drivers"].as<std::string>());
   } catch (const po::error& e) {
     fail_usage("alinify " + command + ": " + e.what() + " (see alinify " + command + " --help)");
@@ -137,6 +158,7 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
     fail_usage("--compress: '" + w.compress + "' is not one of none, deflate, zstd");
   io::checked_level(io::codec_from_name(w.compress), w.compress_level);
   io::predictor_from_name(w.predictor);
+  job::check_warp_options(w);
   return w;
 }
 
@@ -323,6 +345,10 @@ int cmd_inspect(par::Communicator& comm, int argc, char** argv) {
   j.design = req(p.vm, "design");
   j.aligned = req(p.vm, "aligned");
   j.out_prefix = req(p.vm, "out");
+  // PREFIX names files: "out/" or a folder would write the hidden ".defects.csv" inside it.
+  if (j.out_prefix.back() == '/' || fs::is_directory(j.out_prefix))
+    fail_usage("--out: '" + j.out_prefix + "' is a folder; give a prefix for the file names (e.g. " +
+               (fs::path(j.out_prefix) / "scan").string() + ")");
   if (p.vm.count("transform")) j.transform_path = req(p.vm, "transform");
   j.defect_options = defect_tuning(p.vm);
   j.defect_map = p.vm["defect-map"].as<bool>();
@@ -340,7 +366,7 @@ int cmd_map_points(par::Communicator& comm, int argc, char** argv) {
   Parsed p = parse("map-points", d, argc, argv, comm, "--transform T.json --in P.csv --out Q.csv");
   if (p.help || !comm.is_root()) return 0;
   auto t = transform::read_transform_json(req(p.vm, "transform"));
-  int64_t n = job::map_points(t.transform, req(p.vm, "in"), req(p.vm, "out"));
+  int64_t n = job::map_points(t.transform, req(p.vm, "transform"), req(p.vm, "in"), req(p.vm, "out"));
   spdlog::info("mapped {} points to {}", n, req(p.vm, "out"));
   return 0;
 }
@@ -382,11 +408,7 @@ int cmd_eval(par::Communicator& comm, int argc, char** argv) {
 
 std::string log_level_from(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--log-level") {
-      std::string l = argv[i + 1];
-      for (const char* ok : {"trace", "debug", "info", "warn", "error"})
-        if (l == ok) return l;
-    }
+    if (std::string(argv[i]) == "--log-level" && known_log_level(argv[i + 1])) return argv[i + 1];
   return "info";
 }
 

@@ -81,7 +81,7 @@ po::options_description warp_options() {
       "gpus-per-rank", po::value<int>()->default_value(1),
       "GPUs each rank warps on (its blocks alternate over them); ranks share GPUs when the node has too few")(
       "fill", po::value<int>()->default_value(0), "grey level (0..255) where the design maps outside the scan")(
-      "tile", po::value<int>()->default_value(256), "output tile size in pixels (multiple of 16)")(
+      "tile", po::value<int>()->default_value(256), "output tile size in pixels (a multiple of 16, 16..4096)")(
       "no-overviews", po::bool_switch(), "do not add internal overviews (x2, x4, ...) to the output")(
       "cog", po::bool_switch(),
       "rewrite the output as a Cloud Optimized GeoTIFF (final pass on rank 0; --compress applies, none = NONE)")(

@@ -4,6 +4,7 @@
 #include <cpl_error.h>
 #include <gdal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <sstream>
@@ -90,12 +91,18 @@ Raster Raster::open(const std::string& path) {
   CPLErrorReset();
   GDALDatasetH ds = GDALOpenEx(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY, allowed.data(), nullptr, nullptr);
   if (!ds) {
-    // Name the format when GDAL knows it but it is not allowed: the operator can then decide.
+    const std::string why = last_gdal_error();
+    // Name the format when GDAL knows it but it is not allowed: the operator can then decide. A
+    // file of an allowed format that GDAL cannot open (a header cut short) is not that case.
     GDALDriverH any = GDALIdentifyDriverEx(path.c_str(), GDAL_OF_RASTER, nullptr, nullptr);
+    const std::vector<std::string>& list = allowed_list();
+    if (any && std::find(list.begin(), list.end(), GDALGetDriverShortName(any)) != list.end())
+      fail_input(path, "is a " + std::string(GDALGetDriverShortName(any)) +
+                           " file GDAL cannot open: truncated or corrupt (" + why + ")");
     if (any)
       fail_input(path, std::string("is a ") + GDALGetDriverShortName(any) + " file; that GDAL driver is not allowed " +
                            "(allowed: " + joined(allowed_list()) + "; --gdal-drivers changes the list)");
-    fail_input(path, "not a readable raster (" + last_gdal_error() + ")");
+    fail_input(path, "not a readable raster (" + why + ")");
   }
   Raster r;
   r.ds_ = ds;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "alinify/core/error.hpp"
@@ -47,10 +48,14 @@ PointsCsvReader::PointsCsvReader(std::istream& in, std::string source) : in_(in)
   if (!std::getline(in_, line)) fail_input(source_, "is empty; a header with columns x,y is expected");
   line_ = 1;
   auto header = split_csv(line);
-  for (size_t i = 0; i < header.size(); ++i) {
-    if (header[i] == "x") cx_ = static_cast<int>(i);
-    if (header[i] == "y") cy_ = static_cast<int>(i);
-  }
+  columns_ = static_cast<int>(header.size());
+  for (size_t i = 0; i < header.size(); ++i)
+    for (auto [name, column] : {std::pair<const char*, int*>{"x", &cx_}, {"y", &cy_}}) {
+      if (header[i] != name) continue;
+      // Which of the two would be the point is a guess: refused instead.
+      if (*column >= 0) fail_input(source_, std::string("line 1: the header names column ") + name + " twice");
+      *column = static_cast<int>(i);
+    }
   if (cx_ < 0 || cy_ < 0) fail_input(source_, "line 1: header must name columns x and y");
 }
 
@@ -62,6 +67,11 @@ bool PointsCsvReader::next(Vec2& p) {
     auto cells = split_csv(line);
     if (static_cast<int>(cells.size()) <= std::max(cx_, cy_))
       fail_input(source_, "line " + std::to_string(line_) + ": too few columns");
+    // More cells than the header names: a comma inside a value, or a column shifted; either way
+    // the x and y read here may not be the row's.
+    if (static_cast<int>(cells.size()) > columns_)
+      fail_input(source_, "line " + std::to_string(line_) + ": " + std::to_string(cells.size()) +
+                              " fields, the header names " + std::to_string(columns_));
     p.x = parse_number(cells[cx_], source_, line_);
     p.y = parse_number(cells[cy_], source_, line_);
     return true;
@@ -69,8 +79,9 @@ bool PointsCsvReader::next(Vec2& p) {
   return false;
 }
 
-int64_t map_points(const transform::Transform& t, const std::string& in_csv, const std::string& out_csv) {
-  paths::refuse_overwriting_inputs({{"--out", out_csv}}, {{"--in", in_csv}});
+int64_t map_points(const transform::Transform& t, const std::string& transform_json, const std::string& in_csv,
+                   const std::string& out_csv) {
+  paths::refuse_overwriting_inputs({{"--out", out_csv}}, {{"--transform", transform_json}, {"--in", in_csv}});
   paths::require_input_file(in_csv);
   std::ifstream in(in_csv);
   if (!in) fail_input(in_csv, std::filesystem::exists(in_csv) ? "cannot be read" : "no such file");

@@ -90,14 +90,14 @@ warp::WarpSettings warp_settings(const WarpJob& job) {
   warp::WarpSettings settings;
   settings.interp = job.interp;
   settings.exact = job.exact;
-  if (job.fill < 0 || job.fill > 255) fail_usage("--fill: " + std::to_string(job.fill) + " is not in 0..255");
+  check_warp_options(job);
   const auto grey = static_cast<uint8_t>(job.fill);
   settings.fill = {grey, grey, grey};
   return settings;
 }
 
 io::OutputSpec output_spec(const WarpJob& job, const io::Raster& design) {
-  if (job.tile < 16 || job.tile % 16 != 0) fail_usage("--tile: must be a multiple of 16");
+  check_warp_options(job);
   if (fs::exists(job.out) && fs::is_directory(job.out)) fail_input(job.out, "is a directory");
   io::OutputSpec spec;
   spec.path = job.out;
@@ -178,3 +178,15 @@ nlohmann::json warp_facts(const WarpSetup& s, const WarpClock& clock) {
 }
 
 }  // namespace alinify::job::detail
+
+namespace alinify::job {
+
+void check_warp_options(const WarpJob& job) {
+  if (job.fill < 0 || job.fill > 255) fail_usage("--fill: " + std::to_string(job.fill) + " is not in 0..255");
+  // At most 4096: a strip holds whole tile rows, so the tile's height sets the smallest buffer
+  // per rank (18960 x 4096 RGB is 222 MiB; a 10^6 px tile asked GDAL for terabytes).
+  if (job.tile < 16 || job.tile > 4096 || job.tile % 16 != 0)
+    fail_usage("--tile: " + std::to_string(job.tile) + " is not a multiple of 16 from 16 to 4096");
+}
+
+}  // namespace alinify::job

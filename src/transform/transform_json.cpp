@@ -255,6 +255,8 @@ Stage read_stage(const Reader& r, const json& js, const std::string& w) {
 
 std::vector<Stage> read_stages(const Reader& r, const json& stages) {
   if (!stages.is_array()) r.bad("stages must be an array");
+  // An empty chain would read as the identity: a file cut down by hand, not a registration.
+  if (stages.empty()) r.bad("stages is empty; a transform has 1 to " + std::to_string(kMaxStages) + " stages");
   if (stages.size() > static_cast<size_t>(kMaxStages))
     r.bad("the transform has " + std::to_string(stages.size()) + " stages; at most " + std::to_string(kMaxStages) +
           " are supported");

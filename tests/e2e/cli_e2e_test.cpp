@@ -121,6 +121,36 @@ TEST(Cli, HelpForEveryCommandAndUsageErrors) {
   auto budget = cli("register --design a --scan b --out c --mem-budget lots");
   EXPECT_EQ(budget.exit_code, 1);
   EXPECT_NE(budget.output.find("--mem-budget"), std::string::npos) << budget.output;
+  // An empty value, an unknown log level and a tile no strip could hold are usage errors, before
+  // any file is looked at.
+  auto empty = cli("warp --design a.tif --scan b.tif --transform t.json --out ''");
+  EXPECT_EQ(empty.exit_code, 1) << empty.output;
+  EXPECT_NE(empty.output.find("--out: the value is empty"), std::string::npos) << empty.output;
+  for (const char* level : {"--log-level loud", "--log-level=loud"}) {
+    auto loud = cli(std::string("eval --transform t.json --truth u.json ") + level);
+    EXPECT_EQ(loud.exit_code, 1) << level << loud.output;
+    EXPECT_NE(loud.output.find("'loud' is not one of"), std::string::npos) << loud.output;
+  }
+  auto tile = cli("warp --design a.tif --scan b.tif --transform t.json --out o.tif --tile 1048576");
+  EXPECT_EQ(tile.exit_code, 1) << tile.output;
+  EXPECT_NE(tile.output.find("--tile: 1048576"), std::string::npos) << tile.output;
+  auto folder = cli("inspect --design a.tif --aligned b.tif --out some/folder/");
+  EXPECT_EQ(folder.exit_code, 1) << folder.output;
+  EXPECT_NE(folder.output.find("is a folder"), std::string::npos) << folder.output;
+}
+
+TEST(Cli, LogLevelReachesTheLogInEverySpelling) {
+  ScratchDir d("e2e-log-level");
+  std::ofstream(d.file("quiet.ini")) << "log-level = error\n";
+  // synth logs at info level; at error level it prints nothing on success.
+  for (const std::string& how :
+       {std::string("--log-level error"), std::string("--log-level=error"), "--config " + quote(d.file("quiet.ini"))}) {
+    auto r = cli("synth --out-dir " + quote(d.file("p")) + " --width 96 --height 64 --seed 1 " + how);
+    EXPECT_EQ(r.exit_code, 0) << how << r.output;
+    EXPECT_EQ(r.output.find("[info]"), std::string::npos) << how << r.output;
+  }
+  auto r = cli("synth --out-dir " + quote(d.file("p")) + " --width 96 --height 64 --seed 1");
+  EXPECT_NE(r.output.find("[info]"), std::string::npos) << r.output;
 }
 
 TEST(Cli, ConfigFileFillsOptionsAndTheCommandLineWins) {

@@ -34,6 +34,7 @@ gt -of JPEG "$S" "$I/scan.jpg"
 cp "$S" "$I/truncated.tif"; truncate -s $(( $(stat -c %s "$S") / 2 )) "$I/truncated.tif"
 gdal_translate -q -of GTiff -co TILED=YES -co BLOCKXSIZE=32 -co BLOCKYSIZE=32 "$S" "$I/tiled.tif"
 cp "$I/tiled.tif" "$I/truncated_tiles.tif"; truncate -s $(( $(stat -c %s "$I/tiled.tif") - 20000 )) "$I/truncated_tiles.tif"
+head -c 100 "$S" >"$I/truncated_header.tif"   # GDAL still knows it for a TIFF, and cannot open it
 gt -scale 0 255 128 128 "$S" "$I/bare_table.tif"   # a uniform scan: nothing to register on
 ID=$I/identity.json
 inputs_sum() { (cd "$I" && find . -type f -print0 | sort -z | xargs -0 md5sum | md5sum); }
@@ -98,6 +99,7 @@ check missing_file          2 "$I/missing.tif"          "no such file"          
 check directory_as_file     2 "$I/a_directory.tif"      "is a directory"         -- warp --design "$D" --scan "$I/a_directory.tif" --transform "$ID" --out @OUT/out.tif
 check zero_byte_file        2 "$I/empty.tif"            "empty"                  -- warp --design "$I/empty.tif" --scan "$S" --transform "$ID" --out @OUT/out.tif
 check truncated_strips      2 "$I/truncated.tif"        "truncated|corrupt|not a readable" -- warp --design "$D" --scan "$I/truncated.tif" --transform "$ID" --out @OUT/out.tif
+check truncated_header     2 "$I/truncated_header.tif" "GTiff file GDAL cannot open: truncated" -- warp --design "$D" --scan "$I/truncated_header.tif" --transform "$ID" --out @OUT/out.tif
 check truncated_tiles       2 "$I/truncated_tiles.tif"  "truncated|corrupt|not a readable" -- warp --design "$D" --scan "$I/truncated_tiles.tif" --transform "$ID" --out @OUT/out.tif
 check text_named_tif        2 "$I/text.tif"             "not a readable raster"  -- warp --design "$D" --scan "$I/text.tif" --transform "$ID" --out @OUT/out.tif
 check two_bands             2 "$I/two_bands.tif"        "has 2 bands"            -- warp --design "$D" --scan "$I/two_bands.tif" --transform "$ID" --out @OUT/out.tif
@@ -123,6 +125,7 @@ check no_overlap_transform  2 "$I/far.json"             "do not overlap"        
 check params_malformed      2 "$I/malformed_params.txt" "not closed"             -- register --design "$D" --scan "$S" --params "$I/malformed_params.txt" --out @OUT/t.json
 check params_unknown_transform 2 "$I/unknown_transform_params.txt" "WarpDriveTransform.*not a transform" -- register --design "$D" --scan "$S" --params "$I/unknown_transform_params.txt" --out @OUT/t.json
 check params_nan            2 "$I/nan_params.txt"       "MaximumStepLength.*not a finite" -- register --design "$D" --scan "$S" --params "$I/nan_params.txt" --out @OUT/t.json
+check params_negative_count 2 "$I/negative_iterations_params.txt" "MaximumNumberOfIterations.*not a whole number" -- register --design "$D" --scan "$S" --params "$I/negative_iterations_params.txt" --out @OUT/t.json
 check scan_bare_table       2 "$I/bare_table.tif"       "placement|score|overlap" -- run --design "$D" --scan "$I/bare_table.tif" --out @OUT/out.tif --elastix-threads 1
 check scan_of_other_design  2 "$T/other/scan.tif"       "score|overlap|match|confidence" -- run --design "$D" --scan "$T/other/scan.tif" --out @OUT/out.tif --elastix-threads 1
 # --- points CSV --------------------------------------------------------------------------------
@@ -142,6 +145,7 @@ check out_is_scan           2 "$I/scan_copy.tif"        "same file as the input 
 check out_is_design_via_dot 2 "design_copy.tif"         "same file as the input --design" -- run --design "$I/design_copy.tif" --scan "$S" --out "$I/./design_copy.tif"
 check transform_out_is_scan 2 "$I/scan_copy.tif"        "same file as the input --scan" -- run --design "$D" --scan "$I/scan_copy.tif" --out @OUT/o.tif --transform-out "$I/scan_copy.tif"
 check points_out_is_in      2 "$I/points_text.csv"      "same file as the input --in" -- map-points --transform "$ID" --in "$I/points_text.csv" --out "$I/points_text.csv"
+check points_out_is_transform 2 "$ID"                   "same file as the input --transform" -- map-points --transform "$ID" --in "$I/points_text.csv" --out "$ID"
 check config_is_directory   2 "$I/a_directory.tif"      "is a directory"         -- warp --config "$I/a_directory.tif" --design "$D" --scan "$S" --transform "$ID" --out @OUT/out.tif
 
 # --- accepted on purpose (docs/cli.md): the corpus must not pass by refusing everything -----------

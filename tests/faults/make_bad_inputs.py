@@ -85,6 +85,7 @@ write("billion_coefficients.json", json.dumps(transform(identity + [huge_grid]))
 write("malformed_params.txt", '(Transform "AffineTransform"\n(Metric "AdvancedMattesMutualInformation")\n')
 write("unknown_transform_params.txt", '(Transform "WarpDriveTransform")\n(Metric "AdvancedMattesMutualInformation")\n')
 write("nan_params.txt", '(Transform "AffineTransform")\n(MaximumStepLength nan)\n')
+write("negative_iterations_params.txt", '(Transform "AffineTransform")\n(MaximumNumberOfIterations -5)\n')
 
 write("points_no_xy.csv", "id,a,b\n1,2,3\n")
 write("points_text.csv", "x,y\n10,ten\n")

@@ -54,6 +54,9 @@ TEST(PointsCsvReader, MalformedInputIsBadInputNamingFileAndLine) {
   EXPECT_EQ(bad_input_message("x,y\n1,ten\n"), "p.csv: line 2: 'ten' is not a number");
   EXPECT_EQ(bad_input_message("x,y\n1,nan\n"), "p.csv: line 2: 'nan' is not a finite number");
   EXPECT_EQ(bad_input_message("x,y\n1,1e999\n"), "p.csv: line 2: '1e999' is not a number");
+  EXPECT_EQ(bad_input_message("x,y,x\n1,2,3\n"), "p.csv: line 1: the header names column x twice");
+  EXPECT_EQ(bad_input_message("y,x,y\n1,2,3\n"), "p.csv: line 1: the header names column y twice");
+  EXPECT_EQ(bad_input_message("id,x,y\n1,2,3\n4,5,6,7\n"), "p.csv: line 3: 4 fields, the header names 3");
   EXPECT_EQ(bad_input_message("x,y\n1,2\n"), "");
 }
 

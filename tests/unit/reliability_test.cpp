@@ -170,6 +170,26 @@ TEST(Reliability, RegistrationParametersAreCheckedBeforeElastix) {
                   .find("not a finite number"),
               std::string::npos)
         << v;
+  // Values elastix would take wrongly (a negative count wraps to billions of iterations) or
+  // refuse only after the images are written.
+  const auto refusal = [](const std::string& line) {
+    return error_of(
+        [&] {
+          check_registration_parameters(parse_parameter_text("(Transform \"AffineTransform\")\n" + line + "\n", "p"),
+                                        "p");
+        },
+        ExitCode::kBadInput);
+  };
+  for (const char* line : {"(MaximumNumberOfIterations -5)", "(MaximumNumberOfIterations 500 0)",
+                           "(NumberOfResolutions 2.5)", "(NumberOfSpatialSamples \"abc\")"})
+    EXPECT_NE(refusal(line).find("not a whole number from 1"), std::string::npos) << line;
+  EXPECT_NE(refusal("(FixedImageDimension 3)").find("2-D images"), std::string::npos);
+  EXPECT_NE(refusal("(Registration \"Bogus\")").find("not an elastix registration component"), std::string::npos);
+  check_registration_parameters(
+      parse_parameter_text("(Transform \"AffineTransform\")\n(MaximumNumberOfIterations 500 250)\n"
+                           "(FixedImageDimension 2)\n(Registration \"MultiResolutionRegistration\")\n",
+                           "p"),
+      "p");
 }
 
 TEST(Reliability, UnknownGdalDriverIsAUsageError) {

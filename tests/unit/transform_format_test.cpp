@@ -101,6 +101,10 @@ TEST(TransformHandWritten, OnlyWhatTheGeometryNeedsIsRequired) {
     without.erase(key);
     EXPECT_NE(bad_input_message([&] { from_json_text(without.dump(), "f"); }).find(key), std::string::npos) << key;
   }
+  json no_stages = minimal;
+  no_stages["stages"] = json::array();  // would read as the identity
+  EXPECT_NE(bad_input_message([&] { from_json_text(no_stages.dump(), "f"); }).find("stages is empty"),
+            std::string::npos);
   for (const char* key : {"type", "matrix", "offset"}) {
     json without = minimal;
     without["stages"][0].erase(key);

@@ -21,12 +21,15 @@ class PointsCsvReader {
   std::istream& in_;
   std::string source_;
   int cx_ = -1, cy_ = -1;
+  int columns_ = 0;  // the header's
   int line_ = 0;
 };
 
-// Reads CSV with a header containing columns x and y (design pixels, any other columns ignored),
-// writes x,y,scan_x,scan_y. Returns the number of points. Malformed rows are bad input naming
-// the file and line; the output is written under a temporary name and renamed.
-int64_t map_points(const transform::Transform& t, const std::string& in_csv, const std::string& out_csv);
+// Reads CSV with a header containing columns x and y once each (design pixels, any other columns
+// ignored), writes x,y,scan_x,scan_y. Returns the number of points. Malformed rows (too few or
+// more fields than the header) are bad input naming the file and line; the output is written
+// under a temporary name and renamed, and may be neither input (`transform_json` is t's file).
+int64_t map_points(const transform::Transform& t, const std::string& transform_json, const std::string& in_csv,
+                   const std::string& out_csv);
 
 }  // namespace alinify::job

@@ -65,6 +65,9 @@ struct WarpReport {
   nlohmann::json metrics;  // rank 0: metrics.json's document (null with --no-qa)
   bool suspect = false;    // every rank
 };
+// Usage errors in a warp job's own values (--fill, --tile), before any file is touched; run_warp
+// checks them again.
+void check_warp_options(const WarpJob& job);
 WarpReport run_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job);
 struct RunReport {
   bool suspect = false;
