@@ -95,6 +95,14 @@ Parsed parse_on_every_rank(const std::string& command, po::options_description d
 
 std::string req(const po::variables_map& vm, const char* name) { return vm[name].as<std::string>(); }
 
+// At least 1 MiB: below it no strip or registration image fits, and the plan would still go on
+// with a budget it prints as 0.0 MiB.
+uint64_t mem_budget_of(const po::variables_map& vm) {
+  const uint64_t bytes = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
+  if (bytes < (uint64_t{1} << 20)) fail_usage("--mem-budget: " + req(vm, "mem-budget") + " is below 1 MiB");
+  return bytes;
+}
+
 job::RegisterJob register_job(const po::variables_map& vm, const std::string& transform_out) {
   job::RegisterJob j;
   j.design = req(vm, "design");
@@ -102,12 +110,16 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   j.transform_out = transform_out;
   j.reg.preset = req(vm, "preset");
   if (vm.count("params")) j.reg.parameter_files = vm["params"].as<std::vector<std::string>>();
+  if (vm.count("params") && !vm["preset"].defaulted())
+    fail_usage("--preset and --params: your parameter files replace the preset; give one of them");
   j.reg.elastix = req(vm, "elastix");
   j.reg.threads = vm["elastix-threads"].as<int>();
+  if (j.reg.threads < 0)
+    fail_usage("--elastix-threads: " + std::to_string(j.reg.threads) + " is negative (0: elastix's default)");
   j.reg.grid_spacing = vm["grid-spacing"].as<double>();
   if (j.reg.grid_spacing < 0) fail_usage("--grid-spacing: must be positive (or 0 for auto)");
   j.reg.keep_images = vm["keep-registration-images"].as<bool>();
-  if (vm.count("mem-budget")) j.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
+  if (vm.count("mem-budget")) j.mem_budget = mem_budget_of(vm);
   if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
   j.reg.init = req(vm, "init");
   j.reg.accept_ambiguous = vm["accept-ambiguous"].as<bool>();
@@ -139,7 +151,7 @@ job::WarpJob warp_job(const po::variables_map& vm, const std::string& transform_
   if (w.gpus_per_rank < 1) fail_usage("--gpus-per-rank: must be at least 1");
   w.fill = vm["fill"].as<int>();
   w.tile = vm["tile"].as<int>();
-  if (vm.count("mem-budget")) w.mem_budget = parse_bytes(req(vm, "mem-budget"), "--mem-budget");
+  if (vm.count("mem-budget")) w.mem_budget = mem_budget_of(vm);
   w.overviews = !vm["no-overviews"].as<bool>();
   w.cog = vm["cog"].as<bool>();
   w.exact = vm["exact"].as<bool>();
@@ -217,7 +229,7 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   d.add_options()("out-dir", po::value<std::string>()->required(), "folder for design.tif, scan.tif, truth.json")(
       "width", po::value<int64_t>()->default_value(2048), "design width in pixels")(
       "height", po::value<int64_t>()->default_value(1536), "design height in pixels")(
-      "seed", po::value<uint64_t>()->default_value(1), "random seed (same seed, same pair)")(
+      "seed", po::value<int64_t>()->default_value(1), "random seed, 0 or more (same seed, same pair)")(
       "strip-rows", po::value<int>()->default_value(256), "rows generated per strip (memory ~ width x strip-rows)")(
       "kind", po::value<std::string>()->default_value("default"),
       "default (procedural design, scan of the same size) or periodic (repeating print on a larger scan canvas)")(
@@ -240,7 +252,10 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   o.out_dir = req(p.vm, "out-dir");
   o.width = p.vm["width"].as<int64_t>();
   o.height = p.vm["height"].as<int64_t>();
-  o.seed = p.vm["seed"].as<uint64_t>();
+  // Read signed: Boost reads "-1" into an unsigned value as 2^64 - 1 without a word.
+  const int64_t seed = p.vm["seed"].as<int64_t>();
+  if (seed < 0) fail_usage("--seed: " + std::to_string(seed) + " is negative");
+  o.seed = static_cast<uint64_t>(seed);
   o.strip_rows = p.vm["strip-rows"].as<int>();
   o.kind = req(p.vm, "kind");
   o.margin = p.vm["margin"].as<double>();
@@ -255,6 +270,11 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   if (!(o.margin >= 0 && o.margin <= 0.5)) fail_usage("--margin: must be in 0..0.5");
   if (!(o.max_rotation_deg >= 0 && o.max_rotation_deg <= 45)) fail_usage("--max-rotation: must be in 0..45");
   if (o.width < 64 || o.height < 64) fail_usage("--width/--height: at least 64 pixels");
+  // No larger than alinify reads (io::Raster::open refuses the rest as a corrupt header).
+  if (o.width > io::kMaxRasterSide || o.height > io::kMaxRasterSide || o.width * o.height > io::kMaxRasterPixels)
+    fail_usage("--width/--height: " + std::to_string(o.width) + "x" + std::to_string(o.height) + " is over " +
+               std::to_string(io::kMaxRasterSide) + " per side or " + std::to_string(io::kMaxRasterPixels) +
+               " pixels, the most alinify reads");
   if (!(o.fine_waves >= 0 && o.fine_waves <= 5)) fail_usage("--fine-waves: must be in 0..5 px");
   if (!(o.weave >= 0 && o.weave <= 0.5)) fail_usage("--weave: must be in 0..0.5");
   if (o.strip_rows < 1) fail_usage("--strip-rows: must be positive");
@@ -385,6 +405,7 @@ int cmd_eval(par::Communicator& comm, int argc, char** argv) {
   if (p.help || !comm.is_root()) return 0;
   if (p.vm.count("defects")) {
     if (p.vm.count("transform")) fail_usage("eval: give --transform or --defects, not both");
+    if (!p.vm["step"].defaulted()) fail_usage("--step: scores a transform, not --defects");
     const double tol = p.vm["defect-tolerance"].as<double>();
     if (!(tol >= 0 && tol <= 1000)) fail_usage("--defect-tolerance: must be in 0..1000 px");
     const auto truth = synth::Truth::load(req(p.vm, "truth"));
@@ -393,6 +414,7 @@ int cmd_eval(par::Communicator& comm, int argc, char** argv) {
     return 0;
   }
   if (!p.vm.count("transform")) fail_usage("eval: --transform (or --defects) is required");
+  if (!p.vm["defect-tolerance"].defaulted()) fail_usage("--defect-tolerance: scores --defects, not a transform");
   int step = p.vm["step"].as<int>();
   if (step < 1) fail_usage("--step: must be at least 1");
   auto t = transform::read_transform_json(req(p.vm, "transform"));

@@ -57,6 +57,10 @@ void init_gdal(uint64_t cache_bytes) {
   std::call_once(once, [&] {
     GDALAllRegister();
     CPLSetErrorHandler(CPLQuietErrorHandler);
+    // libjpeg reports a file cut short ("Premature end of JPEG file") as a warning and fills the
+    // rest grey: GDAL then reads a truncated JPEG without an error. As an error, the read fails
+    // and names the file.
+    CPLSetConfigOption("GDAL_ERROR_ON_LIBJPEG_WARNING", "TRUE");
     GDALSetCacheMax64(static_cast<GIntBig>(cache_bytes));
   });
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 #include "hash.hpp"
 
 namespace alinify::synth {
@@ -261,8 +262,10 @@ void write_synthetic_pair(const SynthOptions& o) {
   fs::create_directories(o.out_dir, ec);
   if (!fs::is_directory(o.out_dir))
     fail_input(o.out_dir, "cannot create output folder" + (ec ? " (" + ec.message() + ")" : std::string()));
+  paths::require_writable_folder((fs::path(o.out_dir) / "design.tif").string());  // before GDAL says it its way
 
   GDALAllRegister();
+  CPLSetErrorHandler(CPLQuietErrorHandler);  // GDAL's messages reach the user in the one error line
   const Size size{o.width, o.height};
   if (o.kind != "default" && o.kind != "periodic")
     fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");

@@ -134,6 +134,19 @@ TEST(Cli, HelpForEveryCommandAndUsageErrors) {
   auto tile = cli("warp --design a.tif --scan b.tif --transform t.json --out o.tif --tile 1048576");
   EXPECT_EQ(tile.exit_code, 1) << tile.output;
   EXPECT_NE(tile.output.find("--tile: 1048576"), std::string::npos) << tile.output;
+  // Options that would be ignored, or read as something else, are refused.
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"synth --out-dir x --seed -1", "--seed: -1 is negative"},
+           {"synth --out-dir x --width 300000 --height 64", "the most alinify reads"},
+           {"register --design a --scan b --out c --params p.txt --preset affine", "give one of them"},
+           {"register --design a --scan b --out c --elastix-threads -1", "--elastix-threads: -1 is negative"},
+           {"register --design a --scan b --out c --mem-budget 1KiB", "below 1 MiB"},
+           {"eval --defects d.csv --truth t.json --step 8", "--step: scores a transform"},
+           {"eval --transform t.json --truth u.json --defect-tolerance 9", "--defect-tolerance: scores --defects"}}) {
+    auto r = cli(args);
+    EXPECT_EQ(r.exit_code, 1) << args << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << args << r.output;
+  }
   auto folder = cli("inspect --design a.tif --aligned b.tif --out some/folder/");
   EXPECT_EQ(folder.exit_code, 1) << folder.output;
   EXPECT_NE(folder.output.find("is a folder"), std::string::npos) << folder.output;

@@ -31,6 +31,7 @@ gt -ot UInt16 "$S" "$I/uint16.tif"
 gt -ot Float32 "$S" "$I/float32.tif"
 gt -of PNG "$S" "$I/png_named.tif"
 gt -of JPEG "$S" "$I/scan.jpg"
+head -c $(( $(stat -c %s "$I/scan.jpg") / 3 )) "$I/scan.jpg" >"$I/truncated.jpg"   # libjpeg only warns
 cp "$S" "$I/truncated.tif"; truncate -s $(( $(stat -c %s "$S") / 2 )) "$I/truncated.tif"
 gdal_translate -q -of GTiff -co TILED=YES -co BLOCKXSIZE=32 -co BLOCKYSIZE=32 "$S" "$I/tiled.tif"
 cp "$I/tiled.tif" "$I/truncated_tiles.tif"; truncate -s $(( $(stat -c %s "$I/tiled.tif") - 20000 )) "$I/truncated_tiles.tif"
@@ -99,6 +100,7 @@ check missing_file          2 "$I/missing.tif"          "no such file"          
 check directory_as_file     2 "$I/a_directory.tif"      "is a directory"         -- warp --design "$D" --scan "$I/a_directory.tif" --transform "$ID" --out @OUT/out.tif
 check zero_byte_file        2 "$I/empty.tif"            "empty"                  -- warp --design "$I/empty.tif" --scan "$S" --transform "$ID" --out @OUT/out.tif
 check truncated_strips      2 "$I/truncated.tif"        "truncated|corrupt|not a readable" -- warp --design "$D" --scan "$I/truncated.tif" --transform "$ID" --out @OUT/out.tif
+check truncated_jpeg       2 "$I/truncated.jpg"        "Premature end of JPEG"  -- warp --design "$D" --scan "$I/truncated.jpg" --transform "$ID" --out @OUT/out.tif
 check truncated_header     2 "$I/truncated_header.tif" "GTiff file GDAL cannot open: truncated" -- warp --design "$D" --scan "$I/truncated_header.tif" --transform "$ID" --out @OUT/out.tif
 check truncated_tiles       2 "$I/truncated_tiles.tif"  "truncated|corrupt|not a readable" -- warp --design "$D" --scan "$I/truncated_tiles.tif" --transform "$ID" --out @OUT/out.tif
 check text_named_tif        2 "$I/text.tif"             "not a readable raster"  -- warp --design "$D" --scan "$I/text.tif" --transform "$ID" --out @OUT/out.tif
