@@ -233,7 +233,8 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
       "strip-rows", po::value<int>()->default_value(256), "rows generated per strip (memory ~ width x strip-rows)")(
       "kind", po::value<std::string>()->default_value("default"),
       "default (procedural design, scan of the same size) or periodic (repeating print on a larger scan canvas)")(
-      "margin", po::value<double>()->default_value(0.06), "periodic: table around the fabric, fraction of each side")(
+      "margin", po::value<double>()->default_value(0.06, "0.06"),
+      "periodic: table around the fabric, fraction of each side")(
       "max-rotation", po::value<double>()->default_value(5.0),
       "periodic: rotation of the fabric drawn in +-max degrees")(
       "quarter-turns", po::bool_switch(), "periodic: the fabric is also turned by 90, 180 or 270 degrees")(
@@ -421,6 +422,9 @@ int cmd_eval(par::Communicator& comm, int argc, char** argv) {
   auto truth = synth::Truth::load(req(p.vm, "truth"));
   if (!(truth.design == t.design))
     fail_input(req(p.vm, "transform"), "was made for a different design size than " + req(p.vm, "truth"));
+  if (step > std::max(truth.design.width, truth.design.height))
+    fail_usage("--step: " + std::to_string(step) + " px is larger than the design (" +
+               std::to_string(truth.design.width) + "x" + std::to_string(truth.design.height) + ")");
   job::EvalResult r = job::evaluate(t.transform, truth, step);
   std::cout << r.to_json_text() << std::endl;
   return 0;

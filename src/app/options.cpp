@@ -30,7 +30,8 @@ po::options_description register_options() {
       "mem-budget", po::value<std::string>(),
       "memory per rank (e.g. 2GiB); the smallest of this, the cgroup, Slurm and MemAvailable wins")(
       "registration-max-pixels", po::value<int64_t>(),
-      "cap on the pixels of each registration image (the memory budget still applies); default with --refine auto: "
+      "cap on the pixels of each registration image, at least 4096 (64 x 64; the memory budget still applies); "
+      "default with --refine auto: "
       "16000000 (the refinement brings full-resolution accuracy), none with --refine none")(
       "elastix", po::value<std::string>()->default_value("elastix"), "elastix executable (name on PATH or path)")(
       "elastix-threads", po::value<int>()->default_value(0), "threads for elastix (0: its default, all cores)")(
