@@ -25,6 +25,7 @@
 #include "alinify/par/agree.hpp"
 #include "alinify/plan/memory_budget.hpp"
 #include "alinify/plan/planner.hpp"
+#include "alinify/qa/job_files.hpp"
 #include "alinify/reg/elastix_log.hpp"
 #include "alinify/reg/presets.hpp"
 #include "alinify/transform/elastix_params.hpp"
@@ -430,16 +431,24 @@ WarpReport check_quality(par::Communicator& comm, const transform::TransformFile
   return report;
 }
 
-// The defect stage reads the finished output back; when it fails, the job leaves nothing under a
-// final name: not the output, not a part of the defect list.
-nlohmann::json defects_or_no_output(par::Communicator& comm, const WarpJob& job, const transform::TransformFile& t) {
+// After the rename, the defect stage and the QA read the finished output back, and the QA reads the
+// design's pixels for the first time (the warp needs only its grid). When either fails (a design
+// truncated in its pixel data, a full disk), the job leaves nothing under a final name: not the
+// output, not a part of the defect list or of the QA report, so that a failed job never leaves a
+// finished-looking output (a batch reruns it whole). Chosen over reading the whole design before
+// the warp: that read would cost about what the warp's own reads cost on a large design, only to
+// check pixels that --no-qa never reads, and would still not cover a failure of the QA itself.
+template <class Stage>
+auto after_rename_or_no_output(par::Communicator& comm, const WarpJob& job, Stage&& stage) {
   try {
-    return detail::find_defects(comm, job, t);
+    return stage();
   } catch (...) {
     if (comm.is_root()) {
       const detail::DefectPaths d = detail::defect_paths_for(job.out);
+      const qa::QaPaths q = qa::qa_paths_for(job.out);
       std::error_code ec;
-      for (const std::string& f : {job.out, d.csv, d.geojson, d.map}) fs::remove(f, ec);
+      for (const std::string& f : {job.out, d.csv, d.geojson, d.map, q.metrics, q.report}) fs::remove(f, ec);
+      fs::remove_all(q.pictures, ec);
     }
     throw;
   }
@@ -476,9 +485,13 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
   // Defects from the written output read back by strips: a strip's halo rows may lie in another
   // rank's strip, which the file holds once every rank has written (docs/defects.md).
   WarpJob with_defects = job;
-  if (job.find_defects) with_defects.facts["defects"] = defects_or_no_output(comm, job, t);
+  if (job.find_defects)
+    with_defects.facts["defects"] =
+        after_rename_or_no_output(comm, job, [&] { return detail::find_defects(comm, job, t); });
   if (!job.qa.enabled) return WarpReport{};
-  return check_quality(comm, t, with_defects, std::move(ranks), detail::warp_facts(setup, clock));
+  return after_rename_or_no_output(comm, job, [&] {
+    return check_quality(comm, t, with_defects, std::move(ranks), detail::warp_facts(setup, clock));
+  });
 }
 
 // Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.

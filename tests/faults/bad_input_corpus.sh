@@ -130,6 +130,10 @@ check params_nan            2 "$I/nan_params.txt"       "MaximumStepLength.*not 
 check params_negative_count 2 "$I/negative_iterations_params.txt" "MaximumNumberOfIterations.*not a whole number" -- register --design "$D" --scan "$S" --params "$I/negative_iterations_params.txt" --out @OUT/t.json
 check scan_bare_table       2 "$I/bare_table.tif"       "placement|score|overlap" -- run --design "$D" --scan "$I/bare_table.tif" --out @OUT/out.tif --elastix-threads 1
 check scan_of_other_design  2 "$T/other/scan.tif"       "score|overlap|match|confidence" -- run --design "$D" --scan "$T/other/scan.tif" --out @OUT/out.tif --elastix-threads 1
+# --- a design truncated in its pixel data: the warp needs only its grid, the QA after the rename
+# reads its pixels; the failed job must not leave the renamed output (or QA files) behind ---------
+check design_truncated_qa   2 "$I/truncated.tif"        "truncated|corrupt"      -- warp --design "$I/truncated.tif" --scan "$S" --transform "$ID" --out @OUT/out.tif
+check design_truncated_qa_cog 2 "$I/truncated.tif"      "truncated|corrupt"      -- warp --design "$I/truncated.tif" --scan "$S" --transform "$ID" --out @OUT/out.tif --cog --compress zstd
 # --- points CSV --------------------------------------------------------------------------------
 check points_no_xy          2 "$I/points_no_xy.csv"     "columns x and y"        -- map-points --transform "$ID" --in "$I/points_no_xy.csv" --out @OUT/q.csv
 check points_text           2 "$I/points_text.csv"      "'ten' is not a number"  -- map-points --transform "$ID" --in "$I/points_text.csv" --out @OUT/q.csv
