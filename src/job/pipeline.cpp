@@ -149,6 +149,8 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
     io::Raster scan = io::Raster::open(job.scan);
     rp.design = design.size();
     rp.scan = scan.size();
+    plan::check_registration_size(job.design, rp.design);
+    plan::check_registration_size(job.scan, rp.scan);
     rp.budget = rank_budget(comm, job.mem_budget);
     spdlog::info("memory budget {} per rank, from {} ({})", format_bytes(rp.budget.bytes), rp.budget.source,
                  rp.budget.explain);

@@ -12,12 +12,15 @@ namespace {
 
 // Memory our own process keeps while elastix runs (libraries, logging, GDAL cache cap).
 constexpr uint64_t kOwnOverhead = 160ull << 20;
-// Registration below this many pixels on the longer image is not worth running.
-constexpr int64_t kMinRegistrationSide = 64;
-
 Size decimated(Size s, int f) { return Size{s.width / f, s.height / f}; }
 
 }  // namespace
+
+void check_registration_size(const std::string& path, Size size) {
+  if (std::min(size.width, size.height) < kMinRegistrationSide)
+    fail_input(path, std::to_string(size.width) + "x" + std::to_string(size.height) + " is smaller than the " +
+                         std::to_string(kMinRegistrationSide) + " px registration needs");
+}
 
 ElastixMemoryModel elastix_memory_model(const std::string& preset) {
   // Measured with tools/measure_elastix_memory.sh, see docs/memory_budget.md.
@@ -28,9 +31,9 @@ ElastixMemoryModel elastix_memory_model(const std::string& preset) {
 RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes, const ElastixMemoryModel& model,
                                    std::optional<int64_t> max_pixels, const std::string& cap_reason) {
   if (design.pixels() <= 0 || scan.pixels() <= 0) fail_runtime("cannot plan a registration of an empty image");
-  if (max_pixels && *max_pixels < kMinRegistrationSide * kMinRegistrationSide)
+  if (max_pixels && *max_pixels < kMinRegistrationPixels)
     fail_usage("--registration-max-pixels: " + std::to_string(*max_pixels) + " is below the minimum " +
-               std::to_string(kMinRegistrationSide * kMinRegistrationSide));
+               std::to_string(kMinRegistrationPixels));
   const double usable = static_cast<double>(budget_bytes) - kOwnOverhead - model.overhead;
   const double pixels = static_cast<double>(design.pixels() + scan.pixels());
   if (usable <= 0)

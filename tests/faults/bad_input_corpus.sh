@@ -37,6 +37,8 @@ gdal_translate -q -of GTiff -co TILED=YES -co BLOCKXSIZE=32 -co BLOCKYSIZE=32 "$
 cp "$I/tiled.tif" "$I/truncated_tiles.tif"; truncate -s $(( $(stat -c %s "$I/tiled.tif") - 20000 )) "$I/truncated_tiles.tif"
 head -c 100 "$S" >"$I/truncated_header.tif"   # GDAL still knows it for a TIFF, and cannot open it
 gt -scale 0 255 128 128 "$S" "$I/bare_table.tif"   # a uniform scan: nothing to register on
+gt -outsize 40 30 "$S" "$I/tiny.tif"               # smaller than registration's 64 px
+gt -outsize 1200 60 "$D" "$I/thin_design.tif"
 ID=$I/identity.json
 inputs_sum() { (cd "$I" && find . -type f -print0 | sort -z | xargs -0 md5sum | md5sum); }
 before=$(inputs_sum)
@@ -128,6 +130,8 @@ check params_malformed      2 "$I/malformed_params.txt" "not closed"            
 check params_unknown_transform 2 "$I/unknown_transform_params.txt" "WarpDriveTransform.*not a transform" -- register --design "$D" --scan "$S" --params "$I/unknown_transform_params.txt" --out @OUT/t.json
 check params_nan            2 "$I/nan_params.txt"       "MaximumStepLength.*not a finite" -- register --design "$D" --scan "$S" --params "$I/nan_params.txt" --out @OUT/t.json
 check params_negative_count 2 "$I/negative_iterations_params.txt" "MaximumNumberOfIterations.*not a whole number" -- register --design "$D" --scan "$S" --params "$I/negative_iterations_params.txt" --out @OUT/t.json
+check scan_too_small        2 "$I/tiny.tif"             "40x30 is smaller than the 64 px registration needs" -- register --preset rigid --design "$D" --scan "$I/tiny.tif" --out @OUT/t.json
+check design_too_thin       2 "$I/thin_design.tif"      "1200x60 is smaller than the 64 px registration needs" -- run --design "$I/thin_design.tif" --scan "$S" --out @OUT/out.tif --elastix-threads 1
 check scan_bare_table       2 "$I/bare_table.tif"       "placement|score|overlap" -- run --design "$D" --scan "$I/bare_table.tif" --out @OUT/out.tif --elastix-threads 1
 check scan_of_other_design  2 "$T/other/scan.tif"       "score|overlap|match|confidence" -- run --design "$D" --scan "$T/other/scan.tif" --out @OUT/out.tif --elastix-threads 1
 # --- a design truncated in its pixel data: the warp needs only its grid, the QA after the rename

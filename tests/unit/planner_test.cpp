@@ -132,6 +132,18 @@ TEST(Planner, ImpossibleBudgetsAreClearErrors) {
   EXPECT_THROW(plan_registration(kBigScan, kBigScan, 2 * GiB, elastix_memory_model("bspline"), int64_t{10}), Error);
 }
 
+TEST(Planner, AnImageSmallerThanRegistrationNeedsIsBadInputNamingIt) {
+  check_registration_size("ok.tif", {64, 64});
+  try {
+    check_registration_size("scan.tif", {40, 30});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    EXPECT_STREQ(e.what(), "scan.tif: 40x30 is smaller than the 64 px registration needs");
+  }
+  EXPECT_THROW(check_registration_size("design.tif", {1200, 60}), Error);
+}
+
 TEST(Planner, StripsAreTileAlignedAndFitTheBudget) {
   StripPlan s = plan_strips(kBigScan, 256, 2 * GiB);
   EXPECT_EQ(s.strip_rows % 256, 0);

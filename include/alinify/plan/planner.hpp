@@ -36,6 +36,17 @@ struct RegistrationPlan {
   std::string reason;  // one human sentence for the log
 };
 
+// Registration needs at least this many pixels on each side of both registration images; below
+// it, elastix's pyramid has nothing left to work on.
+constexpr int64_t kMinRegistrationSide = 64;
+// The smallest --registration-max-pixels that leaves a square image of kMinRegistrationSide.
+constexpr int64_t kMinRegistrationPixels = kMinRegistrationSide * kMinRegistrationSide;
+
+// Bad input (exit 2) naming `path` when an image of `size` is smaller than registration needs even
+// at full resolution ("scan.tif: 40x30 is smaller than the 64 px registration needs"): checked
+// when the images are opened, before any planning, so that it is not mistaken for a short budget.
+void check_registration_size(const std::string& path, Size size);
+
 // The smallest factor f >= 1 such that (a) the estimated elastix peak fits in the budget share it
 // may use and (b) the larger of the two registration images has at most max_pixels pixels when
 // given. There is no path around this function: every registration goes through it.
