@@ -11,6 +11,7 @@
 #include "alinify/batch/summary.hpp"
 #include "alinify/batch/timeout.hpp"
 #include "alinify/core/error.hpp"
+#include "alinify/core/paths.hpp"
 #include "alinify/core/resources.hpp"
 #include "alinify/par/agree.hpp"
 #include "internal.hpp"
@@ -137,6 +138,10 @@ void prepare_on_root(par::Communicator& world, const BatchOptions& options, cons
                      const std::string& journal_path, RootState& root) {
   check_options(options);
   const std::vector<BatchJob> jobs = load_checked_jobs(options, check_job);
+  // The summary is written after every job: a folder it cannot go to is found now, not then.
+  paths::require_creatable_folder(
+      fs::path(summary_base_path(options)).parent_path().string(),
+      options.summary_dir.empty() ? "the summary folder (the manifest's; --summary-dir)" : "--summary-dir");
   root.journal.emplace(journal_path);
   root.scheduler.emplace(jobs, options.retries);
   const int skipped = options.resume ? skip_verified_jobs(jobs, journal_path, *root.scheduler) : 0;

@@ -41,19 +41,39 @@ void require_input_file(const std::string& path) {
   if (fs::is_regular_file(st) && fs::file_size(path, ec) == 0) fail_input(path, "is empty (0 bytes)");
 }
 
+namespace {
+
+// 0 when a file can be created in `dir` (tried for real: a probe created with O_EXCL and removed),
+// else the errno of the attempt.
+int create_probe(const fs::path& dir) {
+  const fs::path probe = dir / (".alinify-write-probe-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno == EEXIST ? 0 : errno;  // EEXIST: our own earlier probe, the folder is writable
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return 0;
+}
+
+}  // namespace
+
 void require_writable_folder(const std::string& path) {
   const fs::path dir = fs::absolute(path).parent_path();
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail_input(path, "output folder " + dir.string() + " does not exist");
-  const fs::path probe = dir / (".alinify-write-probe-" + std::to_string(::getpid()));
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    const int e = errno;
-    if (e == EEXIST) return;  // our own earlier probe: the folder is writable
+  if (const int e = create_probe(dir))
     fail_input(path, "output folder " + dir.string() + " is not writable (" + std::strerror(e) + ")");
-  }
-  ::close(fd);
-  ::unlink(probe.c_str());
+}
+
+void require_creatable_folder(const std::string& dir, const std::string& option) {
+  const fs::path absolute = fs::absolute(dir).lexically_normal();
+  fs::path existing = absolute;
+  std::error_code ec;
+  while (!fs::exists(existing, ec) && existing.has_relative_path()) existing = existing.parent_path();
+  if (!fs::is_directory(existing, ec))
+    fail_input(dir, option + ": " + existing.string() + " is not a folder, so the folder cannot be made there");
+  if (const int e = create_probe(existing))
+    fail_input(dir, option + ": " + (existing == absolute ? "the folder" : existing.string()) + " is not writable (" +
+                        std::strerror(e) + ")");
 }
 
 }  // namespace alinify::paths

@@ -142,6 +142,7 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
   const std::string text = on_root_then_broadcast(comm, "planning the registration", [&] {
     rp.t_start = now_seconds();
     check_outputs({{"the transform output", job.transform_out}}, register_inputs(job));
+    if (!job.reg.coarse_debug_dir.empty()) paths::require_creatable_folder(job.reg.coarse_debug_dir, "--coarse-debug");
     // One writer per transform, as per image output: a second register to the same path fails
     // here (exit 3) before it touches the elastix folder or the transform of the first.
     rp.transform_lock = std::make_unique<io::OutputLock>(job.transform_out);

@@ -132,6 +132,8 @@ check params_nan            2 "$I/nan_params.txt"       "MaximumStepLength.*not 
 check params_negative_count 2 "$I/negative_iterations_params.txt" "MaximumNumberOfIterations.*not a whole number" -- register --design "$D" --scan "$S" --params "$I/negative_iterations_params.txt" --out @OUT/t.json
 check scan_too_small        2 "$I/tiny.tif"             "40x30 is smaller than the 64 px registration needs" -- register --preset rigid --design "$D" --scan "$I/tiny.tif" --out @OUT/t.json
 check design_too_thin       2 "$I/thin_design.tif"      "1200x60 is smaller than the 64 px registration needs" -- run --design "$I/thin_design.tif" --scan "$S" --out @OUT/out.tif --elastix-threads 1
+check coarse_debug_under_file 2 "$D/dbg"                "--coarse-debug: .* is not a folder" -- register --preset rigid --design "$D" --scan "$S" --out @OUT/t.json --coarse-debug "$D/dbg"
+check coarse_debug_readonly 2 "/proc/alinify-dbg/x"     "--coarse-debug: .*not writable" -- register --preset rigid --design "$D" --scan "$S" --out @OUT/t.json --coarse-debug /proc/alinify-dbg/x
 check scan_bare_table       2 "$I/bare_table.tif"       "placement|score|overlap" -- run --design "$D" --scan "$I/bare_table.tif" --out @OUT/out.tif --elastix-threads 1
 check scan_of_other_design  2 "$T/other/scan.tif"       "score|overlap|match|confidence" -- run --design "$D" --scan "$T/other/scan.tif" --out @OUT/out.tif --elastix-threads 1
 # --- a design truncated in its pixel data: the warp needs only its grid, the QA after the rename
@@ -148,6 +150,8 @@ check manifest_dup_out      2 "manifest_duplicate_out.csv" "duplicate output"   
 check manifest_no_scan_col  2 "manifest_missing_column.csv" "no 'scan' column"   -- batch --manifest "$I/manifest_missing_column.csv" --summary-dir @OUT --journal @OUT/j.jsonl
 check manifest_out_is_input 2 "manifest_out_is_input.csv" "would overwrite an input" -- batch --manifest "$I/manifest_out_is_input.csv" --summary-dir @OUT --journal @OUT/j.jsonl
 check manifest_bad_jsonl    2 "manifest_bad_line.jsonl" "not JSON"               -- batch --manifest "$I/manifest_bad_line.jsonl" --summary-dir @OUT --journal @OUT/j.jsonl
+check summary_dir_readonly  2 "/proc/alinify-summary"   "--summary-dir: .*not writable" -- batch --manifest "$I/manifest_ok.csv" --summary-dir /proc/alinify-summary --journal @OUT/j.jsonl
+check summary_dir_under_file 2 "$D/summary"             "--summary-dir: .* is not a folder" -- batch --manifest "$I/manifest_ok.csv" --summary-dir "$D/summary" --journal @OUT/j.jsonl
 # --- outputs: refused before anything is opened for writing --------------------------------------
 check out_folder_missing    2 "/nonexistent-dir/out.tif" "does not exist"        -- warp --design "$D" --scan "$S" --transform "$ID" --out /nonexistent-dir/out.tif
 check out_folder_readonly   2 "/proc/alinify-out.tif"   "not writable"           -- warp --design "$D" --scan "$S" --transform "$ID" --out /proc/alinify-out.tif

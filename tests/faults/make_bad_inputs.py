@@ -97,3 +97,4 @@ write("manifest_duplicate_out.csv", f"id,design,scan,out\na,{d},{s},o/a.tif\nb,{
 write("manifest_missing_column.csv", f"id,design,out\na,{d},o/a.tif\n")
 write("manifest_out_is_input.csv", f"id,design,scan,out\na,{d},{s},{s}\n")
 write("manifest_bad_line.jsonl", '{"id": "a", "design": "x"\n')
+write("manifest_ok.csv", f"id,design,scan,out\na,{d},{s},o/a.tif\n")

@@ -60,6 +60,20 @@ TEST(Reliability, UnwritableOrMissingOutputFolderIsBadInput) {
   EXPECT_TRUE(fs::is_empty(d.path())) << "the probe file was left behind";
 }
 
+TEST(Reliability, AFolderWrittenLateIsCheckedWithoutBeingMade) {
+  test::ScratchDir d("rel-creatable");
+  test::write_file(d.file("plain"), "x");
+  std::string m = error_of([&] { paths::require_creatable_folder(d.file("plain") + "/dbg", "--coarse-debug"); },
+                           ExitCode::kBadInput);
+  EXPECT_NE(m.find("--coarse-debug: " + d.file("plain") + " is not a folder"), std::string::npos) << m;
+  m = error_of([] { paths::require_creatable_folder("/proc/alinify-sum/a", "--summary-dir"); }, ExitCode::kBadInput);
+  EXPECT_NE(m.find("/proc/alinify-sum/a: --summary-dir: /proc is not writable"), std::string::npos) << m;
+  paths::require_creatable_folder(d.file("new/deeper"), "--summary-dir");
+  paths::require_creatable_folder(d.path().string(), "--summary-dir");
+  EXPECT_FALSE(fs::exists(d.file("new"))) << "the check made the folder";
+  EXPECT_EQ(std::distance(fs::directory_iterator(d.path()), fs::directory_iterator()), 1) << "a probe was left";
+}
+
 TEST(Reliability, OutputLockRefusesASecondWriterAndCleansUp) {
   test::ScratchDir d("rel-lock");
   const std::string out = d.file("o.tif");

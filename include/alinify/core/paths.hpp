@@ -24,4 +24,10 @@ void require_input_file(const std::string& path);
 // yet root cannot create files on a read-only mount or in /proc.
 void require_writable_folder(const std::string& path);
 
+// Bad input naming `dir` and `option` when the folder `dir` cannot be made or written: its nearest
+// existing ancestor (itself when it exists) is not a folder, or a file cannot be created in it (the
+// same probe). Creates nothing: for a folder written late (a summary, debug pictures), checked
+// before the work that would come first.
+void require_creatable_folder(const std::string& dir, const std::string& option);
+
 }  // namespace alinify::paths
