@@ -21,6 +21,7 @@
 #include "alinify/job/map_points.hpp"
 #include "alinify/job/pipeline.hpp"
 #include "alinify/job/progress.hpp"
+#include "alinify/plan/planner.hpp"
 #include "alinify/synth/synth.hpp"
 #include "alinify/synth/truth.hpp"
 #include "alinify/warp/backend.hpp"
@@ -121,6 +122,9 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   j.reg.keep_images = vm["keep-registration-images"].as<bool>();
   if (vm.count("mem-budget")) j.mem_budget = mem_budget_of(vm);
   if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
+  if (j.max_pixels && *j.max_pixels < plan::kMinRegistrationPixels)
+    fail_usage("--registration-max-pixels: " + std::to_string(*j.max_pixels) + " is below the minimum " +
+               std::to_string(plan::kMinRegistrationPixels));
   j.reg.init = req(vm, "init");
   j.reg.accept_ambiguous = vm["accept-ambiguous"].as<bool>();
   j.reg.max_rotation_deg = vm["max-rotation"].as<double>();

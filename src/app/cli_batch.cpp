@@ -1,4 +1,5 @@
 // `alinify batch`: the options of `run` as defaults for every job of a manifest (docs/batch.md).
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <stdexcept>
@@ -47,6 +48,31 @@ std::pair<job::RegisterJob, job::WarpJob> jobs_for(const po::variables_map& defa
   auto jobs = run_jobs(vm, j.transform_out);
   apply_defect_options(vm, jobs.second);
   return jobs;
+}
+
+// Every problem of a row's options, one a line (batch/runner.hpp, JobChecker): each column alone on
+// top of the command line's options, through the same checks as `run`'s options (run_jobs), so that
+// one bad value does not hide the next; then the row whole, for what only a combination shows (a
+// compress-level the row's compress does not take).
+void check_row(const po::variables_map& defaults, const batch::BatchJob& j) {
+  std::vector<std::string> problems;
+  auto note = [&](const batch::BatchJob& row) {
+    try {
+      jobs_for(defaults, row);
+    } catch (const Error& e) {
+      if (std::find(problems.begin(), problems.end(), e.what()) == problems.end()) problems.emplace_back(e.what());
+    }
+  };
+  for (const auto& column : j.overrides) {
+    batch::BatchJob one = j;
+    one.overrides = {column};
+    note(one);
+  }
+  if (problems.empty()) note(j);
+  if (problems.empty()) return;
+  std::string lines;
+  for (const std::string& p : problems) lines += (lines.empty() ? "" : "\n") + p;
+  fail_usage(lines);
 }
 
 // "auto" -> -1 (from the pair's size), else seconds >= 0.
@@ -127,7 +153,7 @@ int cmd_batch(par::Communicator& comm, int argc, char** argv) {
     res.warp_seconds = rep.warp_seconds;
     return res;
   };
-  auto check_job = [&defaults](const batch::BatchJob& j) { jobs_for(defaults, j); };
+  auto check_job = [&defaults](const batch::BatchJob& j) { check_row(defaults, j); };
   return batch::run_batch(comm, o, run_job, check_job).exit_code;
 }
 

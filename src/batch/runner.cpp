@@ -58,7 +58,9 @@ std::vector<BatchJob> load_checked_jobs(const BatchOptions& options, const JobCh
       try {
         check_job(j);
       } catch (const Error& e) {
-        m.problems.push_back(m.path + ":" + std::to_string(j.line) + ": " + e.what());
+        std::istringstream lines(e.what());
+        for (std::string line; std::getline(lines, line);)
+          m.problems.push_back(m.path + ":" + std::to_string(j.line) + ": " + line);
       }
     }
   if (!m.problems.empty()) {

@@ -43,7 +43,8 @@ ID=$I/identity.json
 inputs_sum() { (cd "$I" && find . -type f -print0 | sort -z | xargs -0 md5sum | md5sum); }
 before=$(inputs_sum)
 
-# one_run LABEL CODE NAMED PROBLEM_REGEX OUTDIR CMD...: one run and its checks.
+# one_run LABEL CODE NAMED PROBLEM_REGEX OUTDIR CMD...: one run and its checks (PROBLEM_REGEX: one
+# extended regex, or several joined by " && ", all of which must match).
 one_run() {
   local label=$1 code=$2 named=$3 problem=$4 outdir=$5
   shift 5
@@ -61,7 +62,13 @@ one_run() {
     local block
     block=$(awk '/\[error\]/ { on = 1; print; next } on && /^  / { print; next } { on = 0 }' "$log")
     grep -qF -- "$named" <<<"$block" || bad+=" error line does not name '$named';"
-    grep -qE -- "$problem" <<<"$block" || bad+=" error line does not say /$problem/;"
+    # PROBLEM_REGEX may be several, "re1 && re2": each must match (a manifest's list of problems).
+    local rest=$problem re
+    while [ -n "$rest" ]; do
+      re=${rest%% && *}
+      if [ "$re" = "$rest" ]; then rest=""; else rest=${rest#* && }; fi
+      grep -qE -- "$re" <<<"$block" || bad+=" error line does not say /$re/;"
+    done
     local left
     left=$(find "$outdir" -mindepth 1 2>/dev/null | head -5)
     [ -z "$left" ] || bad+=" left behind: $left;"
@@ -150,6 +157,7 @@ check manifest_dup_out      2 "manifest_duplicate_out.csv" "duplicate output"   
 check manifest_no_scan_col  2 "manifest_missing_column.csv" "no 'scan' column"   -- batch --manifest "$I/manifest_missing_column.csv" --summary-dir @OUT --journal @OUT/j.jsonl
 check manifest_out_is_input 2 "manifest_out_is_input.csv" "would overwrite an input" -- batch --manifest "$I/manifest_out_is_input.csv" --summary-dir @OUT --journal @OUT/j.jsonl
 check manifest_bad_jsonl    2 "manifest_bad_line.jsonl" "not JSON"               -- batch --manifest "$I/manifest_bad_line.jsonl" --summary-dir @OUT --journal @OUT/j.jsonl
+check manifest_bad_values   2 "manifest_bad_values.csv" "7 problems && job-timeout '-4' && --mem-budget: 'lots' && --interp: 'cubic' && --compress: 'lzw' && --fill: 300 && --registration-max-pixels: 5 && --elastix-threads: -1" -- batch --manifest "$I/manifest_bad_values.csv" --summary-dir @OUT --journal @OUT/j.jsonl
 check summary_dir_readonly  2 "/proc/alinify-summary"   "--summary-dir: .*not writable" -- batch --manifest "$I/manifest_ok.csv" --summary-dir /proc/alinify-summary --journal @OUT/j.jsonl
 check summary_dir_under_file 2 "$D/summary"             "--summary-dir: .* is not a folder" -- batch --manifest "$I/manifest_ok.csv" --summary-dir "$D/summary" --journal @OUT/j.jsonl
 # --- outputs: refused before anything is opened for writing --------------------------------------

@@ -97,4 +97,7 @@ write("manifest_duplicate_out.csv", f"id,design,scan,out\na,{d},{s},o/a.tif\nb,{
 write("manifest_missing_column.csv", f"id,design,out\na,{d},o/a.tif\n")
 write("manifest_out_is_input.csv", f"id,design,scan,out\na,{d},{s},{s}\n")
 write("manifest_bad_line.jsonl", '{"id": "a", "design": "x"\n')
+# Every bad value of a row is listed, not only the first (each column checked like its option).
+write("manifest_bad_values.csv", "id,design,scan,out,mem-budget,job-timeout,interp,compress,fill,"
+      f"registration-max-pixels,elastix-threads\na,{d},{s},o/a.tif,lots,-4,cubic,lzw,300,5,-1\n")
 write("manifest_ok.csv", f"id,design,scan,out\na,{d},{s},o/a.tif\n")

@@ -27,7 +27,8 @@ struct BatchOptions {
 // group on failure, leaving no output). Returns the result as seen by the group's rank 0; the
 // batch adds the output's size and checksum.
 using JobRunner = std::function<JobResult(par::Communicator& group, const BatchJob& job)>;
-// Checks a job's options before any work (on rank 0); throws alinify::Error with the problem.
+// Checks a job's options before any work (on rank 0); throws alinify::Error with the problems, one
+// a line (each is listed with the manifest's line in front).
 using JobChecker = std::function<void(const BatchJob& job)>;
 
 struct BatchReport {
