@@ -236,6 +236,11 @@ const std::vector<std::string>& manifest_override_columns() {
 Manifest load_manifest(const std::string& path) {
   Manifest m;
   m.path = path;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    m.problems.push_back(path + ": is a directory, not a manifest (CSV or JSON Lines)");
+    return m;
+  }
   std::ifstream in(path);
   if (!in) {
     m.problems.push_back(path + ": " + (fs::exists(path) ? "cannot be read" : "no such file"));
@@ -244,9 +249,20 @@ Manifest load_manifest(const std::string& path) {
   return parse_manifest(in, path);
 }
 
-Manifest parse_manifest(std::istream& in, const std::string& path) {
+Manifest parse_manifest(std::istream& in_stream, const std::string& path) {
   Manifest m;
   m.path = path;
+  std::ostringstream whole;
+  whole << in_stream.rdbuf();
+  const std::string text = whole.str();
+  // A binary file (an image passed by mistake) would give a problem for nearly every "line" of it:
+  // one line says what it is instead. No CSV or JSON Lines text holds a NUL byte.
+  if (const size_t nul = text.find('\0'); nul != std::string::npos) {
+    m.problems.push_back(path + ": not a text file (a NUL byte at offset " + std::to_string(nul) +
+                         "); a manifest is CSV or JSON Lines");
+    return m;
+  }
+  std::istringstream in(text);
   std::vector<RawRow> rows;
   const std::string ext = lower_ext(path);
   if (ext == ".jsonl" || ext == ".ndjson" || ext == ".json")

@@ -1,6 +1,7 @@
 // run_batch: validation and resume on rank 0, groups, the dispatcher, the summary.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -36,6 +37,9 @@ struct RootState {
   std::optional<Scheduler> scheduler;
 };
 
+// Manifest problems listed in the error; the rest are counted.
+constexpr size_t kProblemsShown = 20;
+
 void check_options(const BatchOptions& options) {
   if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
     fail_usage("--shard: index out of range");
@@ -66,7 +70,10 @@ std::vector<BatchJob> load_checked_jobs(const BatchOptions& options, const JobCh
   if (!m.problems.empty()) {
     std::string text = options.manifest + ": " + std::to_string(m.problems.size()) +
                        (m.problems.size() == 1 ? " problem" : " problems") + ", no job was started:";
-    for (const std::string& p : m.problems) text += "\n  " + p;
+    // A file that is no manifest at all could list thousands: the first ones say enough.
+    const size_t shown = std::min(m.problems.size(), kProblemsShown);
+    for (size_t i = 0; i < shown; ++i) text += "\n  " + m.problems[i];
+    if (shown < m.problems.size()) text += "\n  ... and " + std::to_string(m.problems.size() - shown) + " more";
     throw Error(ExitCode::kBadInput, text);
   }
   return jobs;

@@ -158,6 +158,9 @@ check manifest_no_scan_col  2 "manifest_missing_column.csv" "no 'scan' column"  
 check manifest_out_is_input 2 "manifest_out_is_input.csv" "would overwrite an input" -- batch --manifest "$I/manifest_out_is_input.csv" --summary-dir @OUT --journal @OUT/j.jsonl
 check manifest_bad_jsonl    2 "manifest_bad_line.jsonl" "not JSON"               -- batch --manifest "$I/manifest_bad_line.jsonl" --summary-dir @OUT --journal @OUT/j.jsonl
 check manifest_bad_values   2 "manifest_bad_values.csv" "7 problems && job-timeout '-4' && --mem-budget: 'lots' && --interp: 'cubic' && --compress: 'lzw' && --fill: 300 && --registration-max-pixels: 5 && --elastix-threads: -1" -- batch --manifest "$I/manifest_bad_values.csv" --summary-dir @OUT --journal @OUT/j.jsonl
+check manifest_many_problems 2 "manifest_many_problems.csv" "30 problems && :21: 1 fields, the header has 4 && \.\.\. and 10 more" -- batch --manifest "$I/manifest_many_problems.csv" --summary-dir @OUT --journal @OUT/j.jsonl
+check manifest_directory    2 "$I/a_directory.tif"      "is a directory"         -- batch --manifest "$I/a_directory.tif" --summary-dir @OUT --journal @OUT/j.jsonl
+check manifest_binary       2 "$I/scan_copy.tif"        "not a text file"        -- batch --manifest "$I/scan_copy.tif" --summary-dir @OUT --journal @OUT/j.jsonl
 check summary_dir_readonly  2 "/proc/alinify-summary"   "--summary-dir: .*not writable" -- batch --manifest "$I/manifest_ok.csv" --summary-dir /proc/alinify-summary --journal @OUT/j.jsonl
 check summary_dir_under_file 2 "$D/summary"             "--summary-dir: .* is not a folder" -- batch --manifest "$I/manifest_ok.csv" --summary-dir "$D/summary" --journal @OUT/j.jsonl
 # --- outputs: refused before anything is opened for writing --------------------------------------

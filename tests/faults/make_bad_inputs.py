@@ -100,4 +100,6 @@ write("manifest_bad_line.jsonl", '{"id": "a", "design": "x"\n')
 # Every bad value of a row is listed, not only the first (each column checked like its option).
 write("manifest_bad_values.csv", "id,design,scan,out,mem-budget,job-timeout,interp,compress,fill,"
       f"registration-max-pixels,elastix-threads\na,{d},{s},o/a.tif,lots,-4,cubic,lzw,300,5,-1\n")
+# 30 broken rows: the first 20 problems are listed, then "... and 10 more".
+write("manifest_many_problems.csv", "id,design,scan,out\n" + "".join(f"row{i}\n" for i in range(30)))
 write("manifest_ok.csv", f"id,design,scan,out\na,{d},{s},o/a.tif\n")

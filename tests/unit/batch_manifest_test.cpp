@@ -149,6 +149,21 @@ TEST(BatchManifest, MissingFileAndMissingColumns) {
   EXPECT_TRUE(has_problem(m, "no 'out' column"));
 }
 
+TEST(BatchManifest, AFolderOrABinaryFileIsOneProblemSayingWhatItIs) {
+  ScratchDir d("manifest-not-text");
+  const batch::Manifest folder = batch::load_manifest(d.path().string());
+  ASSERT_EQ(folder.problems.size(), 1u);
+  EXPECT_TRUE(has_problem(folder, "is a directory, not a manifest")) << folder.problems[0];
+  std::string binary = "II*";
+  binary += std::string(1, '\0') + "\x08\n\x01\x02,,\n";
+  for (int i = 0; i < 2000; ++i) binary += "\xff\n";
+  write_file(d.file("image.tif"), binary);
+  const batch::Manifest image = batch::load_manifest(d.file("image.tif"));
+  ASSERT_EQ(image.problems.size(), 1u);
+  EXPECT_TRUE(has_problem(image, "not a text file (a NUL byte at offset 3)")) << image.problems[0];
+  EXPECT_TRUE(image.jobs.empty());
+}
+
 TEST(BatchManifest, ShardsPartitionTheManifest) {
   std::vector<batch::BatchJob> jobs(10);
   for (int i = 0; i < 10; ++i) jobs[i].index = i;

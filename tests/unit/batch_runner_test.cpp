@@ -138,6 +138,34 @@ TEST(BatchRunner, ManifestProblemsStopEverythingBeforeWork) {
   EXPECT_FALSE(fs::exists(d.file("jobs.journal.jsonl")));
 }
 
+TEST(BatchRunner, ACheckerListsEveryProblemOfARowAndALongListIsCut) {
+  ScratchDir d("batch-many-problems");
+  std::ofstream(d.file("d.tif")) << "design";
+  std::string csv = "id,design,scan,out\n";
+  for (int i = 0; i < 15; ++i) csv += "j" + std::to_string(i) + ",d.tif,d.tif,o" + std::to_string(i) + ".tif\n";
+  std::ofstream(d.file("jobs.csv")) << csv;
+  auto comm = par::make_serial_communicator();
+  batch::BatchOptions o;
+  o.manifest = d.file("jobs.csv");
+  const auto two_problems = [](const batch::BatchJob&) { fail_usage("--fill: 300 is not in 0..255\n--interp: 'x'"); };
+  try {
+    batch::run_batch(
+        *comm, o, [](par::Communicator&, const batch::BatchJob&) { return batch::JobResult{}; }, two_problems);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBadInput);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("30 problems"), std::string::npos) << m;
+    EXPECT_NE(m.find("jobs.csv:2: --fill: 300 is not in 0..255\n  " + d.file("jobs.csv") + ":2: --interp: 'x'"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find(":11: --interp"), std::string::npos) << m;  // the 20th problem
+    EXPECT_EQ(m.find(":12: --fill"), std::string::npos) << m;    // the 21st is counted only
+    EXPECT_NE(m.find("\n  ... and 10 more"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(fs::exists(d.file("jobs.journal.jsonl")));
+}
+
 TEST(BatchRunner, AStopRequestLeavesTheRestForResume) {
   ScratchDir d("batch-stop");
   std::ofstream(d.file("d.tif")) << "design";
