@@ -139,6 +139,16 @@ int cmd_batch(par::Communicator& comm, int argc, char** argv) {
   batch::install_drain_signal_handlers(parse_stop_mode(req(p.vm, "on-stop")));
 
   const po::variables_map defaults = p.vm;
+  {
+    // The command line's own values once, as a usage error, before the manifest is read: a bad
+    // default (--fill 300) would otherwise be listed once for every row.
+    batch::BatchJob probe;
+    probe.design = "design.tif";
+    probe.scan = "scan.tif";
+    probe.out = "out.tif";
+    probe.transform_out = "out.transform.json";
+    jobs_for(defaults, probe);
+  }
   // GPUs follow the rank's place on its node, not in its group: groups of 1 rank on a 4-GPU node
   // use GPUs 0..3, not all GPU 0.
   const int node_rank = comm.local_rank();

@@ -163,6 +163,7 @@ check manifest_directory    2 "$I/a_directory.tif"      "is a directory"        
 check manifest_binary       2 "$I/scan_copy.tif"        "not a text file"        -- batch --manifest "$I/scan_copy.tif" --summary-dir @OUT --journal @OUT/j.jsonl
 check summary_dir_readonly  2 "/proc/alinify-summary"   "--summary-dir: .*not writable" -- batch --manifest "$I/manifest_ok.csv" --summary-dir /proc/alinify-summary --journal @OUT/j.jsonl
 check summary_dir_under_file 2 "$D/summary"             "--summary-dir: .* is not a folder" -- batch --manifest "$I/manifest_ok.csv" --summary-dir "$D/summary" --journal @OUT/j.jsonl
+check batch_bad_default     1 "--fill"                  "--fill: 300 is not in 0..255" -- batch --manifest "$I/manifest_ok.csv" --fill 300 --summary-dir @OUT --journal @OUT/j.jsonl
 # --- outputs: refused before anything is opened for writing --------------------------------------
 check out_folder_missing    2 "/nonexistent-dir/out.tif" "does not exist"        -- warp --design "$D" --scan "$S" --transform "$ID" --out /nonexistent-dir/out.tif
 check out_folder_readonly   2 "/proc/alinify-out.tif"   "not writable"           -- warp --design "$D" --scan "$S" --transform "$ID" --out /proc/alinify-out.tif
