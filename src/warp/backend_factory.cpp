@@ -90,8 +90,13 @@ std::unique_ptr<Backend> make_backend(const BackendRequest& r) {
   if (r.kind == BackendKind::kCuda)
     fail_usage(std::string("--backend cuda: ") +
                (cuda_compiled() ? "no CUDA device is visible" : "this build has no CUDA backend (nvcc not found)"));
-  spdlog::info("backend auto: no CUDA device{}, warping on the CPU",
-               cuda_compiled() ? " visible" : " (built without CUDA)");
+  // --device asked for a GPU by number: that none is there deserves more than an info line.
+  if (r.device >= 0)
+    spdlog::warn("--device {}: no CUDA device{}, warping on the CPU (--backend auto)", r.device,
+                 cuda_compiled() ? " is visible" : " (built without CUDA)");
+  else
+    spdlog::info("backend auto: no CUDA device{}, warping on the CPU",
+                 cuda_compiled() ? " visible" : " (built without CUDA)");
   return std::make_unique<CpuBackend>(threads);
 }
 
