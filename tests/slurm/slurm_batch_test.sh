@@ -145,6 +145,10 @@ done
 grep -q '"event":"done"' "$T/d/jobs.journal.jsonl" || fail "(d) no job finished"
 scancel "$jd"
 sd=$(wait_job "$jd" 60)
+# A plain scancel signals the ranks and the script, which forwards one more: two signals, so the
+# running jobs are abandoned, not drained (docs/slurm.md; (e) drains with scancel --batch).
+grep -q '"event":"abandon_requested"' "$T/d/jobs.journal.jsonl" ||
+  fail "(d) a plain scancel did not abandon the running jobs (docs/slurm.md says it does)"
 done_before=$(grep '"event":"done"' "$T/d/jobs.journal.jsonl" | grep -oP '"id":"\K[^"]+' | sort)
 lines_before=$(wc -l < "$T/d/jobs.journal.jsonl")
 echo "(d) cancelled ($sd) with done: $(echo $done_before)"
