@@ -122,9 +122,7 @@ job::RegisterJob register_job(const po::variables_map& vm, const std::string& tr
   j.reg.keep_images = vm["keep-registration-images"].as<bool>();
   if (vm.count("mem-budget")) j.mem_budget = mem_budget_of(vm);
   if (vm.count("registration-max-pixels")) j.max_pixels = vm["registration-max-pixels"].as<int64_t>();
-  if (j.max_pixels && *j.max_pixels < plan::kMinRegistrationPixels)
-    fail_usage("--registration-max-pixels: " + std::to_string(*j.max_pixels) + " is below the minimum " +
-               std::to_string(plan::kMinRegistrationPixels));
+  plan::check_registration_max_pixels(j.max_pixels);
   j.reg.init = req(vm, "init");
   j.reg.accept_ambiguous = vm["accept-ambiguous"].as<bool>();
   j.reg.max_rotation_deg = vm["max-rotation"].as<double>();

@@ -291,6 +291,7 @@ void check_transform_fits(const transform::TransformFile& t, const WarpJob& job,
 WarpSetup set_up_warp(par::Communicator& comm, const transform::TransformFile& t, const WarpJob& job) {
   WarpSetup s;
   on_every_rank(comm, "warp setup", [&] {
+    check_warp_options(job);  // the CLI checked them already; other callers of run_warp did not
     io::Raster design = io::Raster::open(job.design);
     s.scan.emplace(io::Raster::open(job.scan));
     check_transform_fits(t, job, design.size(), s.scan->size());

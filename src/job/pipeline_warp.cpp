@@ -90,14 +90,12 @@ warp::WarpSettings warp_settings(const WarpJob& job) {
   warp::WarpSettings settings;
   settings.interp = job.interp;
   settings.exact = job.exact;
-  check_warp_options(job);
   const auto grey = static_cast<uint8_t>(job.fill);
   settings.fill = {grey, grey, grey};
   return settings;
 }
 
 io::OutputSpec output_spec(const WarpJob& job, const io::Raster& design) {
-  check_warp_options(job);
   if (fs::exists(job.out) && fs::is_directory(job.out)) fail_input(job.out, "is a directory");
   io::OutputSpec spec;
   spec.path = job.out;

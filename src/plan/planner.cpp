@@ -16,6 +16,12 @@ Size decimated(Size s, int f) { return Size{s.width / f, s.height / f}; }
 
 }  // namespace
 
+void check_registration_max_pixels(std::optional<int64_t> max_pixels) {
+  if (max_pixels && *max_pixels < kMinRegistrationPixels)
+    fail_usage("--registration-max-pixels: " + std::to_string(*max_pixels) + " is below the minimum " +
+               std::to_string(kMinRegistrationPixels));
+}
+
 void check_registration_size(const std::string& path, Size size) {
   if (std::min(size.width, size.height) < kMinRegistrationSide)
     fail_input(path, std::to_string(size.width) + "x" + std::to_string(size.height) + " is smaller than the " +
@@ -31,9 +37,7 @@ ElastixMemoryModel elastix_memory_model(const std::string& preset) {
 RegistrationPlan plan_registration(Size design, Size scan, uint64_t budget_bytes, const ElastixMemoryModel& model,
                                    std::optional<int64_t> max_pixels, const std::string& cap_reason) {
   if (design.pixels() <= 0 || scan.pixels() <= 0) fail_runtime("cannot plan a registration of an empty image");
-  if (max_pixels && *max_pixels < kMinRegistrationPixels)
-    fail_usage("--registration-max-pixels: " + std::to_string(*max_pixels) + " is below the minimum " +
-               std::to_string(kMinRegistrationPixels));
+  check_registration_max_pixels(max_pixels);
   const double usable = static_cast<double>(budget_bytes) - kOwnOverhead - model.overhead;
   const double pixels = static_cast<double>(design.pixels() + scan.pixels());
   if (usable <= 0)

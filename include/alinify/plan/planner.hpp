@@ -42,6 +42,10 @@ constexpr int64_t kMinRegistrationSide = 64;
 // The smallest --registration-max-pixels that leaves a square image of kMinRegistrationSide.
 constexpr int64_t kMinRegistrationPixels = kMinRegistrationSide * kMinRegistrationSide;
 
+// Usage error when --registration-max-pixels is below kMinRegistrationPixels (the CLI checks it
+// before any file is opened, plan_registration again for every other caller).
+void check_registration_max_pixels(std::optional<int64_t> max_pixels);
+
 // Bad input (exit 2) naming `path` when an image of `size` is smaller than registration needs even
 // at full resolution ("scan.tif: 40x30 is smaller than the 64 px registration needs"): checked
 // when the images are opened, before any planning, so that it is not mistaken for a short budget.
