@@ -10,6 +10,7 @@
 
 #include "alinify/core/error.hpp"
 #include "alinify/par/comm.hpp"
+#include "alinify/par/launch_env.hpp"
 
 namespace alinify::par {
 namespace {
@@ -211,6 +212,7 @@ std::unique_ptr<Communicator> make_mpi_communicator(int* argc, char*** argv) {
     // MPI_THREAD_MULTIPLE lets `alinify batch` run its dispatcher in a thread of rank 0 while rank 0
     // also works in a group; with less, the dispatcher gets rank 0 to itself (docs/batch.md).
     int provided = MPI_THREAD_SINGLE;
+    choose_pml_before_init();  // every rank on this node: skip probing networks (launch_env.hpp)
     check(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided), "init");
   }
   return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
