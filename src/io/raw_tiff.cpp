@@ -41,14 +41,15 @@ RawTileFile::~RawTileFile() {
 }
 
 void RawTileFile::write_row(const EncodedRow& row) {
-  if (row.row < 0 || row.row >= tiles_y_ || static_cast<int64_t>(row.sizes.size()) != tiles_x_)
+  if (row.row < 0 || row.row >= tiles_y_ || static_cast<int64_t>(row.sizes.size()) != tiles_x_ ||
+      row.offset > row.bytes.size())
     fail_runtime(path_ + ": tile row " + std::to_string(row.row) + " does not fit the file's tiles");
   size_t at = 0;
   for (int64_t tx = 0; tx < tiles_x_; ++tx) {
     const auto tile = static_cast<uint32_t>(row.row * tiles_x_ + tx);
     const auto n = static_cast<tmsize_t>(row.sizes[tx]);
     // libtiff only reads the buffer; its API takes it non-const.
-    void* data = const_cast<char*>(row.bytes.data() + at);
+    void* data = const_cast<char*>(row.data() + at);
     if (TIFFWriteRawTile(tif_, tile, data, n) != n)
       fail_runtime("writing tile " + std::to_string(tile) + " of " + path_ + " failed: " + CPLGetLastErrorMsg());
     at += row.sizes[tx];

@@ -168,16 +168,16 @@ uint64_t get_u64(std::string_view in, size_t at) {
 
 std::string EncodedRow::to_message(const std::string& prefix) const {
   std::string m;
-  m.reserve(prefix.size() + 16 + 8 * sizes.size() + bytes.size());
+  m.reserve(prefix.size() + 16 + 8 * sizes.size() + size());
   m += prefix;
   put_u64(m, static_cast<uint64_t>(row));
   put_u64(m, sizes.size());
   for (uint64_t s : sizes) put_u64(m, s);
-  m += bytes;
+  m.append(data(), size());
   return m;
 }
 
-EncodedRow EncodedRow::from_message(const std::string& message, size_t offset) {
+EncodedRow EncodedRow::from_message(std::string&& message, size_t offset) {
   if (message.size() < offset + 16) fail_runtime("an encoded tile row message is too short");
   const std::string_view m(message.data() + offset, message.size() - offset);
   EncodedRow r;
@@ -191,7 +191,8 @@ EncodedRow EncodedRow::from_message(const std::string& message, size_t offset) {
   }
   const size_t head = 16 + 8 * n;
   if (total != m.size() - head) fail_runtime("an encoded tile row message has the wrong length");
-  r.bytes.assign(m.substr(head));
+  r.offset = offset + head;
+  r.bytes = std::move(message);
   return r;
 }
 

@@ -45,14 +45,14 @@ void CompressedTileWriter::place(const io::EncodedRow& row) {
 void CompressedTileWriter::take_rows_until(int64_t end_row) {
   while (next_row_ < end_row && !abandoned_) {
     const int source = owner_of_row(next_row_);
-    const par::Message m = comm_.receive(source, kTag);
+    par::Message m = comm_.receive(source, kTag);
     if (!m.text.empty() && m.text[0] == kDone) {  // it stopped before sending this row: it failed
       done_[source] = true;
       abandoned_ = true;
       return;
     }
     if (m.text.empty() || m.text[0] != kRow) fail_runtime("compressed output: a message of an unknown kind");
-    place(io::EncodedRow::from_message(m.text, 1));
+    place(io::EncodedRow::from_message(std::move(m.text), 1));
   }
 }
 

@@ -264,7 +264,13 @@ TEST(TileCodec, AMessageCutShortIsARuntimeError) {
   row.sizes = {2, 3};
   row.bytes = "abcde";
   const std::string m = row.to_message();
-  EXPECT_EQ(io::EncodedRow::from_message(m).bytes, "abcde");
+  const io::EncodedRow back = io::EncodedRow::from_message(std::string(m));
+  EXPECT_EQ(std::string(back.data(), back.size()), "abcde");
+  EXPECT_EQ(back.sizes, row.sizes);
+  // With a sender's prefix, and travelling again: the bytes after the header, nothing else.
+  const io::EncodedRow prefixed = io::EncodedRow::from_message(row.to_message("R#"), 2);
+  EXPECT_EQ(prefixed.row, 3);
+  EXPECT_EQ(io::EncodedRow::from_message(prefixed.to_message()).bytes, m);
   try {
     io::EncodedRow::from_message(m.substr(0, m.size() - 1));
     FAIL() << "a short message was accepted";

@@ -62,17 +62,23 @@ class TileEncoder {
 void copy_tile(const uint8_t* strip, size_t stride, int64_t y0, int64_t strip_end, int64_t tx, int64_t ty, int tile,
                int64_t image_width, uint8_t* tile_buf, int bands = 3, Predictor predictor = Predictor::kNone);
 
-// One row of encoded tiles: tile row `row` of the output, tile sizes left to right, bytes concatenated.
+// One row of encoded tiles: tile row `row` of the output, tile sizes left to right, bytes concatenated
+// from `bytes[offset]` on (a row taken from a message keeps the message and skips its header).
 struct EncodedRow {
   int64_t row = 0;
   std::vector<uint64_t> sizes;
   std::string bytes;
+  size_t offset = 0;
 
+  const char* data() const { return bytes.data() + offset; }
+  size_t size() const { return bytes.size() - offset; }
   // A message: `prefix` (the sender's own header, if any), row, count, sizes (little-endian
   // uint64), then the bytes; built in one allocation (a row is tens of MB at full size).
   std::string to_message(const std::string& prefix = {}) const;
-  // The inverse, reading from `offset` (past the sender's prefix); a runtime error if it is not one.
-  static EncodedRow from_message(const std::string& message, size_t offset = 0);
+  // The inverse, reading from `offset` (past the sender's prefix); a runtime error if it is not
+  // one. The row keeps the message's bytes where they are (rank 0 places the other ranks' rows
+  // straight from the message: a copy of every byte they send, and its page faults, saved).
+  static EncodedRow from_message(std::string&& message, size_t offset = 0);
 };
 
 // Encodes every tile of output tile row `ty` (the encoder's predictor applied first) from a strip buffer (rows [y0,
