@@ -54,6 +54,13 @@ int create_probe(const fs::path& dir) {
   return 0;
 }
 
+// Why creating the probe failed, in words: ENOENT in a folder that exists is a file system that
+// takes no new files (/proc), which strerror alone ("No such file or directory") does not say.
+std::string probe_failure(int e) {
+  if (e == ENOENT) return "no file can be created in it";
+  return std::strerror(e);
+}
+
 }  // namespace
 
 void require_writable_folder(const std::string& path) {
@@ -61,7 +68,7 @@ void require_writable_folder(const std::string& path) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail_input(path, "output folder " + dir.string() + " does not exist");
   if (const int e = create_probe(dir))
-    fail_input(path, "output folder " + dir.string() + " is not writable (" + std::strerror(e) + ")");
+    fail_input(path, "output folder " + dir.string() + " is not writable (" + probe_failure(e) + ")");
 }
 
 void require_creatable_folder(const std::string& dir, const std::string& option) {
@@ -73,7 +80,7 @@ void require_creatable_folder(const std::string& dir, const std::string& option)
     fail_input(dir, option + ": " + existing.string() + " is not a folder, so the folder cannot be made there");
   if (const int e = create_probe(existing))
     fail_input(dir, option + ": " + (existing == absolute ? "the folder" : existing.string()) + " is not writable (" +
-                        std::strerror(e) + ")");
+                        probe_failure(e) + ")");
 }
 
 }  // namespace alinify::paths
