@@ -87,7 +87,9 @@ StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, int ranks, d
   int64_t tiles = static_cast<int64_t>(usable / (per_row * tile));
   const int64_t height_tiles = (output.height + tile - 1) / tile;
   const int64_t balanced = std::max<int64_t>(1, height_tiles / (8 * std::max(ranks, 1)));
-  tiles = std::clamp<int64_t>(tiles, 1, std::min<int64_t>({8, height_tiles, balanced}));
+  const double strip_row_bytes = 3.0 * static_cast<double>(width_tiles * tile);
+  const int64_t cached = std::max<int64_t>(1, static_cast<int64_t>(kStripBufferTarget / (strip_row_bytes * tile)));
+  tiles = std::clamp<int64_t>(tiles, 1, std::min<int64_t>({8, height_tiles, balanced, cached}));
   s.strip_rows = static_cast<int>(tiles * tile);
   s.estimated_bytes = static_cast<uint64_t>(per_row * s.strip_rows);
   std::ostringstream why;

@@ -160,6 +160,18 @@ TEST(Planner, StripsAreTileAlignedAndFitTheBudget) {
   EXPECT_LE(plan_strips({3000, 2250}, 256, 2 * GiB, 2).strip_rows, 256);
 }
 
+TEST(Planner, AStripBufferStaysWithinTheCacheTarget) {
+  // 283 MP, one rank, a large budget: one tile row (14.5 MB), not the 7 the balance rule allows.
+  const StripPlan wide = plan_strips(kBigScan, 256, 22 * GiB, 1);
+  EXPECT_EQ(wide.strip_rows, 256);
+  // A narrow output: as many tile rows as fit the target (4000 px: 3 MB a tile row -> 5).
+  const StripPlan narrow = plan_strips({4000, 60000}, 256, 22 * GiB, 1);
+  EXPECT_LE(3.0 * 4096 * narrow.strip_rows, kStripBufferTarget);
+  EXPECT_GT(3.0 * 4096 * (narrow.strip_rows + 256), kStripBufferTarget);
+  // Wider than the target in one tile row: still one tile row.
+  EXPECT_EQ(plan_strips({60000, 20000}, 256, 22 * GiB, 1).strip_rows, 256);
+}
+
 TEST(Planner, EveryRowIsWrittenByExactlyOneRank) {
   for (int64_t height : {1, 255, 256, 1000, 14960})
     for (int size = 1; size <= 5; ++size) {

@@ -82,10 +82,20 @@ struct StripPlan {
   std::string reason;
 };
 
+// A strip's RGB buffer is kept within this many bytes (whole tile rows, at least one): the warp
+// fills a strip block by block, then reads it again to encode or write its tiles, and a strip that
+// is still in the cache then costs less. On the 283 MP pair (2-core EPYC, 32 MiB L3 shared by the
+// ranks) strips of one tile row (14.5 MB) against the 768 / 1792 rows planned before:
+// `--compress zstd` -np 2 1.79 against 1.90 s, -np 1 2.92 against 3.06 s (medians of 4-5
+// alternating runs), uncompressed -np 2 1.29-1.30 against 1.32-1.38 s; 512 rows (29 MB) were
+// slower at -np 2 (docs/memory_budget.md, "The warp strip plan").
+constexpr double kStripBufferTarget = 16.0 * 1024 * 1024;
+
 // Output buffer (strip_rows x width x 3) + one source window per block. The source window of a
 // block is assumed at most `window_growth` times the block's area plus margins (rotation, scale).
 // `ranks` sharing the output: strips are kept small enough that each rank gets about eight, so
-// that the round-robin deal balances the work (docs/memory_budget.md).
+// that the round-robin deal balances the work, and within kStripBufferTarget
+// (docs/memory_budget.md).
 StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, int ranks = 1, double window_growth = 2.0);
 
 struct RowRange {
