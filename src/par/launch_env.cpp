@@ -41,7 +41,7 @@ std::string pml_for_this_launch(const std::function<const char*(const char*)>& e
   return "ob1";
 }
 
-std::string choose_pml_before_init() {
+void choose_pml_before_init() {
   std::vector<std::string> files;
   std::vector<std::string> paths{"/etc/openmpi/openmpi-mca-params.conf"};
   if (const char* home = std::getenv("HOME")) paths.push_back(std::string(home) + "/.openmpi/mca-params.conf");
@@ -54,7 +54,6 @@ std::string choose_pml_before_init() {
   }
   const std::string pml = pml_for_this_launch([](const char* name) { return std::getenv(name); }, files);
   if (!pml.empty()) setenv("OMPI_MCA_pml", pml.c_str(), 0);
-  return pml;
 }
 
 }  // namespace alinify::par

@@ -83,11 +83,11 @@ StripPlan plan_strips(Size output, int tile, uint64_t budget_bytes, int ranks, d
   s.block_cols = static_cast<int>(std::min<int64_t>(width_tiles, 8) * tile);
   // Half the budget for buffers; the rest is the process, GDAL's block cache and slack.
   const double usable = static_cast<double>(budget_bytes) / 2.0;
-  const double per_row = 3.0 * static_cast<double>(width_tiles * tile) + 3.0 * window_growth * s.block_cols;
+  const double strip_row_bytes = 3.0 * static_cast<double>(width_tiles * tile);  // the RGB strip buffer's
+  const double per_row = strip_row_bytes + 3.0 * window_growth * s.block_cols;   // ... and a source window's
   int64_t tiles = static_cast<int64_t>(usable / (per_row * tile));
   const int64_t height_tiles = (output.height + tile - 1) / tile;
   const int64_t balanced = std::max<int64_t>(1, height_tiles / (8 * std::max(ranks, 1)));
-  const double strip_row_bytes = 3.0 * static_cast<double>(width_tiles * tile);
   const int64_t cached = std::max<int64_t>(1, static_cast<int64_t>(kStripBufferTarget / (strip_row_bytes * tile)));
   tiles = std::clamp<int64_t>(tiles, 1, std::min<int64_t>({8, height_tiles, balanced, cached}));
   s.strip_rows = static_cast<int>(tiles * tile);

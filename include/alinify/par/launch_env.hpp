@@ -23,7 +23,6 @@ std::string pml_for_this_launch(const std::function<const char*(const char*)>& e
 
 // Reads the environment and Open MPI's parameter files ($HOME/.openmpi/mca-params.conf and
 // /etc/openmpi/openmpi-mca-params.conf) and sets OMPI_MCA_pml when pml_for_this_launch says so.
-// Returns what it set (empty when nothing).
-std::string choose_pml_before_init();
+void choose_pml_before_init();
 
 }  // namespace alinify::par
