@@ -33,7 +33,11 @@ constexpr int64_t kExtentMaxBoxPixels = int64_t{4} << 20;
 // it covers whatever the contrast, and a defect's inside weighs 1 where its Delta E varies by less
 // than a factor 2), and the pixels a closing of radius + scale + 1 px adds to the pieces, weighing
 // 1 (the envelope's blind bands). Returns their weighted mean position, or nothing when no pixel
-// counts. The window must cover the box and extent_margin(o) px around it, clipped to the image.
+// counts; for a line-like defect (spread along its long axis at least 4 times that across), the
+// mean of its 2 px cross-sections' weighted centres instead, each section counting once (at most;
+// less at an end, where it holds under half the median section's weight), so that a rim wider
+// over one print than another cannot pull the centroid along a streak. The window must cover the box and
+// extent_margin(o) px around it, clipped to the image.
 std::optional<Vec2> extent_centroid(const DeltaWindow& map, const Defect& d, const DefectOptions& o);
 
 }  // namespace alinify::defects
