@@ -38,15 +38,16 @@ void square_filter(Grid& g, int64_t r, bool dilate) {
 }
 
 // A line-like defect (a streak): every cross-section counts once, however wide its rim came out.
-// The weighted pixels' principal axes; when the spread (standard deviation) along the long one is at least kLineAspect
-// times the spread across it, the pixels are binned in kSectionPx sections along it, and the
-// centroid is the mean of the sections' weighted centres, each section weighing its weight over
-// half the median section's, at most 1: the half maximum again, now along the streak, so every
-// section of the streak counts once whatever its rim, and a section at an end or where most of
-// the streak is unseen counts for what it covers. Otherwise `c`, the weighted mean, is kept. Why: the ramp weight
-// evens the rim out only in part (a row of streak 23 on the 283 MP pair weighs 5.2-5.4 px over
-// one print and 5.9 over another), and along a streak 300 px long that difference moves the
-// centroid by px; per section it cannot (docs/defects.md, "Centroids by cross-section").
+// The weighted pixels' principal axes; when the spread (standard deviation) along the long one is
+// at least kLineAspect times the spread across it, the pixels are binned in kSectionPx sections
+// along it, and the centroid is the mean of the sections' weighted centres, each section weighing
+// its weight over half the median section's, at most 1: the half maximum again, now along the
+// streak, so every section of the streak counts once whatever its rim, and a section at an end or
+// where most of the streak is unseen counts for what it covers. Otherwise `c`, the weighted mean,
+// is kept. Why: the ramp weight evens the rim out only in part (a row of streak 23 on the 283 MP
+// pair weighs 5.2-5.4 px over one print and 5.9 over another), and along a streak 300 px long
+// that moves the centroid by px; per section it cannot (docs/defects.md, "Centroids by
+// cross-section").
 constexpr double kLineAspect = 4;  // synth's blots and rectangles are at most 2:1, its streaks 8:1 and more
 constexpr double kSectionPx = 2;   // about the rim's width: a section holds whole pixels at any slant
 Vec2 along_sections(const std::vector<float>& w, int64_t bw, int64_t bh, Vec2 c) {
