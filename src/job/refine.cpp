@@ -144,7 +144,7 @@ std::vector<reg::FitPoint> fit_points(const std::vector<BlockRecord>& records, c
                                       const transform::Transform& t) {
   std::vector<reg::FitPoint> points;
   for (const BlockRecord& r : records) {
-    const Vec2 c = sites[static_cast<size_t>(r.index)].centre();
+    const Vec2 c = r.centre(sites[static_cast<size_t>(r.index)]);  // where the block was measured
     reg::FitPoint p{c.x, c.y, 0, 0, 0};
     if (detail::counted(r)) {
       const Vec2 a = t.apply(c), b = t.apply({c.x + r.m.dx, c.y + r.m.dy});
@@ -242,6 +242,9 @@ std::string correct(const transform::TransformFile& t, bool has_correction, cons
   round["blocks_measured"] = records.size();
   round["blocks_usable"] = usable;
   round["verdicts"] = verdict_counts(records);
+  round["blocks_moved_inward"] = std::count_if(records.begin(), records.end(), [](const BlockRecord& r) {
+    return r.inside && (r.shift_x != 0 || r.shift_y != 0);
+  });
   if (usable < 4 || (!has_correction && t.transform.stages.size() >= transform::kMaxStages)) {
     round["skipped"] = usable < 4 ? "fewer than 4 usable blocks" : "the transform has no room for a stage";
     spdlog::warn("refinement round skipped: {}", round["skipped"].get<std::string>());

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "alinify/core/error.hpp"
 #include "alinify/warp/backend.hpp"
@@ -92,19 +94,48 @@ std::vector<BlockSite> block_grid(Size design, int step) {
   return sites;
 }
 
+namespace {
+
+// The smallest inward move (kMaxInwardShift at most) after which the block maps inside the scan,
+// or nothing. Inward: toward the design's centre on each axis; a block on the centre line of an
+// axis does not move along it.
+std::optional<std::pair<int, int>> inward_shift(const transform::Transform& t, const Window& w, Size design,
+                                                Size scan) {
+  if (maps_inside(t, w, scan)) return std::pair<int, int>{0, 0};
+  const auto toward_centre = [](int64_t start, int64_t length, int64_t side) {
+    const int64_t twice = 2 * start + length - side;  // twice (block centre - design centre)
+    return twice < 0 ? 1 : twice > 0 ? -1 : 0;
+  };
+  const int sx = toward_centre(w.x0, w.width, design.width), sy = toward_centre(w.y0, w.height, design.height);
+  for (int k = 4; k <= kMaxInwardShift; k += 4)
+    for (const auto& [mx, my] : {std::pair<int, int>{k * sx, 0}, {0, k * sy}, {k * sx, k * sy}}) {
+      if (mx == 0 && my == 0) continue;
+      const Window moved{w.x0 + mx, w.y0 + my, w.width, w.height};
+      if (moved.x0 < 0 || moved.y0 < 0 || moved.x1() > design.width || moved.y1() > design.height) continue;
+      if (maps_inside(t, moved, scan)) return std::pair<int, int>{mx, my};
+    }
+  return std::nullopt;
+}
+
+}  // namespace
+
 BlockRecord measure_site(const BlockSite& site, const io::Raster& design, const io::Raster& scan,
                          const transform::Transform& t, const reg::block::MatchOptions& options) {
   BlockRecord r;
   r.index = site.index;
-  if (!maps_inside(t, site.window, scan.size())) {
+  const std::optional<std::pair<int, int>> shift = inward_shift(t, site.window, design.size(), scan.size());
+  if (!shift) {
     r.inside = false;
     return r;
   }
+  r.shift_x = shift->first;
+  r.shift_y = shift->second;
+  const Window w{site.window.x0 + r.shift_x, site.window.y0 + r.shift_y, site.window.width, site.window.height};
   std::vector<uint8_t> rgb(static_cast<size_t>(kBlockSize) * kBlockSize * 3);
-  design.read_rgb(site.window, rgb.data(), static_cast<size_t>(kBlockSize) * 3);
+  design.read_rgb(w, rgb.data(), static_cast<size_t>(kBlockSize) * 3);
   // The scan is read and resampled only for a block with texture (measure_block decides).
   r.m = reg::block::measure_block(
-      grey_block(rgb, kBlockSize), [&] { return resampled_scan(site.window, scan, t); }, options);
+      grey_block(rgb, kBlockSize), [&] { return resampled_scan(w, scan, t); }, options);
   return r;
 }
 
@@ -118,9 +149,9 @@ double fit_weight(const BlockRecord& r) {
 std::string to_message(const std::vector<BlockRecord>& records) {
   std::string text;
   for (const BlockRecord& r : records)
-    fmt::format_to(std::back_inserter(text), "{} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g}\n", r.index,
-                   r.inside ? 1 : 0, static_cast<int>(r.m.verdict), r.m.dx, r.m.dy, r.m.confidence, r.m.peak,
-                   r.m.second, r.m.aperture);
+    fmt::format_to(std::back_inserter(text), "{} {} {} {} {} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g} {:.17g}\n",
+                   r.index, r.inside ? 1 : 0, r.shift_x, r.shift_y, static_cast<int>(r.m.verdict), r.m.dx, r.m.dy,
+                   r.m.confidence, r.m.peak, r.m.second, r.m.aperture);
   return text;
 }
 
@@ -129,8 +160,8 @@ std::vector<BlockRecord> records_from_message(const std::string& text) {
   std::istringstream in(text);
   BlockRecord r;
   int inside = 0, verdict = 0;
-  while (in >> r.index >> inside >> verdict >> r.m.dx >> r.m.dy >> r.m.confidence >> r.m.peak >> r.m.second >>
-         r.m.aperture) {
+  while (in >> r.index >> inside >> r.shift_x >> r.shift_y >> verdict >> r.m.dx >> r.m.dy >> r.m.confidence >>
+         r.m.peak >> r.m.second >> r.m.aperture) {
     r.inside = inside != 0;
     r.m.verdict = static_cast<reg::block::Verdict>(verdict);
     records.push_back(r);
