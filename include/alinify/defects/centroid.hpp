@@ -36,8 +36,8 @@ constexpr int64_t kExtentMaxBoxPixels = int64_t{4} << 20;
 // counts; for a line-like defect (spread along its long axis at least 4 times that across), the
 // mean of its 2 px cross-sections' weighted centres instead, each section counting once (at most;
 // less at an end, where it holds under half the median section's weight), so that a rim wider
-// over one print than another cannot pull the centroid along a streak. The window must cover the box and
-// extent_margin(o) px around it, clipped to the image.
+// over one print than another cannot pull the centroid along a streak. The window must cover the
+// box and extent_margin(o) px around it, clipped to the image.
 std::optional<Vec2> extent_centroid(const DeltaWindow& map, const Defect& d, const DefectOptions& o);
 
 }  // namespace alinify::defects
