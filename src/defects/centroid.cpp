@@ -66,15 +66,17 @@ Vec2 along_sections(const std::vector<float>& w, int64_t bw, int64_t bh, Vec2 c)
   const double l1 = 0.5 * (sxx + syy) + half, l2 = 0.5 * (sxx + syy) - half;
   if (l1 < kLineAspect * kLineAspect * std::max(l2, 1e-9)) return c;
   const double theta = 0.5 * std::atan2(2 * sxy, sxx - syy), ux = std::cos(theta), uy = std::sin(theta);
-  const double reach = std::hypot(static_cast<double>(bw), static_cast<double>(bh));
-  const auto count = static_cast<size_t>(2 * reach / kSectionPx) + 2;
+  // No pixel of the box lies farther than its diagonal from c along the axis: the sections cover
+  // [-span, span].
+  const double span = std::hypot(static_cast<double>(bw), static_cast<double>(bh));
+  const auto count = static_cast<size_t>(2 * span / kSectionPx) + 2;
   std::vector<double> sw(count, 0), swx(count, 0), swy(count, 0);
   for (int64_t y = 0; y < bh; ++y)
     for (int64_t x = 0; x < bw; ++x) {
       const double v = static_cast<double>(w[static_cast<size_t>(y * bw + x)]);
       if (v == 0) continue;
       const double u = (static_cast<double>(x) - c.x) * ux + (static_cast<double>(y) - c.y) * uy;
-      const auto k = static_cast<size_t>(std::floor((u + reach) / kSectionPx));
+      const auto k = static_cast<size_t>(std::floor((u + span) / kSectionPx));
       sw[k] += v;
       swx[k] += v * static_cast<double>(x);
       swy[k] += v * static_cast<double>(y);

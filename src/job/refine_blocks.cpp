@@ -96,12 +96,11 @@ std::vector<BlockSite> block_grid(Size design, int step) {
 
 namespace {
 
-// The smallest inward move (kMaxInwardShift at most) after which the block maps inside the scan,
-// or nothing. Inward: toward the design's centre on each axis; a block on the centre line of an
-// axis does not move along it.
-std::optional<std::pair<int, int>> inward_shift(const transform::Transform& t, const Window& w, Size design,
-                                                Size scan) {
-  if (maps_inside(t, w, scan)) return std::pair<int, int>{0, 0};
+// The block moved inward by the smallest move (kMaxInwardShift at most) after which it maps
+// inside the scan (itself when it already does), or nothing. Inward: toward the design's centre
+// on each axis; a block on the centre line of an axis does not move along it.
+std::optional<Window> inward_window(const transform::Transform& t, const Window& w, Size design, Size scan) {
+  if (maps_inside(t, w, scan)) return w;
   const auto toward_centre = [](int64_t start, int64_t length, int64_t side) {
     const int64_t twice = 2 * start + length - side;  // twice (block centre - design centre)
     return twice < 0 ? 1 : twice > 0 ? -1 : 0;
@@ -111,8 +110,7 @@ std::optional<std::pair<int, int>> inward_shift(const transform::Transform& t, c
     for (const auto& [mx, my] : {std::pair<int, int>{k * sx, 0}, {0, k * sy}, {k * sx, k * sy}}) {
       if (mx == 0 && my == 0) continue;
       const Window moved{w.x0 + mx, w.y0 + my, w.width, w.height};
-      if (moved.x0 < 0 || moved.y0 < 0 || moved.x1() > design.width || moved.y1() > design.height) continue;
-      if (maps_inside(t, moved, scan)) return std::pair<int, int>{mx, my};
+      if (moved.clipped(design) == moved && maps_inside(t, moved, scan)) return moved;
     }
   return std::nullopt;
 }
@@ -123,19 +121,18 @@ BlockRecord measure_site(const BlockSite& site, const io::Raster& design, const 
                          const transform::Transform& t, const reg::block::MatchOptions& options) {
   BlockRecord r;
   r.index = site.index;
-  const std::optional<std::pair<int, int>> shift = inward_shift(t, site.window, design.size(), scan.size());
-  if (!shift) {
+  const std::optional<Window> w = inward_window(t, site.window, design.size(), scan.size());
+  if (!w) {
     r.inside = false;
     return r;
   }
-  r.shift_x = shift->first;
-  r.shift_y = shift->second;
-  const Window w{site.window.x0 + r.shift_x, site.window.y0 + r.shift_y, site.window.width, site.window.height};
+  r.shift_x = static_cast<int>(w->x0 - site.window.x0);
+  r.shift_y = static_cast<int>(w->y0 - site.window.y0);
   std::vector<uint8_t> rgb(static_cast<size_t>(kBlockSize) * kBlockSize * 3);
-  design.read_rgb(w, rgb.data(), static_cast<size_t>(kBlockSize) * 3);
+  design.read_rgb(*w, rgb.data(), static_cast<size_t>(kBlockSize) * 3);
   // The scan is read and resampled only for a block with texture (measure_block decides).
   r.m = reg::block::measure_block(
-      grey_block(rgb, kBlockSize), [&] { return resampled_scan(w, scan, t); }, options);
+      grey_block(rgb, kBlockSize), [&] { return resampled_scan(*w, scan, t); }, options);
   return r;
 }
 
