@@ -46,6 +46,38 @@ ReadOutcome read_into(const std::string& path, std::string& bytes) {
 
 std::string temporary_name(const std::string& path) { return path + ".partial." + std::to_string(::getpid()); }
 
+namespace {
+
+// Removes the regular files in `folder` whose names `is_leftover` accepts; best effort (a file
+// another step removed meanwhile, or a folder that cannot be read, is no error).
+template <class Pred>
+void remove_files_in(const std::filesystem::path& folder, Pred is_leftover) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code ignored;
+    if (it->is_regular_file(ignored) && is_leftover(it->path().filename().string()))
+      std::filesystem::remove(it->path(), ignored);
+  }
+}
+
+}  // namespace
+
+void remove_leftovers_of(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::string prefix = p.filename().string() + ".partial";
+  const std::filesystem::path folder = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+  remove_files_in(folder, [&](const std::string& name) {
+    return name.size() > prefix.size() + 1 && name.compare(0, prefix.size(), prefix) == 0 &&
+           (name[prefix.size()] == '.' || name[prefix.size()] == '-');
+  });
+}
+
+void remove_leftovers_in(const std::string& folder) {
+  remove_files_in(folder, [](const std::string& name) {
+    return name.find(".partial.") != std::string::npos || name.find(".partial-") != std::string::npos;
+  });
+}
+
 void move_into_place(const std::string& temporary, const std::string& path, const std::string& failure) {
   std::error_code ec;
   if (sync_to_disk(temporary))

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "alinify/core/error.hpp"
+#include "alinify/core/files.hpp"
 #include "alinify/io/tiled_output.hpp"
 
 namespace alinify::io {
@@ -25,6 +26,7 @@ OutputLock::OutputLock(const std::string& final_path) : partial_(partial_path(fi
                    " is locked); refusing to write it at the same time");
     fail_runtime("cannot lock " + partial_ + ": " + std::strerror(e));
   }
+  files::remove_leftovers_of(final_path);
 }
 
 OutputLock::~OutputLock() {

@@ -167,6 +167,7 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
     spdlog::info("plan: {}", rp.plan.reason);
     rp.options = job.reg;
     rp.options.work_dir = elastix_dir_for(job.transform_out);
+    files::remove_leftovers_in(rp.options.work_dir);  // a killed registration's temporaries
     if (rp.options.grid_spacing <= 0) rp.options.grid_spacing = plan::bspline_grid_spacing(design.size());
     rp.options.refinement_follows = job.refine == RefineMode::kAuto;
     if (job.reg.parameter_files.empty() && job.reg.preset == "bspline")
@@ -498,6 +499,17 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
   });
 }
 
+// What a job killed with -9 left beside its image output (the lock's holder removes it): the
+// temporaries of its QA files and defect lists, which a rerun would not overwrite (their names
+// carry the dead process's pid).
+void remove_leftovers_beside(const std::string& image_out) {
+  const qa::QaPaths qa = qa::qa_paths_for(image_out);
+  const detail::DefectPaths defects = detail::defect_paths_for(image_out);
+  for (const std::string& f : {qa.metrics, qa.report, defects.csv, defects.geojson, defects.map})
+    files::remove_leftovers_of(f);
+  files::remove_leftovers_in(qa.pictures);
+}
+
 // Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.
 std::unique_ptr<io::OutputLock> lock_outputs(par::Communicator& comm, const std::vector<paths::Named>& outputs,
                                              const std::vector<paths::Named>& inputs, const std::string& image_out,
@@ -507,6 +519,7 @@ std::unique_ptr<io::OutputLock> lock_outputs(par::Communicator& comm, const std:
     if (!comm.is_root()) return;
     check_outputs(outputs, inputs, create_folders);
     lock = std::make_unique<io::OutputLock>(image_out);
+    remove_leftovers_beside(image_out);
   });
   return lock;
 }

@@ -38,6 +38,30 @@ TEST(Files, TemporaryNameIsOfThisProcess) {
   EXPECT_EQ(temporary_name("out/a.json"), "out/a.json.partial." + std::to_string(::getpid()));
 }
 
+// A writer killed with -9 leaves its temporaries; the next holder of the output's lock removes them
+// and nothing else: not the lock file, not another output whose name starts alike.
+TEST(Files, RemoveLeftoversOfTakesOnlyWhatAKilledWriterOfThatPathLeft) {
+  alinify::test::ScratchDir dir("files-leftovers");
+  for (const char* name :
+       {"a.json", "a.json.partial", "a.json.partial.4242", "a.json.partial.4242.aux.xml", "a.json.partial-compressed",
+        "a.json.partial.x2", "a.json.partial.x2.3", "a.json.part", "a.jsonl.partial.4242", "b.json.partial.4242"})
+    alinify::test::write_file(dir.file(name), "x");
+  remove_leftovers_of(dir.file("a.json"));
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"a.json", "a.json.part", "a.json.partial",
+                                                            "a.jsonl.partial.4242", "b.json.partial.4242"}));
+  remove_leftovers_of(dir.file("missing/c.json"));  // a folder that is not there: nothing to do
+}
+
+TEST(Files, RemoveLeftoversInTakesEveryTemporaryOfTheFolder) {
+  alinify::test::ScratchDir dir("files-leftovers-in");
+  for (const char* name :
+       {"thumbnail.png", "thumbnail.png.partial.17", "grid.png.partial.17.aux.xml", "partial.png", "x.partial"})
+    alinify::test::write_file(dir.file(name), "x");
+  remove_leftovers_in(dir.path().string());
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"partial.png", "thumbnail.png", "x.partial"}));
+  remove_leftovers_in(dir.file("missing"));
+}
+
 TEST(Files, WriteAtomicallyWritesEveryByteAndNothingElse) {
   alinify::test::ScratchDir dir("files-write");
   const std::string path = dir.file("a.bin");

@@ -86,7 +86,13 @@ TEST(Reliability, OutputLockRefusesASecondWriterAndCleansUp) {
     EXPECT_TRUE(fs::exists(out + ".partial")) << "the refused writer removed the first one's file";
   }
   EXPECT_FALSE(fs::exists(out + ".partial")) << "an unfinished job left its temporary file";
-  io::OutputLock again(out);  // a stale .partial holds no lock
+  // A stale .partial holds no lock; its taker removes the rest a killed writer left of o.tif.
+  test::write_file(out + ".partial-compressed", "x");
+  test::write_file(out + ".partial.x2", "x");
+  io::OutputLock again(out);
+  EXPECT_TRUE(fs::exists(out + ".partial"));
+  EXPECT_FALSE(fs::exists(out + ".partial-compressed"));
+  EXPECT_FALSE(fs::exists(out + ".partial.x2"));
 }
 
 TEST(Reliability, StopThrowsWith128PlusTheSignal) {

@@ -14,6 +14,17 @@ namespace alinify::files {
 // share (or remove) each other's temporary file.
 std::string temporary_name(const std::string& path);
 
+// What a writer killed with -9 (a preempted node, an OOM kill) left of `path`: files named
+// "<path>.partial" followed by '.' or '-' and more: its temporary_name (and the .aux.xml GDAL may
+// put beside one), the image output's staging (<out>.partial-compressed, <out>.partial.x2[.n]).
+// "<path>.partial" itself stays: it is the output's lock file (io/output_lock.hpp). Only the holder
+// of the output's lock may call this: a live writer's temporaries have the same names.
+void remove_leftovers_of(const std::string& path);
+
+// The same for every file directly in `folder`, a folder one job owns (its QA pictures, its elastix
+// files): every name with ".partial." or ".partial-" in it. Nothing when the folder does not exist.
+void remove_leftovers_in(const std::string& folder);
+
 // Flushes `temporary` to the disk and renames it to `path`. On failure removes `temporary` and
 // throws a runtime error with the message `failure`.
 void move_into_place(const std::string& temporary, const std::string& path, const std::string& failure);

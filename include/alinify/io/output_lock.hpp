@@ -3,7 +3,8 @@
 // <out>.partial; instead the first takes an exclusive flock on <out>.partial (created empty, then
 // laid out by GDAL in place: same inode) and holds it until the file has its final name. A second
 // job fails at once (exit 3) and touches nothing. A .partial left by a killed job holds no lock
-// (the kernel drops flocks with the process), so a rerun takes it over.
+// (the kernel drops flocks with the process), so a rerun takes it over, and removes what else the
+// killed writer left of <out> (files::remove_leftovers_of).
 #include <string>
 
 namespace alinify::io {
