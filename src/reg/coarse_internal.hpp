@@ -47,10 +47,11 @@ struct SearchOutput {
   int map_width = 0, map_height = 0;
   std::vector<Peak> map_peaks;
 };
-// The FFT search: for each angle the design, turned, is a masked template whose NCC with the scan
-// is computed at every shift; up to peaks_per_rotation local maxima of NCC x (fraction of the
-// design inside the scan) become candidates. Both images are normalised and share one factor.
-SearchOutput search_placements(const Image& design, const Image& scan, const std::vector<double>& angles,
+// The FFT search: for each angle the design, turned and scaled by `scale` (scan px per design
+// px), is a masked template whose NCC with the scan is computed at every shift; up to
+// peaks_per_rotation local maxima of NCC x (fraction of the design inside the scan) become
+// candidates. Both images are normalised and share one factor.
+SearchOutput search_placements(const Image& design, const Image& scan, const std::vector<double>& angles, double scale,
                                int peaks_per_rotation, bool keep_map);
 
 // ---- debug pictures (coarse_debug.cpp) ----

@@ -40,7 +40,9 @@ namespace detail {
 
 Placement refine(const Image& design, const Image& scan, Placement p, double angle_step) {
   const int factor = design.factor;
-  double angle_delta = angle_step / 2, shift_delta = factor * 1.0, scale_delta = 0.01;
+  // The scale moves within +-10 % of the candidate's (the search's scales are 8 % apart).
+  const double scale_low = 0.9 * p.scale, scale_high = 1.1 * p.scale;
+  double angle_delta = angle_step / 2, shift_delta = factor * 1.0, scale_delta = 0.01 * p.scale;
   p.score = placement_score(design, scan, p);
   for (int iteration = 0; iteration < 100 && (angle_delta > 0.03 || shift_delta > 0.2 * factor); ++iteration) {
     bool moved = false;
@@ -50,7 +52,7 @@ Placement refine(const Image& design, const Image& scan, Placement p, double ang
         if (dimension == 0) trial.angle_deg += sign * angle_delta;
         if (dimension == 1) trial.tx += sign * shift_delta;
         if (dimension == 2) trial.ty += sign * shift_delta;
-        if (dimension == 3) trial.scale = std::clamp(trial.scale + sign * scale_delta, 0.9, 1.1);
+        if (dimension == 3) trial.scale = std::clamp(trial.scale + sign * scale_delta, scale_low, scale_high);
         trial.score = placement_score(design, scan, trial);
         if (trial.score > p.score + 1e-7) {
           p = trial;

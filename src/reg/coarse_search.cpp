@@ -19,14 +19,16 @@ int next_pow2(int n) {
 
 // The turned design's bounding box in scan coarse pixels: the template's size and origin.
 struct TemplateBox {
-  double matrix[4];  // the rotation
+  double matrix[4];  // the rotation times the scale
+  double scale;
   double left, top;  // template pixel (0, 0) in the turned design's frame
   int width, height;
 };
 
-TemplateBox template_box(const Image& design, double angle) {
+TemplateBox template_box(const Image& design, double angle, double scale) {
   TemplateBox box;
-  rotation_matrix(angle, 1.0, box.matrix);
+  box.scale = scale;
+  rotation_matrix(angle, scale, box.matrix);
   const double* m = box.matrix;
   double x0 = 1e30, y0 = 1e30, x1 = -1e30, y1 = -1e30;
   for (double cx : {-0.5, design.width - 0.5})
@@ -57,11 +59,12 @@ Template turned_template(const Image& design, const TemplateBox& box) {
   out.image.px.assign(static_cast<size_t>(box.width) * box.height, 0.f);
   out.mask.assign(out.image.px.size(), 0.f);
   const double* m = box.matrix;
-  // u = A^-1 z (A is a rotation: inverse = transpose)
+  const double inverse_square = 1.0 / (box.scale * box.scale);
+  // u = A^-1 z (A is a rotation times a scale s: inverse = transpose / s^2)
   for (int j = 0; j < box.height; ++j)
     for (int i = 0; i < box.width; ++i) {
       const double zx = box.left + i, zy = box.top + j;
-      const double ux = m[0] * zx + m[2] * zy, uy = m[1] * zx + m[3] * zy;
+      const double ux = (m[0] * zx + m[2] * zy) * inverse_square, uy = (m[1] * zx + m[3] * zy) * inverse_square;
       if (ux < 0 || uy < 0 || ux > design.width - 1 || uy > design.height - 1) continue;
       out.image.px[static_cast<size_t>(j) * box.width + i] = bilinear(design, ux, uy);
       out.mask[static_cast<size_t>(j) * box.width + i] = 1.f;
@@ -98,14 +101,14 @@ AngleSet search_angles(const Image& design, const CoarseOptions& options) {
   return set;
 }
 
-SearchOutput search_placements(const Image& design, const Image& scan, const std::vector<double>& angles,
+SearchOutput search_placements(const Image& design, const Image& scan, const std::vector<double>& angles, double scale,
                                int peaks_per_rotation, bool keep_map) {
   const int search_factor = design.factor;
   SearchOutput out;
   // One padding for all angles: the largest template.
   int max_width = 0, max_height = 0;
   for (double angle : angles) {
-    const TemplateBox box = template_box(design, angle);
+    const TemplateBox box = template_box(design, angle, scale);
     max_width = std::max(max_width, box.width), max_height = std::max(max_height, box.height);
   }
   const int pad_width = next_pow2(scan.width + max_width - 1), pad_height = next_pow2(scan.height + max_height - 1);
@@ -114,7 +117,7 @@ SearchOutput search_placements(const Image& design, const Image& scan, const std
   const ImageSpectra spectra = image_spectra(scan, scan_mask, pad_width, pad_height);
   double best_map_score = -2;
   for (double angle : angles) {
-    const TemplateBox box = template_box(design, angle);
+    const TemplateBox box = template_box(design, angle, scale);
     const Template turned = turned_template(design, box);
     const CorrelationMap correlation = masked_ncc(spectra, turned.image, turned.mask);
     std::vector<float> score = overlap_weighted_scores(correlation, turned.inside);
@@ -124,6 +127,7 @@ SearchOutput search_placements(const Image& design, const Image& scan, const std
       const double tau_x = peak.sx + correlation.min_sx - box.left, tau_y = peak.sy + correlation.min_sy - box.top;
       Placement p;
       p.angle_deg = angle;
+      p.scale = scale;
       full_from_coarse(box.matrix, tau_x, tau_y, search_factor, &p.tx, &p.ty);
       p.score = peak.score;
       out.candidates.push_back(p);

@@ -183,6 +183,7 @@ TEST(CoarsePlacement, PeriodicImageLandsOnTheRightRepeat) {
     CoarseResult r = estimate_placement(s.design, s.scan, o);
     EXPECT_FALSE(r.rejected) << r.reason;
     EXPECT_FALSE(r.ambiguous) << r.reason;
+    EXPECT_TRUE(r.scale_note.empty()) << "found at scale 1: no other scale searched";
     EXPECT_NEAR(r.best.angle_deg, angle, 0.5);
     EXPECT_NEAR(r.best.tx, tx, 2.0);
     EXPECT_NEAR(r.best.ty, ty, 2.0);
@@ -214,6 +215,52 @@ TEST(CoarsePlacement, QuarterTurnIsFound) {
   EXPECT_NEAR(r.best.ty, ty, 2.0);
 }
 
+// Smooth blobs, no repeat: a print whose scan was made at another pixel size.
+float blobs(double x, double y) {
+  static const double kBlobs[][3] = {{30, 40, 18},  {120, 30, 25}, {170, 110, 20}, {60, 120, 30},
+                                     {100, 80, 12}, {150, 60, 10}, {20, 90, 14},   {180, 20, 16}};
+  double v = 0.2;
+  for (const auto& b : kBlobs)
+    v += 0.5 * std::exp(-((x - b[0]) * (x - b[0]) + (y - b[1]) * (y - b[1])) / (b[2] * b[2]));
+  return static_cast<float>(v + 0.1 * std::sin(x / 7.0) * std::cos(y / 9.0));
+}
+
+// The scan at another scale than the design (scan = s R design + t, s 0.6 and 1.6): not found at
+// scale 1, found by the search at other scales, which the result says.
+TEST(CoarsePlacement, AScanAtAnotherScaleIsFoundByTheScaleSearch) {
+  // 120 x 96 px (the blobs' 200 x 160 halved on the way): the 17 other scales cost 17 searches.
+  Image design;
+  design.width = 120;
+  design.height = 96;
+  for (int y = 0; y < 96; ++y)
+    for (int x = 0; x < 120; ++x) design.px.push_back(blobs(x * 200.0 / 120, y * 200.0 / 120));
+  for (auto [scale, angle, tx, ty] : {std::tuple{0.6, 2.0, 24.0, 18.0}, std::tuple{1.6, -1.5, 12.0, 15.0}}) {
+    const int w = static_cast<int>(120 * scale) + 36, h = static_cast<int>(96 * scale) + 36;
+    Image scan = random_image(w, h, 4);
+    const double a = angle * M_PI / 180, c = std::cos(a), sn = std::sin(a);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        float& v = scan.px[static_cast<size_t>(y) * w + x];
+        v = 0.45f + 0.1f * v;
+        const double dx = (x - tx) / scale, dy = (y - ty) / scale;
+        const double ux = c * dx + sn * dy, uy = -sn * dx + c * dy;
+        if (ux >= 0 && uy >= 0 && ux <= 119 && uy <= 95) v = blobs(ux * 200.0 / 120, uy * 200.0 / 120) * 0.8f + 0.05f;
+      }
+    CoarseOptions o;
+    const CoarseResult r = estimate_placement(design, scan, o);
+    EXPECT_FALSE(r.rejected) << r.reason;
+    EXPECT_NEAR(r.best.scale, scale, 0.02 * scale);
+    EXPECT_NEAR(r.best.angle_deg, angle, 1.0);
+    EXPECT_NEAR(r.best.tx, tx, 2.0);
+    EXPECT_NEAR(r.best.ty, ty, 2.0);
+    EXPECT_NE(r.scale_note.find("scales 0.50 to 2.00"), std::string::npos) << r.scale_note;
+    // Without the scale search the same scan is not found, or found at the wrong place.
+    o.max_scale = o.min_scale;
+    const CoarseResult one = estimate_placement(design, scan, o);
+    EXPECT_TRUE(one.rejected || std::hypot(one.best.tx - tx, one.best.ty - ty) > 10) << describe(one.best);
+  }
+}
+
 TEST(CoarsePlacement, UnrelatedImageIsRejected) {
   Scene s = make_scene(0, 20, 20, 9);
   Image other = random_image(240, 200, 11);
@@ -221,6 +268,7 @@ TEST(CoarsePlacement, UnrelatedImageIsRejected) {
   CoarseResult r = estimate_placement(s.design, other, o);
   EXPECT_TRUE(r.rejected);
   EXPECT_NE(r.reason.find("not found"), std::string::npos);
+  EXPECT_NE(r.reason.find("scales 0.50 to 2.00 searched too, not found there either"), std::string::npos) << r.reason;
 }
 
 // With debug_dir: the fabric mask (PGM), the best rotation's score map (PPM) and the refined
