@@ -181,8 +181,9 @@ static std::string initial_from_coarse_stage(const RegistrationImages& images, S
   spdlog::info("coarse alignment: confidence {:.3f}; fabric box {}{}", cr.confidence, cr.box_state,
                cr.box_state == "none" ? (cr.box_note.empty() ? std::string() : " (" + cr.box_note + ")")
                                       : fmt::format(" ({:.1f} px from the best)", cr.box_distance));
-  if (!cr.scale_note.empty())
-    spdlog::info("coarse alignment: the scan is at another scale than the design ({})", cr.scale_note);
+  if (!cr.wider_note.empty())
+    spdlog::info("coarse alignment: found beyond --max-rotation or at another scale than the design ({})",
+                 cr.wider_note);
   // (register_decimated removes the registration images on every way out by an error.)
   if (cr.rejected) fail_input(scan_name, cr.reason);
   if (cr.ambiguous) {

@@ -183,7 +183,7 @@ TEST(CoarsePlacement, PeriodicImageLandsOnTheRightRepeat) {
     CoarseResult r = estimate_placement(s.design, s.scan, o);
     EXPECT_FALSE(r.rejected) << r.reason;
     EXPECT_FALSE(r.ambiguous) << r.reason;
-    EXPECT_TRUE(r.scale_note.empty()) << "found at scale 1: no other scale searched";
+    EXPECT_TRUE(r.wider_note.empty()) << "found within --max-rotation at scale 1: nothing more searched";
     EXPECT_NEAR(r.best.angle_deg, angle, 0.5);
     EXPECT_NEAR(r.best.tx, tx, 2.0);
     EXPECT_NEAR(r.best.ty, ty, 2.0);
@@ -253,9 +253,12 @@ TEST(CoarsePlacement, AScanAtAnotherScaleIsFoundByTheScaleSearch) {
     EXPECT_NEAR(r.best.angle_deg, angle, 1.0);
     EXPECT_NEAR(r.best.tx, tx, 2.0);
     EXPECT_NEAR(r.best.ty, ty, 2.0);
-    EXPECT_NE(r.scale_note.find("scales 0.50 to 2.00"), std::string::npos) << r.scale_note;
+    EXPECT_NE(r.wider_note.find("every rotation and scales 0.50 to 2.00 searched too, found at scales"),
+              std::string::npos)
+        << r.wider_note;
     // Without the scale search the same scan is not found, or found at the wrong place.
     o.max_scale = o.min_scale;
+    o.any_rotation = false;
     const CoarseResult one = estimate_placement(design, scan, o);
     EXPECT_TRUE(one.rejected || std::hypot(one.best.tx - tx, one.best.ty - ty) > 10) << describe(one.best);
   }
@@ -268,7 +271,9 @@ TEST(CoarsePlacement, UnrelatedImageIsRejected) {
   CoarseResult r = estimate_placement(s.design, other, o);
   EXPECT_TRUE(r.rejected);
   EXPECT_NE(r.reason.find("not found"), std::string::npos);
-  EXPECT_NE(r.reason.find("scales 0.50 to 2.00 searched too, not found there either"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("(every rotation and scales 0.50 to 2.00 searched too, not found there either)"),
+            std::string::npos)
+      << r.reason;
 }
 
 // With debug_dir: the fabric mask (PGM), the best rotation's score map (PPM) and the refined

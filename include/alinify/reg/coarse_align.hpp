@@ -89,10 +89,12 @@ struct CoarseOptions {
   bool use_search = true;    // correlation search over translations and rotations
   bool use_box = true;       // the fabric's bounding box (fabric_box.hpp) as candidates and as a check
   double box_weight = 0.05;  // added to the confidence when the box agrees, taken off when it disagrees
-  // When the best placement at the scan's own scale scores below scale_search_below, the search
-  // is made again at scales (scan px per design px) from min_scale to max_scale, scale_step apart
-  // (a scan made at another resolution than the design); its best wins when it scores scale_win
-  // times as much. max_scale <= min_scale: not at all.
+  // When the best placement scores below scale_search_below, the search is made again at every
+  // rotation (any_rotation: a fabric turned beyond max_rotation_deg) and at scales (scan px per
+  // design px) from min_scale to max_scale, scale_step apart (a scan made at another resolution
+  // than the design); the higher best of the two wins when it scores scale_win times as much.
+  // max_scale <= min_scale: no other scale.
+  bool any_rotation = true;
   double min_scale = 0.5, max_scale = 2.0, scale_step = 1.08;
   double scale_search_below = 0.5, scale_win = 1.25;
   std::string debug_dir;  // when set: score maps (PGM) and candidates.txt
@@ -107,7 +109,7 @@ struct CoarseResult {
   double box_distance = -1;  // full-res px between the best placement and the box's, when there is a box
   bool ambiguous = false, rejected = false;
   std::string reason;      // why ambiguous/rejected, with both placements
-  std::string scale_note;  // set when the placement was found only by the search at other scales
+  std::string wider_note;  // set when the placement was found only at other rotations or scales
   double seconds = 0;
   int candidates = 0;
 };
