@@ -219,16 +219,18 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   // with a wrong placement (a synth fabric turned 11.8 deg scored 0.316 at 1100 px off; the unit
   // test's blobs 1.6 times larger 0.44 at scale 1 and 0.6 turned half round), where the right one
   // scores 0.8-0.96.
-  if (result.best.score < options.scale_search_below && options.use_search) {
+  if (result.best.score < options.wider_search_below && options.use_search) {
     std::vector<std::pair<CoarseResult, std::string>> wider;
+    CoarseOptions quiet = options;
+    quiet.debug_dir.clear();  // --coarse-debug shows the first search, whichever wins
     if (options.any_rotation && (!options.quarter_turns || options.max_rotation_deg < 45)) {
-      CoarseOptions every = options;
+      CoarseOptions every = quiet;
       every.max_rotation_deg = 180;  // -180 to 180 deg, and the box at any angle
       every.quarter_turns = false;
       wider.emplace_back(search_at_scales(design, scan, every, {1.0}), "every rotation");
     }
     if (options.max_scale > options.min_scale)
-      wider.emplace_back(search_at_scales(design, scan, options, other_scales(options)),
+      wider.emplace_back(search_at_scales(design, scan, quiet, other_scales(options)),
                          fmt::format("scales {:.2f} to {:.2f}", options.min_scale, options.max_scale));
     const std::pair<CoarseResult, std::string>* best = nullptr;
     std::string searched;
@@ -236,7 +238,7 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
       searched += (searched.empty() ? "" : " and ") + w.second;
       if (!w.first.rejected && (!best || w.first.best.score > best->first.best.score)) best = &w;
     }
-    if (best && best->first.best.score > options.scale_win * std::max(result.best.score, 0.0)) {
+    if (best && best->first.best.score > options.wider_win * std::max(result.best.score, 0.0)) {
       const double before = result.best.score;
       const std::string found = best->second;
       result = best->first;

@@ -89,14 +89,15 @@ struct CoarseOptions {
   bool use_search = true;    // correlation search over translations and rotations
   bool use_box = true;       // the fabric's bounding box (fabric_box.hpp) as candidates and as a check
   double box_weight = 0.05;  // added to the confidence when the box agrees, taken off when it disagrees
-  // When the best placement scores below scale_search_below, the search is made again at every
+  // When the best placement scores below wider_search_below, the search is made again (without
+  // debug files: debug_dir shows the first search) at every
   // rotation (any_rotation: a fabric turned beyond max_rotation_deg) and at scales (scan px per
   // design px) from min_scale to max_scale, scale_step apart (a scan made at another resolution
-  // than the design); the higher best of the two wins when it scores scale_win times as much.
+  // than the design); the higher best of the two wins when it scores wider_win times as much.
   // max_scale <= min_scale: no other scale.
   bool any_rotation = true;
   double min_scale = 0.5, max_scale = 2.0, scale_step = 1.08;
-  double scale_search_below = 0.5, scale_win = 1.25;
+  double wider_search_below = 0.5, wider_win = 1.25;
   std::string debug_dir;  // when set: score maps (PGM) and candidates.txt
 };
 
