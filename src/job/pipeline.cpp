@@ -436,6 +436,19 @@ WarpReport check_quality(par::Communicator& comm, const transform::TransformFile
   return report;
 }
 
+// The files a job writes beside its image output (defect lists and map, metrics, report) and the
+// folder of its QA pictures: what a failed job removes, and what a rerun cleans of a killed one.
+struct FilesBeside {
+  std::vector<std::string> files;
+  std::string pictures;
+};
+
+FilesBeside files_beside(const std::string& image_out) {
+  const detail::DefectPaths d = detail::defect_paths_for(image_out);
+  const qa::QaPaths q = qa::qa_paths_for(image_out);
+  return {{d.csv, d.geojson, d.map, q.metrics, q.report}, q.pictures};
+}
+
 // After the rename, the defect stage and the QA read the finished output back, and the QA reads the
 // design's pixels for the first time (the warp needs only its grid). When either fails (a design
 // truncated in its pixel data, a full disk), the job leaves nothing under a final name: not the
@@ -449,11 +462,11 @@ auto after_rename_or_no_output(par::Communicator& comm, const WarpJob& job, Stag
     return stage();
   } catch (...) {
     if (comm.is_root()) {
-      const detail::DefectPaths d = detail::defect_paths_for(job.out);
-      const qa::QaPaths q = qa::qa_paths_for(job.out);
+      const FilesBeside beside = files_beside(job.out);
       std::error_code ec;
-      for (const std::string& f : {job.out, d.csv, d.geojson, d.map, q.metrics, q.report}) fs::remove(f, ec);
-      fs::remove_all(q.pictures, ec);
+      fs::remove(job.out, ec);
+      for (const std::string& f : beside.files) fs::remove(f, ec);
+      fs::remove_all(beside.pictures, ec);
     }
     throw;
   }
@@ -503,11 +516,9 @@ WarpReport warp_into_locked_output(par::Communicator& comm, const transform::Tra
 // temporaries of its QA files and defect lists, which a rerun would not overwrite (their names
 // carry the dead process's pid).
 void remove_leftovers_beside(const std::string& image_out) {
-  const qa::QaPaths qa = qa::qa_paths_for(image_out);
-  const detail::DefectPaths defects = detail::defect_paths_for(image_out);
-  for (const std::string& f : {qa.metrics, qa.report, defects.csv, defects.geojson, defects.map})
-    files::remove_leftovers_of(f);
-  files::remove_leftovers_in(qa.pictures);
+  const FilesBeside beside = files_beside(image_out);
+  for (const std::string& f : beside.files) files::remove_leftovers_of(f);
+  files::remove_leftovers_in(beside.pictures);
 }
 
 // Rank 0 checks the outputs and locks the image output; the lock lives until the job returns.
