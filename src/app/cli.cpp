@@ -185,6 +185,7 @@ defects::DefectOptions defect_tuning(const po::variables_map& vm) {
   o.min_area = vm["defect-min-area"].as<int64_t>();
   o.join_gap = vm["defect-join-gap"].as<int>();
   o.gain_field = !vm["no-defect-gain-field"].as<bool>();
+  o.tone_curve = !vm["no-defect-tone-curve"].as<bool>();
   const std::string compare = req(vm, "defect-compare");
   if (compare != "envelope" && compare != "nearest")
     fail_usage("--defect-compare: '" + compare + "' is not one of envelope, nearest");
@@ -245,6 +246,9 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
       "the larger side); 0: none")(
       "weave", po::value<double>()->default_value(0.04, "0.04"),
       "brightness contrast (+-fraction) of the scan's weave (3.3-3.5 px period, not in the design)")(
+      "tone-gamma", po::value<double>()->default_value(1),
+      "the camera's tone response: each channel's level v becomes 255 (v/255)^gamma before the noise (0.3..3; 1: "
+      "linear)")(
       "defects", po::value<int>()->default_value(0),
       "print defects drawn into the scan only (blots, missing print, streaks, colour shifts; 6..300 px), listed "
       "with their boxes in design pixels in truth.json");
@@ -266,6 +270,7 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   o.quarter_turns = p.vm["quarter-turns"].as<bool>();
   o.fine_waves = p.vm["fine-waves"].as<double>();
   o.weave = p.vm["weave"].as<double>();
+  o.tone_gamma = p.vm["tone-gamma"].as<double>();
   o.defects = p.vm["defects"].as<int>();
   if (o.defects < 0 || o.defects > 10000) fail_usage("--defects: must be in 0..10000");
   if (o.kind != "default" && o.kind != "periodic")
@@ -280,6 +285,7 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
                " pixels, the most alinify reads");
   if (!(o.fine_waves >= 0 && o.fine_waves <= 5)) fail_usage("--fine-waves: must be in 0..5 px");
   if (!(o.weave >= 0 && o.weave <= 0.5)) fail_usage("--weave: must be in 0..0.5");
+  if (!(o.tone_gamma >= 0.3 && o.tone_gamma <= 3)) fail_usage("--tone-gamma: must be in 0.3..3");
   if (o.strip_rows < 1) fail_usage("--strip-rows: must be positive");
   const double t0 = now_seconds();
   synth::write_synthetic_pair(o);

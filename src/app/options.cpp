@@ -139,7 +139,10 @@ void add_defect_tuning(po::options_description& d, const std::string& stem) {
        ".defects.tif: Delta E per pixel rounded (255 and above: 255; 0 where not compared), one grey band, tiles of "
        "128 px, overviews")
           .c_str())("no-defect-gain-field", po::bool_switch(),
-                    "fit the colour model without the illumination gain field (a quadratic across the image)");
+                    "fit the colour model without the illumination gain field (a quadratic across the image)")(
+      "no-defect-tone-curve", po::bool_switch(),
+      "fit the colour model without tone curves (kept by default only where they fit the colours clearly better "
+      "than the affine model: a camera's or an ink's non-linear response)");
 }
 
 void add_pair(po::options_description& d) {

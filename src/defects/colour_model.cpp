@@ -27,8 +27,8 @@ double median_of(std::vector<double> v) {
   return v[mid];
 }
 
-// Solves (A + R) x = b + R prior, R = 1e-7 diag(A): a design with few colours leaves the 3x3
-// matrix underdetermined, and a pull towards the identity, tiny against each parameter's own
+// Solves (A + R) x = b + R prior, R = 1e-7 diag(A): a design with few colours leaves the matrix
+// underdetermined, and a pull towards the identity (no curve), tiny against each parameter's own
 // curvature, keeps it defined without biasing a well-posed fit.
 template <int N>
 Eigen::Matrix<double, N, 1> solve_ridge(const Eigen::Matrix<double, N, N>& a, const Eigen::Matrix<double, N, 1>& b,
@@ -43,62 +43,66 @@ Eigen::Matrix<double, N, 1> solve_ridge(const Eigen::Matrix<double, N, N>& a, co
   return ar.ldlt().solve(br);
 }
 
-}  // namespace
+constexpr int kTerms = ColourModel::kToneTerms;
+constexpr int kAffineFeatures = 3, kCurvedFeatures = 3 + 3 * kTerms;
 
-double ColourModel::gain_at(double x, double y) const {
-  double phi[5];
-  basis(*this, x, y, phi);
-  double g = 1;
-  for (int k = 0; k < 5; ++k) g += gain[k] * phi[k];
-  return g;
-}
-
-void ColourModel::apply(double x, double y, const float design[3], double out[3]) const {
-  const double g = gain_at(x, y);
-  for (int c = 0; c < 3; ++c)
-    out[c] = g * (m[3 * c] * design[0] + m[3 * c + 1] * design[1] + m[3 * c + 2] * design[2]) + offset[c];
-}
-
-ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const FitOptions& options) {
+// One robust fit on NF design features (its three channels, then with the tone curves each
+// channel's tone terms); `r` returns every sample's residual norm. The features are computed once:
+// the fit runs on rank 0 while the other ranks wait.
+template <int NF>
+ColourModel fit_one(const std::vector<Sample>& s, Size image, const FitOptions& options, std::vector<double>& r) {
+  using Features = Eigen::Matrix<double, NF, 1>;
+  using Row = Eigen::Matrix<double, NF + 1, 1>;
   ColourModel model;
   model.image = image;
   model.samples = static_cast<int64_t>(s.size());
-  if (s.size() < 16) return model;
   const size_t n = s.size();
-  std::vector<double> w(n, 1.0), g(n, 1.0), r(n, 0.0);
+  std::vector<double> w(n, 1.0), g(n, 1.0);
+  r.assign(n, 0.0);
   std::vector<std::array<double, 5>> phi(n);
-  for (size_t i = 0; i < n; ++i) basis(model, s[i].x, s[i].y, phi[i].data());
-  double cutoff = 0;
+  std::vector<Features, Eigen::aligned_allocator<Features>> feat(n);
+  for (size_t i = 0; i < n; ++i) {
+    basis(model, s[i].x, s[i].y, phi[i].data());
+    for (int j = 0; j < 3; ++j) feat[i][j] = s[i].design[j];
+    if constexpr (NF > 3)
+      for (int j = 0; j < 3; ++j)
+        for (int t = 0; t < kTerms; ++t) feat[i][3 + j * kTerms + t] = ColourModel::tone_term(t, s[i].design[j]);
+  }
+  Eigen::Matrix<double, 3, NF> p = Eigen::Matrix<double, 3, NF>::Zero();  // M, then the curves
+  std::vector<Eigen::Vector3d> md(n);                                     // p * features, per sample
   for (int it = 0; it < options.iterations; ++it) {
-    // M and offset with g fixed: per channel, scan_c = sum_k M_ck (g d_k) + o_c.
-    Eigen::Matrix4d a = Eigen::Matrix4d::Zero();
-    Eigen::Matrix<double, 4, 3> b = Eigen::Matrix<double, 4, 3>::Zero();
+    // The matrix, curves and offset with g fixed: per channel, scan_c = sum_k P_ck (g f_k) + o_c.
+    Eigen::Matrix<double, NF + 1, NF + 1> a = Eigen::Matrix<double, NF + 1, NF + 1>::Zero();
+    Eigen::Matrix<double, NF + 1, 3> b = Eigen::Matrix<double, NF + 1, 3>::Zero();
     for (size_t i = 0; i < n; ++i) {
       if (w[i] <= 0) continue;
-      const Eigen::Vector4d f(g[i] * s[i].design[0], g[i] * s[i].design[1], g[i] * s[i].design[2], 1.0);
-      a.noalias() += w[i] * f * f.transpose();
-      for (int c = 0; c < 3; ++c) b.col(c) += w[i] * s[i].scan[c] * f;
+      Row f;
+      f.template head<NF>() = g[i] * feat[i];
+      f[NF] = 1.0;
+      a.template selfadjointView<Eigen::Lower>().rankUpdate(f, w[i]);
+      const Eigen::Vector3d scan(s[i].scan[0], s[i].scan[1], s[i].scan[2]);
+      b.noalias() += (w[i] * f) * scan.transpose();
     }
+    a = a.template selfadjointView<Eigen::Lower>();
     for (int c = 0; c < 3; ++c) {
-      Eigen::Vector4d prior = Eigen::Vector4d::Zero();
+      Row prior = Row::Zero();
       prior[c] = 1;
-      const Eigen::Vector4d x = solve_ridge<4>(a, b.col(c), prior);
-      for (int k = 0; k < 3; ++k) model.m[3 * c + k] = x[k];
-      model.offset[c] = x[3];
+      const Row x = solve_ridge<NF + 1>(a, b.col(c), prior);
+      p.row(c) = x.template head<NF>().transpose();
+      model.offset[c] = x[NF];
     }
-    // The gain with M fixed: scan - o - Md = (c . phi) Md, three rows per sample.
+    for (size_t i = 0; i < n; ++i) md[i] = p * feat[i];
+    // The gain with the rest fixed: scan - o - P f = (c . phi) P f, three rows per sample.
     if (options.gain_field) {
       Eigen::Matrix<double, 5, 5> ga = Eigen::Matrix<double, 5, 5>::Zero();
       Eigen::Matrix<double, 5, 1> gb = Eigen::Matrix<double, 5, 1>::Zero();
       for (size_t i = 0; i < n; ++i) {
         if (w[i] <= 0) continue;
+        const Eigen::Map<const Eigen::Matrix<double, 5, 1>> ph(phi[i].data());
         for (int c = 0; c < 3; ++c) {
-          const double md = model.m[3 * c] * s[i].design[0] + model.m[3 * c + 1] * s[i].design[1] +
-                            model.m[3 * c + 2] * s[i].design[2];
-          Eigen::Matrix<double, 5, 1> f;
-          for (int k = 0; k < 5; ++k) f[k] = phi[i][k] * md;
-          ga.noalias() += w[i] * f * f.transpose();
-          gb += w[i] * (s[i].scan[c] - model.offset[c] - md) * f;
+          const Eigen::Matrix<double, 5, 1> gf = ph * md[i][c];
+          ga.noalias() += w[i] * gf * gf.transpose();
+          gb += w[i] * (s[i].scan[c] - model.offset[c] - md[i][c]) * gf;
         }
       }
       const Eigen::Matrix<double, 5, 1> c = solve_ridge<5>(ga, gb, Eigen::Matrix<double, 5, 1>::Zero());
@@ -110,16 +114,22 @@ ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const Fit
     }
     // Residuals and Tukey's biweight for the next round.
     for (size_t i = 0; i < n; ++i) {
-      double p[3];
-      model.apply(s[i].x, s[i].y, s[i].design.data(), p);
-      r[i] = std::sqrt((p[0] - s[i].scan[0]) * (p[0] - s[i].scan[0]) + (p[1] - s[i].scan[1]) * (p[1] - s[i].scan[1]) +
-                       (p[2] - s[i].scan[2]) * (p[2] - s[i].scan[2]));
+      double e2 = 0;
+      for (int c = 0; c < 3; ++c) {
+        const double e = g[i] * md[i][c] + model.offset[c] - s[i].scan[c];
+        e2 += e * e;
+      }
+      r[i] = std::sqrt(e2);
     }
-    cutoff = 3 * median_of(r) + 2;
+    const double cutoff = 3 * median_of(r) + 2;
     for (size_t i = 0; i < n; ++i) {
       const double q = r[i] / cutoff;
       w[i] = q < 1 ? (1 - q * q) * (1 - q * q) : 0;
     }
+  }
+  for (int c = 0; c < 3; ++c) {
+    for (int k = 0; k < 3; ++k) model.m[3 * c + k] = p(c, k);
+    for (int k = 3; k < NF; ++k) model.curve[static_cast<size_t>(3 * kTerms * c + k - 3)] = p(c, k);
   }
   std::vector<double> inliers;
   double sum2 = 0;
@@ -134,8 +144,73 @@ ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const Fit
   return model;
 }
 
+}  // namespace
+
+bool ColourModel::has_curve() const {
+  return std::any_of(curve.begin(), curve.end(), [](double v) { return v != 0; });
+}
+
+double ColourModel::tone_term(int t, double d) {
+  const double u = std::clamp(d, 0.0, 255.0) / 255.0;
+  switch (t) {
+    case 0:
+      return 255.0 * std::sqrt(u);
+    case 1:
+      return 255.0 * std::sqrt(u * std::sqrt(u));  // u^0.75
+    default:
+      return 255.0 * u * u;
+  }
+}
+
+double ColourModel::gain_at(double x, double y) const {
+  double phi[5];
+  basis(*this, x, y, phi);
+  double g = 1;
+  for (int k = 0; k < 5; ++k) g += gain[k] * phi[k];
+  return g;
+}
+
+void ColourModel::ungained(const float design[3], double out[3]) const {
+  const bool curved = has_curve();
+  for (int c = 0; c < 3; ++c) {
+    out[c] = m[3 * c] * design[0] + m[3 * c + 1] * design[1] + m[3 * c + 2] * design[2];
+    if (curved)
+      for (int j = 0; j < 3; ++j)
+        for (int t = 0; t < kTerms; ++t) out[c] += curve[(3 * c + j) * kTerms + t] * tone_term(t, design[j]);
+  }
+}
+
+void ColourModel::apply(double x, double y, const float design[3], double out[3]) const {
+  const double g = gain_at(x, y);
+  ungained(design, out);
+  for (int c = 0; c < 3; ++c) out[c] = g * out[c] + offset[c];
+}
+
+ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const FitOptions& options) {
+  if (s.size() < 16) {
+    ColourModel model;
+    model.image = image;
+    model.samples = static_cast<int64_t>(s.size());
+    return model;
+  }
+  std::vector<double> r;
+  ColourModel affine = fit_one<kAffineFeatures>(s, image, options, r);
+  affine.affine_median = median_of(r);
+  if (!options.tone_curve) return affine;
+  // Both judged by the median residual over every sample: robust to the defects, and blind to
+  // which samples each fit counted as inliers.
+  ColourModel curved = fit_one<kCurvedFeatures>(s, image, options, r);
+  curved.affine_median = affine.affine_median;
+  curved.curved_median = median_of(r);
+  affine.curved_median = curved.curved_median;
+  return curved.curved_median < options.curve_keep * affine.affine_median ? curved : affine;
+}
+
 std::string ColourModel::to_json_text() const {
   nlohmann::json j{{"matrix", m},
+                   {"curve", curve},
+                   {"affine_median", affine_median},
+                   {"curved_median", curved_median},
                    {"offset", offset},
                    {"gain", gain},
                    {"image", {image.width, image.height}},
@@ -151,6 +226,9 @@ ColourModel ColourModel::from_json_text(const std::string& text) {
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
     c.m = j.at("matrix").get<std::array<double, 9>>();
+    c.curve = j.at("curve").get<std::array<double, 9 * kToneTerms>>();
+    c.affine_median = j.at("affine_median").get<double>();
+    c.curved_median = j.at("curved_median").get<double>();
     c.offset = j.at("offset").get<std::array<double, 3>>();
     c.gain = j.at("gain").get<std::array<double, 5>>();
     c.image = Size{j.at("image").at(0).get<int64_t>(), j.at("image").at(1).get<int64_t>()};

@@ -32,12 +32,26 @@ constexpr int32_t kSub = 16;
 struct MappedDesign {
   float m[9], offset[3];
   std::vector<float> a, b;
+  // With tone curves: each design channel j's contribution to output c at value v,
+  // curves[768 j + 3 v + c] (M and the curves together, so the row kernel adds three lookups).
+  std::vector<float> curves;
   double sv = 0;
   std::array<double, 5> gain{};
 
   MappedDesign(const ColourModel& model, int64_t x0, int64_t w) : a(static_cast<size_t>(w)), b(a.size()) {
     for (int k = 0; k < 9; ++k) m[k] = static_cast<float>(model.m[k]);
     for (int c = 0; c < 3; ++c) offset[c] = static_cast<float>(model.offset[c]);
+    if (model.has_curve()) {
+      curves.resize(3 * 256 * 3);
+      for (int j = 0; j < 3; ++j)
+        for (int v = 0; v < 256; ++v) {
+          float d[3] = {0, 0, 0};
+          d[j] = static_cast<float>(v);
+          double out[3];
+          model.ungained(d, out);  // M d + curves, with the other two channels at 0 (they add)
+          for (int c = 0; c < 3; ++c) curves[static_cast<size_t>(768 * j + 3 * v + c)] = static_cast<float>(out[c]);
+        }
+    }
     gain = model.gain;
     const double su = model.image.width > 1 ? 2.0 / static_cast<double>(model.image.width - 1) : 0.0;
     sv = model.image.height > 1 ? 2.0 / static_cast<double>(model.image.height - 1) : 0.0;
@@ -61,6 +75,22 @@ void map_design_row(const uint8_t* __restrict d, int64_t w, const float* __restr
     for (int c = 0; c < 3; ++c) {
       const float q = g * (m[3 * c] * r + m[3 * c + 1] * gr + m[3 * c + 2] * bl) + off[c];
       // Rounded, then clamped in integers (a float clamp keeps GCC from vectorising the loop).
+      out[3 * x + c] = static_cast<Sub>(std::clamp(static_cast<int32_t>(q * kSub + 0.5f), 0, 255 * kSub));
+    }
+  }
+}
+
+// The same through the tone curves' table (MappedDesign::curves).
+ALINIFY_VECTOR_CLONES
+void map_design_row_curved(const uint8_t* __restrict d, int64_t w, const float* __restrict a, const float* __restrict b,
+                           float row, float v, const float* __restrict curves, const float* off, Sub* __restrict out) {
+  for (int64_t x = 0; x < w; ++x) {
+    const float g = row + a[x] + v * b[x];
+    const float* r = curves + 3 * d[3 * x];
+    const float* gr = curves + 768 + 3 * d[3 * x + 1];
+    const float* bl = curves + 1536 + 3 * d[3 * x + 2];
+    for (int c = 0; c < 3; ++c) {
+      const float q = g * (r[c] + gr[c] + bl[c]) + off[c];
       out[3 * x + c] = static_cast<Sub>(std::clamp(static_cast<int32_t>(q * kSub + 0.5f), 0, 255 * kSub));
     }
   }
@@ -250,9 +280,14 @@ struct RowWork {
     const int64_t w = px.image.width, n = 3 * w;
     const double v = design.v_of(ny);
     const auto& g = design.gain;
-    map_design_row(px.design + (ny - px.in_y0) * n, w, design.a.data(), design.b.data(),
-                   static_cast<float>(1 + g[1] * v + g[4] * v * v), static_cast<float>(v), design.m, design.offset,
-                   ring.data() + slot * n);
+    const float row = static_cast<float>(1 + g[1] * v + g[4] * v * v);
+    const uint8_t* d = px.design + (ny - px.in_y0) * n;
+    if (design.curves.empty())
+      map_design_row(d, w, design.a.data(), design.b.data(), row, static_cast<float>(v), design.m, design.offset,
+                     ring.data() + slot * n);
+    else
+      map_design_row_curved(d, w, design.a.data(), design.b.data(), row, static_cast<float>(v), design.curves.data(),
+                            design.offset, ring.data() + slot * n);
     ring_row[slot] = ny;
     return slot;
   }

@@ -67,6 +67,10 @@ nlohmann::json model_json(const defects::ColourModel& m) {
   return {{"matrix", m.m},
           {"offset", m.offset},
           {"gain_field", m.gain},
+          {"tone_curve", m.has_curve()},
+          {"tone_curve_terms", m.curve},
+          {"residual_median_all_affine", m.affine_median},
+          {"residual_median_all_curved", m.curved_median},
           {"samples", m.samples},
           {"residual_median_rgb", m.residual_median},
           {"residual_rms_rgb", m.residual_rms},
@@ -123,11 +127,13 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
               [](const defects::Sample& a, const defects::Sample& b) { return a.y != b.y ? a.y < b.y : a.x < b.x; });
     defects::FitOptions fo;
     fo.gain_field = o.gain_field;
+    fo.tone_curve = o.tone_curve;
     const defects::ColourModel m = defects::fit_colour_model(all, size, fo);
     spdlog::info(
         "defects: colour model from {} samples (every {} px): residual median {:.2f}, rms {:.2f} (RGB levels), "
-        "{:.1f} % inliers",
-        m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction);
+        "{:.1f} % inliers; {} (residual median over all samples {:.2f} affine, {:.2f} with tone curves)",
+        m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction,
+        m.has_curve() ? "tone curves kept" : "affine", m.affine_median, m.curved_median);
     return m.to_json_text();
   });
   parts.clear();

@@ -94,12 +94,13 @@ namespace {
 constexpr double kSub[4][2] = {{-0.25, -0.25}, {0.25, -0.25}, {-0.25, 0.25}, {0.25, 0.25}};
 }
 
-ScanModel::ScanModel(const Pattern& design, const Truth& truth, uint64_t seed, double weave)
+ScanModel::ScanModel(const Pattern& design, const Truth& truth, uint64_t seed, double weave, double tone_gamma)
     : design_(design),
       truth_(truth),
       seed_(detail::mix64(seed) ^ 0x7363616eULL),
       weave_low_(1 - weave),  // at 0.04 exactly the 0.96 and 0.32 of the earlier literals
-      weave_gain_(8 * weave) {
+      weave_gain_(8 * weave),
+      tone_gamma_(tone_gamma) {
   for (int k = 0; k < 4; ++k) {  // sub-pixel offsets through the linear part (waves vary too slowly to matter)
     dx_[k] = truth.m[0] * kSub[k][0] + truth.m[1] * kSub[k][1];
     dy_[k] = truth.m[2] * kSub[k][0] + truth.m[3] * kSub[k][1];
@@ -155,7 +156,9 @@ void ScanModel::pixel(int64_t x, int64_t y, uint8_t rgb[3]) const {
     const double a = static_cast<double>((h >> (20 * k)) & 0x3ff),
                  b = static_cast<double>((h >> (20 * k + 10)) & 0x3ff);
     const double noise = ((a + b) / 1023.0 - 1.0) * 7.35;
-    const double v = acc[k] * gainall * gain_[k] + bias_[k] + noise;
+    double v = acc[k] * gainall * gain_[k] + bias_[k];
+    if (tone_gamma_ != 1) v = 255 * std::pow(std::clamp(v, 0.0, 255.0) / 255, tone_gamma_);
+    v += noise;
     rgb[k] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
   }
 }
@@ -292,7 +295,8 @@ void write_synthetic_pair(const SynthOptions& o) {
     printed = std::make_unique<DefectedPattern>(design, size, o.defects, o.seed);
     truth.defects = printed->truth();
   }
-  const ScanModel camera(printed ? static_cast<const Pattern&>(*printed) : design, truth, o.seed, o.weave);
+  const ScanModel camera(printed ? static_cast<const Pattern&>(*printed) : design, truth, o.seed, o.weave,
+                         o.tone_gamma);
 
   const std::string design_path = (fs::path(o.out_dir) / "design.tif").string();
   const std::string scan_path = (fs::path(o.out_dir) / "scan.tif").string();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "alinify/defects/colour.hpp"
@@ -168,16 +169,89 @@ TEST(DefectsColourModel, RecoversAKnownMappingDespiteOutliers) {
   EXPECT_GT(std::abs(plain.m[0] - truth.m[0]) + std::abs(plain.offset[0] - truth.offset[0]) / 100, 0.02);
 }
 
+// A camera with a non-linear tone response: the affine model's output through
+// 255 (v / 255)^gamma per channel.
+double toned(double v, double gamma) { return 255 * std::pow(std::clamp(v, 0.0, 255.0) / 255, gamma); }
+
+std::vector<Sample> toned_samples(const ColourModel& linear, double gamma, double outlier_share, uint32_t seed) {
+  std::vector<Sample> s = samples_of(linear, outlier_share, seed);
+  std::mt19937 rng(seed + 1);
+  std::uniform_real_distribution<double> u(-0.5, 0.5);
+  for (Sample& x : s) {
+    double p[3];
+    linear.apply(x.x, x.y, x.design.data(), p);
+    // Outliers (scan far from the linear prediction) stay what they were.
+    for (int c = 0; c < 3; ++c)
+      if (std::abs(x.scan[c] - p[c]) <= 0.5) x.scan[c] = static_cast<float>(toned(p[c], gamma) + u(rng));
+  }
+  return s;
+}
+
+TEST(DefectsColourModel, KeepsToneCurvesOnlyWhereTheyPay) {
+  ColourModel linear;
+  linear.image = Size{1000, 800};
+  linear.m = {0.9, 0.05, 0.0, -0.03, 1.05, 0.02, 0.01, 0.0, 0.95};
+  linear.offset = {8, -5, 3};
+  linear.gain = {0.05, -0.04, -0.03, 0.02, -0.05};
+  // An affine camera: the tone curves are fitted but not kept.
+  const ColourModel affine = fit_colour_model(samples_of(linear, 0.15, 7), linear.image);
+  EXPECT_FALSE(affine.has_curve());
+  EXPECT_GT(affine.curved_median, 0.85 * affine.affine_median);
+  for (const double gamma : {0.6, 1.5}) {
+    const std::vector<Sample> s = toned_samples(linear, gamma, 0.15, 11);
+    const ColourModel fit = fit_colour_model(s, linear.image);
+    FitOptions off;
+    off.tone_curve = false;
+    const ColourModel plain = fit_colour_model(s, linear.image, off);
+    ASSERT_TRUE(fit.has_curve()) << gamma;
+    EXPECT_FALSE(plain.has_curve());
+    EXPECT_LT(fit.curved_median, 0.5 * fit.affine_median) << gamma;
+    // Over the sampled colours (20..220) and the image. The sum of per-channel curves cannot follow
+    // a curve applied after the channels mix and the gain multiplies, so a few levels remain at
+    // the extremes; the affine model is off by far more.
+    double worst = 0, worst_plain = 0, sum = 0, sum_plain = 0;
+    int n = 0;
+    for (const double x : {0.0, 500.0, 999.0})
+      for (const double y : {0.0, 400.0, 799.0})
+        for (const float r : {20.f, 90.f, 220.f})
+          for (const float g : {25.f, 130.f, 215.f})
+            for (const float b : {20.f, 60.f, 200.f}) {
+              const float d[3] = {r, g, b};
+              double p[3], want[3], q[3];
+              linear.apply(x, y, d, p);
+              fit.apply(x, y, d, want);
+              plain.apply(x, y, d, q);
+              for (int c = 0; c < 3; ++c, ++n) {
+                const double e = std::abs(want[c] - toned(p[c], gamma)), ep = std::abs(q[c] - toned(p[c], gamma));
+                worst = std::max(worst, e);
+                worst_plain = std::max(worst_plain, ep);
+                sum += e;
+                sum_plain += ep;
+              }
+            }
+    std::printf("gamma %.1f: tone curves mean %.2f worst %.2f, affine mean %.2f worst %.2f levels\n", gamma, sum / n,
+                worst, sum_plain / n, worst_plain);
+    EXPECT_LT(sum / n, 1.0) << gamma;
+    EXPECT_LT(worst, worst_plain / 3) << gamma;
+  }
+}
+
 TEST(DefectsColourModel, JsonRoundTripIsExact) {
   ColourModel truth;
   truth.image = Size{640, 480};
   truth.gain = {0.01, 0, 0, 0, 0};
-  const ColourModel fit = fit_colour_model(samples_of(truth, 0.0, 3), truth.image);
-  const ColourModel back = ColourModel::from_json_text(fit.to_json_text());
-  EXPECT_EQ(back.m, fit.m);
-  EXPECT_EQ(back.offset, fit.offset);
-  EXPECT_EQ(back.gain, fit.gain);
-  EXPECT_EQ(back.samples, fit.samples);
+  for (const double gamma : {1.0, 0.7}) {
+    const ColourModel fit = fit_colour_model(toned_samples(truth, gamma, 0.0, 3), truth.image);
+    EXPECT_EQ(fit.has_curve(), gamma != 1.0);
+    const ColourModel back = ColourModel::from_json_text(fit.to_json_text());
+    EXPECT_EQ(back.m, fit.m);
+    EXPECT_EQ(back.curve, fit.curve);
+    EXPECT_EQ(back.offset, fit.offset);
+    EXPECT_EQ(back.gain, fit.gain);
+    EXPECT_EQ(back.samples, fit.samples);
+    EXPECT_EQ(back.affine_median, fit.affine_median);
+    EXPECT_EQ(back.curved_median, fit.curved_median);
+  }
 }
 
 // A Delta E map of a whole image, labelled either as one strip or cut into strips of `cut` rows.
@@ -367,54 +441,61 @@ TEST(DefectsPipeline, EnvelopeMapFollowsItsDefinition) {
   model.m = {0.9, 0.02, 0, 0, 0.88, 0.03, 0.01, 0, 0.9};
   model.offset = {10, 12, 9};
   model.gain = {0.05, -0.04, 0.02, 0.01, 0.03};
-  for (const int scale : {0, 1, 2})
-    for (const int64_t y0 : {int64_t{0}, int64_t{30}, p.h - 40}) {  // at the top, inside, at the bottom
-      DefectOptions o;
-      o.scale = scale;
-      o.radius = 1;
-      const int64_t rows = 40, reach = o.radius + o.scale, w = p.w, h = p.h;
-      const StripPixels px{Size{w, h}, 0, h, p.design.data(), p.aligned.data()};
-      const DeltaMap got = delta_map(px, y0, rows, model, o, nullptr);
-      const auto mapped = [&](int64_t x, int64_t y, int c) {
-        const uint8_t* d = &p.design[(y * w + x) * 3];
-        const float f[3] = {static_cast<float>(d[0]), static_cast<float>(d[1]), static_cast<float>(d[2])};
-        double out[3];
-        model.apply(static_cast<double>(x), static_cast<double>(y), f, out);
-        return std::clamp(out[c], 0.0, 255.0);
-      };
-      int64_t above = 0;
-      for (int64_t y = y0; y < y0 + rows; ++y)
-        for (int64_t x = 0; x < w; ++x) {
-          double s[3], e[3];
-          for (int c = 0; c < 3; ++c) {
-            double sum = 0, lo = 1e9, hi = -1e9;
-            for (int64_t dy = -scale; dy <= scale; ++dy)
-              for (int64_t dx = -scale; dx <= scale; ++dx)
-                sum +=
-                    p.aligned[(std::clamp<int64_t>(y + dy, 0, h - 1) * w + std::clamp<int64_t>(x + dx, 0, w - 1)) * 3 +
-                              c];
-            s[c] = sum / static_cast<double>((2 * scale + 1) * (2 * scale + 1));
-            for (int64_t ny = std::max<int64_t>(0, y - reach); ny <= std::min(h - 1, y + reach); ++ny)
-              for (int64_t nx = std::max<int64_t>(0, x - reach); nx <= std::min(w - 1, x + reach); ++nx) {
-                lo = std::min(lo, mapped(nx, ny, c));
-                hi = std::max(hi, mapped(nx, ny, c));
-              }
-            e[c] = std::clamp(s[c], lo, hi);
+  for (const bool curved : {false, true})
+    for (const int scale : {0, 1, 2})
+      for (const int64_t y0 : {int64_t{0}, int64_t{30}, p.h - 40}) {  // at the top, inside, at the bottom
+        DefectOptions o;
+        o.scale = scale;
+        o.radius = 1;
+        const int64_t rows = 40, reach = o.radius + o.scale, w = p.w, h = p.h;
+        // Tone curves (the row kernel's table) or none (its arithmetic).
+        model.curve = {};
+        if (curved)
+          model.curve = {0.2,   -0.06, -0.03, 0, 0.01, 0, 0,    0, 0.02, -0.02, 0,    0,     0.15, -0.05,
+                         -0.02, 0.01,  0,     0, 0,    0, 0.03, 0, 0.02, 0,     0.18, -0.04, -0.04};
+        ASSERT_EQ(model.has_curve(), curved);
+        const StripPixels px{Size{w, h}, 0, h, p.design.data(), p.aligned.data()};
+        const DeltaMap got = delta_map(px, y0, rows, model, o, nullptr);
+        const auto mapped = [&](int64_t x, int64_t y, int c) {
+          const uint8_t* d = &p.design[(y * w + x) * 3];
+          const float f[3] = {static_cast<float>(d[0]), static_cast<float>(d[1]), static_cast<float>(d[2])};
+          double out[3];
+          model.apply(static_cast<double>(x), static_cast<double>(y), f, out);
+          return std::clamp(out[c], 0.0, 255.0);
+        };
+        int64_t above = 0;
+        for (int64_t y = y0; y < y0 + rows; ++y)
+          for (int64_t x = 0; x < w; ++x) {
+            double s[3], e[3];
+            for (int c = 0; c < 3; ++c) {
+              double sum = 0, lo = 1e9, hi = -1e9;
+              for (int64_t dy = -scale; dy <= scale; ++dy)
+                for (int64_t dx = -scale; dx <= scale; ++dx)
+                  sum += p.aligned[(std::clamp<int64_t>(y + dy, 0, h - 1) * w + std::clamp<int64_t>(x + dx, 0, w - 1)) *
+                                       3 +
+                                   c];
+              s[c] = sum / static_cast<double>((2 * scale + 1) * (2 * scale + 1));
+              for (int64_t ny = std::max<int64_t>(0, y - reach); ny <= std::min(h - 1, y + reach); ++ny)
+                for (int64_t nx = std::max<int64_t>(0, x - reach); nx <= std::min(w - 1, x + reach); ++nx) {
+                  lo = std::min(lo, mapped(nx, ny, c));
+                  hi = std::max(hi, mapped(nx, ny, c));
+                }
+              e[c] = std::clamp(s[c], lo, hi);
+            }
+            const Lab ls = srgb_to_lab(s[0], s[1], s[2]), le = srgb_to_lab(e[0], e[1], e[2]);
+            const double want = delta_e76(ls, le), value = got.de[(y - y0) * w + x];
+            // The design is mapped to 1/16 level (Delta E within 0.05 of the exact value); below `low`
+            // a pixel may also be left at 0 (the bound), never raised to `low`.
+            if (want >= o.low) {
+              ++above;
+              ASSERT_NEAR(value, want, 0.1) << "scale " << scale << " at " << x << "," << y;
+              ASSERT_NEAR(got.dl[(y - y0) * w + x], ls.L - le.L, 0.1);
+            } else {
+              ASSERT_LT(value, want + 0.1) << "scale " << scale << " at " << x << "," << y;
+            }
           }
-          const Lab ls = srgb_to_lab(s[0], s[1], s[2]), le = srgb_to_lab(e[0], e[1], e[2]);
-          const double want = delta_e76(ls, le), value = got.de[(y - y0) * w + x];
-          // The design is mapped to 1/16 level (Delta E within 0.05 of the exact value); below `low`
-          // a pixel may also be left at 0 (the bound), never raised to `low`.
-          if (want >= o.low) {
-            ++above;
-            ASSERT_NEAR(value, want, 0.1) << "scale " << scale << " at " << x << "," << y;
-            ASSERT_NEAR(got.dl[(y - y0) * w + x], ls.L - le.L, 0.1);
-          } else {
-            ASSERT_LT(value, want + 0.1) << "scale " << scale << " at " << x << "," << y;
-          }
-        }
-      EXPECT_GT(above, y0 == 30 ? 300 : 0) << "scale " << scale;  // the blot and the streak, at least
-    }
+        EXPECT_GT(above, y0 == 30 ? 300 : 0) << "scale " << scale;  // the blot and the streak, at least
+      }
 }
 
 TEST(DefectsComponents, PiecesWithinTheJoinGapAreOneDefect) {

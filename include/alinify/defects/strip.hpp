@@ -28,6 +28,7 @@ struct DefectOptions {
   int join_gap = 8;           // --defect-join-gap: defects with at most this many px between their boxes are one
   int sample_step = 0;        // colour-fit samples every step px in x and y; 0: from the image size
   bool gain_field = true;     // --no-defect-gain-field turns it off
+  bool tone_curve = true;     // --no-defect-tone-curve turns it off
 
   void check() const;  // usage errors naming the option
   // Rows read beyond a strip on each side.

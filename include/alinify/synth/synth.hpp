@@ -30,6 +30,9 @@ struct SynthOptions {
   // The fabric's weave in the scan only: brightness +-this fraction (0.04, the gentle weave every
   // pair has had; e.g. 0.2 for a strong weave that block matching must not lock onto).
   double weave = 0.04;
+  // The camera's tone response: each channel's noiseless level v becomes 255 (v / 255)^gamma before
+  // the noise (1, the default: linear, every pair's bytes as they were).
+  double tone_gamma = 1;
   // Print defects drawn into the scan only (ink blots, missing print, streaks, colour shifts),
   // listed in truth.json; 0 (the default) leaves every pair's bytes as they were.
   int defects = 0;
@@ -127,7 +130,7 @@ Truth make_truth(Size design, Size scan, uint64_t seed);
 // the written scan does not depend on strips or threads.
 class ScanModel {
  public:
-  ScanModel(const Pattern& design, const Truth& truth, uint64_t seed, double weave = 0.04);
+  ScanModel(const Pattern& design, const Truth& truth, uint64_t seed, double weave = 0.04, double tone_gamma = 1);
   void pixel(int64_t x, int64_t y, uint8_t rgb[3]) const;
 
  private:
@@ -138,6 +141,7 @@ class ScanModel {
   double illum_a_, illum_b_, illum_c_;
   double gain_[3], bias_[3];
   double weave_low_, weave_gain_;  // weave factor = low + gain * f * (1 - f), f across a thread
+  double tone_gamma_;
 };
 
 }  // namespace alinify::synth
