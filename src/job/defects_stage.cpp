@@ -63,6 +63,11 @@ void map_strip(const defects::DeltaMap& map, std::vector<uint8_t>& grey) {
   for (size_t i = 0; i < map.de.size(); ++i) grey[i] = static_cast<uint8_t>(std::min(255.0f, std::round(map.de[i])));
 }
 
+// The colour model's residual median (RGB levels, inliers) above which the log warns of a noisy
+// scan: about 1.4 x the highest measured on lossless pairs at synth's default weave (2.33); a weave
+// of 0.12 read 3.49 (no false defect), JPEG quality 85 3.50 (59 on 6.6 MP).
+constexpr double kNoisyResidual = 3.3;
+
 nlohmann::json model_json(const defects::ColourModel& m) {
   return {{"matrix", m.m},
           {"offset", m.offset},
@@ -73,6 +78,7 @@ nlohmann::json model_json(const defects::ColourModel& m) {
           {"residual_median_all_curved", m.curved_median},
           {"samples", m.samples},
           {"residual_median_rgb", m.residual_median},
+          {"noisy_scan", m.residual_median > kNoisyResidual},
           {"residual_rms_rgb", m.residual_rms},
           {"inlier_fraction", m.inlier_fraction}};
 }
@@ -134,6 +140,15 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
         "{:.1f} % inliers; {} (residual median over all samples {:.2f} affine, {:.2f} with tone curves)",
         m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction,
         m.has_curve() ? "tone curves kept" : "affine", m.affine_median, m.curved_median);
+    // The pairs the defaults were calibrated on read 2.1-2.8 here; texture or compression the
+    // smoothing does not hold back reads higher and comes out as false defects (docs/defects.md,
+    // "A noisy scan").
+    if (m.residual_median > kNoisyResidual)
+      spdlog::warn(
+          "defects: {}: the colour model's residual median is {:.2f} RGB levels, over the {:.1f} of a scan whose noise "
+          "--defect-scale {} holds back: expect false defects along edges and in texture; --defect-scale {} smooths "
+          "more (docs/defects.md, \"A noisy scan\")",
+          job.aligned, m.residual_median, kNoisyResidual, o.scale, o.scale + 1);
     return m.to_json_text();
   });
   parts.clear();

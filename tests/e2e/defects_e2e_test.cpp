@@ -161,4 +161,17 @@ TEST(Defects, AScanWithANonLinearToneResponseIsNotOneLargeDefect) {
                quote(d.file("O-affine.tif")) + " --defects --no-qa --no-defect-tone-curve --progress off");
   ASSERT_EQ(w.exit_code, 0) << w.output;
   EXPECT_GT(rows_of(read_file(d.file("O-affine.defects.csv"))), 20);
+  EXPECT_FALSE(m["noisy_scan"].get<bool>()) << m.dump();
+
+  // The same geometry (seed and size) with a weave five times synth's default: the log names the
+  // file and the next --defect-scale (measured: residual median about 5 levels).
+  auto wv = cli("synth --out-dir " + quote(d.file("weave")) + " --width 1200 --height 900 --seed 5 --weave 0.2");
+  ASSERT_EQ(wv.exit_code, 0) << wv.output;
+  auto n = cli("warp" + pair_args(d, "weave") + " --transform " + quote(d.file("O.transform.json")) + " --out " +
+               quote(d.file("W.tif")) + " --defects --progress off");
+  ASSERT_EQ(n.exit_code, 0) << n.output;
+  EXPECT_NE(n.output.find("W.tif: the colour model's residual median is"), std::string::npos) << n.output;
+  EXPECT_NE(n.output.find("--defect-scale 2 smooths more"), std::string::npos) << n.output;
+  EXPECT_TRUE(
+      nlohmann::json::parse(read_file(d.file("W.metrics.json")))["defects"]["colour_model"]["noisy_scan"].get<bool>());
 }

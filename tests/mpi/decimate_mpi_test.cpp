@@ -65,6 +65,7 @@ TEST(DecimateOnEveryRank, TooSmallIsBadInputOnEveryRank) {
     message = e.what();
   }
   EXPECT_EQ(code, ExitCode::kBadInput) << "every rank stops with the bad-input code";
-  if (world().is_root())
+  if (world().is_root()) {
     EXPECT_NE(message.find("scan.tif: too small to decimate by 500"), std::string::npos) << message;
+  }
 }
