@@ -251,7 +251,10 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
       "linear)")(
       "defects", po::value<int>()->default_value(0),
       "print defects drawn into the scan only (blots, missing print, streaks, colour shifts; 6..300 px), listed "
-      "with their boxes in design pixels in truth.json");
+      "with their boxes in design pixels in truth.json")(
+      "defect-contrast", po::value<double>()->default_value(0),
+      "with --defects: draw each defect partly transparent, at this median Delta E 1976 over its shape (to +1; "
+      "3..60); 0: opaque inks, Delta E >= 15");
   Parsed p = parse("synth", d, argc, argv, comm, "--out-dir DIR [--width W --height H --seed N]");
   if (p.help) return 0;
   if (!comm.is_root()) return 0;  // one writer; other ranks have nothing to do
@@ -272,6 +275,9 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   o.weave = p.vm["weave"].as<double>();
   o.tone_gamma = p.vm["tone-gamma"].as<double>();
   o.defects = p.vm["defects"].as<int>();
+  o.defect_contrast = p.vm["defect-contrast"].as<double>();
+  if (o.defect_contrast != 0 && !(o.defect_contrast >= 3 && o.defect_contrast <= 60))
+    fail_usage("--defect-contrast: must be 0 or in 3..60");
   if (o.defects < 0 || o.defects > 10000) fail_usage("--defects: must be in 0..10000");
   if (o.kind != "default" && o.kind != "periodic")
     fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");

@@ -251,7 +251,10 @@ int64_t count_at_least(const float* v, int64_t n, float low) {
   return count;
 }
 
-bool is_defect(const Blob& b, const DefectOptions& o) { return b.area >= o.min_area && b.max_de >= o.high; }
+// A piece that reaches --defect-high: it joins the pieces within --defect-join-gap, and the area test
+// applies to the group (a defect over varied print comes out in pieces where the envelope holds
+// part of it, each under --defect-min-area: docs/defects.md, "Pieces joined before the area test").
+bool reaches_high(const Blob& b, const DefectOptions& o) { return b.max_de >= o.high; }
 
 std::vector<Run> runs_of(const std::vector<int32_t>& row_labels) {
   std::vector<Run> runs;
@@ -329,7 +332,7 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
   std::vector<int32_t> keep_as(blobs.size(), -1);
   for (size_t b = 0; b < blobs.size(); ++b) {
     const bool open = (inner_top && blobs[b].y0 == y0) || (inner_bottom && blobs[b].y1 == y0 + rows - 1);
-    if (open || is_defect(blobs[b], o)) {
+    if (open || reaches_high(blobs[b], o)) {
       keep_as[b] = static_cast<int32_t>(out.blobs.size());
       out.blobs.push_back(blobs[b]);
     }
@@ -505,10 +508,12 @@ std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const Defe
       }
       add_blob(merged[slot[root]], strips[i].blobs[k]);
     }
-  std::vector<Blob> kept;
+  std::vector<Blob> pieces;
   for (const Blob& b : merged)
-    if (is_defect(b, o)) kept.push_back(b);
-  kept = join_nearby(std::move(kept), o.join_gap);
+    if (reaches_high(b, o)) pieces.push_back(b);
+  std::vector<Blob> kept;
+  for (Blob& b : join_nearby(std::move(pieces), o.join_gap))
+    if (b.area >= o.min_area) kept.push_back(std::move(b));
   std::sort(kept.begin(), kept.end(), [](const Blob& a, const Blob& b) {
     return a.first_y != b.first_y ? a.first_y < b.first_y : a.first_x < b.first_x;
   });

@@ -21,6 +21,7 @@ struct Drawn {
   double rx, ry;                // blot: radii; missing/shift: half sides; streak: half length, half width
   double ux = 1, uy = 0;        // streak: direction
   uint8_t ink[3] = {0, 0, 0};   // blot, missing, streak: the colour drawn
+  double opacity = 1;           // < 1: the ink (or the shift) only this much of the way
   double ext_x = 0, ext_y = 0;  // half extent of the box
 
   bool inside(double x, double y) const {
@@ -39,13 +40,19 @@ struct Drawn {
   // The colour of the defect over a base colour.
   void paint(const uint8_t base[3], uint8_t out[3]) const {
     if (shape != Shape::kShift) {
-      std::copy(ink, ink + 3, out);
+      if (opacity >= 1) {
+        std::copy(ink, ink + 3, out);
+        return;
+      }
+      for (int c = 0; c < 3; ++c)
+        out[c] = static_cast<uint8_t>(std::lround(base[c] + opacity * (static_cast<double>(ink[c]) - base[c])));
       return;
     }
     // A shifted ink: red up, blue down (hue and chroma move, lightness roughly stays).
-    out[0] = static_cast<uint8_t>(std::clamp(base[0] + 55, 0, 255));
+    const int shift = opacity >= 1 ? 55 : static_cast<int>(std::lround(55 * opacity));
+    out[0] = static_cast<uint8_t>(std::clamp(base[0] + shift, 0, 255));
     out[1] = base[1];
-    out[2] = static_cast<uint8_t>(std::clamp(base[2] - 55, 0, 255));
+    out[2] = static_cast<uint8_t>(std::clamp(base[2] - shift, 0, 255));
   }
   // Delta E 1976 between the design at (x, y) and the defect painted over it.
   double contrast(const Pattern& design, double x, double y) const {
@@ -170,9 +177,43 @@ Drawn candidate(Shape shape, Size size, detail::Rng& rng) {
   return d;
 }
 
+// The median contrast over the pixel centres inside the shape (every pixel of a small shape, a
+// regular subset of at most about 400 of a large one): what --defect-contrast promises, where the
+// 9 x 9 grid of median_contrast samples a thin slanted streak at a handful of points.
+double pixel_median_contrast(const Pattern& base, const Drawn& d) {
+  const int64_t x0 = static_cast<int64_t>(std::floor(d.cx - d.ext_x)),
+                x1 = static_cast<int64_t>(std::ceil(d.cx + d.ext_x));
+  const int64_t y0 = static_cast<int64_t>(std::floor(d.cy - d.ext_y)),
+                y1 = static_cast<int64_t>(std::ceil(d.cy + d.ext_y));
+  const double area = static_cast<double>((x1 - x0 + 1) * (y1 - y0 + 1));
+  const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(std::sqrt(area / 400))));
+  std::vector<double> de;
+  for (int64_t y = y0; y <= y1; y += step)
+    for (int64_t x = x0; x <= x1; x += step) {
+      const double px = static_cast<double>(x), py = static_cast<double>(y);
+      if (d.inside(px, py)) de.push_back(d.contrast(base, px, py));
+    }
+  if (de.empty()) return 0;
+  std::nth_element(de.begin(), de.begin() + static_cast<std::ptrdiff_t>(de.size() / 2), de.end());
+  return de[de.size() / 2];
+}
+
+// The smallest opacity whose median contrast reaches `target` (bisection; the contrast grows with the
+// opacity up to the rounding of the painted colour), or 0 when the full ink stays below it.
+double opacity_for(const Pattern& base, Drawn d, double target) {
+  d.opacity = 1;
+  if (pixel_median_contrast(base, d) < target) return 0;
+  double lo = 0, hi = 1;
+  for (int i = 0; i < 20; ++i) {
+    d.opacity = (lo + hi) / 2;
+    (pixel_median_contrast(base, d) >= target ? hi : lo) = d.opacity;
+  }
+  return hi;
+}
+
 }  // namespace
 
-DefectedPattern::DefectedPattern(const Pattern& base, Size size, int count, uint64_t seed)
+DefectedPattern::DefectedPattern(const Pattern& base, Size size, int count, uint64_t seed, double contrast)
     : impl_(std::make_unique<Impl>(Impl{base, {}, {}})) {
   if (count < 0 || count > 10000) fail_usage("--defects: must be in 0..10000");
   detail::Rng rng(detail::mix64(seed) ^ 0x64656665637473ULL);
@@ -190,7 +231,13 @@ DefectedPattern::DefectedPattern(const Pattern& base, Size size, int count, uint
       for (const Drawn& o : impl_->shapes)
         if (std::abs(o.cx - d.cx) < o.ext_x + d.ext_x + kGap && std::abs(o.cy - d.cy) < o.ext_y + d.ext_y + kGap)
           clear = false;
-      if (!clear || median_contrast(base, d) < kMinContrast) continue;
+      if (!clear) continue;
+      if (contrast > 0) {
+        d.opacity = opacity_for(base, d, contrast);
+        if (d.opacity <= 0 || pixel_median_contrast(base, d) > contrast + 1) continue;
+      } else if (median_contrast(base, d) < kMinContrast) {
+        continue;
+      }
       DefectTruth t;
       t.id = static_cast<int64_t>(impl_->truth.size()) + 1;
       t.shape = shape_name(shape);

@@ -292,7 +292,7 @@ void write_synthetic_pair(const SynthOptions& o) {
   // The camera sees the print with its defects; design.tif is the clean design.
   std::unique_ptr<DefectedPattern> printed;
   if (o.defects > 0) {
-    printed = std::make_unique<DefectedPattern>(design, size, o.defects, o.seed);
+    printed = std::make_unique<DefectedPattern>(design, size, o.defects, o.seed, o.defect_contrast);
     truth.defects = printed->truth();
   }
   const ScanModel camera(printed ? static_cast<const Pattern&>(*printed) : design, truth, o.seed, o.weave,

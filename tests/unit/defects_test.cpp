@@ -526,6 +526,34 @@ TEST(DefectsComponents, PiecesWithinTheJoinGapAreOneDefect) {
   EXPECT_EQ(find(map, w, h, 7, o).size(), 1u);
 }
 
+TEST(DefectsComponents, PiecesUnderTheMinimumAreaCountTogether) {
+  // A colour shift over varied print, cut by the envelope into three pieces of 12 px each (under
+  // --defect-min-area 24), 4 px apart, across a strip boundary (rows 7 | 8): one defect of 36 px.
+  // The same pieces 30 px apart are none; pieces that never reach --defect-high join nothing.
+  const int64_t w = 120, h = 20;
+  const auto map_of = [&](int64_t spacing, float peak) {
+    DeltaMap map;
+    map.de.assign(w * h, 0.0f);
+    map.dl.assign(w * h, 0.0f);
+    for (int k = 0; k < 3; ++k)
+      for (int64_t y = 6; y < 9; ++y)
+        for (int64_t x = 10 + k * (4 + spacing); x < 14 + k * (4 + spacing); ++x) map.de[y * w + x] = peak;
+    return map;
+  };
+  DefectOptions o;
+  ASSERT_EQ(o.min_area, 24);
+  ASSERT_EQ(o.join_gap, 8);
+  for (const int64_t cut : {int64_t{8}, int64_t{20}}) {
+    const std::vector<Defect> near = find(map_of(4, 14), w, h, cut, o);
+    ASSERT_EQ(near.size(), 1u) << cut;
+    EXPECT_EQ(near[0].area, 36);
+    EXPECT_EQ(near[0].x0, 10);
+    EXPECT_EQ(near[0].x1, 29);
+    EXPECT_TRUE(find(map_of(30, 14), w, h, cut, o).empty()) << cut;
+    EXPECT_TRUE(find(map_of(4, 9), w, h, cut, o).empty()) << cut;  // over low, under high
+  }
+}
+
 // A design line one pixel wide where the print (and so the scan) shows it about 1.6 px wide and
 // blurred: a pattern line thinner than 2 px, sampled at pixel centres in the design raster and
 // averaged over the pixel by the camera. Not a defect (the clean synthetic pairs' false defects of

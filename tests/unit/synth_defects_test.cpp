@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "alinify/core/error.hpp"
 #include "alinify/defects/colour.hpp"
@@ -55,6 +56,39 @@ TEST(SynthDefects, BoxesHoldTheChangesAndNothingChangesOutside) {
     printed.colour(t.cx, t.cy, b);
     EXPECT_GT(delta_e(a, b), 0.0) << "defect " << t.id << " leaves its centre unchanged";
   }
+}
+
+// --defect-contrast: each defect partly transparent, its median change over the shape at the
+// contrast asked for (the drawing's own 9 x 9 sample grid; here every pixel the defect changes, so
+// within a level of it), where opaque inks change the print by far more.
+TEST(SynthDefects, AContrastDrawsEachDefectAtThatMedianDeltaE) {
+  const Size size{1200, 900};
+  const DesignPattern design(size, 3);
+  const DefectedPattern opaque(design, size, 12, 3);
+  const auto median_change = [&](const DefectedPattern& printed, const DefectTruth& t) {
+    std::vector<double> de;
+    for (int64_t y = t.y0; y <= t.y1; ++y)
+      for (int64_t x = t.x0; x <= t.x1; ++x) {
+        uint8_t a[3], b[3];
+        design.colour(static_cast<double>(x), static_cast<double>(y), a);
+        printed.colour(static_cast<double>(x), static_cast<double>(y), b);
+        if (a[0] != b[0] || a[1] != b[1] || a[2] != b[2]) de.push_back(delta_e(a, b));
+      }
+    std::sort(de.begin(), de.end());
+    return de.empty() ? 0.0 : de[de.size() / 2];
+  };
+  for (const double contrast : {10.0, 20.0}) {
+    const DefectedPattern faint(design, size, 12, 3, contrast);
+    ASSERT_EQ(faint.truth().size(), 12u);
+    for (const DefectTruth& t : faint.truth()) {
+      const double m = median_change(faint, t);
+      EXPECT_GT(m, contrast - 0.5) << "defect " << t.id << " at " << contrast;
+      EXPECT_LT(m, contrast + 1.5) << "defect " << t.id << " at " << contrast;
+    }
+  }
+  int strong = 0;
+  for (const DefectTruth& t : opaque.truth()) strong += median_change(opaque, t) > 22;
+  EXPECT_GT(strong, 6);
 }
 
 // Half the print is nearly the dark inks' colour, half nearly the bare fabric's: a defect drawn

@@ -87,7 +87,7 @@ struct Run {
 
 struct StripComponents {
   int64_t y0 = 0, rows = 0;
-  std::vector<Blob> blobs;  // complete defects, and every blob touching an inner strip edge
+  std::vector<Blob> blobs;  // every blob reaching --defect-high, and every blob touching an inner strip edge
   std::vector<Run> top, bottom;
 };
 

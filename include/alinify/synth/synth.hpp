@@ -36,6 +36,8 @@ struct SynthOptions {
   // Print defects drawn into the scan only (ink blots, missing print, streaks, colour shifts),
   // listed in truth.json; 0 (the default) leaves every pair's bytes as they were.
   int defects = 0;
+  // > 0: every defect partly transparent, at this median Delta E 1976 over its shape (to + 1).
+  double defect_contrast = 0;
 };
 
 // Adds fine waves to a truth (same seed, same waves; the other waves are left as they were):
@@ -57,10 +59,12 @@ class Pattern {
 // The design with print defects drawn in, for the camera to sample (design.tif stays clean):
 // `count` shapes placed from the seed, 6..~300 px, away from the design's edges (6 %) and from each
 // other, each with Delta E 1976 >= 15 against the design under most of it (a candidate spot that
-// would not give that is drawn again).
+// would not give that is drawn again). With `contrast` > 0 each is drawn as a partly transparent
+// ink (its opacity found by bisection) whose median Delta E 1976 over the shape is contrast to
+// contrast + 1: defects at the detection threshold.
 class DefectedPattern : public Pattern {
  public:
-  DefectedPattern(const Pattern& base, Size size, int count, uint64_t seed);
+  DefectedPattern(const Pattern& base, Size size, int count, uint64_t seed, double contrast = 0);
   ~DefectedPattern() override;
   void colour(double x, double y, uint8_t rgb[3]) const override;
   const std::vector<DefectTruth>& truth() const;
