@@ -148,12 +148,18 @@ TEST(Colour, FloatBatchDeltaEMatchesTheDoublePath) {
   EXPECT_GT(top, 100);  // the grid spans the gamut
 }
 
+// A camera with channel crosstalk, offsets and an illumination gradient.
+ColourModel known_camera() {
+  ColourModel c;
+  c.image = Size{1000, 800};
+  c.m = {0.9, 0.05, 0.0, -0.03, 1.05, 0.02, 0.01, 0.0, 0.95};
+  c.offset = {8, -5, 3};
+  c.gain = {0.05, -0.04, -0.03, 0.02, -0.05};
+  return c;
+}
+
 TEST(DefectsColourModel, RecoversAKnownMappingDespiteOutliers) {
-  ColourModel truth;
-  truth.image = Size{1000, 800};
-  truth.m = {0.9, 0.05, 0.0, -0.03, 1.05, 0.02, 0.01, 0.0, 0.95};
-  truth.offset = {8, -5, 3};
-  truth.gain = {0.05, -0.04, -0.03, 0.02, -0.05};
+  const ColourModel truth = known_camera();
   const ColourModel fit = fit_colour_model(samples_of(truth, 0.15, 7), truth.image);
   for (int k = 0; k < 9; ++k) EXPECT_NEAR(fit.m[k], truth.m[k], 0.01) << k;
   for (int k = 0; k < 3; ++k) EXPECT_NEAR(fit.offset[k], truth.offset[k], 1.0) << k;
@@ -188,11 +194,7 @@ std::vector<Sample> toned_samples(const ColourModel& linear, double gamma, doubl
 }
 
 TEST(DefectsColourModel, KeepsToneCurvesOnlyWhereTheyPay) {
-  ColourModel linear;
-  linear.image = Size{1000, 800};
-  linear.m = {0.9, 0.05, 0.0, -0.03, 1.05, 0.02, 0.01, 0.0, 0.95};
-  linear.offset = {8, -5, 3};
-  linear.gain = {0.05, -0.04, -0.03, 0.02, -0.05};
+  const ColourModel linear = known_camera();
   // An affine camera: the tone curves are fitted but not kept.
   const ColourModel affine = fit_colour_model(samples_of(linear, 0.15, 7), linear.image);
   EXPECT_FALSE(affine.has_curve());
