@@ -278,6 +278,8 @@ int cmd_synth(par::Communicator& comm, int argc, char** argv) {
   o.defect_contrast = p.vm["defect-contrast"].as<double>();
   if (o.defect_contrast != 0 && !(o.defect_contrast >= 3 && o.defect_contrast <= 60))
     fail_usage("--defect-contrast: must be 0 or in 3..60");
+  if (o.defect_contrast != 0 && o.defects == 0)
+    fail_usage("--defect-contrast: needs --defects N (the defects it draws)");
   if (o.defects < 0 || o.defects > 10000) fail_usage("--defects: must be in 0..10000");
   if (o.kind != "default" && o.kind != "periodic")
     fail_usage("--kind: '" + o.kind + "' is not one of default, periodic");

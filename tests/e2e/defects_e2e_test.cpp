@@ -142,6 +142,12 @@ TEST(Defects, BadDefectOptionsAreUsageErrors) {
   EXPECT_EQ(g.exit_code, 1) << g.output;
   EXPECT_NE(g.output.find("--tone-gamma"), std::string::npos) << g.output;
   EXPECT_FALSE(std::filesystem::exists(d.file("pair/scan.tif")));
+  for (const std::string bad : {" --defects 4 --defect-contrast 1", " --defect-contrast 10"}) {
+    auto c = cli("synth --out-dir " + quote(d.file("pair")) + bad);
+    EXPECT_EQ(c.exit_code, 1) << bad << ": " << c.output;
+    EXPECT_NE(c.output.find("--defect-contrast"), std::string::npos) << c.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(d.file("pair/scan.tif")));
 }
 
 // A camera (or an ink) whose tone response is not linear: an affine colour model leaves whole tone
