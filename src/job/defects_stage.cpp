@@ -140,7 +140,7 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
         "{:.1f} % inliers; {} (residual median over all samples {:.2f} affine, {:.2f} with tone curves)",
         m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction,
         m.has_curve() ? "tone curves kept" : "affine", m.affine_median, m.curved_median);
-    // The pairs the defaults were calibrated on read 2.1-2.8 here; texture or compression the
+    // Lossless pairs at synth's default weave read 2.1-2.3 here; texture or compression the
     // smoothing does not hold back reads higher and comes out as false defects (docs/defects.md,
     // "A noisy scan").
     if (m.residual_median > kNoisyResidual)

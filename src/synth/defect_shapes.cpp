@@ -1,6 +1,7 @@
 // Print defects drawn into the pattern the camera samples (synth --defects): the truth knows each
 // box in design pixels because the shapes are drawn in design space, before the scan is rendered.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -24,6 +25,11 @@ struct Drawn {
   double opacity = 1;           // < 1: the ink (or the shift) only this much of the way
   double ext_x = 0, ext_y = 0;  // half extent of the box
 
+  // The box in whole pixels, inclusive: {x0, y0, x1, y1}.
+  std::array<int64_t, 4> box() const {
+    return {static_cast<int64_t>(std::floor(cx - ext_x)), static_cast<int64_t>(std::floor(cy - ext_y)),
+            static_cast<int64_t>(std::ceil(cx + ext_x)), static_cast<int64_t>(std::ceil(cy + ext_y))};
+  }
   bool inside(double x, double y) const {
     const double dx = x - cx, dy = y - cy;
     switch (shape) {
@@ -97,6 +103,13 @@ struct DefectedPattern::Impl {
 
 namespace {
 
+// The median of the values (reordered), 0 for none.
+double median_in_place(std::vector<double>& v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
 // Median Delta E 1976 between the design and the defect over the shape's inside (a 9x9 grid of its box).
 double median_contrast(const Pattern& base, const Drawn& d) {
   std::vector<double> de;
@@ -105,9 +118,7 @@ double median_contrast(const Pattern& base, const Drawn& d) {
       const double x = d.cx - d.ext_x + 2 * d.ext_x * i / 8.0, y = d.cy - d.ext_y + 2 * d.ext_y * j / 8.0;
       if (d.inside(x, y)) de.push_back(d.contrast(base, x, y));
     }
-  if (de.empty()) return 0;
-  std::nth_element(de.begin(), de.begin() + static_cast<std::ptrdiff_t>(de.size() / 2), de.end());
-  return de[de.size() / 2];
+  return median_in_place(de);
 }
 
 // The pixels of the shape that visibly change the print (Delta E 1976 >= kVisibleDeltaE against the
@@ -181,10 +192,7 @@ Drawn candidate(Shape shape, Size size, detail::Rng& rng) {
 // regular subset of at most about 400 of a large one): what --defect-contrast promises, where the
 // 9 x 9 grid of median_contrast samples a thin slanted streak at a handful of points.
 double pixel_median_contrast(const Pattern& base, const Drawn& d) {
-  const int64_t x0 = static_cast<int64_t>(std::floor(d.cx - d.ext_x)),
-                x1 = static_cast<int64_t>(std::ceil(d.cx + d.ext_x));
-  const int64_t y0 = static_cast<int64_t>(std::floor(d.cy - d.ext_y)),
-                y1 = static_cast<int64_t>(std::ceil(d.cy + d.ext_y));
+  const auto [x0, y0, x1, y1] = d.box();
   const double area = static_cast<double>((x1 - x0 + 1) * (y1 - y0 + 1));
   const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(std::sqrt(area / 400))));
   std::vector<double> de;
@@ -193,9 +201,7 @@ double pixel_median_contrast(const Pattern& base, const Drawn& d) {
       const double px = static_cast<double>(x), py = static_cast<double>(y);
       if (d.inside(px, py)) de.push_back(d.contrast(base, px, py));
     }
-  if (de.empty()) return 0;
-  std::nth_element(de.begin(), de.begin() + static_cast<std::ptrdiff_t>(de.size() / 2), de.end());
-  return de[de.size() / 2];
+  return median_in_place(de);
 }
 
 // The smallest opacity whose median contrast reaches `target` (bisection; the contrast grows with the
@@ -242,10 +248,11 @@ DefectedPattern::DefectedPattern(const Pattern& base, Size size, int count, uint
       t.id = static_cast<int64_t>(impl_->truth.size()) + 1;
       t.shape = shape_name(shape);
       t.kind = kind_of(shape);
-      t.x0 = static_cast<int64_t>(std::floor(d.cx - d.ext_x));
-      t.y0 = static_cast<int64_t>(std::floor(d.cy - d.ext_y));
-      t.x1 = static_cast<int64_t>(std::ceil(d.cx + d.ext_x));
-      t.y1 = static_cast<int64_t>(std::ceil(d.cy + d.ext_y));
+      const std::array<int64_t, 4> box = d.box();
+      t.x0 = box[0];
+      t.y0 = box[1];
+      t.x1 = box[2];
+      t.y1 = box[3];
       t.cx = d.cx;
       t.cy = d.cy;
       visible_part(base, d, t);
