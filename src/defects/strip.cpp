@@ -23,6 +23,16 @@ void DefectOptions::check() const {
   if (sample_step < 0) fail_usage("defect sample step: must not be negative");
 }
 
+bool is_strong(int64_t area, double sum_de, double max_de, const DefectOptions& o) {
+  if (max_de >= o.high) return true;
+  if (area <= 0) return false;
+  // A faint piece: no pixel at --defect-high, but as much Delta E above --defect-low as a piece of
+  // --defect-min-area at --defect-high, and a mean that noise does not reach (docs/defects.md,
+  // "Faint defects": a defect drawn at Delta E 10 reads 9-10 at most after the camera's blur).
+  const double a = static_cast<double>(area);
+  return sum_de / a >= faint_mean(o) && sum_de - o.low * a >= faint_excess(o);
+}
+
 int sample_step_for(Size image, const DefectOptions& o) {
   if (o.sample_step > 0) return o.sample_step;
   const double step = std::sqrt(static_cast<double>(image.pixels()) / 100000.0);
@@ -251,10 +261,10 @@ int64_t count_at_least(const float* v, int64_t n, float low) {
   return count;
 }
 
-// A piece that reaches --defect-high: it joins the pieces within --defect-join-gap, and the area test
-// applies to the group (a defect over varied print comes out in pieces where the envelope holds
-// part of it, each under --defect-min-area: docs/defects.md, "Pieces joined before the area test").
-bool reaches_high(const Blob& b, const DefectOptions& o) { return b.max_de >= o.high; }
+// A strong piece joins the pieces within --defect-join-gap, and the area test applies to the group
+// (a defect over varied print comes out in pieces where the envelope holds part of it, each under
+// --defect-min-area: docs/defects.md, "Pieces joined before the area test").
+bool strong(const Blob& b, const DefectOptions& o) { return is_strong(b.area, b.sum_de, b.max_de, o); }
 
 std::vector<Run> runs_of(const std::vector<int32_t>& row_labels) {
   std::vector<Run> runs;
@@ -332,7 +342,7 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
   std::vector<int32_t> keep_as(blobs.size(), -1);
   for (size_t b = 0; b < blobs.size(); ++b) {
     const bool open = (inner_top && blobs[b].y0 == y0) || (inner_bottom && blobs[b].y1 == y0 + rows - 1);
-    if (open || reaches_high(blobs[b], o)) {
+    if (open || strong(blobs[b], o)) {
       keep_as[b] = static_cast<int32_t>(out.blobs.size());
       out.blobs.push_back(blobs[b]);
     }
@@ -510,7 +520,7 @@ std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const Defe
     }
   std::vector<Blob> pieces;
   for (const Blob& b : merged)
-    if (reaches_high(b, o)) pieces.push_back(b);
+    if (strong(b, o)) pieces.push_back(b);
   std::vector<Blob> kept;
   for (Blob& b : join_nearby(std::move(pieces), o.join_gap))
     if (b.area >= o.min_area) kept.push_back(std::move(b));

@@ -234,12 +234,16 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     nlohmann::json kinds = {{"missing_ink", 0}, {"extra_ink", 0}, {"colour_shift", 0}};
     for (const defects::Defect& d : found)
       kinds[defects::kind_name(d.kind)] = kinds[defects::kind_name(d.kind)].get<int>() + 1;
+    // Defects with no pixel at --defect-high: found by the faint rule alone (defects::is_strong).
+    const auto faint =
+        std::count_if(found.begin(), found.end(), [&](const defects::Defect& d) { return d.max_de < o.high; });
     const double seconds = now_seconds() - t0;
     spdlog::info("defects: {} found ({} missing ink, {} extra ink, {} colour shift) in {:.2f} s: {}", found.size(),
                  kinds["missing_ink"].get<int>(), kinds["extra_ink"].get<int>(), kinds["colour_shift"].get<int>(),
                  seconds, paths.csv);
     nlohmann::json j{{"count", found.size()},
                      {"kinds", kinds},
+                     {"faint", faint},
                      {"csv", paths.csv},
                      {"geojson", paths.geojson},
                      {"colour_model", model_json(model)},
@@ -251,6 +255,8 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
                        {"scale", o.scale},
                        {"high", o.high},
                        {"low", o.low},
+                       {"faint_mean", defects::faint_mean(o)},
+                       {"faint_excess", defects::faint_excess(o)},
                        {"min_area", o.min_area},
                        {"join_gap", o.join_gap},
                        {"sample_step", step},

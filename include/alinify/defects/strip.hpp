@@ -42,6 +42,16 @@ int sample_step_for(Size image, const DefectOptions& o);
 // to the image. Full width (x0 = 0, image the design's size), or for delta_map alone a window of
 // columns [x0, x0 + image.width) (a report's crop: image.height stays the design's; the colour
 // model's gain field sees global columns; pixels within the halo of the window's sides are clamped).
+// A piece (8-connected pixels at Delta E >= low) is strong when one of its pixels reaches `high`,
+// or, faint, when its mean Delta E is at least faint_mean and the Delta E above `low` summed over
+// its pixels at least faint_excess: what a piece of min_area px at `high` has. Strong pieces are
+// joined within join_gap and kept when the group has min_area px (docs/defects.md, method item 3).
+bool is_strong(int64_t area, double sum_de, double max_de, const DefectOptions& o);
+// low + 0.3 (high - low), 6.5 by default: over the mean of the large low-contrast pieces that a
+// noisy scan makes (6.0 on a weave three times synth's), under most faint drawn defects' (6.4-8.6).
+inline double faint_mean(const DefectOptions& o) { return o.low + 0.3 * (o.high - o.low); }
+inline double faint_excess(const DefectOptions& o) { return static_cast<double>(o.min_area) * (o.high - o.low); }
+
 struct StripPixels {
   Size image;
   int64_t in_y0 = 0, in_rows = 0;
@@ -87,13 +97,13 @@ struct Run {
 
 struct StripComponents {
   int64_t y0 = 0, rows = 0;
-  std::vector<Blob> blobs;  // every blob reaching --defect-high, and every blob touching an inner strip edge
+  std::vector<Blob> blobs;  // every strong blob (is_strong), and every blob touching an inner strip edge
   std::vector<Run> top, bottom;
 };
 
 // Labels rows [y0, y0 + rows) of the map (Delta E >= low). A blob that touches the strip's top or
 // bottom row (where that row is not the image's edge) is kept whatever its size: it may continue in
-// the next strip. The others are kept only when they are defects (area >= min_area, max >= high).
+// the next strip. The others are kept only when they are strong (is_strong).
 StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, int64_t y0, int64_t rows,
                             const DefectOptions& o);
 
@@ -113,11 +123,11 @@ struct Defect {
   Kind kind = Kind::kColourShift;
 };
 
-// Rank 0: joins blobs across strip boundaries (8-connected), keeps defects (area >= min_area and
-// max >= high), joins defects with at most join_gap px between their boxes (one streak or colour shift
-// broken where it crosses print of nearly its own colour is one defect), sorts them by their first
-// pixel and numbers them from 1. Any strip order in, any
-// set of strips covering the image in whole (the blobs of each strip in its order).
+// Rank 0: joins blobs across strip boundaries (8-connected), keeps the strong ones (is_strong), joins
+// those with at most join_gap px between their boxes (one streak or colour shift broken where it
+// crosses print of nearly its own colour is one defect), keeps groups of at least min_area px, sorts them by their
+// first pixel and numbers them from 1. Any strip order in, any set of strips covering the image in whole (the blobs of
+// each strip in its order).
 std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const DefectOptions& o);
 
 // A coarse kind from the lightness: |mean dL| >= 0.3 x the mean Delta E: missing ink when the scan
