@@ -223,15 +223,17 @@ ALINIFY_ROW_KERNEL
 int64_t pick_steps(const float* __restrict step2, const uint8_t* __restrict ok, int64_t w, float pass,
                    int64_t* __restrict picked) {
   int64_t count = 0;
-  if (ok) {
-    for (int64_t x = 0; x < w; ++x) {
+  // Most pixels of a print do not pass: a block of 16 is skipped after one vectorised test, and
+  // only blocks with a passing pixel are compacted one pixel at a time.
+  constexpr int64_t kBlock = 16;
+  for (int64_t x0 = 0; x0 < w; x0 += kBlock) {
+    const int64_t x1 = std::min(w, x0 + kBlock);
+    int any = 0;
+    for (int64_t x = x0; x < x1; ++x) any |= step2[x] >= pass;
+    if (!any) continue;
+    for (int64_t x = x0; x < x1; ++x) {
       picked[count] = x;
-      count += (step2[x] >= pass) & (ok[x] != 0);
-    }
-  } else {
-    for (int64_t x = 0; x < w; ++x) {
-      picked[count] = x;
-      count += step2[x] >= pass;
+      count += (step2[x] >= pass) & (!ok || ok[x] != 0);
     }
   }
   return count;

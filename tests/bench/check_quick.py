@@ -34,9 +34,10 @@ def main(json_path, md_path):
                           or r["peak_rss_mib"] <= 0 for r in defects):
         problems.append(f"defect stage rows missing or not sane: {defects}")
     acc = [r for r in rows if r.get("kind") == "defect-accuracy"]
-    if len(acc) != 1 or not (0 <= acc[0]["recall"] <= 1 and 0 <= acc[0]["precision"] <= 1) \
-            or acc[0]["truth_defects"] <= 0:
-        problems.append(f"defect accuracy row missing or not sane: {acc}")
+    # The drawn pair with opaque defects (contrast 0) and the same defects at Delta E 10.
+    if sorted(r.get("contrast") for r in acc) != [0, 10] or any(
+            not (0 <= r["recall"] <= 1 and 0 <= r["precision"] <= 1) or r["truth_defects"] <= 0 for r in acc):
+        problems.append(f"defect accuracy rows missing or not sane: {acc}")
     if any(r.get("failed") for r in rows):
         problems.append("failed rows: " + ", ".join(r["label"] for r in rows if r.get("failed")))
     md = open(md_path).read()
