@@ -116,6 +116,11 @@ finish() {
 import json, os, platform, subprocess, sys, datetime
 rows_path, out, size, repeats, alinify = sys.argv[1:6]
 rows = [json.loads(l) for l in open(rows_path) if l.strip()]
+def cpu_model():  # hosts differ between runs (docs/performance-analysis.md reads runs side by side)
+    try:
+        return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except Exception:
+        return "unknown"
 def first_line(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
@@ -126,7 +131,7 @@ doc = {
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     # repeats: what the rows show (--finish does not know the earlier run's --repeats)
     "size": size, "repeats": max((len(r.get("runs_s", [])) for r in rows), default=int(repeats)),
-    "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+    "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "cpu_model": cpu_model(),
                 "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
     "versions": {"gdal": first_line(["gdalinfo", "--version"]), "elastix": first_line(["elastix", "--version"]),
                  "mpirun": first_line(["mpirun", "--version"]), "alinify": alinify},
