@@ -129,7 +129,7 @@ void add_defect_tuning(po::options_description& d, const std::string& stem) {
       "within the reach (envelope), or against the nearest of the smoothed design pixels within the radius (nearest)")(
       "defect-high", po::value<double>()->default_value(10.0, "10"),
       "Delta E a defect must reach somewhere (hysteresis, high); or, faint, its Delta E above --defect-low adds "
-      "up to --defect-min-area x (high - low) at a mean of at least low + 0.3 (high - low)")(
+      "up to --defect-min-area x (high - low) / 2 at a mean of at least low + 0.3 (high - low)")(
       "defect-low", po::value<double>()->default_value(5.0, "5"),
       "Delta E of the pixels joined to a defect (hysteresis, low)")(
       "defect-min-area", po::value<int64_t>()->default_value(24), "smallest defect in px (8-connected)")(

@@ -558,8 +558,8 @@ TEST(DefectsComponents, PiecesUnderTheMinimumAreaCountTogether) {
 
 TEST(DefectsComponents, AFaintPieceCountsByItsDeltaEAboveLow) {
   // No pixel at --defect-high (10): a 40 px patch at 9 (160 above low, mean 9) is a defect; a 30 px
-  // patch at 8.5 (105 above low, under 24 x (10 - 5)) is not, nor a 300 px region at 6 (300 above
-  // low, but a mean under 5 + 0.3 x 5), what a noisy scan makes. Each across a strip boundary.
+  // patch at 6.9 (57 above low, under 24 x (10 - 5) / 2) is not, nor a 300 px region at 6 (300
+  // above low, but a mean under 5 + 0.3 x 5), what a noisy scan makes. Each across a strip boundary.
   const int64_t w = 160, h = 40;
   const auto patch = [&](DeltaMap& map, int64_t x0, int64_t y0, int64_t pw, int64_t ph, float de) {
     for (int64_t y = y0; y < y0 + ph; ++y)
@@ -569,11 +569,11 @@ TEST(DefectsComponents, AFaintPieceCountsByItsDeltaEAboveLow) {
   map.de.assign(w * h, 0.0f);
   map.dl.assign(w * h, 0.0f);
   patch(map, 5, 6, 8, 5, 9.0f);     // 40 px, faint
-  patch(map, 40, 6, 6, 5, 8.5f);    // 30 px, too little
+  patch(map, 40, 6, 6, 5, 6.9f);    // 30 px, too little
   patch(map, 80, 2, 30, 10, 6.0f);  // 300 px, mean too low
   DefectOptions o;
   ASSERT_DOUBLE_EQ(faint_mean(o), 6.5);
-  ASSERT_DOUBLE_EQ(faint_excess(o), 120.0);
+  ASSERT_DOUBLE_EQ(faint_excess(o), 60.0);
   for (const int64_t cut : {int64_t{8}, int64_t{20}}) {
     const std::vector<Defect> found = find(map, w, h, cut, o);
     ASSERT_EQ(found.size(), 1u) << cut;
@@ -582,8 +582,8 @@ TEST(DefectsComponents, AFaintPieceCountsByItsDeltaEAboveLow) {
     EXPECT_FLOAT_EQ(static_cast<float>(found[0].max_de), 9.0f);
   }
   // The edges of the rule.
-  EXPECT_TRUE(is_strong(24, 24 * 10.0, 9.99, o));
-  EXPECT_FALSE(is_strong(24, 24 * 9.9, 9.99, o));     // 118 above low
+  EXPECT_TRUE(is_strong(24, 24 * 7.5, 9.99, o));
+  EXPECT_FALSE(is_strong(24, 24 * 7.45, 9.99, o));    // 58.8 above low
   EXPECT_FALSE(is_strong(400, 400 * 6.49, 9.99, o));  // mean under 6.5
   EXPECT_TRUE(is_strong(400, 400 * 6.5, 9.99, o));
   EXPECT_TRUE(is_strong(1, 10.0, 10.0, o));  // a pixel at high, whatever its size
