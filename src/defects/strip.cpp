@@ -28,7 +28,7 @@ bool is_strong(int64_t area, double sum_de, double max_de, const DefectOptions& 
   if (area <= 0) return false;
   // A faint piece: no pixel at --defect-high, but as much Delta E above --defect-low as a piece of
   // --defect-min-area halfway between low and high, and a mean that noise does not reach (docs/defects.md,
-  // "Faint defects": a defect drawn at Delta E 10 reads 9-10 at most after the camera's blur).
+  // "Faint defects": a defect drawn at Delta E 10 reads 9-11 at its brightest after the camera's blur).
   const double a = static_cast<double>(area);
   return sum_de / a >= faint_mean(o) && sum_de - o.low * a >= faint_excess(o);
 }

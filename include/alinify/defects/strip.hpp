@@ -38,21 +38,21 @@ struct DefectOptions {
 // The sample spacing for an image: ~100 000 samples, at least every 4th pixel.
 int sample_step_for(Size image, const DefectOptions& o);
 
-// Rows [in_y0, in_y0 + in_rows) of both images, pixel-interleaved RGB: a strip and its halo, clipped
-// to the image. Full width (x0 = 0, image the design's size), or for delta_map alone a window of
-// columns [x0, x0 + image.width) (a report's crop: image.height stays the design's; the colour
-// model's gain field sees global columns; pixels within the halo of the window's sides are clamped).
 // A piece (8-connected pixels at Delta E >= low) is strong when one of its pixels reaches `high`,
 // or, faint, when its mean Delta E is at least faint_mean and the Delta E above `low` summed over
-// its pixels at least faint_excess: what a piece of min_area px has at a mean halfway between `low`
-// and `high`. Strong pieces are
-// joined within join_gap and kept when the group has min_area px (docs/defects.md, method item 3).
+// its pixels at least faint_excess. Strong pieces are joined within join_gap and kept when the
+// group has min_area px (docs/defects.md, method item 3).
 bool is_strong(int64_t area, double sum_de, double max_de, const DefectOptions& o);
 // low + 0.3 (high - low), 6.5 by default: over the mean of the large low-contrast pieces that a
 // noisy scan makes (6.0 on a weave three times synth's), under most faint drawn defects' (6.4-8.6).
 inline double faint_mean(const DefectOptions& o) { return o.low + 0.3 * (o.high - o.low); }
+// What a piece of min_area px has at a mean halfway between low and high: 60 by default.
 inline double faint_excess(const DefectOptions& o) { return static_cast<double>(o.min_area) * (o.high - o.low) / 2; }
 
+// Rows [in_y0, in_y0 + in_rows) of both images, pixel-interleaved RGB: a strip and its halo, clipped
+// to the image. Full width (x0 = 0, image the design's size), or for delta_map alone a window of
+// columns [x0, x0 + image.width) (a report's crop: image.height stays the design's; the colour
+// model's gain field sees global columns; pixels within the halo of the window's sides are clamped).
 struct StripPixels {
   Size image;
   int64_t in_y0 = 0, in_rows = 0;
