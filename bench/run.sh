@@ -263,7 +263,8 @@ REPS=$HEAVY_REPEATS measure "alinify run --defects (register + warp + defects + 
   --defects --progress off --transform-out "$D/out/drawn.json"
 score_defects() {  # CSV TRUTH CONTRAST LABEL: one defect-accuracy row
   local ev
-  if ev=$("$A" eval --defects "$1" --truth "$2" 2>"$D/logs/defect_eval.log"); then
+  local logf="$D/logs/defect_eval_contrast$3.log"  # one per row: the second must not overwrite the first
+  if ev=$("$A" eval --defects "$1" --truth "$2" 2>"$logf"); then
     python3 - "$ev" "$ROWS" "$3" "$4" <<'PY'
 import json, sys
 e = json.loads(sys.argv[1])
@@ -274,7 +275,7 @@ with open(sys.argv[2], "a") as f:
                             **{k: e[k] for k in keys})) + "\n")
 PY
   else
-    log "FAILED: alinify eval --defects $1 (see $D/logs/defect_eval.log)"; FAILED=$((FAILED + 1))
+    log "FAILED: alinify eval --defects $1 (see $logf)"; FAILED=$((FAILED + 1))
   fi
 }
 score_defects "$D/out/drawn.defects.csv" "$DP/truth.json" 0 "defects found on the pair with drawn defects, scored by alinify eval"
