@@ -45,9 +45,9 @@ po::options_description register_options() {
       "transform.json)")("accept-ambiguous", po::bool_switch(),
                          "use the best coarse placement even when the runner-up scores close")(
       "max-rotation", po::value<double>()->default_value(5.0),
-      "coarse search: largest rotation of the scan, degrees (when nothing scores 0.5 within it, every rotation and "
-      "scales 0.5-2 are searched too)")("quarter-turns", po::bool_switch(),
-                                        "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
+      "coarse search: largest rotation of the scan, degrees (when nothing scores 0.5 within it, or the best is "
+      "ambiguous, every rotation and scales 0.5-2 are searched too)")(
+      "quarter-turns", po::bool_switch(), "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
       "coarse-debug", po::value<std::string>(),
       "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates")(
       "refine", po::value<std::string>()->default_value("auto"),

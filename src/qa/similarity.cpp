@@ -56,7 +56,11 @@ double JointHistogram::mutual_information() const {
 std::vector<Window> sample_tiles(Size image, int count, int tile) {
   std::vector<Window> out;
   if (image.width <= 0 || image.height <= 0 || count <= 0) return out;
-  const int64_t tw = std::min<int64_t>(tile, image.width), th = std::min<int64_t>(tile, image.height);
+  // At most a third of each side: a tile covering a small image whole has its corners outside a
+  // scan shifted or turned by a few px, and "after" would compare nothing (a 300x200 pair aligned
+  // to 0.1 px was judged SUSPECT so).
+  const int64_t tw = std::min<int64_t>(tile, std::max<int64_t>(1, image.width / 3));
+  const int64_t th = std::min<int64_t>(tile, std::max<int64_t>(1, image.height / 3));
   // A grid whose aspect follows the image's: nx * ny ~ count.
   const double aspect = static_cast<double>(image.width) / image.height;
   int nx = std::max(1, static_cast<int>(std::lround(std::sqrt(count * aspect))));

@@ -213,13 +213,15 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   if (design.factor != scan.factor) fail_runtime("coarse alignment: design and scan factors differ");
   CoarseResult result = search_at_scales(design, scan, options, {1.0});
   // A fabric turned beyond --max-rotation, or a scan at another pixel size than the design
-  // (another resolution), is searched for only when the best placement found scores low (every
-  // rotation costs about 25 searches, the other scales 17). Both are searched, the higher best of
-  // the two wins, and only when it scores clearly better: a smooth print can correlate at 0.3-0.6
-  // with a wrong placement (a synth fabric turned 11.8 deg scored 0.316 at 1100 px off; the unit
-  // test's blobs 1.6 times larger 0.44 at scale 1 and 0.6 turned half round), where the right one
-  // scores 0.8-0.96.
-  if (result.best.score < options.wider_search_below && options.use_search) {
+  // (another resolution), is searched for only when the best placement found scores low or is
+  // ambiguous (every rotation costs about 25 searches, the other scales 17). Both are searched, the
+  // higher best of the two wins, and only when it scores clearly better: a smooth print can
+  // correlate at 0.3-0.6 with a wrong placement (a synth fabric turned 11.8 deg scored 0.316 at
+  // 1100 px off; the unit test's blobs 1.6 times larger 0.44 at scale 1 and 0.6 turned half round),
+  // where the right one scores 0.8-0.96. Ambiguous too: a periodic fabric turned half round by 3.3
+  // deg scored 0.582 at -3.2 deg against a runner-up one repeat away at 0.573, the fabric box
+  // disagreeing, and 0.829 at 176.7 deg.
+  if ((result.best.score < options.wider_search_below || result.ambiguous) && options.use_search) {
     std::vector<std::pair<CoarseResult, std::string>> wider;
     CoarseOptions quiet = options;
     quiet.debug_dir.clear();  // --coarse-debug shows the first search, whichever wins
@@ -232,19 +234,27 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
     if (options.max_scale > options.min_scale)
       wider.emplace_back(search_at_scales(design, scan, quiet, other_scales(options)),
                          fmt::format("scales {:.2f} to {:.2f}", options.min_scale, options.max_scale));
+    // A wider search's placement replaces the first when it scores wider_win times as much, or,
+    // the first being ambiguous, when it is not and scores as much: it ranked the first one's best
+    // among more candidates (every rotation holds +-max-rotation) and found one clearly ahead.
+    const auto replaces = [&](const CoarseResult& w) {
+      if (w.rejected) return false;
+      if (w.best.score > options.wider_win * std::max(result.best.score, 0.0)) return true;
+      return result.ambiguous && !w.ambiguous && w.best.score >= result.best.score;
+    };
     const std::pair<CoarseResult, std::string>* best = nullptr;
     std::string searched;
     for (const auto& w : wider) {
       searched += (searched.empty() ? "" : " and ") + w.second;
-      if (!w.first.rejected && (!best || w.first.best.score > best->first.best.score)) best = &w;
+      if (replaces(w.first) && (!best || w.first.best.score > best->first.best.score)) best = &w;
     }
-    if (best && best->first.best.score > options.wider_win * std::max(result.best.score, 0.0)) {
+    if (best) {
       const double before = result.best.score;
       const std::string found = best->second;
       result = best->first;
       result.wider_note =
           fmt::format("{} searched too, found at {}: the best before scored {:.3f}", searched, found, before);
-    } else if (result.rejected && !searched.empty()) {
+    } else if ((result.rejected || result.ambiguous) && !searched.empty()) {
       result.reason += " (" + searched + " searched too, not found there either)";
     }
   }

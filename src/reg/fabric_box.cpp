@@ -332,9 +332,12 @@ FabricBox find_fabric_box(const Image& scan) {
 std::vector<Placement> box_placements(const FabricBox& box, int F, double dw, double dh, const CoarseOptions& o) {
   std::vector<Placement> out;
   if (!box.found) return out;
-  if (std::abs(box.angle_deg) > o.max_rotation_deg + 1.0) return out;
   const double cx = F * box.cx + (F - 1) / 2.0, cy = F * box.cy + (F - 1) / 2.0;  // full-resolution centre
-  for (int k = 0; k < (o.quarter_turns ? 4 : 1); ++k) {
+  // A rectangle's angle is known modulo 90 deg: each quarter turn of it within --max-rotation is a
+  // candidate (the search at every rotation has them all), or with --quarter-turns all of them.
+  for (int k = 0; k < 4; ++k) {
+    const double within = o.quarter_turns ? box.angle_deg : std::remainder(box.angle_deg + 90.0 * k, 360.0);
+    if (std::abs(within) > o.max_rotation_deg + 1.0) continue;
     // The design's x axis runs along angle + 90k: the box side there is `length` for even k.
     const double side_x = F * (k % 2 == 0 ? box.length : box.breadth);
     const double side_y = F * (k % 2 == 0 ? box.breadth : box.length);

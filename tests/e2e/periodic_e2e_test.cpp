@@ -138,6 +138,22 @@ TEST(Periodic, QuarterTurnIsFound) {
   expect_transformix_agrees(d, d.file("q.json"));
 }
 
+// A fabric laid half round (synth --quarter-turns drew these two at 176.7 and 178.4 deg), registered
+// without --quarter-turns: within +-5 deg the print matched itself one repeat away nearly as well
+// (ambiguous, the fabric box disagreeing), so the search at every rotation is made and wins.
+TEST(Periodic, AHalfTurnIsFoundWithoutQuarterTurns) {
+  ScratchDir d("periodic_half_turn");
+  for (const char* seed : {"211", "5"}) {
+    const std::string name = std::string("h") + seed;
+    const std::string pair = synth_periodic(d, name, std::stoi(seed), "--quarter-turns --max-rotation 8");
+    expect_accurate(d, pair, "");
+    // The initial placement is the half turn (its matrix about -1 on the diagonal), not a repeat.
+    const auto j = nlohmann::json::parse(read_file(d.file(name + ".json")));
+    EXPECT_LT(j["initial"]["matrix"][0].get<double>(), -0.9) << j["initial"].dump();
+    EXPECT_LT(j["initial"]["matrix"][3].get<double>(), -0.9) << j["initial"].dump();
+  }
+}
+
 TEST(Periodic, PlainElastixLandsOnAWrongRepeat) {
   ScratchDir d("periodic_none");
   const std::string pair = synth_periodic(d, "p", 1);

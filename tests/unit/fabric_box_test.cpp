@@ -104,6 +104,15 @@ TEST(FabricBox, PlacementsPutTheDesignCentreOnTheBoxCentre) {
   auto two = box_placements(b, F, dw, dh, o);
   ASSERT_EQ(two.size(), 2u);
   EXPECT_NEAR(two[1].angle_deg, 182, 1e-12);
+  // The search at every rotation (no --quarter-turns) has the half turn too.
+  o.quarter_turns = false;
+  o.max_rotation_deg = 180;
+  auto every = box_placements(b, F, dw, dh, o);
+  ASSERT_EQ(every.size(), 2u);
+  EXPECT_NEAR(every[0].angle_deg, 2, 1e-12);
+  EXPECT_NEAR(every[1].angle_deg, 182, 1e-12);
+  o.max_rotation_deg = 5;
+  o.quarter_turns = true;
   // Another aspect or a box turned beyond --max-rotation: nothing.
   EXPECT_TRUE(box_placements(b, F, 600, 600, o).empty());
   b.angle_deg = 20;

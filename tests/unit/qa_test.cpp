@@ -103,8 +103,18 @@ TEST(QaSimilarity, TilesAreSpreadOverTheWholeImageAndInsideIt) {
   EXPECT_GT(maxx, img.width * 7 / 8);
   EXPECT_LT(miny, img.height / 8);
   EXPECT_GT(maxy, img.height * 7 / 8);
-  const auto small = qa::sample_tiles(Size{100, 80}, 4, 256);  // tiles shrink to the image
-  for (const Window& w : small) EXPECT_EQ(w, (Window{0, 0, 100, 80}));
+  // On a small image the tiles shrink to a third of each side, so that some lie wholly inside a
+  // scan a few px off, and they are spread as on a large one.
+  const Size little{100, 80};
+  const auto small = qa::sample_tiles(little, 4, 256);
+  ASSERT_EQ(small.size(), 4u);
+  for (const Window& w : small) {
+    EXPECT_EQ(w.clipped(little), w);
+    EXPECT_EQ(w.width, 33);
+    EXPECT_EQ(w.height, 26);
+  }
+  EXPECT_EQ(small[0], (Window{9, 7, 33, 26}));
+  EXPECT_EQ(small[3], (Window{59, 47, 33, 26}));
 }
 
 TEST(QaDeformation, RigidMotionHasUnitJacobianAndNoLocalDeformation) {

@@ -29,7 +29,7 @@ class JointHistogram {
   uint64_t total_ = 0;
 };
 
-// `count` tiles of `tile` x `tile` pixels (smaller on small images) on a regular grid spread over
+// `count` tiles of `tile` x `tile` pixels (at most a third of each side) on a regular grid spread over
 // the whole image, centred in their grid cells. Deterministic, so before and after see the same tiles.
 std::vector<Window> sample_tiles(Size image, int count, int tile);
 

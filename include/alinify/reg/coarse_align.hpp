@@ -89,8 +89,8 @@ struct CoarseOptions {
   bool use_search = true;    // correlation search over translations and rotations
   bool use_box = true;       // the fabric's bounding box (fabric_box.hpp) as candidates and as a check
   double box_weight = 0.05;  // added to the confidence when the box agrees, taken off when it disagrees
-  // When the best placement scores below wider_search_below, the search is made again (without
-  // debug files: debug_dir shows the first search) at every
+  // When the best placement scores below wider_search_below or is ambiguous, the search is made
+  // again (without debug files: debug_dir shows the first search) at every
   // rotation (any_rotation: a fabric turned beyond max_rotation_deg) and at scales (scan px per
   // design px) from min_scale to max_scale, scale_step apart (a scan made at another resolution
   // than the design); the higher best of the two wins when it scores wider_win times as much.
