@@ -186,6 +186,24 @@ void ColourModel::apply(double x, double y, const float design[3], double out[3]
   for (int c = 0; c < 3; ++c) out[c] = g * out[c] + offset[c];
 }
 
+namespace {
+
+// The model's residual norm at every flat sample: their median and count.
+void flat_residual(const std::vector<Sample>& s, ColourModel& model) {
+  std::vector<double> r;
+  for (const Sample& smp : s) {
+    if (!smp.flat) continue;
+    double out[3], e2 = 0;
+    model.apply(smp.x, smp.y, smp.design.data(), out);
+    for (int c = 0; c < 3; ++c) e2 += (out[c] - smp.scan[c]) * (out[c] - smp.scan[c]);
+    r.push_back(std::sqrt(e2));
+  }
+  model.flat_samples = static_cast<int64_t>(r.size());
+  model.flat_median = median_of(r);
+}
+
+}  // namespace
+
 ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const FitOptions& options) {
   if (s.size() < 16) {
     ColourModel model;
@@ -196,14 +214,19 @@ ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const Fit
   std::vector<double> r;
   ColourModel affine = fit_one<kAffineFeatures>(s, image, options, r);
   affine.affine_median = median_of(r);
-  if (!options.tone_curve) return affine;
+  if (!options.tone_curve) {
+    flat_residual(s, affine);
+    return affine;
+  }
   // Both judged by the median residual over every sample: robust to the defects, and blind to
   // which samples each fit counted as inliers.
   ColourModel curved = fit_one<kCurvedFeatures>(s, image, options, r);
   curved.affine_median = affine.affine_median;
   curved.curved_median = median_of(r);
   affine.curved_median = curved.curved_median;
-  return curved.curved_median < options.curve_keep * affine.affine_median ? curved : affine;
+  ColourModel& kept = curved.curved_median < options.curve_keep * affine.affine_median ? curved : affine;
+  flat_residual(s, kept);
+  return kept;
 }
 
 std::string ColourModel::to_json_text() const {
@@ -217,7 +240,9 @@ std::string ColourModel::to_json_text() const {
                    {"residual_median", residual_median},
                    {"residual_rms", residual_rms},
                    {"inlier_fraction", inlier_fraction},
-                   {"samples", samples}};
+                   {"samples", samples},
+                   {"flat_median", flat_median},
+                   {"flat_samples", flat_samples}};
   return j.dump();
 }
 
@@ -236,6 +261,8 @@ ColourModel ColourModel::from_json_text(const std::string& text) {
     c.residual_rms = j.at("residual_rms").get<double>();
     c.inlier_fraction = j.at("inlier_fraction").get<double>();
     c.samples = j.at("samples").get<int64_t>();
+    c.flat_median = j.at("flat_median").get<double>();
+    c.flat_samples = j.at("flat_samples").get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     fail_runtime(std::string("colour model: malformed message: ") + e.what());
   }

@@ -98,6 +98,22 @@ std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t r
     }
     for (int c = 0; c < 3; ++c) out[c] = static_cast<float>(sum[c]) * norm;
   };
+  // Whether the design is one colour (within kFlatRange) over the box and a pixel around it, the
+  // rows clamped as the box's are.
+  const auto flat_at = [&](const uint8_t* rgb, int64_t x, int64_t y) {
+    const int64_t r = s + 1;
+    uint8_t lo[3] = {255, 255, 255}, hi[3] = {0, 0, 0};
+    for (int64_t dy = -r; dy <= r; ++dy) {
+      const uint8_t* row = rgb + std::clamp<int64_t>(y - px.in_y0 + dy, 0, px.in_rows - 1) * w * 3;
+      for (int64_t dx = -r; dx <= r; ++dx) {
+        const uint8_t* q = row + std::clamp<int64_t>(x + dx, 0, w - 1) * 3;
+        for (int c = 0; c < 3; ++c) lo[c] = std::min(lo[c], q[c]), hi[c] = std::max(hi[c], q[c]);
+      }
+    }
+    for (int c = 0; c < 3; ++c)
+      if (hi[c] - lo[c] > kFlatRange) return false;
+    return true;
+  };
   std::vector<Sample> out;
   for (int64_t y = (y0 + step - 1) / step * step; y < y0 + rows; y += step)
     for (int64_t x = 0; x < w; x += step) {
@@ -107,6 +123,7 @@ std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t r
       smp.y = static_cast<float>(y);
       mean_at(px.design, x, y, smp.design.data());
       mean_at(px.aligned, x, y, smp.scan.data());
+      smp.flat = flat_at(px.design, x, y);
       out.push_back(smp);
     }
   return out;

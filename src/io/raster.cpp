@@ -136,6 +136,13 @@ Raster Raster::open(const std::string& path) {
   const char* wkt = GDALGetProjectionRef(ds);
   r.info_.projection = wkt ? wkt : "";
   const std::string driver = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
+  const char* compression = GDALGetMetadataItem(ds, "COMPRESSION", "IMAGE_STRUCTURE");
+  const std::string codec = compression ? compression : "";
+  const char* lossless = GDALGetMetadataItem(ds, "COMPRESSION_REVERSIBILITY", "IMAGE_STRUCTURE");
+  if (driver == "JPEG" || codec == "JPEG" || codec == "YCbCr JPEG")
+    r.info_.lossy = "JPEG";
+  else if ((driver == "WEBP" || codec == "WEBP") && !(lossless && std::string(lossless) == "LOSSLESS"))
+    r.info_.lossy = "WEBP";
   if (driver == "GTiff" || driver == "COG") r.blocks_ = detail::TiffBlocks::open_if_plain(path, r.info_.size);
   return r;
 }

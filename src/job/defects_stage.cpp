@@ -63,9 +63,20 @@ void map_strip(const defects::DeltaMap& map, std::vector<uint8_t>& grey) {
   for (size_t i = 0; i < map.de.size(); ++i) grey[i] = static_cast<uint8_t>(std::min(255.0f, std::round(map.de[i])));
 }
 
-// The colour model's residual median (RGB levels, inliers) above which the log warns of a noisy
-// scan: about 1.4 x the highest measured on lossless pairs at synth's default weave (2.33); a weave
-// of 0.12 read 3.49 (no false defect), JPEG quality 85 3.50 (59 on 6.6 MP).
+// The scan's noise and texture: the colour model's residual median (RGB levels) over the flat
+// samples, where no edge and no misregistration adds to it; over all samples when the design has
+// fewer than kFlatMin flat ones. The residual over all grows as the design's edges crowd: on
+// lossless pairs of seed 3 at synth's default weave it read 5.01 at 600x450 and 2.08 at 3000x2200,
+// the flat samples' 2.28 (85 of them) and 1.79 (docs/defects.md, "A noisy scan").
+constexpr int64_t kFlatMin = 50;
+double scan_noise(const defects::ColourModel& m) {
+  return m.flat_samples >= kFlatMin ? m.flat_median : m.residual_median;
+}
+
+// scan_noise above which the log warns of a noisy scan: about 1.4 x the highest on those lossless
+// pairs (2.28, at 600x450); a weave of 0.12 read 2.97 (no false defect), 0.2 4.54 (282 false
+// defects on 6.6 MP at --defect-scale 1). Lossy compression is warned of by itself: JPEG quality
+// 85 read 2.68 and gave 130.
 constexpr double kNoisyResidual = 3.3;
 
 nlohmann::json model_json(const defects::ColourModel& m) {
@@ -78,7 +89,9 @@ nlohmann::json model_json(const defects::ColourModel& m) {
           {"residual_median_all_curved", m.curved_median},
           {"samples", m.samples},
           {"residual_median_rgb", m.residual_median},
-          {"noisy_scan", m.residual_median > kNoisyResidual},
+          {"flat_residual_median_rgb", m.flat_median},
+          {"flat_samples", m.flat_samples},
+          {"noisy_scan", scan_noise(m) > kNoisyResidual},
           {"residual_rms_rgb", m.residual_rms},
           {"inlier_fraction", m.inlier_fraction}};
 }
@@ -86,7 +99,7 @@ nlohmann::json model_json(const defects::ColourModel& m) {
 }  // namespace
 
 nlohmann::json find_defects(par::Communicator& comm, const WarpJob& job, const transform::TransformFile& t) {
-  DefectInputs in{job.design, job.out, defect_paths_for(job.out), job.defect_options, job.defect_map, -1, ""};
+  DefectInputs in{job.design, job.out, job.scan, defect_paths_for(job.out), job.defect_options, job.defect_map, -1, ""};
   if (job.qa.enabled) in.crops_folder = qa::qa_paths_for(job.out).pictures;
   return find_defects(comm, in, t);
 }
@@ -106,11 +119,13 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     if (job.fill >= 0) defects::mask_fill(w.px, y0, rows, job.fill, static_cast<int64_t>(margin), valid.data());
     return valid;
   };
-  std::string message;
+  std::string message, lossy;
   int step = 0;
   on_every_rank(comm, "defects: colour samples", [&] {
     design.emplace(io::Raster::open(job.design));
     aligned.emplace(io::Raster::open(job.aligned));
+    lossy = job.source.empty() || job.source == job.aligned ? aligned->info().lossy
+                                                            : io::Raster::open(job.source).info().lossy;
     size = design->size();
     step = defects::sample_step_for(size, o);
     mine = plan::strip_run_for_rank(size.height, kDefectStripRows, comm.rank(), comm.size());
@@ -118,7 +133,8 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     Window2 w;
     for (const plan::RowRange& r : mine)
       for (int64_t y = (r.y0 + step - 1) / step * step; y < r.y0 + r.rows; y += step) {
-        read_rows(*design, *aligned, y, 1, job.fill >= 0 ? std::max(o.scale, fill_halo) : o.scale, w);
+        // A row more than the box: Sample::flat looks a pixel around it.
+        read_rows(*design, *aligned, y, 1, job.fill >= 0 ? std::max(o.scale + 1, fill_halo) : o.scale + 1, w);
         const std::vector<defects::Sample> row = defects::collect_samples(w.px, y, 1, step, o, mask(w, y, 1).data());
         samples.insert(samples.end(), row.begin(), row.end());
       }
@@ -137,18 +153,24 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     const defects::ColourModel m = defects::fit_colour_model(all, size, fo);
     spdlog::info(
         "defects: colour model from {} samples (every {} px): residual median {:.2f}, rms {:.2f} (RGB levels), "
-        "{:.1f} % inliers; {} (residual median over all samples {:.2f} affine, {:.2f} with tone curves)",
+        "{:.1f} % inliers; {} (residual median over all samples {:.2f} affine, {:.2f} with tone curves); {:.2f} "
+        "over the {} flat samples",
         m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction,
-        m.has_curve() ? "tone curves kept" : "affine", m.affine_median, m.curved_median);
-    // Lossless pairs at synth's default weave read 2.1-2.3 here; texture or compression the
-    // smoothing does not hold back reads higher and comes out as false defects (docs/defects.md,
-    // "A noisy scan").
-    if (m.residual_median > kNoisyResidual)
+        m.has_curve() ? "tone curves kept" : "affine", m.affine_median, m.curved_median, m.flat_median, m.flat_samples);
+    // Texture or noise the smoothing does not hold back, and JPEG's colour edges, come out as false
+    // defects (docs/defects.md, "A noisy scan").
+    if (scan_noise(m) > kNoisyResidual)
       spdlog::warn(
-          "defects: {}: the colour model's residual median is {:.2f} RGB levels, over the {:.1f} of a scan whose noise "
-          "--defect-scale {} holds back: expect false defects along edges and in texture; --defect-scale {} smooths "
-          "more (docs/defects.md, \"A noisy scan\")",
-          job.aligned, m.residual_median, kNoisyResidual, o.scale, o.scale + 1);
+          "defects: {}: the colour model's residual median is {:.2f} RGB levels {}, over the {:.1f} of a scan whose "
+          "noise --defect-scale {} holds back: expect false defects in texture and along edges; --defect-scale {} "
+          "smooths more (docs/defects.md, \"A noisy scan\")",
+          job.aligned, scan_noise(m), m.flat_samples >= kFlatMin ? "where the design is flat" : "(no flat design area)",
+          kNoisyResidual, o.scale, o.scale + 1);
+    if (!lossy.empty() && o.scale < 2)
+      spdlog::warn(
+          "defects: {}: stored with {} compression (lossy): expect false defects along colour edges at --defect-scale "
+          "{}; --defect-scale 2 holds most back (docs/defects.md, \"A noisy scan\")",
+          job.source, lossy, o.scale);
     return m.to_json_text();
   });
   parts.clear();
@@ -247,6 +269,7 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
                      {"csv", paths.csv},
                      {"geojson", paths.geojson},
                      {"colour_model", model_json(model)},
+                     {"lossy_source", lossy},
                      {"delta_e", "CIE 1976"},
                      {"crops", crops},
                      {"options",

@@ -26,6 +26,9 @@ DefectPaths defect_paths_for(const std::string& output);
 // files) and `inspect` (an image already aligned, files under a prefix).
 struct DefectInputs {
   std::string design, aligned;
+  // The file the aligned pixels came from (the scan; for `inspect` the aligned image): its lossy
+  // compression, if any, is warned of.
+  std::string source;
   DefectPaths paths;
   defects::DefectOptions options;
   bool map = false;  // --defect-map

@@ -66,7 +66,7 @@ nlohmann::json run_inspect(par::Communicator& comm, const InspectJob& job) {
     t = transform::from_json_text(text, job.transform_path);
   }
   try {
-    detail::DefectInputs in{job.design, job.aligned, out, job.defect_options, job.defect_map, -1, ""};
+    detail::DefectInputs in{job.design, job.aligned, job.aligned, out, job.defect_options, job.defect_map, -1, ""};
     // Without the transform, the area the scan did not cover is known only by the fill the warp wrote there.
     if (text.empty()) in.fill = job.fill;
     return detail::find_defects(comm, in, t);

@@ -243,9 +243,14 @@ TEST(DefectsColourModel, JsonRoundTripIsExact) {
   truth.image = Size{640, 480};
   truth.gain = {0.01, 0, 0, 0, 0};
   for (const double gamma : {1.0, 0.7}) {
-    const ColourModel fit = fit_colour_model(toned_samples(truth, gamma, 0.0, 3), truth.image);
+    std::vector<Sample> samples = toned_samples(truth, gamma, 0.0, 3);
+    for (size_t i = 0; i < samples.size(); i += 3) samples[i].flat = true;
+    const ColourModel fit = fit_colour_model(samples, truth.image);
     EXPECT_EQ(fit.has_curve(), gamma != 1.0);
+    EXPECT_EQ(fit.flat_samples, static_cast<int64_t>((samples.size() + 2) / 3));
     const ColourModel back = ColourModel::from_json_text(fit.to_json_text());
+    EXPECT_EQ(back.flat_median, fit.flat_median);
+    EXPECT_EQ(back.flat_samples, fit.flat_samples);
     EXPECT_EQ(back.m, fit.m);
     EXPECT_EQ(back.curve, fit.curve);
     EXPECT_EQ(back.offset, fit.offset);
@@ -341,6 +346,43 @@ Pair textured_pair() {
       for (int c = 0; c < 3; ++c) p.aligned[i + c] = static_cast<uint8_t>(std::lround(0.9 * p.design[i + c] + 10));
     }
   return p;
+}
+
+// A sample is flat where the design is one colour over its box and a pixel around it; the flat
+// samples' residual is the scan's noise, however many edges the design has.
+TEST(DefectsColourModel, FlatSamplesMeasureTheNoiseAwayFromEdges) {
+  const int64_t w = 64, h = 24;
+  std::vector<uint8_t> design(static_cast<size_t>(w * h * 3)), scan(design.size());
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, 2);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const size_t i = static_cast<size_t>((y * w + x) * 3 + c);
+        design[i] = x < 30 ? 40 : 200;  // an edge between x = 29 and 30
+        // The scan is the design shifted by a pixel (the edge at 31) plus noise: off at the edge only.
+        scan[i] = static_cast<uint8_t>(std::clamp((x < 31 ? 40 : 200) + noise(rng), 0.0, 255.0));
+      }
+  DefectOptions o;  // scale 1: 3x3 box, flat when uniform over 5x5
+  const StripPixels px{Size{w, h}, 0, h, design.data(), scan.data()};
+  const std::vector<Sample> samples = collect_samples(px, 0, h, 4, o, nullptr);
+  int flat = 0;
+  for (const Sample& s : samples) {
+    const bool near_edge = s.x >= 30 - 2 && s.x <= 29 + 2;
+    EXPECT_EQ(s.flat, !near_edge) << s.x << "," << s.y;
+    flat += s.flat;
+  }
+  EXPECT_GT(flat, 0);
+  FitOptions fo;
+  fo.gain_field = false;
+  fo.tone_curve = false;
+  const ColourModel m = fit_colour_model(samples, Size{w, h}, fo);
+  EXPECT_EQ(m.flat_samples, flat);
+  // Noise of sd 2 per channel, averaged over 9 px: the norm of three channels' errors is about
+  // 2 / 3 * sqrt(3) = 1.15 at its typical size; the edge's one-pixel shift adds 53 levels a channel
+  // to the samples beside it, which the median over the flat ones never sees.
+  EXPECT_LT(m.flat_median, 2.0);
+  EXPECT_GT(m.flat_median, 0.3);
 }
 
 std::vector<Defect> run_on(const Pair& p, const DefectOptions& o) {

@@ -89,6 +89,32 @@ TEST(RasterIo, ReadsAWindowPixelInterleaved) {
       for (int c = 0; c < 3; ++c) ASSERT_EQ(buf[y * 30 + x * 3 + c], ((20 + x) * 7 + (30 + y) * 3 + c * 50) % 256);
 }
 
+// Lossy compression is reported (the defect stage warns of it): a JPEG file, a JPEG-compressed
+// GeoTIFF (YCbCr or not); a plain or deflate-compressed GeoTIFF and a PNG are not lossy.
+TEST(RasterIo, LossyCompressionIsReported) {
+  test::ScratchDir dir("io-lossy");
+  write_rgb(dir.file("a.tif"), 64, 48);
+  GDALDatasetH src = GDALOpen(dir.file("a.tif").c_str(), GA_ReadOnly);
+  ASSERT_NE(src, nullptr);
+  const auto copy = [&](const char* driver, const std::string& name, std::vector<const char*> options) {
+    options.push_back(nullptr);
+    GDALDatasetH out = GDALCreateCopy(GDALGetDriverByName(driver), dir.file(name).c_str(), src, FALSE,
+                                      const_cast<char**>(options.data()), nullptr, nullptr);
+    ASSERT_NE(out, nullptr) << name;
+    GDALClose(out);
+  };
+  copy("JPEG", "a.jpg", {"QUALITY=85"});
+  copy("GTiff", "j.tif", {"COMPRESS=JPEG"});
+  copy("GTiff", "y.tif", {"COMPRESS=JPEG", "PHOTOMETRIC=YCBCR"});
+  copy("GTiff", "d.tif", {"COMPRESS=DEFLATE"});
+  copy("PNG", "a.png", {});
+  GDALClose(src);
+  for (const char* name : {"a.jpg", "j.tif", "y.tif"})
+    EXPECT_EQ(io::Raster::open(dir.file(name)).info().lossy, "JPEG") << name;
+  for (const char* name : {"a.tif", "d.tif", "a.png"})
+    EXPECT_EQ(io::Raster::open(dir.file(name)).info().lossy, "") << name;
+}
+
 TEST(RasterIo, DecimationAveragesBoxesOfGrey) {
   test::ScratchDir dir("io-dec");
   write_rgb(dir.file("a.tif"), 64, 48);

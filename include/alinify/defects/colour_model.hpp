@@ -10,10 +10,17 @@
 
 namespace alinify::defects {
 
+// A design whose channels each vary by at most this many levels over a sample's box and a pixel
+// around it is flat there (synth's designs and digital prints: uniform areas vary by 0).
+constexpr int kFlatRange = 2;
+
 // One pixel pair: design pixel position and both (pre-smoothed) RGB colours, 0..255.
 struct Sample {
   float x = 0, y = 0;
   std::array<float, 3> design{}, scan{};
+  // The design is one colour (within kFlatRange levels) over the sample's box and a pixel around
+  // it: the residual there is the scan's noise and texture, not an edge's misregistration.
+  bool flat = false;
 };
 
 // scan = g(x, y) * (M * design + tone curves) + offset, with the illumination gain
@@ -36,6 +43,11 @@ struct ColourModel {
   // The residual medians over all samples of the affine fit and of the fit with tone curves (0 when
   // not fitted): the curves are kept when they bring it below FitOptions::curve_keep of the affine's.
   double affine_median = 0, curved_median = 0;
+  // The residual median over the flat samples (Sample::flat), every one of them, and their count:
+  // the scan's noise and texture alone, whatever share of the design is edges (docs/defects.md,
+  // "A noisy scan").
+  double flat_median = 0;
+  int64_t flat_samples = 0;
 
   bool has_curve() const;
   static double tone_term(int t, double d);

@@ -24,6 +24,9 @@ struct RasterInfo {
   bool has_geotransform = false;
   std::array<double, 6> geotransform{0, 1, 0, 0, 0, 1};
   std::string projection;
+  // The lossy compression the pixels were stored with ("JPEG", "WEBP"), empty for none or a
+  // lossless one: JPEG's chroma at half resolution changes every colour edge (docs/defects.md).
+  std::string lossy;
 };
 
 // The largest raster accepted, checked on the header before anything is allocated: 2^18 pixels
