@@ -85,31 +85,28 @@ std::vector<Sample> collect_samples(const StripPixels& px, int64_t y0, int64_t r
   if (px.x0 != 0) fail_runtime("defects: colour samples are taken from full-width strips");
   const int64_t w = px.image.width, s = o.scale;
   const float norm = 1.0f / static_cast<float>((2 * s + 1) * (2 * s + 1));
-  // The box mean at a sample only (box_smooth's sums, clamped the same way): a sample every
-  // `step` px needs no smoothed rows.
-  const auto mean_at = [&](const uint8_t* rgb, int64_t x, int64_t y, float out[3]) {
-    int32_t sum[3] = {0, 0, 0};
-    for (int64_t dy = -s; dy <= s; ++dy) {
-      const uint8_t* row = rgb + std::clamp<int64_t>(y - px.in_y0 + dy, 0, px.in_rows - 1) * w * 3;
-      for (int64_t dx = -s; dx <= s; ++dx) {
-        const uint8_t* q = row + std::clamp<int64_t>(x + dx, 0, w - 1) * 3;
-        for (int c = 0; c < 3; ++c) sum[c] += q[c];
-      }
-    }
-    for (int c = 0; c < 3; ++c) out[c] = static_cast<float>(sum[c]) * norm;
-  };
-  // Whether the design is one colour (within kFlatRange) over the box and a pixel around it, the
-  // rows clamped as the box's are.
-  const auto flat_at = [&](const uint8_t* rgb, int64_t x, int64_t y) {
-    const int64_t r = s + 1;
-    uint8_t lo[3] = {255, 255, 255}, hi[3] = {0, 0, 0};
+  // Every pixel of the square of radius r around (x, y), clamped as box_smooth clamps: a sample
+  // every `step` px needs no smoothed rows.
+  const auto each_pixel = [&](const uint8_t* rgb, int64_t x, int64_t y, int64_t r, auto&& visit) {
     for (int64_t dy = -r; dy <= r; ++dy) {
       const uint8_t* row = rgb + std::clamp<int64_t>(y - px.in_y0 + dy, 0, px.in_rows - 1) * w * 3;
-      for (int64_t dx = -r; dx <= r; ++dx) {
-        const uint8_t* q = row + std::clamp<int64_t>(x + dx, 0, w - 1) * 3;
-        for (int c = 0; c < 3; ++c) lo[c] = std::min(lo[c], q[c]), hi[c] = std::max(hi[c], q[c]);
-      }
+      for (int64_t dx = -r; dx <= r; ++dx) visit(row + std::clamp<int64_t>(x + dx, 0, w - 1) * 3);
     }
+  };
+  // The box mean at a sample (box_smooth's sums).
+  const auto mean_at = [&](const uint8_t* rgb, int64_t x, int64_t y, float out[3]) {
+    int32_t sum[3] = {0, 0, 0};
+    each_pixel(rgb, x, y, s, [&](const uint8_t* q) {
+      for (int c = 0; c < 3; ++c) sum[c] += q[c];
+    });
+    for (int c = 0; c < 3; ++c) out[c] = static_cast<float>(sum[c]) * norm;
+  };
+  // Whether the design is one colour (within kFlatRange) over the box and a pixel around it.
+  const auto flat_at = [&](const uint8_t* rgb, int64_t x, int64_t y) {
+    uint8_t lo[3] = {255, 255, 255}, hi[3] = {0, 0, 0};
+    each_pixel(rgb, x, y, s + 1, [&](const uint8_t* q) {
+      for (int c = 0; c < 3; ++c) lo[c] = std::min(lo[c], q[c]), hi[c] = std::max(hi[c], q[c]);
+    });
     for (int c = 0; c < 3; ++c)
       if (hi[c] - lo[c] > kFlatRange) return false;
     return true;

@@ -69,9 +69,8 @@ void map_strip(const defects::DeltaMap& map, std::vector<uint8_t>& grey) {
 // lossless pairs of seed 3 at synth's default weave it read 5.01 at 600x450 and 2.08 at 3000x2200,
 // the flat samples' 2.28 (85 of them) and 1.79 (docs/defects.md, "A noisy scan").
 constexpr int64_t kFlatMin = 50;
-double scan_noise(const defects::ColourModel& m) {
-  return m.flat_samples >= kFlatMin ? m.flat_median : m.residual_median;
-}
+bool noise_from_flat(const defects::ColourModel& m) { return m.flat_samples >= kFlatMin; }
+double scan_noise(const defects::ColourModel& m) { return noise_from_flat(m) ? m.flat_median : m.residual_median; }
 
 // scan_noise above which the log warns of a noisy scan: about 1.4 x the highest on those lossless
 // pairs (2.28, at 600x450); a weave of 0.12 read 2.97 (no false defect), 0.2 4.54 (282 false
@@ -124,8 +123,7 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
   on_every_rank(comm, "defects: colour samples", [&] {
     design.emplace(io::Raster::open(job.design));
     aligned.emplace(io::Raster::open(job.aligned));
-    lossy = job.source.empty() || job.source == job.aligned ? aligned->info().lossy
-                                                            : io::Raster::open(job.source).info().lossy;
+    lossy = job.source == job.aligned ? aligned->info().lossy : io::Raster::open(job.source).info().lossy;
     size = design->size();
     step = defects::sample_step_for(size, o);
     mine = plan::strip_run_for_rank(size.height, kDefectStripRows, comm.rank(), comm.size());
@@ -159,13 +157,13 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
         m.has_curve() ? "tone curves kept" : "affine", m.affine_median, m.curved_median, m.flat_median, m.flat_samples);
     // Texture or noise the smoothing does not hold back, and JPEG's colour edges, come out as false
     // defects (docs/defects.md, "A noisy scan").
-    if (scan_noise(m) > kNoisyResidual)
+    if (const double noise = scan_noise(m); noise > kNoisyResidual)
       spdlog::warn(
           "defects: {}: the colour model's residual median is {:.2f} RGB levels {}, over the {:.1f} of a scan whose "
           "noise --defect-scale {} holds back: expect false defects in texture and along edges; --defect-scale {} "
           "smooths more (docs/defects.md, \"A noisy scan\")",
-          job.aligned, scan_noise(m), m.flat_samples >= kFlatMin ? "where the design is flat" : "(no flat design area)",
-          kNoisyResidual, o.scale, o.scale + 1);
+          job.aligned, noise, noise_from_flat(m) ? "where the design is flat" : "(no flat design area)", kNoisyResidual,
+          o.scale, o.scale + 1);
     if (!lossy.empty() && o.scale < 2)
       spdlog::warn(
           "defects: {}: stored with {} compression (lossy): expect false defects along colour edges at --defect-scale "
