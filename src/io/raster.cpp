@@ -3,6 +3,7 @@
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <gdal.h>
+#include <gdal_utils.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -65,21 +66,54 @@ void init_gdal(uint64_t cache_bytes) {
   });
 }
 
-Raster::Raster(Raster&& o) noexcept : info_(std::move(o.info_)), ds_(o.ds_), blocks_(std::move(o.blocks_)) {
+Raster::Raster(Raster&& o) noexcept
+    : info_(std::move(o.info_)), ds_(o.ds_), file_(o.file_), blocks_(std::move(o.blocks_)) {
   o.ds_ = nullptr;
+  o.file_ = nullptr;
 }
 Raster& Raster::operator=(Raster&& o) noexcept {
   if (this != &o) {
-    if (ds_) GDALClose(ds_);
+    close();
     info_ = std::move(o.info_);
     ds_ = o.ds_;
+    file_ = o.file_;
     o.ds_ = nullptr;
+    o.file_ = nullptr;
     blocks_ = std::move(o.blocks_);
   }
   return *this;
 }
-Raster::~Raster() {
+Raster::~Raster() { close(); }
+
+void Raster::close() {
   if (ds_) GDALClose(ds_);
+  if (file_) GDALClose(file_);
+  ds_ = file_ = nullptr;
+}
+
+// A band of colour-table indices read as what they stand for: GDAL's own expansion (gdal_translate
+// -expand, as an in-memory VRT over the open file), so that every read, averaged ones included,
+// sees the colours and not the indices. An index image averaged or compared as grey is noise: a
+// 256-colour design was "not found in the scan" (score 0.17) before.
+void Raster::expand_palette() {
+  GDALRasterBandH band = GDALGetRasterBand(ds_, 1);
+  GDALColorTableH table = GDALGetRasterColorTable(band);
+  if (!table || GDALGetRasterColorInterpretation(band) != GCI_PaletteIndex) return;
+  const GDALPaletteInterp kind = GDALGetPaletteInterpretation(table);
+  if (kind != GPI_RGB && kind != GPI_Gray)
+    fail_input(info_.path, std::string("has a ") + GDALGetPaletteInterpretationName(kind) +
+                               " colour table; RGB or grey colour tables expected");
+  const char* argv[] = {"-of", "VRT", "-expand", kind == GPI_RGB ? "rgb" : "gray", nullptr};
+  GDALTranslateOptions* options = GDALTranslateOptionsNew(const_cast<char**>(argv), nullptr);
+  CPLErrorReset();
+  GDALDatasetH expanded = GDALTranslate("", ds_, options, nullptr);
+  GDALTranslateOptionsFree(options);
+  if (!expanded) fail_input(info_.path, "its colour table could not be expanded: " + last_gdal_error());
+  file_ = ds_;
+  ds_ = expanded;
+  info_.bands = GDALGetRasterCount(ds_);
+  info_.overviews = 0;
+  info_.palette = true;
 }
 
 Raster Raster::open(const std::string& path) {
@@ -128,6 +162,7 @@ Raster Raster::open(const std::string& path) {
                            "; 8-bit (Byte) bands expected");
   }
   r.info_.overviews = GDALGetOverviewCount(GDALGetRasterBand(ds, 1));
+  if (r.info_.bands == 1) r.expand_palette();
   double gt[6];
   if (GDALGetGeoTransform(ds, gt) == CE_None) {
     r.info_.has_geotransform = true;
@@ -172,6 +207,37 @@ void Raster::read_rgb(const Window& w, uint8_t* dst, size_t stride) const {
   }
 }
 
+// What an averaged read reads from, and the window there. A colour-table file's expanding VRT
+// averages the indices and looks the average up (a 2 x 2 box of two inks read 89.9 for a grey of
+// 107.4 in the unit test), so its window is read at full resolution, the colours expanded, into
+// an in-memory dataset and averaged from there by the same GDAL resampler. The callers' windows
+// are bands of a few hundred rows (QA previews) or the decimation's rows.
+struct Raster::AveragingSource {
+  GDALDatasetH ds = nullptr;
+  Window w;
+  bool owned = false;
+  AveragingSource(const Raster& r, const Window& win) : ds(r.ds_), w(win) {
+    if (!r.info_.palette) return;
+    const int nb = r.info_.bands;
+    std::vector<uint8_t> px(static_cast<size_t>(win.width) * win.height * 3);
+    r.read_rgb(win, px.data(), static_cast<size_t>(win.width) * 3);
+    ds = GDALCreate(GDALGetDriverByName("MEM"), "", static_cast<int>(win.width), static_cast<int>(win.height), nb,
+                    GDT_Byte, nullptr);
+    if (!ds) fail_runtime("no memory for an averaged read of " + r.info_.path);
+    owned = true;
+    int band_map[3] = {1, 2, 3};
+    GDALDatasetRasterIO(ds, GF_Write, 0, 0, static_cast<int>(win.width), static_cast<int>(win.height), px.data(),
+                        static_cast<int>(win.width), static_cast<int>(win.height), GDT_Byte, nb, band_map, 3,
+                        static_cast<GSpacing>(win.width) * 3, 1);
+    w = Window{0, 0, win.width, win.height};
+  }
+  ~AveragingSource() {
+    if (owned) GDALClose(ds);
+  }
+  AveragingSource(const AveragingSource&) = delete;
+  AveragingSource& operator=(const AveragingSource&) = delete;
+};
+
 void Raster::read_grey_average(const Window& w, int out_w, int out_h, float* dst) const {
   const int nb = info_.bands == 1 ? 1 : 3;
   std::vector<float> rgb(static_cast<size_t>(out_w) * out_h * nb);
@@ -179,10 +245,11 @@ void Raster::read_grey_average(const Window& w, int out_w, int out_h, float* dst
   INIT_RASTERIO_EXTRA_ARG(extra);
   extra.eResampleAlg = GRIORA_Average;
   int band_map[3] = {1, 2, 3};
+  const AveragingSource src(*this, w);
   CPLErrorReset();
-  CPLErr e = GDALDatasetRasterIOEx(ds_, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0),
-                                   static_cast<int>(w.width), static_cast<int>(w.height), rgb.data(), out_w, out_h,
-                                   GDT_Float32, nb, band_map, static_cast<GSpacing>(nb * sizeof(float)),
+  CPLErr e = GDALDatasetRasterIOEx(src.ds, GF_Read, static_cast<int>(src.w.x0), static_cast<int>(src.w.y0),
+                                   static_cast<int>(src.w.width), static_cast<int>(src.w.height), rgb.data(), out_w,
+                                   out_h, GDT_Float32, nb, band_map, static_cast<GSpacing>(nb * sizeof(float)),
                                    static_cast<GSpacing>(nb * sizeof(float)) * out_w, sizeof(float), &extra);
   if (e != CE_None) fail_input(info_.path, "decimated read failed (truncated or corrupt file?): " + last_gdal_error());
   const size_t n = static_cast<size_t>(out_w) * out_h;
@@ -199,10 +266,11 @@ void Raster::read_rgb_average(const Window& w, int out_w, int out_h, uint8_t* ds
   extra.eResampleAlg = GRIORA_Average;
   // A grey file is read three times into R, G and B.
   int band_map[3] = {1, info_.bands == 1 ? 1 : 2, info_.bands == 1 ? 1 : 3};
+  const AveragingSource src(*this, w);
   CPLErrorReset();
-  CPLErr e = GDALDatasetRasterIOEx(ds_, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0),
-                                   static_cast<int>(w.width), static_cast<int>(w.height), dst, out_w, out_h, GDT_Byte,
-                                   3, band_map, 3, static_cast<GSpacing>(3) * out_w, 1, &extra);
+  CPLErr e = GDALDatasetRasterIOEx(src.ds, GF_Read, static_cast<int>(src.w.x0), static_cast<int>(src.w.y0),
+                                   static_cast<int>(src.w.width), static_cast<int>(src.w.height), dst, out_w, out_h,
+                                   GDT_Byte, 3, band_map, 3, static_cast<GSpacing>(3) * out_w, 1, &extra);
   if (e != CE_None) fail_input(info_.path, "preview read failed (truncated or corrupt file?): " + last_gdal_error());
 }
 

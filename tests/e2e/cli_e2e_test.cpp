@@ -88,6 +88,26 @@ TEST(Cli, EndToEndRunIsAccurateAndRankCountInvariant) {
   EXPECT_LT(sy, 700);
 }
 
+// A design stored as 256 colours in a colour table (rgb2pct.py: median cut and dithering, as a
+// design tool's indexed export) is registered: its indices were read as grey before and the
+// design was "not found in the scan" (score 0.17).
+TEST(Cli, ADesignWithAColourTableIsRegistered) {
+  ScratchDir d("e2e-palette");
+  synth_pair(d, 1000, 750);
+  const std::string palette = d.file("palette.tif");
+  auto p = run_command("rgb2pct.py -of GTiff " + quote(d.file("pair/design.tif")) + " " + quote(palette));
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  auto r = cli("register --design " + quote(palette) + " --scan " + quote(d.file("pair/scan.tif")) + " --out " +
+               quote(d.file("t.json")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto e = cli("eval --transform " + quote(d.file("t.json")) + " --truth " + quote(d.file("pair/truth.json")));
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  auto j = nlohmann::json::parse(e.output.substr(e.output.find('{')));
+  std::cout << "registration error vs truth, colour-table design: " << j.dump() << "\n";
+  EXPECT_LE(j["mean"].get<double>(), 0.3);
+  EXPECT_LE(j["p95"].get<double>(), 0.6);
+}
+
 TEST(Cli, CompressedOutputKeepsThePixels) {
   ScratchDir d("e2e-zstd");
   synth_pair(d, 400, 300);

@@ -27,6 +27,9 @@ struct RasterInfo {
   // The lossy compression the pixels were stored with ("JPEG", "WEBP"), empty for none or a
   // lossless one: JPEG's chroma at half resolution changes every colour edge (docs/defects.md).
   std::string lossy;
+  // One band of indices into a colour table, read as the table's RGB (designs are often stored
+  // so: a few inks, one byte a pixel).
+  bool palette = false;
 };
 
 // The largest raster accepted, checked on the header before anything is allocated: 2^18 pixels
@@ -48,7 +51,8 @@ void init_gdal(uint64_t cache_bytes = 64ull << 20);
 class Raster {
  public:
   // Opens read-only and validates: a raster, 3 or 4 Byte bands (RGB, alpha ignored) or 1 Byte band
-  // (grey, replicated). Anything else is bad input naming the file.
+  // (grey, replicated; with an RGB or grey colour table, the table's colours: info().bands is then
+  // 3 and info().palette true). Anything else is bad input naming the file.
   static Raster open(const std::string& path);
   Raster(Raster&&) noexcept;
   Raster& operator=(Raster&&) noexcept;
@@ -76,8 +80,14 @@ class Raster {
 
  private:
   Raster() = default;
+  struct AveragingSource;
+  void expand_palette();
+  void close();
   RasterInfo info_;
   GDALDatasetH ds_ = nullptr;
+  // The file itself when ds_ is GDAL's in-memory VRT that expands its colour table (else null):
+  // closed after ds_, which reads through it.
+  GDALDatasetH file_ = nullptr;
   // read_rgb's reader for plain RGB TIFFs (src/io/tiff_blocks.hpp), null for other files.
   std::unique_ptr<detail::TiffBlocks> blocks_;
 };
