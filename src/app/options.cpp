@@ -46,7 +46,8 @@ po::options_description register_options() {
                          "use the best coarse placement even when the runner-up scores close")(
       "max-rotation", po::value<double>()->default_value(5.0),
       "coarse search: largest rotation of the scan, degrees (when nothing scores 0.5 within it, or the best is "
-      "ambiguous, every rotation and scales 0.5-2 are searched too)")(
+      "ambiguous, every rotation and scales 0.5-2 are searched too; scales to the scan's size over the design's, "
+      "searched in any case when that is over 1.6 or under 1/1.6)")(
       "quarter-turns", po::bool_switch(), "coarse search: also try the scan turned by 90, 180 and 270 degrees")(
       "coarse-debug", po::value<std::string>(),
       "folder for the coarse stage's score map (PPM, peaks marked), fabric mask (PGM) and candidates")(
