@@ -293,7 +293,19 @@ std::vector<Run> runs_of(const std::vector<int32_t>& row_labels) {
   return runs;
 }
 
+int64_t cell_key(int64_t x, int64_t y, int cell) { return ((y / cell) << 32) | (x / cell); }
+
+std::vector<int64_t> sorted_unique(std::vector<int64_t> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
 }  // namespace
+
+// gap + 1: two pixels with at most `gap` empty px between them in x and in y lie in neighbouring
+// cells whatever the cells' alignment, so every pair the gap joins is still joined.
+int join_cell(const DefectOptions& o) { return std::max(4, o.join_gap + 1); }
 
 StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, int64_t y0, int64_t rows,
                             const DefectOptions& o) {
@@ -338,6 +350,8 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
   // Blobs numbered by their first pixel in raster order.
   std::vector<int32_t> blob_of(parent.size(), -1);
   std::vector<Blob> blobs;
+  std::vector<std::vector<int64_t>> cells;
+  const int cell = join_cell(o);
   for (int64_t y = 0; y < rows; ++y) {
     if (!marked[y]) continue;
     for (int64_t x = 0; x < width; ++x) {
@@ -347,9 +361,13 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
       if (blob_of[root] < 0) {
         blob_of[root] = static_cast<int32_t>(blobs.size());
         blobs.emplace_back();
+        cells.emplace_back();
       }
       label[i] = blob_of[root];
       add_pixel(blobs[label[i]], x, y0 + y, map.de[i], map.dl[i]);
+      std::vector<int64_t>& c = cells[static_cast<size_t>(label[i])];
+      const int64_t key = cell_key(x, y0 + y, cell);
+      if (c.empty() || c.back() != key) c.push_back(key);
     }
   }
   const bool inner_top = y0 > 0, inner_bottom = y0 + rows < height;
@@ -359,6 +377,7 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
     if (open || strong(blobs[b], o)) {
       keep_as[b] = static_cast<int32_t>(out.blobs.size());
       out.blobs.push_back(blobs[b]);
+      out.cells.push_back(sorted_unique(std::move(cells[b])));
     }
   }
   const auto edge_row = [&](int64_t y) {
@@ -423,6 +442,8 @@ std::string encode(const std::vector<StripComponents>& strips) {
     put_vector(s, c.blobs);
     put_vector(s, c.top);
     put_vector(s, c.bottom);
+    if (c.cells.size() != c.blobs.size()) fail_runtime("defects: a strip's cells do not match its blobs");
+    for (const std::vector<int64_t>& v : c.cells) put_vector(s, v);
   }
   return s;
 }
@@ -439,6 +460,8 @@ std::vector<StripComponents> decode(const std::string& bytes) {
     c.blobs = r.get_vector<Blob>();
     c.top = r.get_vector<Run>();
     c.bottom = r.get_vector<Run>();
+    c.cells.resize(c.blobs.size());
+    for (std::vector<int64_t>& v : c.cells) v = r.get_vector<int64_t>();
     out.push_back(std::move(c));
   }
   return out;
@@ -463,37 +486,65 @@ Kind classify(double mean_de, double mean_dl) {
 
 namespace {
 
-// Single linkage of boxes with at most `gap` empty px between them in x and in y (0: boxes that
-// touch or overlap); the result
-// does not depend on the input order (union-find, then the groups in the order of their first member
-// after a sort by box, which is unique for disjoint components).
-std::vector<Blob> join_nearby(std::vector<Blob> blobs, int gap) {
-  std::sort(blobs.begin(), blobs.end(), [](const Blob& a, const Blob& b) {
-    return a.first_y != b.first_y ? a.first_y < b.first_y : a.first_x < b.first_x;
+// A strong piece and the join cells of its pixels.
+struct Piece {
+  Blob blob;
+  std::vector<int64_t> cells;  // sorted
+};
+
+// Whether some cell of one lies in the 3 x 3 cells around a cell of the other.
+bool neighbouring_cells(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  const std::vector<int64_t>& few = a.size() <= b.size() ? a : b;
+  const std::vector<int64_t>& many = a.size() <= b.size() ? b : a;
+  for (const int64_t key : few) {
+    const int64_t cy = key >> 32, cx = key & 0xffffffff;
+    for (int64_t y = cy - 1; y <= cy + 1; ++y) {
+      if (y < 0) continue;
+      // The row's three keys are consecutive: one search for the first at or after the left one.
+      const int64_t left = (y << 32) | std::max<int64_t>(0, cx - 1), right = (y << 32) | (cx + 1);
+      const auto it = std::lower_bound(many.begin(), many.end(), left);
+      if (it != many.end() && *it <= right) return true;
+    }
+  }
+  return false;
+}
+
+// Single linkage of pieces whose boxes have at most `gap` empty px between them in x and in y (0:
+// boxes that touch or overlap) and whose pixels lie in neighbouring join cells (less than two
+// cells apart: pieces whose pixels come within the gap always do, farther ones may up to two cells). The box alone joined every piece inside a long thin piece's box: a rim of
+// difference along the design's border (a scan padded with black) took in the defects within
+// 100 px of it, and a diagonal crease would take in those beside it. The result does not depend
+// on the input order (union-find, then the groups in the order of their first member after a sort
+// by box, which is unique for disjoint components).
+std::vector<Blob> join_nearby(std::vector<Piece> pieces, int gap) {
+  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
+    return a.blob.first_y != b.blob.first_y ? a.blob.first_y < b.blob.first_y : a.blob.first_x < b.blob.first_x;
   });
-  std::vector<size_t> by_y0(blobs.size());
+  std::vector<size_t> by_y0(pieces.size());
   std::iota(by_y0.begin(), by_y0.end(), 0);
-  std::stable_sort(by_y0.begin(), by_y0.end(), [&](size_t a, size_t b) { return blobs[a].y0 < blobs[b].y0; });
-  std::vector<int32_t> parent(blobs.size());
+  std::stable_sort(by_y0.begin(), by_y0.end(),
+                   [&](size_t a, size_t b) { return pieces[a].blob.y0 < pieces[b].blob.y0; });
+  std::vector<int32_t> parent(pieces.size());
   std::iota(parent.begin(), parent.end(), 0);
   for (size_t i = 0; i < by_y0.size(); ++i) {
-    const Blob& a = blobs[by_y0[i]];
+    const Blob& a = pieces[by_y0[i]].blob;
     // Sorted by y0: once a box starts more than gap + 1 rows below a's bottom, so do all later ones.
-    for (size_t j = i + 1; j < by_y0.size() && blobs[by_y0[j]].y0 <= a.y1 + gap + 1; ++j) {
-      const Blob& b = blobs[by_y0[j]];
-      if (b.x0 <= a.x1 + gap + 1 && a.x0 <= b.x1 + gap + 1)
+    for (size_t j = i + 1; j < by_y0.size() && pieces[by_y0[j]].blob.y0 <= a.y1 + gap + 1; ++j) {
+      const Blob& b = pieces[by_y0[j]].blob;
+      if (b.x0 <= a.x1 + gap + 1 && a.x0 <= b.x1 + gap + 1 &&
+          neighbouring_cells(pieces[by_y0[i]].cells, pieces[by_y0[j]].cells))
         unite(parent, static_cast<int32_t>(by_y0[i]), static_cast<int32_t>(by_y0[j]));
     }
   }
-  std::vector<int32_t> slot(blobs.size(), -1);
+  std::vector<int32_t> slot(pieces.size(), -1);
   std::vector<Blob> out;
-  for (size_t i = 0; i < blobs.size(); ++i) {
+  for (size_t i = 0; i < pieces.size(); ++i) {
     const int32_t root = find(parent, static_cast<int32_t>(i));
     if (slot[root] < 0) {
       slot[root] = static_cast<int32_t>(out.size());
       out.emplace_back();
     }
-    add_blob(out[slot[root]], blobs[i]);
+    add_blob(out[slot[root]], pieces[i].blob);
   }
   return out;
 }
@@ -522,19 +573,24 @@ std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const Defe
     }
   }
   std::vector<int32_t> slot(parent.size(), -1);
-  std::vector<Blob> merged;
-  for (size_t i = 0; i < strips.size(); ++i)
+  std::vector<Piece> merged;
+  for (size_t i = 0; i < strips.size(); ++i) {
+    if (strips[i].cells.size() != strips[i].blobs.size())
+      fail_runtime("defects: a strip's cells do not match its blobs");
     for (size_t k = 0; k < strips[i].blobs.size(); ++k) {
       const int32_t root = find(parent, first[i] + static_cast<int32_t>(k));
       if (slot[root] < 0) {
         slot[root] = static_cast<int32_t>(merged.size());
         merged.emplace_back();
       }
-      add_blob(merged[slot[root]], strips[i].blobs[k]);
+      Piece& p = merged[slot[root]];
+      add_blob(p.blob, strips[i].blobs[k]);
+      p.cells.insert(p.cells.end(), strips[i].cells[k].begin(), strips[i].cells[k].end());
     }
-  std::vector<Blob> pieces;
-  for (const Blob& b : merged)
-    if (strong(b, o)) pieces.push_back(b);
+  }
+  std::vector<Piece> pieces;
+  for (Piece& p : merged)
+    if (strong(p.blob, o)) pieces.push_back(Piece{p.blob, sorted_unique(std::move(p.cells))});
   std::vector<Blob> kept;
   for (Blob& b : join_nearby(std::move(pieces), o.join_gap))
     if (b.area >= o.min_area) kept.push_back(std::move(b));

@@ -570,6 +570,42 @@ TEST(DefectsComponents, PiecesWithinTheJoinGapAreOneDefect) {
   EXPECT_EQ(find(map, w, h, 7, o).size(), 1u);
 }
 
+TEST(DefectsComponents, ALongThinPieceDoesNotSwallowThePiecesInsideItsBox) {
+  // A rim of difference 3 px wide along the top and left borders (a scan padded with black) and a
+  // diagonal crease: their boxes cover most of the image. A blot 37 px from the rim is its own
+  // defect; a blot 7 px from the crease in x and in y joins it, as a piece of the same defect
+  // would. Before the join looked at the pieces' cells, the rim's box took in everything (one
+  // defect for three).
+  const int64_t w = 160, h = 120;
+  DeltaMap map;
+  map.de.assign(w * h, 0.0f);
+  map.dl.assign(w * h, 0.0f);
+  int64_t crease_area = 0;
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const bool rim = y < 3 || x < 3;
+      const bool crease = y >= 60 && std::abs(x - y) <= 1;  // from (59, 60) down-right
+      const bool far_blot = x >= 40 && x < 50 && y >= 40 && y < 50;
+      const bool near_blot = x >= 100 && x < 106 && y >= 80 && y < 86;  // (100, 85) to the crease's (93, 92)
+      if (rim || crease || far_blot || near_blot) map.de[y * w + x] = 30;
+      crease_area += crease;
+    }
+  DefectOptions o;
+  o.join_gap = 8;
+  for (const int64_t cut : {7, 32, 120}) {
+    const std::vector<Defect> found = find(map, w, h, cut, o);
+    ASSERT_EQ(found.size(), 3u) << "cut " << cut;
+    // In raster order of their first pixels: the rim, the far blot, the crease with the near blot.
+    EXPECT_EQ(found[0].x0, 0);
+    EXPECT_EQ(found[0].area, 3 * w + 3 * (h - 3));
+    EXPECT_EQ(found[1].area, 100);
+    EXPECT_NEAR(found[1].cx, 44.5, 1e-9);
+    EXPECT_EQ(found[2].x0, 59);
+    EXPECT_EQ(found[2].y0, 60);
+    EXPECT_EQ(found[2].area, crease_area + 36);
+  }
+}
+
 TEST(DefectsComponents, PiecesUnderTheMinimumAreaCountTogether) {
   // A colour shift over varied print, cut by the envelope into three pieces of 12 px each (under
   // --defect-min-area 24), 4 px apart, across a strip boundary (rows 7 | 8): one defect of 36 px.

@@ -25,7 +25,7 @@ struct DefectOptions {
   int scale = 1;              // --defect-scale: box pre-smoothing of both images, (2*scale+1)^2 px; 0 none
   double high = 10, low = 5;  // --defect-high / --defect-low: hysteresis in Delta E 1976
   int64_t min_area = 24;      // --defect-min-area, px (docs/defects.md)
-  int join_gap = 8;           // --defect-join-gap: defects with at most this many px between their boxes are one
+  int join_gap = 8;           // --defect-join-gap: defects with at most this many px between them are one
   int sample_step = 0;        // colour-fit samples every step px in x and y; 0: from the image size
   bool gain_field = true;     // --no-defect-gain-field turns it off
   bool tone_curve = true;     // --no-defect-tone-curve turns it off
@@ -100,7 +100,13 @@ struct StripComponents {
   int64_t y0 = 0, rows = 0;
   std::vector<Blob> blobs;  // every strong blob (is_strong), and every blob touching an inner strip edge
   std::vector<Run> top, bottom;
+  // Per blob, the join cells its pixels fall in (join_cell(o) px squares, key (y / c) << 32 | x / c),
+  // sorted: pieces are joined when their boxes are near and some cells of theirs are neighbours.
+  std::vector<std::vector<int64_t>> cells;
 };
+
+// The side of a join cell: the join gap + 1, at least 4 px.
+int join_cell(const DefectOptions& o);
 
 // Labels rows [y0, y0 + rows) of the map (Delta E >= low). A blob that touches the strip's top or
 // bottom row (where that row is not the image's edge) is kept whatever its size: it may continue in
@@ -125,10 +131,11 @@ struct Defect {
 };
 
 // Rank 0: joins blobs across strip boundaries (8-connected), keeps the strong ones (is_strong), joins
-// those with at most join_gap px between their boxes (one streak or colour shift broken where it
-// crosses print of nearly its own colour is one defect), keeps groups of at least min_area px, sorts them by their
-// first pixel and numbers them from 1. Any strip order in, any set of strips covering the image in whole (the blobs of
-// each strip in its order).
+// those with at most join_gap px between their boxes and pixels in neighbouring join cells (one
+// streak or colour shift broken where it crosses print of nearly its own colour is one defect; a
+// long thin piece's box does not swallow the pieces inside it), keeps groups of at least min_area px, sorts them by
+// their first pixel and numbers them from 1. Any strip order in, any set of strips covering the image in whole (the
+// blobs of each strip in its order).
 std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const DefectOptions& o);
 
 // A coarse kind from the lightness: |mean dL| >= 0.3 x the mean Delta E: missing ink when the scan
