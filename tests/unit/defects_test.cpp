@@ -606,6 +606,29 @@ TEST(DefectsComponents, ALongThinPieceDoesNotSwallowThePiecesInsideItsBox) {
   }
 }
 
+TEST(DefectsComponents, AnIslandInADefectsHoleIsPartOfIt) {
+  // A defect that the envelope holed over plain print (an 80 px square, 50 px hole) and a 6 px
+  // island in the middle of the hole, 22 px from the rest: both fill much of their boxes, so the
+  // island joins though their pixels lie more than two join cells apart.
+  const int64_t w = 120, h = 100;
+  DeltaMap map;
+  map.de.assign(w * h, 0.0f);
+  map.dl.assign(w * h, 0.0f);
+  for (int64_t y = 10; y < 90; ++y)
+    for (int64_t x = 20; x < 100; ++x) {
+      const bool hole = x >= 35 && x < 85 && y >= 25 && y < 75;
+      const bool island = x >= 57 && x < 63 && y >= 47 && y < 53;
+      if (!hole || island) map.de[y * w + x] = 30;
+    }
+  DefectOptions o;
+  o.join_gap = 8;
+  for (const int64_t cut : {7, 100}) {
+    const std::vector<Defect> found = find(map, w, h, cut, o);
+    ASSERT_EQ(found.size(), 1u) << "cut " << cut;
+    EXPECT_EQ(found[0].area, 80 * 80 - 50 * 50 + 36);
+  }
+}
+
 TEST(DefectsComponents, PiecesUnderTheMinimumAreaCountTogether) {
   // A colour shift over varied print, cut by the envelope into three pieces of 12 px each (under
   // --defect-min-area 24), 4 px apart, across a strip boundary (rows 7 | 8): one defect of 36 px.
