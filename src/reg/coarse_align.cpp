@@ -146,6 +146,21 @@ bool another_size(const Image& design, const Image& scan) {
   return std::max(rw, rh) > kOtherSizeRatio || std::min(rw, rh) < 1 / kOtherSizeRatio;
 }
 
+// The scan's aspect (height over width) over the design's. A line-scan camera whose line rate
+// does not follow the conveyor stretches the fabric along the roll: the search, isotropic, then
+// scores low (a synth scan stretched 10 % along y: 0.371 and found; 25 %: 0.204 and "not
+// found"), or scores well enough at a wrong place on a smooth print (the unit test's blobs
+// stretched 1.3 times). A scan whose aspect differs from the design's by more than kOtherAspect
+// is searched again with its rows resampled to the design's aspect (one search at scale 1); the
+// stretch is kept in the placement (Placement::stretch_y) for elastix's affine stage to refine.
+constexpr double kOtherAspect = 1.05;
+double aspect_ratio(const Image& design, const Image& scan) {
+  return (static_cast<double>(scan.height) / scan.width) / (static_cast<double>(design.height) / design.width);
+}
+bool another_aspect(const Image& design, const Image& scan) {
+  return std::abs(std::log(aspect_ratio(design, scan))) > std::log(kOtherAspect);
+}
+
 std::vector<double> other_scales(const ScaleRange& range, const CoarseOptions& options) {
   std::vector<double> scales;
   const double step = std::log(options.scale_step);
@@ -249,7 +264,8 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   // A scan of another size than the design is searched at the other scales in any case (above).
   const bool poor = result.best.score < options.wider_search_below || result.ambiguous;
   const bool scales_anyway = options.max_scale > options.min_scale && another_size(design, scan);
-  if ((poor || scales_anyway) && options.use_search) {
+  const bool aspect = another_aspect(design, scan);
+  if ((poor || scales_anyway || aspect) && options.use_search) {
     std::vector<std::pair<CoarseResult, std::string>> wider;
     CoarseOptions quiet = options;
     quiet.debug_dir.clear();  // --coarse-debug shows the first search, whichever wins
@@ -259,10 +275,19 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
       every.quarter_turns = false;
       wider.emplace_back(search_at_scales(design, scan, every, {1.0}), "every rotation");
     }
-    if (options.max_scale > options.min_scale) {
+    if (options.max_scale > options.min_scale && (poor || scales_anyway)) {
       const ScaleRange range = scale_range(design, scan, options);
       wider.emplace_back(search_at_scales(design, scan, quiet, other_scales(range, options)),
                          fmt::format("scales {:.2f} to {:.2f}", range.min, range.max));
+    }
+    if (aspect) {
+      // The scan's rows resampled to the design's aspect, searched at scale 1 (one search).
+      const int rows = std::max(1, static_cast<int>(std::lround(scan.height / aspect_ratio(design, scan))));
+      CoarseResult squeezed = search_at_scales(design, resample_rows(scan, rows), quiet, {1.0});
+      squeezed.best.stretch_y = squeezed.runner_up.stretch_y = static_cast<double>(scan.height) / rows;
+      wider.emplace_back(std::move(squeezed),
+                         fmt::format("the scan's rows resampled by 1/{:.3f} (its aspect over the design's)",
+                                     static_cast<double>(scan.height) / rows));
     }
     // A wider search's placement replaces the first when it scores wider_win times as much, or,
     // the first being ambiguous, when it is not and scores as much: it ranked the first one's best

@@ -35,6 +35,26 @@ Image downsample(const io::GreyImage& image, int g) {
                            image.factor, g);
 }
 
+Image resample_rows(const Image& in, int rows) {
+  if (rows < 1 || in.height < 1) fail_runtime("coarse resample: rows must be >= 1");
+  Image out;
+  out.width = in.width;
+  out.height = rows;
+  out.factor = in.factor;
+  out.px.resize(static_cast<size_t>(out.width) * rows);
+  const double ratio = static_cast<double>(in.height) / rows;
+  for (int j = 0; j < rows; ++j) {
+    const double v = std::clamp((j + 0.5) * ratio - 0.5, 0.0, static_cast<double>(in.height - 1));
+    const int j0 = static_cast<int>(v), j1 = std::min(j0 + 1, in.height - 1);
+    const float f = static_cast<float>(v - j0);
+    const float* a = in.px.data() + static_cast<size_t>(j0) * in.width;
+    const float* b = in.px.data() + static_cast<size_t>(j1) * in.width;
+    float* o = out.px.data() + static_cast<size_t>(j) * out.width;
+    for (int i = 0; i < in.width; ++i) o[i] = (1 - f) * a[i] + f * b[i];
+  }
+  return out;
+}
+
 Image downsample(const Image& in, int g) {
   if (g == 1) return in;
   return downsample_pixels(in.px.data(), in.width, in.height, in.factor, g);

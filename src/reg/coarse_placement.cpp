@@ -41,10 +41,18 @@ transform::Affine Placement::affine() const {
   detail::rotation_matrix(angle_deg, scale, a.m);
   a.offset[0] = tx;
   a.offset[1] = ty;
+  if (stretch_y != 1) {
+    a.m[2] *= stretch_y;
+    a.m[3] *= stretch_y;
+    a.offset[1] = stretch_y * (ty + 0.5) - 0.5;
+  }
   return a;
 }
 
 std::string describe(const Placement& p) {
+  if (p.stretch_y != 1)
+    return fmt::format("[rotation {:.2f} deg, scale {:.3f}, shift ({:.1f}, {:.1f}) px, the scan's rows x {:.3f}]",
+                       p.angle_deg, p.scale, p.tx, p.ty, p.stretch_y);
   return fmt::format("[rotation {:.2f} deg, scale {:.3f}, shift ({:.1f}, {:.1f}) px]", p.angle_deg, p.scale, p.tx,
                      p.ty);
 }

@@ -182,7 +182,7 @@ static std::string initial_from_coarse_stage(const RegistrationImages& images, S
                cr.box_state == "none" ? (cr.box_note.empty() ? std::string() : " (" + cr.box_note + ")")
                                       : fmt::format(" ({:.1f} px from the best)", cr.box_distance));
   if (!cr.wider_note.empty())
-    spdlog::info("coarse alignment: found beyond --max-rotation or at another scale than the design ({})",
+    spdlog::info("coarse alignment: found beyond --max-rotation or at another scale or aspect than the design ({})",
                  cr.wider_note);
   // (register_decimated removes the registration images on every way out by an error.)
   if (cr.rejected) fail_input(scan_name, cr.reason);

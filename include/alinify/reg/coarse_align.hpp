@@ -26,6 +26,9 @@ struct Image {
 // Averages `image` down by the integer g (>= 1): factor becomes image.factor * g.
 Image downsample(const io::GreyImage& image, int g);
 Image downsample(const Image& image, int g);
+// The image resampled to `rows` rows (linear along y, pixel centres kept: row j samples the input
+// at (j + 0.5) * height / rows - 0.5); width and factor unchanged.
+Image resample_rows(const Image& image, int rows);
 // The g that brings the larger side of `size` (decimated pixels) to at most `target` pixels.
 int factor_for(int64_t width, int64_t height, int target);
 
@@ -75,6 +78,9 @@ struct Placement {
   double scale = 1;
   double tx = 0, ty = 0;  // full-resolution: scan = R(angle)*scale*design + t
   double score = 0;       // full-overlap score (NCC x overlap fraction), in [-1, 1]
+  // Found on the scan's rows resampled (a scan stretched along y against the design's aspect):
+  // the scan's y = stretch_y * (y' + 0.5) - 0.5 of the resampled image's y'; affine() includes it.
+  double stretch_y = 1;
   transform::Affine affine() const;
 };
 
