@@ -151,8 +151,9 @@ bool another_size(const Image& design, const Image& scan) {
 // scores low (a synth scan stretched 10 % along y: 0.371 and found; 25 %: 0.204 and "not
 // found"), or scores well enough at a wrong place on a smooth print (the unit test's blobs
 // stretched 1.3 times). A scan whose aspect differs from the design's by more than kOtherAspect
-// is searched again with its rows resampled to the design's aspect (one search at scale 1); the
-// stretch is kept in the placement (Placement::stretch_y) for elastix's affine stage to refine.
+// is searched again with its rows resampled to the design's aspect (at scale 1 and at the inverse
+// of the row factor: a fabric stretched along x); the stretch is kept in the placement
+// (Placement::stretch_y) for elastix's affine stage to refine.
 constexpr double kOtherAspect = 1.05;
 double aspect_ratio(const Image& design, const Image& scan) {
   return (static_cast<double>(scan.height) / scan.width) / (static_cast<double>(design.height) / design.width);
@@ -281,13 +282,14 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
                          fmt::format("scales {:.2f} to {:.2f}", range.min, range.max));
     }
     if (aspect) {
-      // The scan's rows resampled to the design's aspect, searched at scale 1 (one search).
+      // The scan's rows resampled to the design's aspect: a fabric stretched (or shrunk) along y
+      // is then at scale 1, one stretched along x at the inverse of the row factor. Two searches.
       const int rows = std::max(1, static_cast<int>(std::lround(scan.height / aspect_ratio(design, scan))));
-      CoarseResult squeezed = search_at_scales(design, resample_rows(scan, rows), quiet, {1.0});
-      squeezed.best.stretch_y = squeezed.runner_up.stretch_y = static_cast<double>(scan.height) / rows;
+      const double stretch = static_cast<double>(scan.height) / rows;
+      CoarseResult squeezed = search_at_scales(design, resample_rows(scan, rows), quiet, {1.0, 1.0 / stretch});
+      squeezed.best.stretch_y = squeezed.runner_up.stretch_y = stretch;
       wider.emplace_back(std::move(squeezed),
-                         fmt::format("the scan's rows resampled by 1/{:.3f} (its aspect over the design's)",
-                                     static_cast<double>(scan.height) / rows));
+                         fmt::format("the scan's rows resampled by 1/{:.3f} (its aspect over the design's)", stretch));
     }
     // A wider search's placement replaces the first when it scores wider_win times as much, or,
     // the first being ambiguous, when it is not and scores as much: it ranked the first one's best
