@@ -226,6 +226,31 @@ float blobs(double x, double y) {
   return static_cast<float>(v + 0.1 * std::sin(x / 7.0) * std::cos(y / 9.0));
 }
 
+// The blobs' 200 x 160 px halved: the design of the scale and aspect tests.
+Image blob_design() {
+  Image design;
+  design.width = 120;
+  design.height = 96;
+  for (int y = 0; y < 96; ++y)
+    for (int x = 0; x < 120; ++x) design.px.push_back(blobs(x * 200.0 / 120, y * 200.0 / 120));
+  return design;
+}
+
+// A w x h scan of faint noise showing blob_design() where design_of(x, y) (the design pixel the scan
+// pixel shows, a pair) falls inside it.
+template <class DesignOf>
+Image blob_scan(int w, int h, uint32_t seed, const DesignOf& design_of) {
+  Image scan = random_image(w, h, seed);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      float& v = scan.px[static_cast<size_t>(y) * w + x];
+      v = 0.45f + 0.1f * v;
+      const auto [ux, uy] = design_of(x, y);
+      if (ux >= 0 && uy >= 0 && ux <= 119 && uy <= 95) v = blobs(ux * 200.0 / 120, uy * 200.0 / 120) * 0.8f + 0.05f;
+    }
+  return scan;
+}
+
 // The scan at another scale than the design (scan = s R design + t, s 0.6 and 1.6): not found at
 // scale 1, found by the search at other scales, which the result says.
 TEST(CoarsePlacement, AScanAtAnotherScaleIsFoundByTheScaleSearch) {
@@ -233,24 +258,15 @@ TEST(CoarsePlacement, AScanAtAnotherScaleIsFoundByTheScaleSearch) {
   // A scan 2.8 times the design's size holds it at 2.5: the scales searched reach 10 % beyond the
   // scan's size over the design's (a synth scan enlarged 2.5 and 3 times was not found before), and
   // are searched although scale 1 scored 0.5 on a piece of the enlarged blobs.
-  Image design;
-  design.width = 120;
-  design.height = 96;
-  for (int y = 0; y < 96; ++y)
-    for (int x = 0; x < 120; ++x) design.px.push_back(blobs(x * 200.0 / 120, y * 200.0 / 120));
+  const Image design = blob_design();
   for (auto [scale, angle, tx, ty] :
        {std::tuple{0.6, 2.0, 24.0, 18.0}, std::tuple{1.6, -1.5, 12.0, 15.0}, std::tuple{2.5, 1.0, 20.0, 14.0}}) {
     const int w = static_cast<int>(120 * scale) + 36, h = static_cast<int>(96 * scale) + 36;
-    Image scan = random_image(w, h, 4);
     const double a = angle * M_PI / 180, c = std::cos(a), sn = std::sin(a);
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
-        float& v = scan.px[static_cast<size_t>(y) * w + x];
-        v = 0.45f + 0.1f * v;
-        const double dx = (x - tx) / scale, dy = (y - ty) / scale;
-        const double ux = c * dx + sn * dy, uy = -sn * dx + c * dy;
-        if (ux >= 0 && uy >= 0 && ux <= 119 && uy <= 95) v = blobs(ux * 200.0 / 120, uy * 200.0 / 120) * 0.8f + 0.05f;
-      }
+    const Image scan = blob_scan(w, h, 4, [&](int x, int y) {
+      const double dx = (x - tx) / scale, dy = (y - ty) / scale;
+      return std::pair{c * dx + sn * dy, -sn * dx + c * dy};
+    });
     CoarseOptions o;
     const CoarseResult r = estimate_placement(design, scan, o);
     EXPECT_FALSE(r.rejected) << r.reason;
@@ -274,23 +290,14 @@ TEST(CoarsePlacement, AScanStretchedAlongItsRowsIsFoundAtItsAspect) {
   // along y than the design says, the scan framed around it. The isotropic search alone scores
   // low; the search on the scan's rows resampled to the design's aspect finds it, and the
   // placement's affine map carries the stretch (a synth scan stretched 25 % was not found).
-  Image design;
-  design.width = 120;
-  design.height = 96;
-  for (int y = 0; y < 96; ++y)
-    for (int x = 0; x < 120; ++x) design.px.push_back(blobs(x * 200.0 / 120, y * 200.0 / 120));
+  const Image design = blob_design();
   const double sy = 1.3, angle = 1.5, tx = 10.0, ty = 12.0;
   const int w = 140, h = static_cast<int>(96 * sy) + 24;
-  Image scan = random_image(w, h, 5);
   const double a = angle * M_PI / 180, c = std::cos(a), sn = std::sin(a);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      float& v = scan.px[static_cast<size_t>(y) * w + x];
-      v = 0.45f + 0.1f * v;
-      const double dx = x - tx, dy = (y - ty) / sy;  // scan = S (R d) + t, S = diag(1, sy)
-      const double ux = c * dx + sn * dy, uy = -sn * dx + c * dy;
-      if (ux >= 0 && uy >= 0 && ux <= 119 && uy <= 95) v = blobs(ux * 200.0 / 120, uy * 200.0 / 120) * 0.8f + 0.05f;
-    }
+  const Image scan = blob_scan(w, h, 5, [&](int x, int y) {
+    const double dx = x - tx, dy = (y - ty) / sy;  // scan = S (R d) + t, S = diag(1, sy)
+    return std::pair{c * dx + sn * dy, -sn * dx + c * dy};
+  });
   CoarseOptions o;
   const CoarseResult r = estimate_placement(design, scan, o);
   ASSERT_FALSE(r.rejected) << r.reason;
