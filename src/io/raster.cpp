@@ -159,7 +159,7 @@ Raster Raster::open(const std::string& path) {
     GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(ds, b));
     if (t != GDT_Byte)
       fail_input(path, std::string("band ") + std::to_string(b) + " is " + GDALGetDataTypeName(t) +
-                           "; 8-bit (Byte) bands expected");
+                           "; 8-bit (Byte) bands expected (gdal_translate -ot Byte -scale makes a copy)");
   }
   r.info_.overviews = GDALGetOverviewCount(GDALGetRasterBand(ds, 1));
   if (r.info_.bands == 1) r.expand_palette();
