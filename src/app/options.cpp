@@ -135,8 +135,9 @@ void add_defect_tuning(po::options_description& d, const std::string& stem) {
       "Delta E of the pixels joined to a defect (hysteresis, low)")(
       "defect-min-area", po::value<int64_t>()->default_value(24), "smallest defect in px (8-connected)")(
       "defect-join-gap", po::value<int>()->default_value(8),
-      "defects with at most this many px between their boxes, and pixels of each within about twice that, are "
-      "reported as one (0..1000; 0: touching boxes)")(
+      "pieces whose boxes have at most this many px between them and whose pixels come that near (to within "
+      "cells of gap + 1 px, at least 4), and then such groups that each fill a tenth of their boxes, are reported "
+      "as one defect (0..1000)")(
       "defect-map", po::bool_switch(),
       ("also write " + stem +
        ".defects.tif: Delta E per pixel rounded (255 and above: 255; 0 where not compared), one grey band, tiles of "

@@ -351,6 +351,7 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
   std::vector<int32_t> blob_of(parent.size(), -1);
   std::vector<Blob> blobs;
   std::vector<std::vector<int64_t>> cells;
+  std::vector<size_t> compacted;  // each cell list's size when last deduplicated
   const int cell = join_cell(o);
   for (int64_t y = 0; y < rows; ++y) {
     if (!marked[y]) continue;
@@ -362,12 +363,21 @@ StripComponents label_strip(const DeltaMap& map, int64_t width, int64_t height, 
         blob_of[root] = static_cast<int32_t>(blobs.size());
         blobs.emplace_back();
         cells.emplace_back();
+        compacted.push_back(0);
       }
       label[i] = blob_of[root];
       add_pixel(blobs[label[i]], x, y0 + y, map.de[i], map.dl[i]);
       std::vector<int64_t>& c = cells[static_cast<size_t>(label[i])];
       const int64_t key = cell_key(x, y0 + y, cell);
       if (c.empty() || c.back() != key) c.push_back(key);
+      // A row run repeats its cells on every row of a cell: deduplicated whenever the list
+      // doubles, it stays within twice the blob's cells (an image that differs everywhere would
+      // otherwise hold a key per cell-wide run).
+      size_t& kept = compacted[static_cast<size_t>(label[i])];
+      if (c.size() >= 2 * kept + 64) {
+        c = sorted_unique(std::move(c));
+        kept = c.size();
+      }
     }
   }
   const bool inner_top = y0 > 0, inner_bottom = y0 + rows < height;

@@ -226,9 +226,12 @@ struct Raster::AveragingSource {
     if (!ds) fail_runtime("no memory for an averaged read of " + r.info_.path);
     owned = true;
     int band_map[3] = {1, 2, 3};
-    GDALDatasetRasterIO(ds, GF_Write, 0, 0, static_cast<int>(win.width), static_cast<int>(win.height), px.data(),
-                        static_cast<int>(win.width), static_cast<int>(win.height), GDT_Byte, nb, band_map, 3,
-                        static_cast<GSpacing>(win.width) * 3, 1);
+    if (GDALDatasetRasterIO(ds, GF_Write, 0, 0, static_cast<int>(win.width), static_cast<int>(win.height), px.data(),
+                            static_cast<int>(win.width), static_cast<int>(win.height), GDT_Byte, nb, band_map, 3,
+                            static_cast<GSpacing>(win.width) * 3, 1) != CE_None) {
+      GDALClose(ds);
+      fail_runtime("an averaged read of " + r.info_.path + " could not copy its window: " + last_gdal_error());
+    }
     w = Window{0, 0, win.width, win.height};
   }
   ~AveragingSource() {

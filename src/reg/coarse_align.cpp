@@ -264,8 +264,11 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   // disagreeing, and 0.829 at 176.7 deg.
   // A scan of another size than the design is searched at the other scales in any case (above).
   const bool poor = result.best.score < options.wider_search_below || result.ambiguous;
-  const bool scales_anyway = options.max_scale > options.min_scale && another_size(design, scan);
-  const bool aspect = another_aspect(design, scan);
+  // The searches a scan's size or aspect asks for run only while they could replace the first
+  // placement: a score over 1 / wider_win (0.8) cannot be beaten 1.25 times.
+  const bool beatable = poor || result.best.score * options.wider_win < 1.0;
+  const bool scales_anyway = beatable && options.max_scale > options.min_scale && another_size(design, scan);
+  const bool aspect = beatable && another_aspect(design, scan);
   if ((poor || scales_anyway || aspect) && options.use_search) {
     std::vector<std::pair<CoarseResult, std::string>> wider;
     CoarseOptions quiet = options;
@@ -288,6 +291,8 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
       const double stretch = static_cast<double>(scan.height) / rows;
       CoarseResult squeezed = search_at_scales(design, resample_rows(scan, rows), quiet, {1.0, 1.0 / stretch});
       squeezed.best.stretch_y = squeezed.runner_up.stretch_y = stretch;
+      judge(options, squeezed);  // the reason again, its placements described with their stretch
+      // (box_distance stays in the resampled image's pixels: within a factor of the stretch)
       wider.emplace_back(std::move(squeezed),
                          fmt::format("the scan's rows resampled by 1/{:.3f} (its aspect over the design's)", stretch));
     }

@@ -160,6 +160,7 @@ TEST(RasterIo, ColourTablesAreReadAsTheirColours) {
     r.read_grey_average({0, 0, 40, 30}, 20, 15, grey.data());
     std::vector<uint8_t> small(20 * 15 * 3);
     r.read_rgb_average({0, 0, 40, 30}, 20, 15, small.data());
+    const io::GreyImage decimated = io::decimate_grey(r, 2, 4);  // the registration image
     for (int j = 0; j < 15; ++j)
       for (int i = 0; i < 20; ++i) {
         double sum[3] = {0, 0, 0};
@@ -167,6 +168,7 @@ TEST(RasterIo, ColourTablesAreReadAsTheirColours) {
           for (int x = 2 * i; x < 2 * i + 2; ++x)
             for (int c = 0; c < 3; ++c) sum[c] += ink[index_of(x, y)][c] / 4.0;
         ASSERT_NEAR(grey[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
+        ASSERT_NEAR(decimated.pixels[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
         for (int c = 0; c < 3; ++c) ASSERT_NEAR(small[(j * 20 + i) * 3 + c], sum[c], 1.0) << i << "," << j;
       }
   }

@@ -25,7 +25,7 @@ struct DefectOptions {
   int scale = 1;              // --defect-scale: box pre-smoothing of both images, (2*scale+1)^2 px; 0 none
   double high = 10, low = 5;  // --defect-high / --defect-low: hysteresis in Delta E 1976
   int64_t min_area = 24;      // --defect-min-area, px (docs/defects.md)
-  int join_gap = 8;           // --defect-join-gap: defects with at most this many px between them are one
+  int join_gap = 8;           // --defect-join-gap: pieces this near are one defect (merge_strips)
   int sample_step = 0;        // colour-fit samples every step px in x and y; 0: from the image size
   bool gain_field = true;     // --no-defect-gain-field turns it off
   bool tone_curve = true;     // --no-defect-tone-curve turns it off

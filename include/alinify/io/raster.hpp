@@ -52,7 +52,8 @@ class Raster {
  public:
   // Opens read-only and validates: a raster, 3 or 4 Byte bands (RGB, alpha ignored) or 1 Byte band
   // (grey, replicated; with an RGB or grey colour table, the table's colours: info().bands is then
-  // 3 and info().palette true). Anything else is bad input naming the file.
+  // 3 for an RGB table, 1 for a grey one, and info().palette true). Anything else is bad input
+  // naming the file.
   static Raster open(const std::string& path);
   Raster(Raster&&) noexcept;
   Raster& operator=(Raster&&) noexcept;
