@@ -263,8 +263,10 @@ TEST(CoarsePlacement, AScanAtAnotherScaleIsFoundByTheScaleSearch) {
        {std::tuple{0.6, 2.0, 24.0, 18.0}, std::tuple{1.6, -1.5, 12.0, 15.0}, std::tuple{2.5, 1.0, 20.0, 14.0}}) {
     const int w = static_cast<int>(120 * scale) + 36, h = static_cast<int>(96 * scale) + 36;
     const double a = angle * M_PI / 180, c = std::cos(a), sn = std::sin(a);
+    // Copies: clang 14 (the sanitizer build) does not capture structured bindings.
+    const double s = scale, ox = tx, oy = ty;
     const Image scan = blob_scan(w, h, 4, [&](int x, int y) {
-      const double dx = (x - tx) / scale, dy = (y - ty) / scale;
+      const double dx = (x - ox) / s, dy = (y - oy) / s;
       return std::pair{c * dx + sn * dy, -sn * dx + c * dy};
     });
     CoarseOptions o;
