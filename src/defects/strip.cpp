@@ -568,16 +568,15 @@ std::vector<Blob> join_nearby(std::vector<Piece> pieces, int gap) {
   link_near_boxes(boxes, gap, parent,
                   [&](size_t a, size_t b) { return neighbouring_cells(pieces[a].cells, pieces[b].cells); });
   // The first pass's groups, numbered by their first piece.
-  std::vector<int32_t> group_of(pieces.size(), -1), first_group(pieces.size(), -1);
+  std::vector<int32_t> group_of_root(pieces.size(), -1);
   std::vector<Blob> groups;
   for (size_t i = 0; i < pieces.size(); ++i) {
     const int32_t root = find(parent, static_cast<int32_t>(i));
-    if (first_group[root] < 0) {
-      first_group[root] = static_cast<int32_t>(groups.size());
+    if (group_of_root[root] < 0) {
+      group_of_root[root] = static_cast<int32_t>(groups.size());
       groups.emplace_back();
     }
-    group_of[i] = first_group[root];
-    add_blob(groups[group_of[i]], pieces[i].blob);
+    add_blob(groups[group_of_root[root]], pieces[i].blob);
   }
   std::vector<int32_t> group_parent(groups.size());
   std::iota(group_parent.begin(), group_parent.end(), 0);

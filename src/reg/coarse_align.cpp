@@ -127,10 +127,16 @@ std::string debug_path(const CoarseOptions& options, const char* name) {
 struct ScaleRange {
   double min, max;
 };
+// The scan's width and height over the design's.
+struct SizeRatios {
+  double w, h;
+};
+SizeRatios size_ratios(const Image& design, const Image& scan) {
+  return {static_cast<double>(scan.width) / design.width, static_cast<double>(scan.height) / design.height};
+}
 ScaleRange scale_range(const Image& design, const Image& scan, const CoarseOptions& options) {
-  const double rw = static_cast<double>(scan.width) / design.width,
-               rh = static_cast<double>(scan.height) / design.height;
-  return {std::min(options.min_scale, 0.9 * std::min(rw, rh)), std::max(options.max_scale, 1.1 * std::max(rw, rh))};
+  const SizeRatios r = size_ratios(design, scan);
+  return {std::min(options.min_scale, 0.9 * std::min(r.w, r.h)), std::max(options.max_scale, 1.1 * std::max(r.w, r.h))};
 }
 
 // A scan whose size differs from the design's by more than kOtherSizeRatio (either way, in
@@ -141,9 +147,8 @@ ScaleRange scale_range(const Image& design, const Image& scan, const CoarseOptio
 // the design.
 constexpr double kOtherSizeRatio = 1.6;
 bool another_size(const Image& design, const Image& scan) {
-  const double rw = static_cast<double>(scan.width) / design.width,
-               rh = static_cast<double>(scan.height) / design.height;
-  return std::max(rw, rh) > kOtherSizeRatio || std::min(rw, rh) < 1 / kOtherSizeRatio;
+  const SizeRatios r = size_ratios(design, scan);
+  return std::max(r.w, r.h) > kOtherSizeRatio || std::min(r.w, r.h) < 1 / kOtherSizeRatio;
 }
 
 // The scan's aspect (height over width) over the design's. A line-scan camera whose line rate
@@ -156,7 +161,8 @@ bool another_size(const Image& design, const Image& scan) {
 // (Placement::stretch_y) for elastix's affine stage to refine.
 constexpr double kOtherAspect = 1.05;
 double aspect_ratio(const Image& design, const Image& scan) {
-  return (static_cast<double>(scan.height) / scan.width) / (static_cast<double>(design.height) / design.width);
+  const SizeRatios r = size_ratios(design, scan);
+  return r.h / r.w;
 }
 bool another_aspect(const Image& design, const Image& scan) {
   return std::abs(std::log(aspect_ratio(design, scan))) > std::log(kOtherAspect);
@@ -262,7 +268,8 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
   // where the right one scores 0.8-0.96. Ambiguous too: a periodic fabric turned half round by 3.3
   // deg scored 0.582 at -3.2 deg against a runner-up one repeat away at 0.573, the fabric box
   // disagreeing, and 0.829 at 176.7 deg.
-  // A scan of another size than the design is searched at the other scales in any case (above).
+  // A scan of another size or aspect than the design is searched at the other scales or on its
+  // resampled rows whatever the first scored, while that could still be beaten (above).
   const bool poor = result.best.score < options.wider_search_below || result.ambiguous;
   // The searches a scan's size or aspect asks for run only while they could replace the first
   // placement: a score over 1 / wider_win (0.8) cannot be beaten 1.25 times.

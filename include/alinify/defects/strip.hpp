@@ -131,9 +131,10 @@ struct Defect {
 };
 
 // Rank 0: joins blobs across strip boundaries (8-connected), keeps the strong ones (is_strong), joins
-// those with at most join_gap px between their boxes and pixels in neighbouring join cells (one
-// streak or colour shift broken where it crosses print of nearly its own colour is one defect; a
-// long thin piece's box does not swallow the pieces inside it), keeps groups of at least min_area px, sorts them by
+// those with at most join_gap px between their boxes and pixels in neighbouring join cells, then
+// such groups within join_gap of each other that both fill a tenth of their boxes (one streak or
+// colour shift broken where it crosses print of nearly its own colour is one defect; a long thin
+// piece's box does not swallow the pieces inside it), keeps groups of at least min_area px, sorts them by
 // their first pixel and numbers them from 1. Any strip order in, any set of strips covering the image in whole (the
 // blobs of each strip in its order).
 std::vector<Defect> merge_strips(std::vector<StripComponents> strips, const DefectOptions& o);
