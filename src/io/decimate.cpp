@@ -63,8 +63,11 @@ void decimate_grey_rows(const Raster& raster, int factor, int64_t y0, int64_t ro
   // and 1.09-1.22 s at -np 2 through GDAL's average resampler, 1.02-2.56 s and 0.63-0.89 s so
   // (three runs each, docs/performance-analysis.md). With overviews GDAL reads the level that
   // fits the factor instead, and with an alpha band GDAL leaves its transparent pixels out.
-  // A colour-table file (grey tables too) is read expanded by read_rgb, R = G = B for grey.
-  const bool own = raster.info().overviews == 0 && (raster.info().bands == 3 || raster.info().palette);
+  // A colour-table file (grey tables too) is read expanded by read_rgb, R = G = B for grey; a file
+  // with alpha is read composited over white by read_rgb, its overviews unused (GDAL's are
+  // averaged without the transparent pixels).
+  const RasterInfo& info = raster.info();
+  const bool own = (info.overviews == 0 && (info.bands == 3 || info.palette)) || info.alpha;
   const size_t row_bytes = static_cast<size_t>(size.width) * factor * factor * 3;
   const int per_read =
       own ? static_cast<int>(std::clamp<size_t>(kReadBytes / row_bytes, 1, static_cast<size_t>(rows_per_read)))

@@ -153,8 +153,15 @@ Raster Raster::open(const std::string& path) {
     fail_input(path, "claims " + std::to_string(r.info_.size.width) + "x" + std::to_string(r.info_.size.height) +
                          " pixels, over the limit of " + std::to_string(kMaxRasterSide) + " per side and " +
                          std::to_string(kMaxRasterPixels) + " in all (a corrupt header?)");
-  if (r.info_.bands != 1 && r.info_.bands != 3 && r.info_.bands != 4)
-    fail_input(path, "has " + std::to_string(r.info_.bands) + " bands; RGB (3), RGBA (4) or grey (1) expected");
+  if (r.info_.bands < 1 || r.info_.bands > 4)
+    fail_input(path, "has " + std::to_string(r.info_.bands) +
+                         " bands; RGB (3), RGBA (4), grey (1) or grey and alpha (2) expected");
+  const bool last_is_alpha = GDALGetRasterColorInterpretation(GDALGetRasterBand(ds, r.info_.bands)) == GCI_AlphaBand;
+  if (r.info_.bands == 2 && !last_is_alpha)
+    fail_input(path,
+               "has 2 bands and the second is not alpha; RGB (3), RGBA (4), grey (1) or grey and alpha (2) "
+               "expected");
+  r.info_.alpha = (r.info_.bands == 2 || r.info_.bands == 4) && last_is_alpha;
   for (int b = 1; b <= r.info_.bands; ++b) {
     GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(ds, b));
     if (t != GDT_Byte)
@@ -178,7 +185,8 @@ Raster Raster::open(const std::string& path) {
     r.info_.lossy = "JPEG";
   else if ((driver == "WEBP" || codec == "WEBP") && !(lossless && std::string(lossless) == "LOSSLESS"))
     r.info_.lossy = "WEBP";
-  if (driver == "GTiff" || driver == "COG") r.blocks_ = detail::TiffBlocks::open_if_plain(path, r.info_.size);
+  if ((driver == "GTiff" || driver == "COG") && r.info_.bands >= 3)
+    r.blocks_ = detail::TiffBlocks::open_if_plain(path, r.info_.size, r.info_.alpha);
   return r;
 }
 
@@ -187,7 +195,7 @@ RasterInfo probe_raster(const std::string& path) { return Raster::open(path).inf
 void Raster::read_rgb(const Window& w, uint8_t* dst, size_t stride) const {
   if (w.empty()) return;
   if (blocks_) return blocks_->read_rgb(w, dst, stride);
-  const int nb = info_.bands == 1 ? 1 : 3;
+  const int nb = info_.bands <= 2 ? 1 : 3;
   int band_map[3] = {1, 2, 3};
   CPLErrorReset();
   // One call for the three bands, written pixel-interleaved straight into the caller's buffer.
@@ -205,20 +213,41 @@ void Raster::read_rgb(const Window& w, uint8_t* dst, size_t stride) const {
       for (int64_t x = 0; x < w.width; ++x) row[3 * x + 1] = row[3 * x + 2] = row[3 * x];
     }
   }
+  if (info_.alpha) composite_alpha(w, dst, stride);
+}
+
+// One band more read per window (a third of the RGB's bytes, the window's own size: callers read
+// strips and blocks), then each channel blended in place.
+void Raster::composite_alpha(const Window& w, uint8_t* dst, size_t stride) const {
+  std::vector<uint8_t> alpha(static_cast<size_t>(w.width) * w.height);
+  CPLErrorReset();
+  CPLErr e = GDALRasterIO(GDALGetRasterBand(ds_, info_.bands), GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0),
+                          static_cast<int>(w.width), static_cast<int>(w.height), alpha.data(),
+                          static_cast<int>(w.width), static_cast<int>(w.height), GDT_Byte, 0, 0);
+  if (e != CE_None)
+    fail_input(info_.path, "read of the alpha band at " + std::to_string(w.x0) + "," + std::to_string(w.y0) +
+                               " failed (truncated or corrupt file?): " + last_gdal_error());
+  for (int64_t y = 0; y < w.height; ++y) {
+    uint8_t* row = dst + y * stride;
+    const uint8_t* a = alpha.data() + y * w.width;
+    for (int64_t x = 0; x < w.width; ++x)
+      for (int c = 0; c < 3; ++c) row[3 * x + c] = composite_over_white(row[3 * x + c], a[x]);
+  }
 }
 
 // What an averaged read reads from, and the window there. A colour-table file's expanding VRT
 // averages the indices and looks the average up (a 2 x 2 box of two inks read 89.9 for a grey of
-// 107.4 in the unit test), so its window is read at full resolution, the colours expanded, into
-// an in-memory dataset and averaged from there by the same GDAL resampler. The callers' windows
-// are bands of a few hundred rows (QA previews) or the decimation's rows.
+// 107.4 in the unit test), and GDAL's average of a file with alpha leaves the transparent pixels
+// out instead of compositing them, so such a window is read at full resolution by read_rgb (the
+// colours expanded, alpha composited) into an in-memory dataset and averaged from there by the
+// same GDAL resampler. The callers' windows are bands of a few hundred rows (QA previews).
 struct Raster::AveragingSource {
   GDALDatasetH ds = nullptr;
   Window w;
   bool owned = false;
   AveragingSource(const Raster& r, const Window& win) : ds(r.ds_), w(win) {
-    if (!r.info_.palette) return;
-    const int nb = r.info_.bands;
+    if (!r.info_.palette && !r.info_.alpha) return;
+    const int nb = 3;
     std::vector<uint8_t> px(static_cast<size_t>(win.width) * win.height * 3);
     r.read_rgb(win, px.data(), static_cast<size_t>(win.width) * 3);
     ds = GDALCreate(GDALGetDriverByName("MEM"), "", static_cast<int>(win.width), static_cast<int>(win.height), nb,
@@ -242,7 +271,7 @@ struct Raster::AveragingSource {
 };
 
 void Raster::read_grey_average(const Window& w, int out_w, int out_h, float* dst) const {
-  const int nb = info_.bands == 1 ? 1 : 3;
+  const int nb = info_.bands <= 2 ? 1 : 3;  // grey and alpha: the composited copy's first band
   std::vector<float> rgb(static_cast<size_t>(out_w) * out_h * nb);
   GDALRasterIOExtraArg extra;
   INIT_RASTERIO_EXTRA_ARG(extra);
@@ -267,7 +296,7 @@ void Raster::read_rgb_average(const Window& w, int out_w, int out_h, uint8_t* ds
   GDALRasterIOExtraArg extra;
   INIT_RASTERIO_EXTRA_ARG(extra);
   extra.eResampleAlg = GRIORA_Average;
-  // A grey file is read three times into R, G and B.
+  // A grey file is read three times into R, G and B (a grey one with alpha is read from its RGB copy).
   int band_map[3] = {1, info_.bands == 1 ? 1 : 2, info_.bands == 1 ? 1 : 3};
   const AveragingSource src(*this, w);
   CPLErrorReset();

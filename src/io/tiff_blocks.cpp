@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "alinify/core/error.hpp"
+#include "alinify/io/raster.hpp"
 
 namespace alinify::io::detail {
 
@@ -34,7 +35,7 @@ bool all_blocks_written(TIFF* tif) {
 
 }  // namespace
 
-std::unique_ptr<TiffBlocks> TiffBlocks::open_if_plain(const std::string& path, Size size) {
+std::unique_ptr<TiffBlocks> TiffBlocks::open_if_plain(const std::string& path, Size size, bool alpha) {
   // GDAL has opened the file already, so its GTiff driver routes libtiff's warnings (GeoTIFF tags
   // libtiff does not know) and errors into CPLError, which prints nothing (init_gdal).
   TIFF* tif = TIFFOpen(path.c_str(), "rm");  // "m": read with pread, no mapping of the file
@@ -59,16 +60,18 @@ std::unique_ptr<TiffBlocks> TiffBlocks::open_if_plain(const std::string& path, S
     TIFFClose(tif);
     return nullptr;
   }
-  return std::unique_ptr<TiffBlocks>(new TiffBlocks(path, tif, size, samples, compression == COMPRESSION_NONE));
+  return std::unique_ptr<TiffBlocks>(
+      new TiffBlocks(path, tif, size, samples, compression == COMPRESSION_NONE, alpha && samples == 4));
 }
 
-TiffBlocks::TiffBlocks(const std::string& path, TIFF* tif, Size size, int samples, bool uncompressed)
+TiffBlocks::TiffBlocks(const std::string& path, TIFF* tif, Size size, int samples, bool uncompressed, bool alpha)
     : path_(path),
       tif_(tif),
       size_(size),
       tiled_(TIFFIsTiled(tif) != 0),
       samples_(samples),
-      uncompressed_(uncompressed) {
+      uncompressed_(uncompressed),
+      alpha_(alpha) {
   if (tiled_) {
     uint32_t tw = 0, th = 0;
     field(tif, TIFFTAG_TILEWIDTH, tw);
@@ -207,6 +210,9 @@ void TiffBlocks::read_rgb(const Window& w, uint8_t* dst, size_t stride) {
         uint8_t* out = dst + static_cast<size_t>(y - w.y0) * stride + static_cast<size_t>(x0 - w.x0) * 3;
         if (samples_ == 3) {
           std::memcpy(out, src, n * 3);
+        } else if (alpha_) {
+          for (size_t i = 0; i < n; ++i)
+            for (int c = 0; c < 3; ++c) out[3 * i + c] = composite_over_white(src[4 * i + c], src[4 * i + 3]);
         } else {
           for (size_t i = 0; i < n; ++i) std::memcpy(out + 3 * i, src + samples_ * i, 3);
         }

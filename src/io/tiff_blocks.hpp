@@ -23,11 +23,12 @@ namespace alinify::io::detail {
 class TiffBlocks {
  public:
   // The reader of `path` when its first image is one libtiff hands over as the pixels GDAL would
-  // read: 8-bit unsigned samples, 3 or 4 of them per pixel (RGB, alpha dropped), interleaved
+  // read: 8-bit unsigned samples, 3 or 4 of them per pixel (RGB; a 4th composited over white when
+  // `alpha`, Raster's RasterInfo::alpha, else dropped), interleaved
   // (PLANARCONFIG_CONTIG), photometric RGB, bytes in the usual bit order, every block written (not
   // sparse), tiles or strips of at most 16 MiB in any compression libtiff decodes;
   // nullptr otherwise (GDAL reads it). `size` is the size GDAL reported.
-  static std::unique_ptr<TiffBlocks> open_if_plain(const std::string& path, Size size);
+  static std::unique_ptr<TiffBlocks> open_if_plain(const std::string& path, Size size, bool alpha);
   ~TiffBlocks();
   TiffBlocks(const TiffBlocks&) = delete;
   TiffBlocks& operator=(const TiffBlocks&) = delete;
@@ -38,7 +39,7 @@ class TiffBlocks {
 
  private:
   // `samples` and `uncompressed` as open_if_plain read them from the file.
-  TiffBlocks(const std::string& path, TIFF* tif, Size size, int samples, bool uncompressed);
+  TiffBlocks(const std::string& path, TIFF* tif, Size size, int samples, bool uncompressed, bool alpha);
   const std::vector<uint8_t>& block(int64_t bx, int64_t by);
   // Rows [y0, y1) of uncompressed block (bx, by) into rows_, read from the file directly: in an
   // uncompressed tile or strip the rows lie one after the other, bw_ x samples_ bytes each (TIFF
@@ -71,6 +72,7 @@ class TiffBlocks {
   std::unordered_map<int64_t, std::list<std::pair<int64_t, std::vector<uint8_t>>>::iterator> where_;
   size_t cap_;
   bool uncompressed_;
+  bool alpha_;  // the 4th sample is alpha, composited over white
   std::vector<uint8_t> rows_;
   std::vector<uint8_t> scratch_;  // scatter_rows' columns outside the window
 };

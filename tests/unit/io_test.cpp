@@ -56,8 +56,8 @@ TEST(RasterIo, BadInputsNameTheFileAndTheProblem) {
   expect_bad_input(dir.file("text.tif"), "not a readable raster");
   write_rgb(dir.file("u16.tif"), 32, 32, GDT_UInt16);
   expect_bad_input(dir.file("u16.tif"), "UInt16");
-  write_rgb(dir.file("two.tif"), 32, 32, GDT_Byte, 2);
-  expect_bad_input(dir.file("two.tif"), "2 bands");
+  write_rgb(dir.file("two.tif"), 32, 32, GDT_Byte, 2);  // two bands are grey and alpha or refused
+  expect_bad_input(dir.file("two.tif"), "has 2 bands and the second is not alpha");
   expect_bad_input(dir.path().string(), "directory");
 }
 
@@ -168,6 +168,73 @@ TEST(RasterIo, ColourTablesAreReadAsTheirColours) {
           for (int x = 2 * i; x < 2 * i + 2; ++x)
             for (int c = 0; c < 3; ++c) sum[c] += ink[index_of(x, y)][c] / 4.0;
         ASSERT_NEAR(grey[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
+        ASSERT_NEAR(decimated.pixels[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
+        for (int c = 0; c < 3; ++c) ASSERT_NEAR(small[(j * 20 + i) * 3 + c], sum[c], 1.0) << i << "," << j;
+      }
+  }
+}
+
+// A design exported with a transparent background holds mostly black under it: every read
+// composites alpha over white (no ink on white fabric), for RGBA TIFFs read by libtiff (strips,
+// and tiles compressed), by GDAL (PNG) and for grey with alpha. Before, the transparent part was
+// read black and a design with a fifth of it transparent was "not found in the scan".
+TEST(RasterIo, AlphaIsCompositedOverWhite) {
+  test::ScratchDir dir("io-alpha");
+  io::init_gdal();
+  const int w = 40, h = 30;
+  const auto colour = [](int x, int y, int c) { return static_cast<uint8_t>((x * 5 + y * 7 + 60 * c) % 256); };
+  const auto alpha = [](int x, int y) { return static_cast<uint8_t>(((x / 4 + y / 3) % 3) * 127 + (x % 2)); };
+  const auto write = [&](const std::string& path, const char* driver, int bands, char** options) {
+    GDALDatasetH mem = GDALCreate(GDALGetDriverByName("MEM"), "", w, h, bands, GDT_Byte, nullptr);
+    for (int b = 0; b < bands; ++b) {
+      std::vector<uint8_t> v(w * h);
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) v[y * w + x] = b == bands - 1 ? alpha(x, y) : colour(x, y, bands == 2 ? 0 : b);
+      ASSERT_EQ(GDALRasterIO(GDALGetRasterBand(mem, b + 1), GF_Write, 0, 0, w, h, v.data(), w, h, GDT_Byte, 0, 0),
+                CE_None);
+    }
+    GDALSetRasterColorInterpretation(GDALGetRasterBand(mem, bands), GCI_AlphaBand);
+    GDALClose(GDALCreateCopy(GDALGetDriverByName(driver), path.c_str(), mem, FALSE, options, nullptr, nullptr));
+    GDALClose(mem);
+  };
+  char alpha_yes[] = "ALPHA=YES", tiled[] = "TILED=YES", blocks[] = "BLOCKXSIZE=16", blocks_y[] = "BLOCKYSIZE=16",
+       deflate[] = "COMPRESS=DEFLATE";
+  char* strip_options[] = {alpha_yes, nullptr};
+  char* tile_options[] = {alpha_yes, tiled, blocks, blocks_y, deflate, nullptr};
+  write(dir.file("strips.tif"), "GTiff", 4, strip_options);
+  write(dir.file("tiles.tif"), "GTiff", 4, tile_options);
+  write(dir.file("rgba.png"), "PNG", 4, nullptr);
+  write(dir.file("grey.tif"), "GTiff", 2, strip_options);
+  for (const char* name : {"strips.tif", "tiles.tif", "rgba.png", "grey.tif"}) {
+    SCOPED_TRACE(name);
+    const bool grey = std::string(name) == "grey.tif";
+    io::Raster r = io::Raster::open(dir.file(name));
+    EXPECT_TRUE(r.info().alpha);
+    EXPECT_EQ(r.reads_tiff_blocks(), std::string(name) == "strips.tif" || std::string(name) == "tiles.tif");
+    const auto expected = [&](int x, int y, int c) {
+      const int a = alpha(x, y), v = colour(x, y, grey ? 0 : c);
+      return (v * a + 255 * (255 - a) + 127) / 255;
+    };
+    EXPECT_EQ(io::composite_over_white(0, 0), 255);
+    EXPECT_EQ(io::composite_over_white(17, 255), 17);
+    std::vector<uint8_t> rgb(w * h * 3);
+    r.read_rgb({0, 0, w, h}, rgb.data(), w * 3);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb[(y * w + x) * 3 + c], expected(x, y, c)) << x << "," << y;
+    // The averaged reads (previews, registration images) average the composited colours.
+    std::vector<float> grey_avg(20 * 15);
+    r.read_grey_average({0, 0, w, h}, 20, 15, grey_avg.data());
+    std::vector<uint8_t> small(20 * 15 * 3);
+    r.read_rgb_average({0, 0, w, h}, 20, 15, small.data());
+    const io::GreyImage decimated = io::decimate_grey(r, 2, 4);
+    for (int j = 0; j < 15; ++j)
+      for (int i = 0; i < 20; ++i) {
+        double sum[3] = {0, 0, 0};
+        for (int y = 2 * j; y < 2 * j + 2; ++y)
+          for (int x = 2 * i; x < 2 * i + 2; ++x)
+            for (int c = 0; c < 3; ++c) sum[c] += expected(x, y, c) / 4.0;
+        ASSERT_NEAR(grey_avg[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
         ASSERT_NEAR(decimated.pixels[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
         for (int c = 0; c < 3; ++c) ASSERT_NEAR(small[(j * 20 + i) * 3 + c], sum[c], 1.0) << i << "," << j;
       }
@@ -409,16 +476,24 @@ void write_random(const std::string& path, int w, int h, int bands, std::vector<
   GDALClose(ds);
 }
 
-// GDAL's own reading of the window's first three bands, pixel-interleaved.
+// GDAL's own reading of the window's first three bands, pixel-interleaved, a 4th band GDAL calls
+// alpha composited over white as read_rgb does.
 std::vector<uint8_t> gdal_window(const std::string& path, const Window& w) {
   GDALDatasetH ds = GDALOpen(path.c_str(), GA_ReadOnly);
-  std::vector<uint8_t> out(static_cast<size_t>(w.width * w.height * 3));
-  int bands[3] = {1, 2, 3};
+  const int n =
+      GDALGetRasterCount(ds) == 4 && GDALGetRasterColorInterpretation(GDALGetRasterBand(ds, 4)) == GCI_AlphaBand ? 4
+                                                                                                                 : 3;
+  std::vector<uint8_t> px(static_cast<size_t>(w.width * w.height * n));
+  int bands[4] = {1, 2, 3, 4};
   EXPECT_EQ(GDALDatasetRasterIO(ds, GF_Read, static_cast<int>(w.x0), static_cast<int>(w.y0), static_cast<int>(w.width),
-                                static_cast<int>(w.height), out.data(), static_cast<int>(w.width),
-                                static_cast<int>(w.height), GDT_Byte, 3, bands, 3, w.width * 3, 1),
+                                static_cast<int>(w.height), px.data(), static_cast<int>(w.width),
+                                static_cast<int>(w.height), GDT_Byte, n, bands, n, w.width * n, 1),
             CE_None);
   GDALClose(ds);
+  std::vector<uint8_t> out(static_cast<size_t>(w.width * w.height * 3));
+  for (size_t i = 0; i < out.size() / 3; ++i)
+    for (int c = 0; c < 3; ++c)
+      out[3 * i + c] = n == 4 ? io::composite_over_white(px[4 * i + c], px[4 * i + 3]) : px[3 * i + c];
   return out;
 }
 
@@ -491,9 +566,9 @@ TEST(RasterIo, LibtiffBlocksReadTheBytesGdalReads) {
 }
 
 // decimate_grey averages the bytes read_rgb reads (a file without overviews); GDAL's average
-// resampler (read_grey_average) is the reference, to the bit (an RGBA file, whose alpha GDAL
-// weighs, is left to GDAL): the registration images, and so elastix's transforms, did not change
-// when the decimation stopped going through GDAL.
+// resampler (read_grey_average) is the reference, to the bit (an RGBA file's through the copy it
+// averages, composited over white as read_rgb reads it): the registration images, and so
+// elastix's transforms, did not change when the decimation stopped going through GDAL.
 TEST(RasterIo, DecimationEqualsGdalsAverageToTheBit) {
   test::ScratchDir dir("io-dec-gdal");
   for (const int bands : {3, 4}) {

@@ -17,8 +17,8 @@ struct GreyImage {
 
 // The one buffer sized by the image in this project, and it is the decimated one:
 // (W/f) x (H/f) floats. Reads at most `rows_per_read` decimated rows at a time (fewer where their
-// full-resolution rows would pass 16 MiB): bytes averaged here, or GDAL's average where the file
-// has overviews or an alpha band.
+// full-resolution rows would pass 16 MiB): bytes averaged here (alpha composited over white by
+// read_rgb), or GDAL's average where the file has overviews and no alpha.
 GreyImage decimate_grey(const Raster& raster, int factor, int rows_per_read = 64);
 
 // floor(size / factor); a bad-input error naming the file when that is empty.

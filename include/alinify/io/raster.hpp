@@ -30,7 +30,18 @@ struct RasterInfo {
   // One band of indices into a colour table, read as the table's RGB (designs are often stored
   // so: a few inks, one byte a pixel).
   bool palette = false;
+  // The last band is alpha (RGBA, or grey and alpha): every read composites the pixels over white
+  // (composite_over_white), what a transparent part of a design stands for: no ink on the fabric.
+  bool alpha = false;
 };
+
+// A pixel of colour c and (unassociated, as PNG and most TIFFs store it) alpha a over white, to
+// the nearest level: c where a = 255, 255 where a = 0. A design exported with a transparent
+// background mostly holds black under it (alpha 0, RGB 0); read as it is stored, the unprinted
+// fabric (white in the scan) was black in the design and the pair was "not found" (score 0.128).
+inline uint8_t composite_over_white(uint8_t c, uint8_t a) {
+  return static_cast<uint8_t>((c * a + 255 * (255 - a) + 127) / 255);
+}
 
 // The largest raster accepted, checked on the header before anything is allocated: 2^18 pixels
 // per side and 2^34 pixels in all (a 51 GiB RGB image; the scans are about 2^28).
@@ -50,10 +61,11 @@ void init_gdal(uint64_t cache_bytes = 64ull << 20);
 
 class Raster {
  public:
-  // Opens read-only and validates: a raster, 3 or 4 Byte bands (RGB, alpha ignored) or 1 Byte band
-  // (grey, replicated; with an RGB or grey colour table, the table's colours: info().bands is then
-  // 3 for an RGB table, 1 for a grey one, and info().palette true). Anything else is bad input
-  // naming the file.
+  // Opens read-only and validates: a raster, 3 or 4 Byte bands (RGB; a 4th band GDAL calls alpha
+  // is composited over white, another 4th band ignored), 1 Byte band (grey, replicated; with an RGB
+  // or grey colour table, the table's colours: info().bands is then 3 for an RGB table, 1 for a
+  // grey one, and info().palette true) or 2 (grey and alpha). Anything else is bad input naming
+  // the file.
   static Raster open(const std::string& path);
   Raster(Raster&&) noexcept;
   Raster& operator=(Raster&&) noexcept;
@@ -83,6 +95,8 @@ class Raster {
   Raster() = default;
   struct AveragingSource;
   void expand_palette();
+  // The alpha band of the window, composited over white into the RGB read_rgb put in dst.
+  void composite_alpha(const Window& w, uint8_t* dst, size_t stride) const;
   void close();
   RasterInfo info_;
   GDALDatasetH ds_ = nullptr;
