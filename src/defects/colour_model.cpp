@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "alinify/core/error.hpp"
+#include "alinify/defects/colour.hpp"
 
 namespace alinify::defects {
 namespace {
@@ -202,6 +203,30 @@ void flat_residual(const std::vector<Sample>& s, ColourModel& model) {
   model.flat_median = median_of(r);
 }
 
+// ColourModel::contrast from up to kContrastSamples samples spread over the list (every k-th).
+constexpr size_t kContrastSamples = 20000;
+constexpr double kContrastStep = 4;  // levels either side of a design colour
+
+void measure_contrast(const std::vector<Sample>& s, ColourModel& model) {
+  std::vector<double> ratio;
+  const size_t every = std::max<size_t>(1, s.size() / kContrastSamples);
+  for (size_t i = 0; i < s.size(); i += every) {
+    const Sample& smp = s[i];
+    for (int c = 0; c < 3; ++c) {
+      float lo[3] = {smp.design[0], smp.design[1], smp.design[2]}, hi[3] = {lo[0], lo[1], lo[2]};
+      lo[c] = static_cast<float>(std::max(0.0, lo[c] - kContrastStep));
+      hi[c] = static_cast<float>(std::min(255.0, hi[c] + kContrastStep));
+      const double in_design = delta_e76(srgb_to_lab(lo[0], lo[1], lo[2]), srgb_to_lab(hi[0], hi[1], hi[2]));
+      if (in_design < 0.5) continue;
+      double a[3], b[3];
+      model.apply(smp.x, smp.y, lo, a);
+      model.apply(smp.x, smp.y, hi, b);
+      ratio.push_back(delta_e76(srgb_to_lab(a[0], a[1], a[2]), srgb_to_lab(b[0], b[1], b[2])) / in_design);
+    }
+  }
+  model.contrast = ratio.empty() ? 1.0 : std::clamp(median_of(ratio), 0.25, 4.0);
+}
+
 }  // namespace
 
 ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const FitOptions& options) {
@@ -216,6 +241,7 @@ ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const Fit
   affine.affine_median = median_of(r);
   if (!options.tone_curve) {
     flat_residual(s, affine);
+    measure_contrast(s, affine);
     return affine;
   }
   // Both judged by the median residual over every sample: robust to the defects, and blind to
@@ -226,6 +252,7 @@ ColourModel fit_colour_model(const std::vector<Sample>& s, Size image, const Fit
   affine.curved_median = curved.curved_median;
   ColourModel& kept = curved.curved_median < options.curve_keep * affine.affine_median ? curved : affine;
   flat_residual(s, kept);
+  measure_contrast(s, kept);
   return kept;
 }
 
@@ -242,7 +269,8 @@ std::string ColourModel::to_json_text() const {
                    {"inlier_fraction", inlier_fraction},
                    {"samples", samples},
                    {"flat_median", flat_median},
-                   {"flat_samples", flat_samples}};
+                   {"flat_samples", flat_samples},
+                   {"contrast", contrast}};
   return j.dump();
 }
 
@@ -263,6 +291,7 @@ ColourModel ColourModel::from_json_text(const std::string& text) {
     c.samples = j.at("samples").get<int64_t>();
     c.flat_median = j.at("flat_median").get<double>();
     c.flat_samples = j.at("flat_samples").get<int64_t>();
+    c.contrast = j.at("contrast").get<double>();
   } catch (const nlohmann::json::exception& e) {
     fail_runtime(std::string("colour model: malformed message: ") + e.what());
   }

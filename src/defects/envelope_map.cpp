@@ -337,9 +337,11 @@ void envelope_delta_map(const StripPixels& px, int64_t y0, int64_t rows, const C
   // Delta E 1976 changes by at most 1.37 per RGB level of Euclidean step anywhere in sRGB (the
   // largest Frobenius norm of the sRGB->L*a*b* Jacobian, near black; docs/defects.md): a step under
   // low / 1.5 cannot reach low, and such pixels never join a component. Their value stays 0. In
-  // 1/(kSub x area) level: 2.25 * step2 < low^2 * (kSub * area)^2.
-  const double unit = static_cast<double>(kSub) * area;
-  const float pass = static_cast<float>(o.low * o.low * unit * unit / 2.25);
+  // 1/(kSub x area) level: 2.25 * step2 < low^2 * (kSub * area)^2. The map is in the design's
+  // contrast (ColourModel::contrast): low there is low x contrast in the scan's colours.
+  const double unit = static_cast<double>(kSub) * area, low = o.low * model.contrast;
+  const float pass = static_cast<float>(low * low * unit * unit / 2.25);
+  const float scale = static_cast<float>(model.de_scale());
 #pragma omp parallel
   {
     int t = 0, threads = 1;
@@ -375,8 +377,8 @@ void envelope_delta_map(const StripPixels& px, int64_t y0, int64_t rows, const C
       }
       delta_e76_linear(lin, count, work.de.data(), work.dl.data());
       for (int64_t k = 0; k < count; ++k) {
-        de[work.picked[k]] = work.de[k];
-        dl[work.picked[k]] = work.dl[k];
+        de[work.picked[k]] = work.de[k] * scale;
+        dl[work.picked[k]] = work.dl[k] * scale;
       }
     }
   }

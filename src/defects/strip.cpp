@@ -158,6 +158,7 @@ DeltaMap nearest_delta_map(const StripPixels& px, int64_t y0, int64_t rows, cons
   DeltaMap map;
   map.de.assign(static_cast<size_t>(rows * w), 0.0f);
   map.dl.assign(static_cast<size_t>(rows * w), 0.0f);
+  const float scale = static_cast<float>(model.de_scale());
   // L*a*b* of every mapped design pixel once, compared with each of its neighbours.
   std::vector<float> dlab(md.size());
 #pragma omp parallel for schedule(static)
@@ -188,8 +189,8 @@ DeltaMap nearest_delta_map(const StripPixels& px, int64_t y0, int64_t rows, cons
             best_dl = e0;
           }
         }
-      map.de[i] = std::sqrt(best);
-      map.dl[i] = best_dl;
+      map.de[i] = std::sqrt(best) * scale;  // in the design's contrast (ColourModel::contrast)
+      map.dl[i] = best_dl * scale;
     }
   return map;
 }

@@ -70,7 +70,11 @@ void map_strip(const defects::DeltaMap& map, std::vector<uint8_t>& grey) {
 // the flat samples' 2.28 (85 of them) and 1.79 (docs/defects.md, "A noisy scan").
 constexpr int64_t kFlatMin = 50;
 bool noise_from_flat(const defects::ColourModel& m) { return m.flat_samples >= kFlatMin; }
-double scan_noise(const defects::ColourModel& m) { return noise_from_flat(m) ? m.flat_median : m.residual_median; }
+// In the design's contrast (ColourModel::contrast), as the defect map is: a scan exposed darker
+// holds its noise in fewer levels, and the map scales it back up.
+double scan_noise(const defects::ColourModel& m) {
+  return (noise_from_flat(m) ? m.flat_median : m.residual_median) * m.de_scale();
+}
 
 // scan_noise above which the log warns of a noisy scan: about 1.4 x the highest on those lossless
 // pairs (2.28, at 600x450); a weave of 0.12 read 2.97 (no false defect), 0.2 4.54 (282 false
@@ -90,6 +94,7 @@ nlohmann::json model_json(const defects::ColourModel& m) {
           {"residual_median_rgb", m.residual_median},
           {"flat_residual_median_rgb", m.flat_median},
           {"flat_samples", m.flat_samples},
+          {"contrast", m.contrast},
           {"noisy_scan", scan_noise(m) > kNoisyResidual},
           {"residual_rms_rgb", m.residual_rms},
           {"inlier_fraction", m.inlier_fraction}};
@@ -152,14 +157,16 @@ nlohmann::json find_defects(par::Communicator& comm, const DefectInputs& job, co
     spdlog::info(
         "defects: colour model from {} samples (every {} px): residual median {:.2f}, rms {:.2f} (RGB levels), "
         "{:.1f} % inliers; {} (residual median over all samples {:.2f} affine, {:.2f} with tone curves); {:.2f} "
-        "over the {} flat samples",
+        "over the {} flat samples; contrast {:.3f} (Delta E is divided by it: the print's difference from the design)",
         m.samples, step, m.residual_median, m.residual_rms, 100 * m.inlier_fraction,
-        m.has_curve() ? "tone curves kept" : "affine", m.affine_median, m.curved_median, m.flat_median, m.flat_samples);
+        m.has_curve() ? "tone curves kept" : "affine", m.affine_median, m.curved_median, m.flat_median, m.flat_samples,
+        m.contrast);
     // Texture or noise the smoothing does not hold back, and JPEG's colour edges, come out as false
     // defects (docs/defects.md, "A noisy scan").
     if (const double noise = scan_noise(m); noise > kNoisyResidual)
       spdlog::warn(
-          "defects: {}: the colour model's residual median is {:.2f} RGB levels {}, over the {:.1f} of a scan whose "
+          "defects: {}: the colour model's residual median is {:.2f} RGB levels {} (at the design's contrast), over "
+          "the {:.1f} of a scan whose "
           "noise --defect-scale {} holds back: expect false defects in texture and along edges; --defect-scale {} "
           "smooths more (docs/defects.md, \"A noisy scan\")",
           job.aligned, noise, noise_from_flat(m) ? "where the design is flat" : "(no flat design area)", kNoisyResidual,

@@ -175,6 +175,35 @@ TEST(DefectsColourModel, RecoversAKnownMappingDespiteOutliers) {
   EXPECT_GT(std::abs(plain.m[0] - truth.m[0]) + std::abs(plain.offset[0] - truth.offset[0]) / 100, 0.02);
 }
 
+// ColourModel::contrast: how the camera scales colour differences, measured on the fitted model.
+// 1 for a scan that shows the design's colours; a scan exposed to 60 % (every level x 0.6) shows a
+// design difference of Delta E 10 as 6.2-6.7 on these colours; doubling the contrast about the
+// middle grey raises it. The defect map divides by it (EnvelopeMapFollowsItsDefinition).
+TEST(DefectsColourModel, ContrastIsHowTheCameraScalesColourDifferences) {
+  ColourModel identity;
+  identity.image = Size{1000, 800};
+  ColourModel dark = identity, strong = identity;
+  dark.m = {0.6, 0, 0, 0, 0.6, 0, 0, 0, 0.6};
+  strong.m = {2, 0, 0, 0, 2, 0, 0, 0, 2};
+  strong.offset = {-127.5, -127.5, -127.5};
+  const double same = fit_colour_model(samples_of(identity, 0.1, 3), identity.image).contrast;
+  const double darker = fit_colour_model(samples_of(dark, 0.1, 3), dark.image).contrast;
+  const double stronger = fit_colour_model(samples_of(strong, 0.1, 3), strong.image).contrast;
+  EXPECT_NEAR(same, 1.0, 0.01);
+  // Directly: Delta E between 0.6 x (d -+ 4) over Delta E between d -+ 4, on a mid colour.
+  const auto ratio = [](double v) {
+    return delta_e76(srgb_to_lab(0.6 * (v - 4), 0.6 * v, 0.6 * v), srgb_to_lab(0.6 * (v + 4), 0.6 * v, 0.6 * v)) /
+           delta_e76(srgb_to_lab(v - 4, v, v), srgb_to_lab(v + 4, v, v));
+  };
+  EXPECT_GT(darker, std::min(ratio(60), ratio(200)) - 0.05);
+  EXPECT_LT(darker, std::max(ratio(60), ratio(200)) + 0.05);
+  EXPECT_LT(darker, 0.8);
+  EXPECT_GT(stronger, 1.2);  // 1.43: the colours pushed past 0 and 255 clip
+  EXPECT_NEAR(
+      ColourModel::from_json_text(fit_colour_model(samples_of(dark, 0.1, 3), dark.image).to_json_text()).contrast,
+      darker, 1e-12);
+}
+
 // A camera with a non-linear tone response: the affine model's output through
 // 255 (v / 255)^gamma per channel.
 double toned(double v, double gamma) { return 255 * std::pow(std::clamp(v, 0.0, 255.0) / 255, gamma); }
@@ -488,6 +517,8 @@ TEST(DefectsPipeline, EnvelopeMapFollowsItsDefinition) {
   for (const bool curved : {false, true})
     for (const int scale : {0, 1, 2})
       for (const int64_t y0 : {int64_t{0}, int64_t{30}, p.h - 40}) {  // at the top, inside, at the bottom
+        // Delta E in the design's contrast: divided by the camera's (ColourModel::contrast).
+        model.contrast = scale == 1 ? 0.7 : 1.0;
         DefectOptions o;
         o.scale = scale;
         o.radius = 1;
@@ -527,13 +558,13 @@ TEST(DefectsPipeline, EnvelopeMapFollowsItsDefinition) {
               e[c] = std::clamp(s[c], lo, hi);
             }
             const Lab ls = srgb_to_lab(s[0], s[1], s[2]), le = srgb_to_lab(e[0], e[1], e[2]);
-            const double want = delta_e76(ls, le), value = got.de[(y - y0) * w + x];
+            const double want = delta_e76(ls, le) / model.contrast, value = got.de[(y - y0) * w + x];
             // The design is mapped to 1/16 level (Delta E within 0.05 of the exact value); below `low`
             // a pixel may also be left at 0 (the bound), never raised to `low`.
             if (want >= o.low) {
               ++above;
               ASSERT_NEAR(value, want, 0.1) << "scale " << scale << " at " << x << "," << y;
-              ASSERT_NEAR(got.dl[(y - y0) * w + x], ls.L - le.L, 0.1);
+              ASSERT_NEAR(got.dl[(y - y0) * w + x], (ls.L - le.L) / model.contrast, 0.15);
             } else {
               ASSERT_LT(value, want + 0.1) << "scale " << scale << " at " << x << "," << y;
             }

@@ -48,6 +48,12 @@ struct ColourModel {
   // "A noisy scan").
   double flat_median = 0;
   int64_t flat_samples = 0;
+  // How the camera scales colour differences: the median, over the samples' design colours d and
+  // the three channels, of Delta E 1976 between the mapped colours of d -+ 4 levels over Delta E
+  // between d -+ 4 themselves (1 for the identity; 0.65-0.75 for a scan exposed to 60 %). The
+  // defect map divides by it, so Delta E and its thresholds are the print's difference from the
+  // design, whatever the exposure (docs/defects.md, "The camera's contrast"). Within [0.25, 4].
+  double contrast = 1;
 
   bool has_curve() const;
   static double tone_term(int t, double d);
@@ -56,6 +62,8 @@ struct ColourModel {
   void apply(double x, double y, const float design[3], double out[3]) const;
   // The same without the gain and the offset: M * design + the tone curves.
   void ungained(const float design[3], double out[3]) const;
+  // What a Delta E measured in the scan's colours is multiplied by: 1 / contrast.
+  double de_scale() const { return 1.0 / contrast; }
 
   std::string to_json_text() const;
   static ColourModel from_json_text(const std::string& text);
