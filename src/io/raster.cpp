@@ -103,7 +103,12 @@ void Raster::expand_palette() {
   if (kind != GPI_RGB && kind != GPI_Gray)
     fail_input(info_.path, std::string("has a ") + GDALGetPaletteInterpretationName(kind) +
                                " colour table; RGB or grey colour tables expected");
-  const char* argv[] = {"-of", "VRT", "-expand", kind == GPI_RGB ? "rgb" : "gray", nullptr};
+  // A table with transparent entries (an indexed PNG's tRNS) is expanded with its alpha, which
+  // read_rgb then composites over white as for any RGBA file.
+  bool transparent = false;
+  for (int i = 0; i < GDALGetColorEntryCount(table); ++i) transparent |= GDALGetColorEntry(table, i)->c4 < 255;
+  const char* expand = kind == GPI_Gray ? "gray" : transparent ? "rgba" : "rgb";
+  const char* argv[] = {"-of", "VRT", "-expand", expand, nullptr};
   GDALTranslateOptions* options = GDALTranslateOptionsNew(const_cast<char**>(argv), nullptr);
   CPLErrorReset();
   GDALDatasetH expanded = GDALTranslate("", ds_, options, nullptr);
@@ -114,6 +119,7 @@ void Raster::expand_palette() {
   info_.bands = GDALGetRasterCount(ds_);
   info_.overviews = 0;
   info_.palette = true;
+  info_.alpha = info_.bands == 4;
 }
 
 Raster Raster::open(const std::string& path) {

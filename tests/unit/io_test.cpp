@@ -118,17 +118,18 @@ TEST(RasterIo, LossyCompressionIsReported) {
 // A design stored as indices into a colour table (PNG or TIFF, a few inks) is read as the table's
 // colours by every read: windows, the averaged grey of the registration images and the averaged
 // RGB of the previews. Before, the indices were read as grey and a 256-colour design was "not
-// found in the scan".
+// found in the scan". A transparent entry (an indexed PNG's tRNS) reads as white, as any alpha.
 TEST(RasterIo, ColourTablesAreReadAsTheirColours) {
   test::ScratchDir dir("io-palette");
   io::init_gdal();
   const uint8_t ink[4][3] = {{250, 20, 30}, {10, 200, 40}, {30, 40, 220}, {240, 240, 10}};
   const auto index_of = [](int x, int y) { return ((x / 3) + 2 * (y / 5)) % 4; };
-  const auto write = [&](const std::string& path) {
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path.c_str(), 40, 30, 1, GDT_Byte, nullptr);
+  // TIFF's colour map has no alpha: a transparent entry exists in PNG (tRNS) only.
+  const auto write = [&](const std::string& path, const char* driver, int last_alpha) {
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("MEM"), "", 40, 30, 1, GDT_Byte, nullptr);
     GDALColorTableH table = GDALCreateColorTable(GPI_RGB);
     for (int i = 0; i < 4; ++i) {
-      const GDALColorEntry e{ink[i][0], ink[i][1], ink[i][2], 255};
+      const GDALColorEntry e{ink[i][0], ink[i][1], ink[i][2], static_cast<int16_t>(i == 3 ? last_alpha : 255)};
       GDALSetColorEntry(table, i, &e);
     }
     GDALSetRasterColorTable(GDALGetRasterBand(ds, 1), table);
@@ -136,25 +137,29 @@ TEST(RasterIo, ColourTablesAreReadAsTheirColours) {
     std::vector<uint8_t> idx(40 * 30);
     for (int y = 0; y < 30; ++y)
       for (int x = 0; x < 40; ++x) idx[y * 40 + x] = static_cast<uint8_t>(index_of(x, y));
-    GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, 0, 0, 40, 30, idx.data(), 40, 30, GDT_Byte, 0, 0);
+    ASSERT_EQ(GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, 0, 0, 40, 30, idx.data(), 40, 30, GDT_Byte, 0, 0),
+              CE_None);
+    GDALClose(GDALCreateCopy(GDALGetDriverByName(driver), path.c_str(), ds, FALSE, nullptr, nullptr, nullptr));
     GDALClose(ds);
   };
-  write(dir.file("pal.tif"));
-  GDALDatasetH tif = GDALOpen(dir.file("pal.tif").c_str(), GA_ReadOnly);
-  GDALClose(
-      GDALCreateCopy(GDALGetDriverByName("PNG"), dir.file("pal.png").c_str(), tif, FALSE, nullptr, nullptr, nullptr));
-  GDALClose(tif);
-  for (const char* name : {"pal.tif", "pal.png"}) {
+  write(dir.file("pal.tif"), "GTiff", 255);
+  write(dir.file("pal.png"), "PNG", 255);
+  write(dir.file("pal-transparent.png"), "PNG", 0);  // the 4th ink transparent: read as white
+  for (const char* name : {"pal.tif", "pal.png", "pal-transparent.png"}) {
     SCOPED_TRACE(name);
+    const bool transparent = std::string(name).find("transparent") != std::string::npos;
+    const uint8_t white[3] = {255, 255, 255};
+    const auto colour = [&](int x, int y) { return transparent && index_of(x, y) == 3 ? white : ink[index_of(x, y)]; };
     io::Raster r = io::Raster::open(dir.file(name));
     EXPECT_TRUE(r.info().palette);
-    EXPECT_EQ(r.info().bands, 3);
+    EXPECT_EQ(r.info().alpha, transparent);
+    EXPECT_EQ(r.info().bands, transparent ? 4 : 3);
     EXPECT_FALSE(r.reads_tiff_blocks());
     std::vector<uint8_t> rgb(40 * 30 * 3);
     r.read_rgb({0, 0, 40, 30}, rgb.data(), 40 * 3);
     for (int y = 0; y < 30; ++y)
       for (int x = 0; x < 40; ++x)
-        for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb[(y * 40 + x) * 3 + c], ink[index_of(x, y)][c]) << x << "," << y;
+        for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb[(y * 40 + x) * 3 + c], colour(x, y)[c]) << x << "," << y;
     // Averaged reads average the colours, not the indices: 2 x 2 boxes.
     std::vector<float> grey(20 * 15);
     r.read_grey_average({0, 0, 40, 30}, 20, 15, grey.data());
@@ -166,7 +171,7 @@ TEST(RasterIo, ColourTablesAreReadAsTheirColours) {
         double sum[3] = {0, 0, 0};
         for (int y = 2 * j; y < 2 * j + 2; ++y)
           for (int x = 2 * i; x < 2 * i + 2; ++x)
-            for (int c = 0; c < 3; ++c) sum[c] += ink[index_of(x, y)][c] / 4.0;
+            for (int c = 0; c < 3; ++c) sum[c] += colour(x, y)[c] / 4.0;
         ASSERT_NEAR(grey[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
         ASSERT_NEAR(decimated.pixels[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
         for (int c = 0; c < 3; ++c) ASSERT_NEAR(small[(j * 20 + i) * 3 + c], sum[c], 1.0) << i << "," << j;

@@ -63,9 +63,9 @@ class Raster {
  public:
   // Opens read-only and validates: a raster, 3 or 4 Byte bands (RGB; a 4th band GDAL calls alpha
   // is composited over white, another 4th band ignored), 1 Byte band (grey, replicated; with an RGB
-  // or grey colour table, the table's colours: info().bands is then 3 for an RGB table, 1 for a
-  // grey one, and info().palette true) or 2 (grey and alpha). Anything else is bad input naming
-  // the file.
+  // or grey colour table, the table's colours: info().bands is then 3 for an RGB table, 4 for one
+  // with transparent entries (alpha composited), 1 for a grey one, and info().palette true) or 2
+  // (grey and alpha). Anything else is bad input naming the file.
   static Raster open(const std::string& path);
   Raster(Raster&&) noexcept;
   Raster& operator=(Raster&&) noexcept;
