@@ -177,8 +177,9 @@ TEST(DefectsColourModel, RecoversAKnownMappingDespiteOutliers) {
 
 // ColourModel::contrast: how the camera scales colour differences, measured on the fitted model.
 // 1 for a scan that shows the design's colours; a scan exposed to 60 % (every level x 0.6) shows a
-// design difference of Delta E 10 as 6.2-6.7 on these colours; doubling the contrast about the
-// middle grey raises it. The defect map divides by it (EnvelopeMapFollowsItsDefinition).
+// lightness difference smaller by the direct ratio on greys; doubling the contrast about the
+// middle grey raises it; a grey camera keeps it about 1. The defect map divides by it
+// (EnvelopeMapFollowsItsDefinition).
 TEST(DefectsColourModel, ContrastIsHowTheCameraScalesColourDifferences) {
   ColourModel identity;
   identity.image = Size{1000, 800};
@@ -190,15 +191,20 @@ TEST(DefectsColourModel, ContrastIsHowTheCameraScalesColourDifferences) {
   const double darker = fit_colour_model(samples_of(dark, 0.1, 3), dark.image).contrast;
   const double stronger = fit_colour_model(samples_of(strong, 0.1, 3), strong.image).contrast;
   EXPECT_NEAR(same, 1.0, 0.01);
-  // Directly: Delta E between 0.6 x (d -+ 4) over Delta E between d -+ 4, on a mid colour.
+  // Directly: Delta E between 0.6 x (d -+ 4) over Delta E between d -+ 4, on greys.
   const auto ratio = [](double v) {
-    return delta_e76(srgb_to_lab(0.6 * (v - 4), 0.6 * v, 0.6 * v), srgb_to_lab(0.6 * (v + 4), 0.6 * v, 0.6 * v)) /
-           delta_e76(srgb_to_lab(v - 4, v, v), srgb_to_lab(v + 4, v, v));
+    const double a = 0.6 * (v - 4), b = 0.6 * (v + 4);
+    return delta_e76(srgb_to_lab(a, a, a), srgb_to_lab(b, b, b)) /
+           delta_e76(srgb_to_lab(v - 4, v - 4, v - 4), srgb_to_lab(v + 4, v + 4, v + 4));
   };
   EXPECT_GT(darker, std::min(ratio(60), ratio(200)) - 0.05);
   EXPECT_LT(darker, std::max(ratio(60), ratio(200)) + 0.05);
   EXPECT_LT(darker, 0.8);
-  EXPECT_GT(stronger, 1.2);  // 1.43: the colours pushed past 0 and 255 clip
+  EXPECT_GT(stronger, 1.2);  // not 2: the colours pushed past 0 and 255 clip
+  // A grey camera keeps the lightness differences: contrast about 1, not the chroma it loses.
+  ColourModel grey = identity;
+  grey.m = {0.299, 0.587, 0.114, 0.299, 0.587, 0.114, 0.299, 0.587, 0.114};
+  EXPECT_NEAR(fit_colour_model(samples_of(grey, 0.1, 3), grey.image).contrast, 1.0, 0.1);
   EXPECT_NEAR(
       ColourModel::from_json_text(fit_colour_model(samples_of(dark, 0.1, 3), dark.image).to_json_text()).contrast,
       darker, 1e-12);

@@ -48,9 +48,9 @@ struct ColourModel {
   // "A noisy scan").
   double flat_median = 0;
   int64_t flat_samples = 0;
-  // How the camera scales colour differences: the median, over the samples' design colours d and
-  // the three channels, of Delta E 1976 between the mapped colours of d -+ 4 levels over Delta E
-  // between d -+ 4 themselves (1 for the identity; 0.65-0.75 for a scan exposed to 60 %). The
+  // How the camera scales colour differences: the median, over the samples' design colours d, of
+  // Delta E 1976 between the mapped colours of d -+ (4, 4, 4) levels over Delta E between
+  // d -+ (4, 4, 4) themselves (1 for the identity; about 0.6-0.7 for a scan exposed to 60 %). The
   // defect map divides by it, so Delta E and its thresholds are the print's difference from the
   // design, whatever the exposure (docs/defects.md, "The camera's contrast"). Within [0.25, 4].
   double contrast = 1;
