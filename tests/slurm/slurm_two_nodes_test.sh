@@ -137,6 +137,9 @@ echo "export TMPDIR=$TS/\$SLURMD_NODENAME/tmpdir"
 echo "export OMPI_MCA_btl_vader_backing_directory=$TS/\$SLURMD_NODENAME/tmpdir"
 PROLOG
 chmod +x "$T/task_prolog.sh"
+# SlurmdTimeout: how soon a killed node is declared down (NODE_FAIL). (e) needs node1's group to
+# finish a job in that time: with 10 s, a CI run on a machine loaded by other work (two 283 MP
+# jobs at once) saw node1 finish none before the job was failed 36 s after the kill; 30 s more slack.
 write_slurm_conf "$T/slurm.conf" alinifytest2 "${HOST}(${NET}.1)" "${CTL_PORT}" "${SLURMD_PORT}" "$T" <<CONF
 AuthInfo=socket=${MUNGE_SOCKET}
 SlurmdSpoolDir=$T/spool/%n
@@ -144,7 +147,7 @@ TmpFS=$TS/%n
 TaskProlog=$T/task_prolog.sh
 SlurmdPidFile=$T/slurmd-%n.pid
 SlurmdLogFile=$T/slurmd-%n.log
-SlurmdTimeout=10
+SlurmdTimeout=30
 NodeName=node1 NodeAddr=${NET}.2 NodeHostname=node1 CPUs=${CPUS} RealMemory=${MEM} State=UNKNOWN
 NodeName=node2 NodeAddr=${NET}.3 NodeHostname=node2 CPUs=${CPUS} RealMemory=${MEM} State=UNKNOWN
 CONF
