@@ -327,6 +327,23 @@ CoarseResult estimate_placement(const Image& design, const Image& scan, const Co
       result.reason += " (" + searched + " searched too, not found there either)";
     }
   }
+  // Not found at all: is it the design mirrored? A print scanned from its back, or a transfer paper
+  // (printed mirrored), holds no placement (a synth scan mirrored: best 0.087) and every search
+  // above fails; the user is told instead of "another design". At every rotation, scale 1.
+  if (result.rejected && options.use_search && options.any_rotation) {
+    CoarseOptions every = options;
+    every.debug_dir.clear();
+    every.max_rotation_deg = 180;
+    every.quarter_turns = false;
+    const CoarseResult m = search_at_scales(design, mirror_columns(scan), every, {1.0});
+    if (!m.rejected && !m.ambiguous) {
+      result.mirrored = true;
+      result.reason += fmt::format(
+          "; the scan mirrored left to right holds it ({} scores {:.3f}): a print scanned from its back, or a "
+          "transfer paper? Mirror the scan and run again (docs/reliability.md, \"A mirrored scan\")",
+          describe(m.best), m.best.score);
+    }
+  }
   result.seconds = now_seconds() - t_start;
   return result;
 }

@@ -55,6 +55,15 @@ Image resample_rows(const Image& in, int rows) {
   return out;
 }
 
+Image mirror_columns(const Image& in) {
+  Image out = in;
+  for (int y = 0; y < in.height; ++y) {
+    float* row = out.px.data() + static_cast<size_t>(y) * in.width;
+    std::reverse(row, row + in.width);
+  }
+  return out;
+}
+
 Image downsample(const Image& in, int g) {
   if (g == 1) return in;
   return downsample_pixels(in.px.data(), in.width, in.height, in.factor, g);

@@ -324,6 +324,52 @@ TEST(CoarsePlacement, UnrelatedImageIsRejected) {
   EXPECT_NE(r.reason.find("(every rotation and scales 0.50 to 2.00 searched too, not found there either)"),
             std::string::npos)
       << r.reason;
+  EXPECT_FALSE(r.mirrored) << r.reason;  // nor mirrored
+}
+
+// A print scanned from its back (or a transfer paper): the scan is the design mirrored left to
+// right. No placement holds it; the rejection says that the mirrored scan does. The design: 400
+// random spots of both signs, 2-6 px, on 200 x 160 px (smooth blobs are not enough: a turn and a
+// scale fit their mirror image at over 0.3, as 60 blobs of 3-20 px did, and so did 150 spots on
+// 120 x 96 px, which the search halves).
+TEST(CoarsePlacement, AMirroredScanIsRejectedAsMirrored) {
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<std::array<double, 4>> spots;
+  for (int k = 0; k < 400; ++k) spots.push_back({200 * u(rng), 160 * u(rng), 2 + 4 * u(rng), u(rng) - 0.5});
+  const auto print = [&](double x, double y) {
+    double v = 0.5;
+    for (const auto& b : spots)
+      v += b[3] * std::exp(-((x - b[0]) * (x - b[0]) + (y - b[1]) * (y - b[1])) / (b[2] * b[2]));
+    return static_cast<float>(std::clamp(v, 0.0, 1.0));
+  };
+  Image design;
+  design.width = 200;
+  design.height = 160;
+  for (int y = 0; y < 160; ++y)
+    for (int x = 0; x < 200; ++x) design.px.push_back(print(x, y));
+  const double angle = 2.0, tx = 15.0, ty = 12.0, a = angle * M_PI / 180, c = std::cos(a), sn = std::sin(a);
+  const int w = 240, h = 200;
+  Image scan = random_image(w, h, 6);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      float& v = scan.px[static_cast<size_t>(y) * w + x];
+      v = 0.45f + 0.1f * v;
+      const double mx = (w - 1 - x) - tx, my = y - ty;  // mirrored, then turned and shifted
+      const double dx = c * mx + sn * my, dy = -sn * mx + c * my;
+      if (dx >= 0 && dy >= 0 && dx <= 199 && dy <= 159) v = print(dx, dy) * 0.8f + 0.05f;
+    }
+  const CoarseResult r = estimate_placement(design, scan, CoarseOptions{});
+  EXPECT_TRUE(r.rejected) << describe(r.best);
+  EXPECT_TRUE(r.mirrored) << r.reason;
+  EXPECT_NE(r.reason.find("the scan mirrored left to right holds it"), std::string::npos) << r.reason;
+  // The same scan mirrored back is found where it was drawn.
+  const CoarseResult back = estimate_placement(design, mirror_columns(scan), CoarseOptions{});
+  ASSERT_FALSE(back.rejected) << back.reason;
+  EXPECT_FALSE(back.mirrored);
+  EXPECT_NEAR(back.best.angle_deg, angle, 1.0);
+  EXPECT_NEAR(back.best.tx, tx, 2.0);
+  EXPECT_NEAR(back.best.ty, ty, 2.0);
 }
 
 // With debug_dir: the fabric mask (PGM), the best rotation's score map (PPM) and the refined

@@ -29,6 +29,8 @@ Image downsample(const Image& image, int g);
 // The image resampled to `rows` rows (linear along y, pixel centres kept: row j samples the input
 // at (j + 0.5) * height / rows - 0.5); width and factor unchanged.
 Image resample_rows(const Image& image, int rows);
+// The image mirrored left to right (column x becomes width - 1 - x).
+Image mirror_columns(const Image& image);
 // The g that brings the larger side of `size` (decimated pixels) to at most `target` pixels.
 int factor_for(int64_t width, int64_t height, int target);
 
@@ -117,6 +119,9 @@ struct CoarseResult {
   bool ambiguous = false, rejected = false;
   std::string reason;      // why ambiguous/rejected, with both placements
   std::string wider_note;  // set when the placement was found only at other rotations or scales
+  // Rejected, but the scan mirrored left to right holds the design (a print scanned from its back,
+  // a transfer paper): the reason says so. Not registered mirrored: the user mirrors the file.
+  bool mirrored = false;
   double seconds = 0;
   int candidates = 0;
 };
