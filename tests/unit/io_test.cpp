@@ -182,7 +182,7 @@ TEST(RasterIo, ColourTablesAreReadAsTheirColours) {
 // A design exported with a transparent background holds mostly black under it: every read
 // composites alpha over white (no ink on white fabric), for RGBA TIFFs read by libtiff (strips,
 // and tiles compressed), by GDAL (PNG) and for grey with alpha. Before, the transparent part was
-// read black and a design with a fifth of it transparent was "not found in the scan".
+// read black and a design with a sixth of it transparent was "not found in the scan".
 TEST(RasterIo, AlphaIsCompositedOverWhite) {
   test::ScratchDir dir("io-alpha");
   io::init_gdal();
