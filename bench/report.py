@@ -138,10 +138,77 @@ def targets(rows, floor, all_rows=()):
         if not acc.get("contrast"):  # the centroid target is the opaque pair's
             add("centroids within 2 px (share of the drawn defects found)", f"{acc['centroid_within_2px']:.3f}",
                 acc["centroid_within_2px"] >= 1.0)
+    out += registration_targets(rows, all_rows)
     warps = [r for r in rows if r["label"].startswith("alinify warp") and "median_s" in r]
     if warps:
         peak = max(r["peak_rss_mib"] for r in warps)
         add("peak RSS per rank ≤ 1 GiB (every alinify warp row)", f"{peak:.0f} MiB", peak <= 1024)
+    return out
+
+
+def accuracy_rows(all_rows):
+    """(pair, setting, ranks) -> the registration-accuracy row (bench/run.sh section 11)."""
+    return {(r["pair"], r["setting"], r["ranks"]): r for r in all_rows if r.get("kind") == "registration-accuracy"}
+
+
+def registration_targets(rows, all_rows):
+    """Issue 16's targets, each from this run's rows."""
+    out = []
+    def add(name, value, ok):
+        out.append(f"| {name} | {value} | {'yes' if ok else '**no**'} |")
+    acc = accuracy_rows(all_rows)
+    get = {r["label"]: r for r in rows if "median_s" in r}.get
+    job, a2 = get("alinify run (register + warp + QA), -np 2"), acc.get(("default", "run, defaults", 2))
+    if job and a2:
+        add("whole job (`alinify run`, 2 ranks) ≤ 60 s", f"{job['median_s']:.1f} s", job["median_s"] <= 60)
+        add("its registration: mean ≤ 0.08 px, p95 ≤ 0.2 px", f"{a2['mean_px']:.3f} / {a2['p95_px']:.3f} px",
+            a2["mean_px"] <= 0.08 and a2["p95_px"] <= 0.2)
+    budget = acc.get(("default", "register --mem-budget 2GiB", 2))
+    if a2 and budget:
+        worse = max(budget["mean_px"] / a2["mean_px"], budget["p95_px"] / a2["p95_px"])
+        add("`--mem-budget 2GiB`: the same accuracy within 10 %", f"{budget['mean_px']:.3f} / {budget['p95_px']:.3f} px "
+            f"({worse:.2f} × at most)", worse <= 1.1)
+    fine, fine_none = acc.get(("fine-waves", "register, defaults", 2)), acc.get(("fine-waves", "register --refine none", 2))
+    if fine:
+        add("fine-wave pair: mean ≤ 0.1 px, p95 ≤ 0.25 px", f"{fine['mean_px']:.3f} / {fine['p95_px']:.3f} px"
+            + (f" (`--refine none`: {fine_none['mean_px']:.3f} / {fine_none['p95_px']:.3f})" if fine_none else ""),
+            fine["mean_px"] <= 0.1 and fine["p95_px"] <= 0.25)
+    a1 = acc.get(("default", "run, defaults", 1))
+    if a1 and a2:
+        for key, what in (("refinement_s", "refinement"), ("decimate_s", "decimation")):
+            if a1.get(key) and a2.get(key):
+                ratio = a2[key] / a1[key]
+                add(f"{what}: 2 ranks ≤ 0.6 × 1 rank", f"{ratio:.2f} × ({a2[key]:.1f} / {a1[key]:.1f} s)", ratio <= 0.6)
+    periodic = acc.get(("periodic", "register, defaults", 2))
+    if periodic:
+        add("periodic pair: largest error ≤ 1 px (no block on another repeat)", f"{periodic['max_px']:.2f} px",
+            periodic["max_px"] <= 1)
+    for pair, auto in (("default", a2), ("fine-waves", fine)):
+        none = acc.get((pair, "register --refine none", 2))
+        if auto and none:
+            add(f"{pair} pair: refinement not worse than `--refine none` (mean, p95)",
+                f"{auto['mean_px']:.3f} / {auto['p95_px']:.3f} against {none['mean_px']:.3f} / {none['p95_px']:.3f} px",
+                auto["mean_px"] <= none["mean_px"] and auto["p95_px"] <= none["p95_px"])
+    return out
+
+
+def accuracy_table(all_rows):
+    """The registration-accuracy rows as a table (issue 16)."""
+    acc = [r for r in all_rows if r.get("kind") == "registration-accuracy"]
+    if not acc:
+        return []
+    out = ["", "## Registration accuracy", "",
+           "`alinify eval` of each transform against the pair's truth.json (design pixels, every 4th pixel). The default",
+           "pair's transforms are the whole jobs' above (`alinify run`, stage seconds from their metrics.json); the",
+           "others come from `mpirun -np 2 alinify register` with the setting shown (its time is the register row above)",
+           "on the same pair or on a pair of the same size made by `alinify synth --seed 7 --fine-waves 3` or",
+           "`--kind periodic`.", "",
+           "| pair | setting | ranks | mean px | p95 px | max px | decimation s | elastix s | refinement s |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in acc:
+        stage = lambda k: f"{r[k]:.1f}" if k in r else "–"
+        out.append(f"| {r['pair']} | {r['setting']} | {r['ranks']} | {r['mean_px']:.3f} | {r['p95_px']:.3f} | "
+                   f"{r['max_px']:.2f} | {stage('decimate_s')} | {stage('elastix_s')} | {stage('refinement_s')} |")
     return out
 
 
@@ -235,6 +302,7 @@ def main(src, out, previous=None):
         for r in reg:
             lines.append(f"| {r['label'].removeprefix('registration at ')} | {r['factor']} | {r['elastix_s']:.1f} | "
                          f"{r['elastix_peak_rss']} | {r['mean_px']:.3f} | {r['p95_px']:.3f} |")
+    lines += accuracy_table(doc["rows"])
     lines += defect_rows(doc["rows"])
     lines += targets(rows, floor, doc["rows"])
     if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(out)), "performance-analysis.md")):

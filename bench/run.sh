@@ -297,13 +297,74 @@ if mpirun "${NP_FLAGS[@]}" -np 2 "$A" warp --design "$DP10/design.tif" --scan "$
 else
   log "FAILED: warp --defects on the Delta E 10 pair (see $D/logs/defects10.log)"; FAILED=$((FAILED + 1))
 fi
-# 8. Scaling: the whole job (register + warp + QA) with 1 and 2 ranks.
+# 8. Scaling: the whole job (register + warp + QA) with 1 and 2 ranks. Each run's transform and
+#    metrics.json are kept (measure empties out/ before the next row) for section 11.
+mkdir -p "$D/kept"
+keep() {  # after each run of a registering row: its transform and metrics.json, by the row's name
+  cp "$D/out/$KEEP.json" "$D/kept/$KEEP.json" && { [ ! -f "$D/out/$KEEP.metrics.json" ] ||
+    cp "$D/out/$KEEP.metrics.json" "$D/kept/$KEEP.metrics.json"; }
+}
 run_ranks=(1 2)
 ((QUICK)) && run_ranks=(2)  # --quick: one whole job is enough to prove the row works
 for np in "${run_ranks[@]}"; do
-  REPS=$HEAVY_REPEATS measure "alinify run (register + warp + QA), -np $np" \
+  rm -f "$D/kept/run_np$np".*
+  KEEP=run_np$np AFTER_EACH=keep REPS=$HEAVY_REPEATS measure "alinify run (register + warp + QA), -np $np" \
     mpirun "${NP_FLAGS[@]}" -np $np "$A" run --design "$D/pair/design.tif" --scan "$D/pair/scan.tif" \
     --out "$D/out/run_np$np.tif" --transform-out "$D/out/run_np$np.json"
+done
+# 11. Registration accuracy (issue 16's targets): the whole jobs' transforms above scored by
+#     `alinify eval`, with their decimation and refinement seconds from metrics.json; then
+#     `alinify register` at 2 ranks on the same pair with --mem-budget 2GiB and with --refine none,
+#     and on two more pairs of the same size (made once, like the first): seed 7 with
+#     --fine-waves 3 (deformation finer than elastix's grid; --refine auto and none) and seed 7
+#     --kind periodic (the largest error says whether a block went to another repeat).
+accuracy() {  # NAME TRUTH PAIR SETTING RANKS: one registration-accuracy row from $D/kept/NAME.*
+  local ev logf="$D/logs/eval_$1.log"
+  if [ -f "$D/kept/$1.json" ] && ev=$("$A" eval --transform "$D/kept/$1.json" --truth "$2" 2>"$logf"); then
+    python3 - "$ev" "$ROWS" "$3" "$4" "$5" "$D/kept/$1.metrics.json" <<'PY'
+import json, os, sys
+e = json.loads(sys.argv[1])
+r = {"label": f"registration accuracy: {sys.argv[3]} pair, {sys.argv[4]}, -np {sys.argv[5]}",
+     "kind": "registration-accuracy", "pair": sys.argv[3], "setting": sys.argv[4], "ranks": int(sys.argv[5]),
+     "mean_px": e["mean"], "p95_px": e["p95"], "max_px": e["max"]}
+if os.path.exists(sys.argv[6]):  # the whole job's stage times (register writes no metrics.json)
+    m = json.load(open(sys.argv[6]))
+    r["decimate_s"] = m["registration"]["stage_seconds"]["decimate"]
+    r["elastix_s"] = m["registration"]["stage_seconds"]["elastix"]
+    r["refinement_s"] = m.get("refinement", {}).get("seconds", 0.0)
+with open(sys.argv[2], "a") as f:
+    f.write(json.dumps(r) + "\n")
+PY
+  else
+    log "FAILED: alinify eval of $D/kept/$1.json (see $logf)"; FAILED=$((FAILED + 1))
+  fi
+}
+for np in "${run_ranks[@]}"; do accuracy run_np$np "$D/pair/truth.json" default "run, defaults" $np; done
+# register_row NAME PAIR_DIR LABEL [OPTIONS...]: one timed `alinify register` at 2 ranks, kept.
+register_row() {
+  local name=$1 pair=$2 label=$3; shift 3
+  rm -f "$D/kept/$name".*
+  KEEP=$name AFTER_EACH=keep REPS=$HEAVY_REPEATS measure "$label, -np 2" \
+    mpirun "${NP_FLAGS[@]}" -np 2 "$A" register --design "$pair/design.tif" --scan "$pair/scan.tif" \
+    --out "$D/out/$name.json" "$@"
+}
+register_row budget "$D/pair" "alinify register --mem-budget 2GiB" --mem-budget 2GiB
+accuracy budget "$D/pair/truth.json" default "register --mem-budget 2GiB" 2
+register_row none "$D/pair" "alinify register --refine none" --refine none
+accuracy none "$D/pair/truth.json" default "register --refine none" 2
+for kind in fine-waves periodic; do
+  KP=$D/$kind-pair
+  if [ ! -f "$KP/truth.json" ]; then
+    log "synthesising a ${W}x${H} $kind pair in $KP"
+    opts=(--fine-waves 3); [ $kind = periodic ] && opts=(--kind periodic)
+    "$A" synth --out-dir "$KP" --width "$W" --height "$H" --seed 7 "${opts[@]}" >"$D/synth_$kind.log" 2>&1
+  fi
+  register_row "$kind" "$KP" "alinify register, $kind pair"
+  accuracy "$kind" "$KP/truth.json" "$kind" "register, defaults" 2
+  if [ $kind = fine-waves ]; then
+    register_row "$kind-none" "$KP" "alinify register --refine none, $kind pair" --refine none
+    accuracy "$kind-none" "$KP/truth.json" "$kind" "register --refine none" 2
+  fi
 done
 # 3. Like for like: gdalwarp and alinify on the same affine, same grid, same interpolation.
 for interp in bilinear bicubic; do

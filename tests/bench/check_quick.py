@@ -38,11 +38,24 @@ def main(json_path, md_path):
     if sorted(r.get("contrast") for r in acc) != [0, 10] or any(
             not (0 <= r["recall"] <= 1 and 0 <= r["precision"] <= 1) or r["truth_defects"] <= 0 for r in acc):
         problems.append(f"defect accuracy rows missing or not sane: {acc}")
+    # Issue 16's accuracy rows: the whole job's transform, --mem-budget, --refine none, and the
+    # fine-wave (with and without refinement) and periodic pairs, each scored by alinify eval.
+    regacc = {(r["pair"], r["setting"]): r for r in rows if r.get("kind") == "registration-accuracy"}
+    wanted = {("default", "run, defaults"), ("default", "register --mem-budget 2GiB"), ("default", "register --refine none"),
+              ("fine-waves", "register, defaults"), ("fine-waves", "register --refine none"),
+              ("periodic", "register, defaults")}
+    if set(regacc) != wanted or any(not (0 <= r["mean_px"] <= r["p95_px"] <= r["max_px"]) for r in regacc.values()):
+        problems.append(f"registration accuracy rows missing or not sane: {sorted(regacc)}")
+    job = regacc.get(("default", "run, defaults"))
+    if job and not (job.get("decimate_s", 0) > 0 and job.get("elastix_s", 0) > 0 and "refinement_s" in job):
+        problems.append(f"the whole job's accuracy row has no stage seconds: {job}")
     if any(r.get("failed") for r in rows):
         problems.append("failed rows: " + ", ".join(r["label"] for r in rows if r.get("failed")))
     md = open(md_path).read()
     if "## Targets" not in md or "× floor" not in md:
         problems.append(f"{md_path}: no targets table or no ratio column")
+    if "## Registration accuracy" not in md or "fine-wave pair: mean" not in md:
+        problems.append(f"{md_path}: no registration accuracy table or no fine-wave target")
     if "## The defect stage" not in md or "## Defects found on a pair with drawn defects" not in md:
         problems.append(f"{md_path}: no defect stage table or no defect accuracy table")
     images = os.path.join(os.path.dirname(md_path), "images")
