@@ -178,7 +178,7 @@ def registration_targets(rows, all_rows):
         for key, what in (("refinement_s", "refinement"), ("decimate_s", "decimation")):
             if a1.get(key) and a2.get(key):
                 ratio = a2[key] / a1[key]
-                add(f"{what}: 2 ranks ≤ 0.6 × 1 rank", f"{ratio:.2f} × ({a2[key]:.1f} / {a1[key]:.1f} s)", ratio <= 0.6)
+                add(f"{what}: 2 ranks ≤ 0.6 × 1 rank", f"{ratio:.3f} × ({a2[key]:.2f} / {a1[key]:.2f} s)", ratio <= 0.6)
     periodic = acc.get(("periodic", "register, defaults", 2))
     if periodic:
         add("periodic pair: largest error ≤ 1 px (no block on another repeat)", f"{periodic['max_px']:.2f} px",
