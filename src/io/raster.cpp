@@ -6,6 +6,7 @@
 #include <gdal_utils.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <sstream>
@@ -122,6 +123,57 @@ void Raster::expand_palette() {
   info_.alpha = info_.bands == 4;
 }
 
+// 16-bit samples read as 8-bit by GDAL's own scaling (gdal_translate -ot Byte -scale, as an
+// in-memory VRT over the open file), so that every read, averaged ones included, sees 8-bit
+// levels: the warp, the comparison and the output are 8-bit. Scaled by the bits the samples use,
+// not by 65535: a 12-bit camera's values (0..4095) read over the full 16-bit range would leave 16
+// levels.
+void Raster::scale_to_8bit() {
+  if (file_) fail_input(info_.path, "has a 16-bit colour table; 8-bit colour tables expected");
+  const int colour_bands = info_.alpha ? info_.bands - 1 : info_.bands;
+  int bits = 0;
+  if (const char* nbits = GDALGetMetadataItem(GDALGetRasterBand(ds_, 1), "NBITS", "IMAGE_STRUCTURE"))
+    bits = std::atoi(nbits);
+  if (bits < 8 || bits > 16) {
+    double top = 0;
+    for (int b = 1; b <= colour_bands; ++b) {
+      double min_max[2] = {0, 0};
+      CPLErrorReset();
+      // Approximate: GDAL samples the blocks (or reads an overview), not the whole image.
+      if (GDALComputeRasterMinMax(GDALGetRasterBand(ds_, b), TRUE, min_max) != CE_None)
+        fail_input(info_.path, "its 16-bit values could not be read: " + last_gdal_error());
+      top = std::max(top, min_max[1]);
+    }
+    bits = 8;
+    while (bits < 16 && top > (1 << bits) - 1) ++bits;
+  }
+  info_.source_bits = 16;
+  info_.depth_max = (1 << bits) - 1;
+  std::vector<std::string> args = {"-of", "VRT", "-ot", "Byte"};
+  for (int b = 1; b <= info_.bands; ++b) {
+    const bool alpha = info_.alpha && b == info_.bands;  // alpha uses the whole range
+    args.insert(args.end(),
+                {"-scale_" + std::to_string(b), "0", std::to_string(alpha ? 65535 : info_.depth_max), "0", "255"});
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  GDALTranslateOptions* options = GDALTranslateOptionsNew(argv.data(), nullptr);
+  CPLErrorReset();
+  GDALDatasetH scaled = GDALTranslate("", ds_, options, nullptr);
+  GDALTranslateOptionsFree(options);
+  if (!scaled) fail_input(info_.path, "its 16-bit samples could not be scaled to 8 bits: " + last_gdal_error());
+  file_ = ds_;
+  ds_ = scaled;
+  info_.overviews = 0;
+}
+
+std::string describe_depth(const RasterInfo& info) {
+  if (info.source_bits == 8) return "";
+  return info.path + ": 16-bit samples read as 8-bit, v x 255 / " + std::to_string(info.depth_max) +
+         (info.depth_max < 65535 ? " (the largest value found fits " + std::to_string(info.depth_max) + ")" : "");
+}
+
 Raster Raster::open(const std::string& path) {
   init_gdal();
   std::error_code ec;
@@ -168,14 +220,17 @@ Raster Raster::open(const std::string& path) {
                "has 2 bands and the second is not alpha; RGB (3), RGBA (4), grey (1) or grey and alpha (2) "
                "expected");
   r.info_.alpha = (r.info_.bands == 2 || r.info_.bands == 4) && last_is_alpha;
+  const GDALDataType type = GDALGetRasterDataType(GDALGetRasterBand(ds, 1));
   for (int b = 1; b <= r.info_.bands; ++b) {
     GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(ds, b));
-    if (t != GDT_Byte)
+    if ((t != GDT_Byte && t != GDT_UInt16) || t != type)
       fail_input(path, std::string("band ") + std::to_string(b) + " is " + GDALGetDataTypeName(t) +
-                           "; 8-bit (Byte) bands expected (gdal_translate -ot Byte -scale makes a copy)");
+                           "; 8-bit (Byte) or 16-bit (UInt16) bands, all of one type, expected (gdal_translate "
+                           "-ot Byte -scale makes a copy)");
   }
   r.info_.overviews = GDALGetOverviewCount(GDALGetRasterBand(ds, 1));
   if (r.info_.bands == 1) r.expand_palette();
+  if (GDALGetRasterDataType(GDALGetRasterBand(r.ds_, 1)) == GDT_UInt16) r.scale_to_8bit();
   double gt[6];
   if (GDALGetGeoTransform(ds, gt) == CE_None) {
     r.info_.has_geotransform = true;

@@ -148,6 +148,8 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
     rp.transform_lock = std::make_unique<io::OutputLock>(job.transform_out);
     io::Raster design = io::Raster::open(job.design);
     io::Raster scan = io::Raster::open(job.scan);
+    for (const io::Raster* r : {&design, &scan})
+      if (const std::string depth = io::describe_depth(r->info()); !depth.empty()) spdlog::info("{}", depth);
     rp.design = design.size();
     rp.scan = scan.size();
     plan::check_registration_size(job.design, rp.design);
@@ -295,6 +297,9 @@ WarpSetup set_up_warp(par::Communicator& comm, const transform::TransformFile& t
     check_warp_options(job);  // the CLI checked them already; other callers of run_warp did not
     io::Raster design = io::Raster::open(job.design);
     s.scan.emplace(io::Raster::open(job.scan));
+    if (comm.is_root())
+      for (const io::Raster* r : {&design, &*s.scan})
+        if (const std::string depth = io::describe_depth(r->info()); !depth.empty()) spdlog::info("{}", depth);
     check_transform_fits(t, job, design.size(), s.scan->size());
     s.settings = detail::warp_settings(job);
     s.spec = detail::output_spec(job, design);

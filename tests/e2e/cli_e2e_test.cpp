@@ -199,6 +199,46 @@ TEST(Cli, ATransparentDesignBackgroundIsUnprintedFabric) {
   EXPECT_EQ(alinify::defects::read_csv(d.file("o.defects.csv")).size(), 0u) << read_file(d.file("o.defects.csv"));
 }
 
+// A camera's 16-bit TIFF (a 12-bit camera: 0..4095 in 16-bit samples) was refused ("band 1 is
+// UInt16"). It is read as 8-bit at the bits its values use (v x 255 / 4095), so a scan written from
+// the 8-bit scan's levels registers as it does and warps to the same bytes.
+TEST(Cli, ASixteenBitScanIsReadAtTheBitsItUses) {
+  ScratchDir d("e2e-16bit");
+  synth_pair(d, 1000, 750);
+  alinify::io::init_gdal();
+  const alinify::io::Raster eight = alinify::io::Raster::open(d.file("pair/scan.tif"));
+  const int w = static_cast<int>(eight.size().width), h = static_cast<int>(eight.size().height);
+  std::vector<uint8_t> px(static_cast<size_t>(w) * h * 3);
+  eight.read_rgb({0, 0, w, h}, px.data(), static_cast<size_t>(w) * 3);
+  std::vector<uint16_t> wide(px.size());
+  for (size_t i = 0; i < px.size(); ++i) wide[i] = static_cast<uint16_t>((px[i] * 4095 + 127) / 255);
+  char** options = CSLSetNameValue(nullptr, "TILED", "YES");
+  GDALDatasetH ds =
+      GDALCreate(GDALGetDriverByName("GTiff"), d.file("scan12.tif").c_str(), w, h, 3, GDT_UInt16, options);
+  CSLDestroy(options);
+  ASSERT_NE(ds, nullptr);
+  ASSERT_EQ(GDALDatasetRasterIO(ds, GF_Write, 0, 0, w, h, wide.data(), w, h, GDT_UInt16, 3, nullptr, 6,
+                                static_cast<GSpacing>(w) * 6, 2),
+            CE_None);
+  GDALClose(ds);
+
+  ASSERT_NO_FATAL_FAILURE(expect_registered(d, d.file("pair/design.tif"), d.file("scan12.tif"), "16-bit scan"));
+  std::vector<uint8_t> out[2];
+  const char* scans[2] = {"pair/scan.tif", "scan12.tif"};
+  for (int k = 0; k < 2; ++k) {
+    const std::string o = d.file("o" + std::to_string(k) + ".tif");
+    auto r = cli("warp --design " + quote(d.file("pair/design.tif")) + " --scan " + quote(d.file(scans[k])) +
+                 " --transform " + quote(d.file("t.json")) + " --out " + quote(o) + " --no-qa --progress off");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    if (k == 1) EXPECT_NE(r.output.find("16-bit samples read as 8-bit, v x 255 / 4095"), std::string::npos) << r.output;
+    const alinify::io::Raster aligned = alinify::io::Raster::open(o);
+    const alinify::Size a = aligned.size();
+    out[k].resize(static_cast<size_t>(a.pixels()) * 3);
+    aligned.read_rgb({0, 0, a.width, a.height}, out[k].data(), static_cast<size_t>(a.width) * 3);
+  }
+  EXPECT_TRUE(out[0] == out[1]) << "the 16-bit scan's aligned output differs from the 8-bit one's";
+}
+
 TEST(Cli, CompressedOutputKeepsThePixels) {
   ScratchDir d("e2e-zstd");
   synth_pair(d, 400, 300);

@@ -27,7 +27,7 @@ mkdir -p "$I/a_directory.tif"
 gt() { gdal_translate -q "$@" || fail "gdal_translate $*"; }
 gt -b 1 "$S" "$I/grey.tif"
 gt -b 1 -b 2 "$S" "$I/two_bands.tif"
-gt -ot UInt16 "$S" "$I/uint16.tif"
+gt -ot Int16 "$S" "$I/int16.tif"   # 16-bit unsigned is read (docs/cli.md); signed is not
 gt -ot Float32 "$S" "$I/float32.tif"
 gt -of PNG "$S" "$I/png_named.tif"
 gt -of JPEG "$S" "$I/scan.jpg"
@@ -114,7 +114,7 @@ check truncated_header     2 "$I/truncated_header.tif" "GTiff file GDAL cannot o
 check truncated_tiles       2 "$I/truncated_tiles.tif"  "truncated|corrupt|not a readable" -- warp --design "$D" --scan "$I/truncated_tiles.tif" --transform "$ID" --out @OUT/out.tif
 check text_named_tif        2 "$I/text.tif"             "not a readable raster"  -- warp --design "$D" --scan "$I/text.tif" --transform "$ID" --out @OUT/out.tif
 check two_bands             2 "$I/two_bands.tif"        "has 2 bands"            -- warp --design "$D" --scan "$I/two_bands.tif" --transform "$ID" --out @OUT/out.tif
-check sixteen_bit           2 "$I/uint16.tif"           "UInt16.*8-bit"          -- warp --design "$D" --scan "$I/uint16.tif" --transform "$ID" --out @OUT/out.tif
+check signed_16_bit         2 "$I/int16.tif"            "Int16.*8-bit"           -- warp --design "$D" --scan "$I/int16.tif" --transform "$ID" --out @OUT/out.tif
 check float32               2 "$I/float32.tif"          "Float32.*8-bit"         -- warp --design "$I/float32.tif" --scan "$S" --transform "$ID" --out @OUT/out.tif
 check huge_header_tiff      2 "$I/huge_header.tif"      "claims 1000000x1000000" -- warp --design "$D" --scan "$I/huge_header.tif" --transform "$ID" --out @OUT/out.tif
 check huge_header_png       2 "$I/huge_header.png"      "claims 1000000x1000000" -- warp --design "$I/huge_header.png" --scan "$S" --transform "$ID" --out @OUT/out.tif

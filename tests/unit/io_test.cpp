@@ -54,8 +54,10 @@ TEST(RasterIo, BadInputsNameTheFileAndTheProblem) {
   expect_bad_input(dir.file("missing.tif"), "no such file");
   std::ofstream(dir.file("text.tif")) << "this is not a TIFF\n";
   expect_bad_input(dir.file("text.tif"), "not a readable raster");
-  write_rgb(dir.file("u16.tif"), 32, 32, GDT_UInt16);
-  expect_bad_input(dir.file("u16.tif"), "UInt16");
+  write_rgb(dir.file("s16.tif"), 32, 32, GDT_Int16);  // 16-bit unsigned is read (SixteenBitSamples...)
+  expect_bad_input(dir.file("s16.tif"), "Int16");
+  write_rgb(dir.file("f32.tif"), 32, 32, GDT_Float32);
+  expect_bad_input(dir.file("f32.tif"), "Float32");
   write_rgb(dir.file("two.tif"), 32, 32, GDT_Byte, 2);  // two bands are grey and alpha or refused
   expect_bad_input(dir.file("two.tif"), "has 2 bands and the second is not alpha");
   expect_bad_input(dir.path().string(), "directory");
@@ -244,6 +246,77 @@ TEST(RasterIo, AlphaIsCompositedOverWhite) {
         for (int c = 0; c < 3; ++c) ASSERT_NEAR(small[(j * 20 + i) * 3 + c], sum[c], 1.0) << i << "," << j;
       }
   }
+}
+
+// A camera's 16-bit TIFF (12-bit cameras store 0..4095 in 16-bit samples) is read as 8-bit: each
+// colour sample v as round(v x 255 / M), M = 2^b - 1 for the bits the values use (NBITS when the
+// file says it), alpha over the whole 16-bit range. Written from 8-bit colours c as
+// round(c x M / 255), every read gives c back exactly.
+TEST(RasterIo, SixteenBitSamplesAreReadAsEightBit) {
+  test::ScratchDir dir("io-16bit");
+  io::init_gdal();
+  const int w = 40, h = 30;
+  const auto colour = [](int x, int y, int c) { return (x * 5 + y * 7 + 60 * c) % 256; };
+  const auto alpha = [](int x, int y) { return ((x / 4 + y / 3) % 3) * 127 + (x % 2); };
+  struct Case {
+    const char* name;
+    int max;       // the range the colours are written over
+    int bands;     // 3: RGB; 2: grey and alpha
+    bool nbits12;  // the file says NBITS=12
+    int expected_max;
+  };
+  const Case cases[] = {{"rgb_full.tif", 65535, 3, false, 65535},
+                        {"rgb_12bit.tif", 4095, 3, false, 4095},
+                        {"rgb_10bit.tif", 1023, 3, false, 1023},
+                        {"rgb_nbits12.tif", 4095, 3, true, 4095},
+                        {"grey_alpha.tif", 4095, 2, false, 4095}};
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.name);
+    char alpha_yes[] = "ALPHA=YES", nbits[] = "NBITS=12";
+    char* options[] = {k.bands == 2 ? alpha_yes : k.nbits12 ? nbits : nullptr, nullptr};
+    GDALDatasetH ds =
+        GDALCreate(GDALGetDriverByName("GTiff"), dir.file(k.name).c_str(), w, h, k.bands, GDT_UInt16, options);
+    ASSERT_NE(ds, nullptr);
+    for (int b = 0; b < k.bands; ++b) {
+      const bool is_alpha = k.bands == 2 && b == 1;
+      std::vector<uint16_t> v(w * h);
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          v[y * w + x] = static_cast<uint16_t>(is_alpha ? alpha(x, y) * 257 : (colour(x, y, b) * k.max + 127) / 255);
+      ASSERT_EQ(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Write, 0, 0, w, h, v.data(), w, h, GDT_UInt16, 0, 0),
+                CE_None);
+    }
+    GDALClose(ds);
+    io::Raster r = io::Raster::open(dir.file(k.name));
+    EXPECT_EQ(r.info().source_bits, 16);
+    EXPECT_EQ(r.info().depth_max, k.expected_max);
+    EXPECT_NE(io::describe_depth(r.info()).find(std::to_string(k.expected_max)), std::string::npos);
+    const auto expected = [&](int x, int y, int c) {
+      const int v = colour(x, y, k.bands == 2 ? 0 : c);
+      return k.bands == 2 ? io::composite_over_white(static_cast<uint8_t>(v), static_cast<uint8_t>(alpha(x, y))) : v;
+    };
+    std::vector<uint8_t> rgb(w * h * 3);
+    r.read_rgb({0, 0, w, h}, rgb.data(), w * 3);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb[(y * w + x) * 3 + c], expected(x, y, c)) << x << "," << y;
+    // The averaged reads (previews, registration images) see the same 8-bit levels.
+    std::vector<float> grey_avg(20 * 15);
+    r.read_grey_average({0, 0, w, h}, 20, 15, grey_avg.data());
+    const io::GreyImage decimated = io::decimate_grey(r, 2, 4);
+    for (int j = 0; j < 15; ++j)
+      for (int i = 0; i < 20; ++i) {
+        double sum[3] = {0, 0, 0};
+        for (int y = 2 * j; y < 2 * j + 2; ++y)
+          for (int x = 2 * i; x < 2 * i + 2; ++x)
+            for (int c = 0; c < 3; ++c) sum[c] += expected(x, y, c) / 4.0;
+        ASSERT_NEAR(grey_avg[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
+        ASSERT_NEAR(decimated.pixels[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
+      }
+  }
+  io::Raster eight = io::Raster::open((write_rgb(dir.file("eight.tif"), 16, 16), dir.file("eight.tif")));
+  EXPECT_EQ(eight.info().source_bits, 8);
+  EXPECT_EQ(io::describe_depth(eight.info()), "");
 }
 
 TEST(RasterIo, DecimationAveragesBoxesOfGrey) {

@@ -33,7 +33,17 @@ struct RasterInfo {
   // The last band is alpha (RGBA, or grey and alpha): every read composites the pixels over white
   // (composite_over_white), what a transparent part of a design stands for: no ink on the fabric.
   bool alpha = false;
+  // A file of 16-bit samples is read as 8-bit through GDAL's scaling (an in-memory VRT over the
+  // file): each colour sample v becomes round(v x 255 / depth_max), alpha v x 255 / 65535.
+  // depth_max is 2^b - 1 for the b bits the samples use: NBITS when the file says it, otherwise
+  // the smallest b >= 8 that holds the largest value GDAL finds in a sample of the blocks (a
+  // 12-bit camera's TIFF holds 0..4095 in 16-bit samples). 8 for an 8-bit file (nothing scaled).
+  int source_bits = 8;
+  int depth_max = 255;
 };
+
+// "" for an 8-bit file; for a 16-bit one what it was read as (a line for the job's log).
+std::string describe_depth(const RasterInfo& info);
 
 // A pixel of colour c and (unassociated, as PNG and most TIFFs store it) alpha a over white, to
 // the nearest level: c where a = 255, 255 where a = 0. A design exported with a transparent
@@ -95,6 +105,7 @@ class Raster {
   Raster() = default;
   struct AveragingSource;
   void expand_palette();
+  void scale_to_8bit();
   // The alpha band of the window, composited over white into the RGB read_rgb put in dst.
   void composite_alpha(const Window& w, uint8_t* dst, size_t stride) const;
   void close();
