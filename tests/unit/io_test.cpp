@@ -47,6 +47,33 @@ void expect_bad_input(const std::string& path, const std::string& words) {
   }
 }
 
+// Every read of a w x h file against expected(x, y, channel): read_rgb exactly, and the averaged
+// reads and the decimation by 2 against the mean of each 2 x 2 box.
+template <class Expected>
+void expect_reads(const io::Raster& r, int w, int h, const Expected& expected) {
+  std::vector<uint8_t> rgb(w * h * 3);
+  r.read_rgb({0, 0, w, h}, rgb.data(), w * 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb[(y * w + x) * 3 + c], expected(x, y, c)) << x << "," << y;
+  const int sw = w / 2, sh = h / 2;
+  std::vector<float> grey_avg(sw * sh);
+  r.read_grey_average({0, 0, w, h}, sw, sh, grey_avg.data());
+  std::vector<uint8_t> small(sw * sh * 3);
+  r.read_rgb_average({0, 0, w, h}, sw, sh, small.data());
+  const io::GreyImage decimated = io::decimate_grey(r, 2, 4);
+  for (int j = 0; j < sh; ++j)
+    for (int i = 0; i < sw; ++i) {
+      double sum[3] = {0, 0, 0};
+      for (int y = 2 * j; y < 2 * j + 2; ++y)
+        for (int x = 2 * i; x < 2 * i + 2; ++x)
+          for (int c = 0; c < 3; ++c) sum[c] += expected(x, y, c) / 4.0;
+      ASSERT_NEAR(grey_avg[j * sw + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
+      ASSERT_NEAR(decimated.pixels[j * sw + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
+      for (int c = 0; c < 3; ++c) ASSERT_NEAR(small[(j * sw + i) * 3 + c], sum[c], 1.0) << i << "," << j;
+    }
+}
+
 }  // namespace
 
 TEST(RasterIo, BadInputsNameTheFileAndTheProblem) {
@@ -224,27 +251,8 @@ TEST(RasterIo, AlphaIsCompositedOverWhite) {
     };
     EXPECT_EQ(io::composite_over_white(0, 0), 255);
     EXPECT_EQ(io::composite_over_white(17, 255), 17);
-    std::vector<uint8_t> rgb(w * h * 3);
-    r.read_rgb({0, 0, w, h}, rgb.data(), w * 3);
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x)
-        for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb[(y * w + x) * 3 + c], expected(x, y, c)) << x << "," << y;
     // The averaged reads (previews, registration images) average the composited colours.
-    std::vector<float> grey_avg(20 * 15);
-    r.read_grey_average({0, 0, w, h}, 20, 15, grey_avg.data());
-    std::vector<uint8_t> small(20 * 15 * 3);
-    r.read_rgb_average({0, 0, w, h}, 20, 15, small.data());
-    const io::GreyImage decimated = io::decimate_grey(r, 2, 4);
-    for (int j = 0; j < 15; ++j)
-      for (int i = 0; i < 20; ++i) {
-        double sum[3] = {0, 0, 0};
-        for (int y = 2 * j; y < 2 * j + 2; ++y)
-          for (int x = 2 * i; x < 2 * i + 2; ++x)
-            for (int c = 0; c < 3; ++c) sum[c] += expected(x, y, c) / 4.0;
-        ASSERT_NEAR(grey_avg[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
-        ASSERT_NEAR(decimated.pixels[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
-        for (int c = 0; c < 3; ++c) ASSERT_NEAR(small[(j * 20 + i) * 3 + c], sum[c], 1.0) << i << "," << j;
-      }
+    expect_reads(r, w, h, expected);
   }
 }
 
@@ -295,24 +303,8 @@ TEST(RasterIo, SixteenBitSamplesAreReadAsEightBit) {
       const int v = colour(x, y, k.bands == 2 ? 0 : c);
       return k.bands == 2 ? io::composite_over_white(static_cast<uint8_t>(v), static_cast<uint8_t>(alpha(x, y))) : v;
     };
-    std::vector<uint8_t> rgb(w * h * 3);
-    r.read_rgb({0, 0, w, h}, rgb.data(), w * 3);
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x)
-        for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb[(y * w + x) * 3 + c], expected(x, y, c)) << x << "," << y;
     // The averaged reads (previews, registration images) see the same 8-bit levels.
-    std::vector<float> grey_avg(20 * 15);
-    r.read_grey_average({0, 0, w, h}, 20, 15, grey_avg.data());
-    const io::GreyImage decimated = io::decimate_grey(r, 2, 4);
-    for (int j = 0; j < 15; ++j)
-      for (int i = 0; i < 20; ++i) {
-        double sum[3] = {0, 0, 0};
-        for (int y = 2 * j; y < 2 * j + 2; ++y)
-          for (int x = 2 * i; x < 2 * i + 2; ++x)
-            for (int c = 0; c < 3; ++c) sum[c] += expected(x, y, c) / 4.0;
-        ASSERT_NEAR(grey_avg[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
-        ASSERT_NEAR(decimated.pixels[j * 20 + i], io::grey_of(sum[0], sum[1], sum[2]), 0.6) << i << "," << j;
-      }
+    expect_reads(r, w, h, expected);
   }
   io::Raster eight = io::Raster::open((write_rgb(dir.file("eight.tif"), 16, 16), dir.file("eight.tif")));
   EXPECT_EQ(eight.info().source_bits, 8);
