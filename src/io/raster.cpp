@@ -108,17 +108,11 @@ void Raster::expand_palette() {
   // read_rgb then composites over white as for any RGBA file.
   bool transparent = false;
   for (int i = 0; i < GDALGetColorEntryCount(table); ++i) transparent |= GDALGetColorEntry(table, i)->c4 < 255;
-  const char* expand = kind == GPI_Gray ? "gray" : transparent ? "rgba" : "rgb";
-  const char* argv[] = {"-of", "VRT", "-expand", expand, nullptr};
-  GDALTranslateOptions* options = GDALTranslateOptionsNew(const_cast<char**>(argv), nullptr);
-  CPLErrorReset();
-  GDALDatasetH expanded = GDALTranslate("", ds_, options, nullptr);
-  GDALTranslateOptionsFree(options);
-  if (!expanded) fail_input(info_.path, "its colour table could not be expanded: " + last_gdal_error());
-  file_ = ds_;
-  ds_ = expanded;
+  read_through_vrt({"-expand", kind == GPI_Gray ? "gray"
+                               : transparent    ? "rgba"
+                                                : "rgb"},
+                   "its colour table could not be expanded");
   info_.bands = GDALGetRasterCount(ds_);
-  info_.overviews = 0;
   info_.palette = true;
   info_.alpha = info_.bands == 4;
 }
@@ -149,29 +143,38 @@ void Raster::scale_to_8bit() {
   }
   info_.source_bits = 16;
   info_.depth_max = (1 << bits) - 1;
-  std::vector<std::string> args = {"-of", "VRT", "-ot", "Byte"};
+  std::vector<std::string> args = {"-ot", "Byte"};
   for (int b = 1; b <= info_.bands; ++b) {
     const bool alpha = info_.alpha && b == info_.bands;  // alpha uses the whole range
     args.insert(args.end(),
                 {"-scale_" + std::to_string(b), "0", std::to_string(alpha ? 65535 : info_.depth_max), "0", "255"});
   }
+  read_through_vrt(args, "its 16-bit samples could not be scaled to 8 bits");
+}
+
+// Every read from here on goes through gdal_translate's in-memory VRT of the open file (`args`
+// after -of VRT); the file stays open beneath it. The VRT has no overviews of its own.
+void Raster::read_through_vrt(std::vector<std::string> args, const std::string& failure) {
+  args.insert(args.begin(), {"-of", "VRT"});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   GDALTranslateOptions* options = GDALTranslateOptionsNew(argv.data(), nullptr);
   CPLErrorReset();
-  GDALDatasetH scaled = GDALTranslate("", ds_, options, nullptr);
+  GDALDatasetH vrt = GDALTranslate("", ds_, options, nullptr);
   GDALTranslateOptionsFree(options);
-  if (!scaled) fail_input(info_.path, "its 16-bit samples could not be scaled to 8 bits: " + last_gdal_error());
+  if (!vrt) fail_input(info_.path, failure + ": " + last_gdal_error());
   file_ = ds_;
-  ds_ = scaled;
+  ds_ = vrt;
   info_.overviews = 0;
 }
 
 std::string describe_depth(const RasterInfo& info) {
   if (info.source_bits == 8) return "";
+  int bits = 0;
+  while ((1 << bits) - 1 < info.depth_max) ++bits;
   return info.path + ": 16-bit samples read as 8-bit, v x 255 / " + std::to_string(info.depth_max) +
-         (info.depth_max < 65535 ? " (the largest value found fits " + std::to_string(info.depth_max) + ")" : "");
+         " (the values use " + std::to_string(bits) + " bits)";
 }
 
 Raster Raster::open(const std::string& path) {

@@ -106,6 +106,7 @@ class Raster {
   struct AveragingSource;
   void expand_palette();
   void scale_to_8bit();
+  void read_through_vrt(std::vector<std::string> args, const std::string& failure);
   // The alpha band of the window, composited over white into the RGB read_rgb put in dst.
   void composite_alpha(const Window& w, uint8_t* dst, size_t stride) const;
   void close();
