@@ -2,7 +2,7 @@
 """Writes the small hand-made files of the bad-input corpus (bad_input_corpus.sh) into DIR.
 
 Everything is generated at test time: no binary fixtures in git. Rasters that GDAL can make
-(16-bit, float, 2-band, ...) are made by the shell script with gdal_translate; this script writes
+(signed 16-bit, float, 2-band, ...) are made by the shell script with gdal_translate; this script writes
 what no tool writes on purpose: lying headers, broken JSON, hostile parameter files.
 usage: make_bad_inputs.py DIR DESIGN_W DESIGN_H SCAN_PATH
 """
