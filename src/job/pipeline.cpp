@@ -122,6 +122,12 @@ nlohmann::json registration_facts(const plan::Budget& budget, const plan::Regist
   return f;
 }
 
+// What a 16-bit design or scan was read as (io::describe_depth), once per pair for the log.
+void log_depths(const io::Raster& design, const io::Raster& scan) {
+  for (const io::Raster* r : {&design, &scan})
+    if (const std::string depth = io::describe_depth(r->info()); !depth.empty()) spdlog::info("{}", depth);
+}
+
 }  // namespace
 
 namespace {
@@ -148,8 +154,7 @@ int plan_register(par::Communicator& comm, const RegisterJob& job, RegisterPlan&
     rp.transform_lock = std::make_unique<io::OutputLock>(job.transform_out);
     io::Raster design = io::Raster::open(job.design);
     io::Raster scan = io::Raster::open(job.scan);
-    for (const io::Raster* r : {&design, &scan})
-      if (const std::string depth = io::describe_depth(r->info()); !depth.empty()) spdlog::info("{}", depth);
+    log_depths(design, scan);
     rp.design = design.size();
     rp.scan = scan.size();
     plan::check_registration_size(job.design, rp.design);
@@ -297,9 +302,7 @@ WarpSetup set_up_warp(par::Communicator& comm, const transform::TransformFile& t
     check_warp_options(job);  // the CLI checked them already; other callers of run_warp did not
     io::Raster design = io::Raster::open(job.design);
     s.scan.emplace(io::Raster::open(job.scan));
-    if (comm.is_root())
-      for (const io::Raster* r : {&design, &*s.scan})
-        if (const std::string depth = io::describe_depth(r->info()); !depth.empty()) spdlog::info("{}", depth);
+    if (comm.is_root()) log_depths(design, *s.scan);
     check_transform_fits(t, job, design.size(), s.scan->size());
     s.settings = detail::warp_settings(job);
     s.spec = detail::output_spec(job, design);
