@@ -85,12 +85,17 @@ unset multiplot
     return lines
 
 
+def target_line(name, value, ok):
+    """One row of the targets table."""
+    return f"| {name} | {value} | {'yes' if ok else '**no**'} |"
+
+
 def targets(rows, floor, all_rows=()):
     """The issue's targets as a table, each computed from this run's rows (same run, same input)."""
     get = {r["label"]: r for r in rows if "median_s" in r}.get
     out = ["", "## Targets (ratios within this run)", "", "| target | measured | met |", "|---|---|---|"]
     def add(name, value, ok):
-        out.append(f"| {name} | {value} | {'yes' if ok else '**no**'} |")
+        out.append(target_line(name, value, ok))
     # Issue 17's bounds (bilinear 2.0 x the floor, bicubic 3.0 x; 3 x gdalwarp); the first issue's were
     # 1.3 x and 2 x.
     for interp, bound in (("bilinear", 2.0), ("bicubic", 3.0)):
@@ -155,7 +160,7 @@ def registration_targets(rows, all_rows):
     """Issue 16's targets, each from this run's rows."""
     out = []
     def add(name, value, ok):
-        out.append(f"| {name} | {value} | {'yes' if ok else '**no**'} |")
+        out.append(target_line(name, value, ok))
     acc = accuracy_rows(all_rows)
     get = {r["label"]: r for r in rows if "median_s" in r}.get
     job, a2 = get("alinify run (register + warp + QA), -np 2"), acc.get(("default", "run, defaults", 2))
