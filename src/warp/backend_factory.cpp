@@ -60,15 +60,16 @@ class MultiDeviceBackend final : public Backend {
   size_t next_ = 0;
 };
 
-std::unique_ptr<Backend> cuda_for_rank(const BackendRequest& r, int count) {
+std::unique_ptr<Backend> cuda_for_rank(const BackendRequest& r, int count, int threads) {
   const DeviceChoice c = devices_for_rank(r.local_rank, r.local_size, count, r.gpus_per_rank, r.device);
   if (!c.note.empty()) spdlog::info("{}", c.note);
   // Ranks of this node on one device split its memory: local_size * gpus_per_rank / count of them
   // (at least 1; with --device, all of them).
   const int sharing = r.device >= 0 ? r.local_size : std::max(1, (r.local_size * r.gpus_per_rank + count - 1) / count);
-  if (c.devices.size() == 1) return make_cuda_backend(c.devices[0], sharing);
+  if (c.devices.size() == 1) return make_cuda_backend(c.devices[0], sharing, threads);
   std::vector<std::unique_ptr<Backend>> parts;
-  for (int d : c.devices) parts.push_back(make_cuda_backend(d, sharing));
+  const int per_device = std::max(1, threads / static_cast<int>(c.devices.size()));
+  for (int d : c.devices) parts.push_back(make_cuda_backend(d, sharing, per_device));
   return std::make_unique<MultiDeviceBackend>(std::move(parts));
 }
 
@@ -86,7 +87,7 @@ std::unique_ptr<Backend> make_backend(const BackendRequest& r) {
       break;
   }
   const int count = cuda_device_count();
-  if (count > 0) return cuda_for_rank(r, count);
+  if (count > 0) return cuda_for_rank(r, count, threads);
   if (r.kind == BackendKind::kCuda)
     fail_usage(std::string("--backend cuda: ") +
                (cuda_compiled() ? "no CUDA device is visible" : "this build has no CUDA backend (nvcc not found)"));

@@ -6,6 +6,8 @@ namespace alinify::warp {
 
 bool cuda_compiled() { return false; }
 int cuda_device_count() { return 0; }
-std::unique_ptr<Backend> make_cuda_backend(int, int) { fail_usage("this build has no CUDA backend (nvcc not found)"); }
+std::unique_ptr<Backend> make_cuda_backend(int, int, int) {
+  fail_usage("this build has no CUDA backend (nvcc not found)");
+}
 
 }  // namespace alinify::warp

@@ -1,5 +1,6 @@
 // The CUDA backend: the same warp_pixel_lattice() (or warp_pixel(), --exact) as the CPU, one thread
-// per output pixel. The host builds each block's lattice with the CPU's code (lattice_build.hpp) and
+// per output pixel. The host builds each block's lattice with the CPU's code (lattice_build.hpp, on
+// the rank's share of the cores, as the CPU backend does) and
 // sends it with the source window (80 bytes per 32 x 32 px cell where the transform is smooth,
 // under 3 % of the window's bytes), so the GPU samples at the CPU's positions to the bit.
 // Fused: position, sampling and uint8 output in one kernel; no float image. For --exact the B-spline
@@ -11,6 +12,7 @@
 // the slot's result lands in the caller's buffer when the slot is reused or at drain().
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -78,7 +80,7 @@ struct Slot {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, int sharing) : device_(device) {
+  CudaBackend(int device, int sharing, int host_threads) : device_(device), host_threads_(host_threads) {
     ALINIFY_CUDA(cudaSetDevice(device_));
     size_t free_bytes = 0, total = 0;
     ALINIFY_CUDA(cudaMemGetInfo(&free_bytes, &total));
@@ -139,6 +141,8 @@ class CudaBackend final : public Backend {
     slot.h_out.reserve(out_bytes);
     slot.d_src.reserve(src_bytes);
     slot.d_out.reserve(out_bytes);
+    // The lattice is built before the first event, so that the H2D time is the transfers alone.
+    const size_t lattice_bytes = s.exact ? 0 : build_lattice(slot, out);
     for (int64_t j = 0; j < src.height; ++j)  // the caller may reuse its window buffer at once
       std::memcpy(slot.h_src.ptr + j * src_row, src.data + j * src.stride, src_row);
     SourceView dsrc = src;
@@ -149,7 +153,7 @@ class CudaBackend final : public Backend {
     dout.stride = static_cast<int64_t>(out_row);
     ALINIFY_CUDA(cudaEventRecord(slot.ev[0], slot.stream));
     ALINIFY_CUDA(cudaMemcpyAsync(slot.d_src.ptr, slot.h_src.ptr, src_bytes, cudaMemcpyHostToDevice, slot.stream));
-    const LatticeView lattice = s.exact ? LatticeView{} : send_lattice(slot, out);  // counted as H2D
+    const LatticeView lattice = s.exact ? LatticeView{} : send_lattice(slot, lattice_bytes);
     ALINIFY_CUDA(cudaEventRecord(slot.ev[1], slot.stream));
     dim3 block(32, 8);
     dim3 grid(static_cast<unsigned>((out.width + 31) / 32), static_cast<unsigned>((out.height + 7) / 8));
@@ -176,17 +180,24 @@ class CudaBackend final : public Backend {
  private:
   static constexpr int kSlots = 2;
 
-  // Builds the block's lattice on the host and queues its copy to the device (before the kernel, on
-  // the slot's stream); returns the view the kernel reads.
-  LatticeView send_lattice(Slot& slot, const OutputBlock& out) {
-    lattice_.build(host_view_, out.x0, out.y0, out.width, out.height);
+  // Builds the block's lattice on the host threads (lattice_build.cpp: compiled with OpenMP, which
+  // nvcc's host pass is not) into the slot's pinned staging; returns its bytes.
+  size_t build_lattice(Slot& slot, const OutputBlock& out) {
+    build_lattice_threaded(lattice_, host_view_, out.x0, out.y0, out.width, out.height, host_threads_);
     const size_t cell_bytes = lattice_.cells().size() * sizeof(LatticeCell);
     const size_t bytes = cell_bytes + lattice_.nodes().size() * sizeof(FixedPoint);
     slot.h_lattice.reserve(bytes);
     slot.d_lattice.reserve(bytes);
     std::memcpy(slot.h_lattice.ptr, lattice_.cells().data(), cell_bytes);
     std::memcpy(slot.h_lattice.ptr + cell_bytes, lattice_.nodes().data(), bytes - cell_bytes);
+    return bytes;
+  }
+
+  // Queues the staged lattice's copy to the device (before the kernel, on the slot's stream);
+  // returns the view the kernel reads.
+  LatticeView send_lattice(Slot& slot, size_t bytes) {
     ALINIFY_CUDA(cudaMemcpyAsync(slot.d_lattice.ptr, slot.h_lattice.ptr, bytes, cudaMemcpyHostToDevice, slot.stream));
+    const size_t cell_bytes = lattice_.cells().size() * sizeof(LatticeCell);
     LatticeView v = lattice_.view();
     v.cells = reinterpret_cast<const LatticeCell*>(slot.d_lattice.ptr);
     v.nodes = reinterpret_cast<const FixedPoint*>(slot.d_lattice.ptr + cell_bytes);
@@ -209,6 +220,7 @@ class CudaBackend final : public Backend {
   }
 
   int device_;
+  int host_threads_;
   uint64_t budget_ = 0;
   Slot slots_[kSlots];
   size_t next_ = 0;
@@ -233,8 +245,8 @@ int cuda_device_count() {
   return n;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device, int sharing) {
-  return std::make_unique<CudaBackend>(device, sharing);
+std::unique_ptr<Backend> make_cuda_backend(int device, int sharing, int host_threads) {
+  return std::make_unique<CudaBackend>(device, sharing, std::max(1, host_threads));
 }
 
 }  // namespace alinify::warp

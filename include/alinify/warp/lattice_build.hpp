@@ -136,4 +136,11 @@ class Lattice {
   int64_t cx0_ = 0, cy0_ = 0, cells_x_ = 0;
 };
 
+// Lattice::build compiled by the host compiler with OpenMP (lattice_build.cpp), for the CUDA
+// backend: nvcc's host pass has no OpenMP, so a build called from a .cu runs on one thread (0.26 s
+// for 283 MP, a third of the whole CUDA warp stage measured on an H200) and would be a second,
+// differently compiled definition of the same inline function in the library.
+void build_lattice_threaded(Lattice& lattice, const transform::TransformView& t, int64_t x0, int64_t y0, int64_t width,
+                            int64_t height, int threads);
+
 }  // namespace alinify::warp
