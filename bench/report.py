@@ -90,7 +90,7 @@ def target_line(name, value, ok):
     return f"| {name} | {value} | {'yes' if ok else '**no**'} |"
 
 
-def targets(rows, floor, all_rows=()):
+def targets(rows, floor, all_rows=(), gpu=None):
     """The issue's targets as a table, each computed from this run's rows (same run, same input)."""
     get = {r["label"]: r for r in rows if "median_s" in r}.get
     out = ["", "## Targets (ratios within this run)", "", "| target | measured | met |", "|---|---|---|"]
@@ -148,6 +148,13 @@ def targets(rows, floor, all_rows=()):
     if warps:
         peak = max(r["peak_rss_mib"] for r in warps)
         add("peak RSS per rank ≤ 1 GiB (every alinify warp row)", f"{peak:.0f} MiB", peak <= 1024)
+    if gpu:  # "On a GPU": another machine, another day (gpu.json)
+        same = gpu["identical"]
+        n = sum(c["identical"] for c in same)
+        kernels = gpu["kernels"]
+        add("CPU and CUDA equal where a GPU is (outputs by cmp; self-test kernels against the CPU)",
+            f"{n} of {len(same)} outputs identical; {sum(k['differ'] == 0 for k in kernels)} of {len(kernels)} kernels",
+            n == len(same) and all(k["differ"] == 0 for k in kernels) and gpu["selftest_pass"])
     return out
 
 
@@ -261,6 +268,42 @@ def defect_rows(rows):
     return out
 
 
+def gpu_json(src):
+    """bench/gpu/check.sh's results (gpu.json beside the bench's JSON), when a session had a GPU."""
+    path = os.path.join(os.path.dirname(os.path.abspath(src)), "gpu.json")
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def gpu_section(src):
+    """The "On a GPU" section from gpu.json."""
+    g = gpu_json(src)
+    if not g:
+        return []
+    out = ["", "## On a GPU (`bench/gpu/check.sh`)", "",
+           f"Another machine, lent for minutes: {g['gpu']}, {g['cores']} cores; build {g['commit']}, {g['date']}. "
+           "The same 18960x14960 pair (made there by `alinify synth --seed 1`, the same bytes) and the same "
+           "transform as the CPU rows above; one process or `mpirun --bind-to none`; median of the runs. "
+           "Wall is the whole command (CUDA's start-up included); warp stage is alinify's own figure "
+           "(read, warp and write of every strip); kernel is the GPU's time in the warp kernels (CUDA events). "
+           "How to make these rows: `bench/README.md`, item 14.", "",
+           "| what | median wall s | runs | warp stage s | kernel s (ranks summed) | peak RSS MiB |", "|---|---|---|---|---|---|"]
+    for r in g["rows"]:
+        stage = f"{r['warp_stage_s']:.2f}" if r.get("warp_stage_s") is not None else ""
+        kernel = f"{r['kernel_s']:.3f}" if r.get("kernel_s") is not None else ""
+        rss = f"{r['peak_rss_mib']:.0f}" if r.get("peak_rss_mib") else ""
+        out.append(f"| {r['label']} | {r['median_s']:.2f} | {', '.join(f'{v:.2f}' for v in r['runs'])} | {stage} | {kernel} | {rss} |")
+    out += ["", "The kernels alone (`alinify_gpu_selftest --width 18960 --height 14960 --repeat 5`: output pixels per "
+            "second, the mean of the 5 launches after a warm-up; 64 rows compared with the CPU's):", "",
+            "| interpolation | positions | kernel ms | GP/s | values differing from the CPU |", "|---|---|---|---|---|"]
+    for k in g["kernels"]:
+        out.append(f"| {k['interp']} | {k['positions']} | {k['ms']:.2f} | {k['gp_per_s']:.1f} | {k['differ']} of {k['compared']} |")
+    same = ", ".join(f"{c['what']}: {'identical' if c['identical'] else '**differ**'}" for c in g["identical"])
+    gt = g["gtests"]
+    out += ["", f"Outputs compared with `cmp`: {same}. Self-test: {'PASS' if g['selftest_pass'] else '**FAIL**'}; "
+            f"`alinify_gpu_tests`: {gt['passed']} passed, {gt['failed']} failed, {gt['skipped']} skipped."]
+    return out
+
+
 def main(src, out, previous=None):
     doc = json.load(open(src))
     prev = previous_medians(previous)
@@ -307,9 +350,10 @@ def main(src, out, previous=None):
         for r in reg:
             lines.append(f"| {r['label'].removeprefix('registration at ')} | {r['factor']} | {r['elastix_s']:.1f} | "
                          f"{r['elastix_peak_rss']} | {r['mean_px']:.3f} | {r['p95_px']:.3f} |")
+    lines += gpu_section(src)
     lines += accuracy_table(doc["rows"])
     lines += defect_rows(doc["rows"])
-    lines += targets(rows, floor, doc["rows"])
+    lines += targets(rows, floor, doc["rows"], gpu_json(src))
     if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(out)), "performance-analysis.md")):
         lines += ["", "Where the time goes, and what the missed targets would take: "
                   "[performance-analysis.md](performance-analysis.md)."]
