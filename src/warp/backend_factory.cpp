@@ -68,8 +68,9 @@ std::unique_ptr<Backend> cuda_for_rank(const BackendRequest& r, int count, int t
   const int sharing = r.device >= 0 ? r.local_size : std::max(1, (r.local_size * r.gpus_per_rank + count - 1) / count);
   if (c.devices.size() == 1) return make_cuda_backend(c.devices[0], sharing, threads);
   std::vector<std::unique_ptr<Backend>> parts;
-  const int per_device = std::max(1, threads / static_cast<int>(c.devices.size()));
-  for (int d : c.devices) parts.push_back(make_cuda_backend(d, sharing, per_device));
+  // The parts are submitted to one after another from this rank's thread, so each builds its
+  // lattices with all of the rank's cores.
+  for (int d : c.devices) parts.push_back(make_cuda_backend(d, sharing, threads));
   return std::make_unique<MultiDeviceBackend>(std::move(parts));
 }
 
